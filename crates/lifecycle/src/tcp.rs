@@ -1,0 +1,310 @@
+//! TCP, one system call per step: `socket → setsockopt → bind → listen → accept`
+//! on the server, `socket → connect` on the client, then `read/write → shutdown → close`.
+//!
+//! Each function here makes exactly one call (or one short, named sequence) and logs
+//! it at `info` with the kernel's resulting TCP state, read back from `/proc`. Run
+//! `RUST_LOG=info socklab serve tcp` and `nc 127.0.0.1 7007` to watch a connection live.
+//!
+//! `std::net::TcpListener::bind` hides four of these steps in one function; here
+//! they are spelled out with socket2, because the steps are the lesson.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use log::{debug, info};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::state::{TcpState, tcp_state};
+use crate::{FourTuple, Proto, family_name};
+
+/// How many fully handshaken connections the kernel queues for `accept()` before
+/// it stops answering new SYNs. 128 was Linux's default `somaxconn` for decades.
+pub const BACKLOG: i32 = 128;
+
+/// How long [`graceful_close`] waits for the peer's FIN after sending ours.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many bytes [`graceful_close`] reads and discards while waiting for that FIN.
+pub const DRAIN_LIMIT: usize = 64 * 1024;
+
+// ANCHOR: listen
+/// Makes a listening TCP socket: `socket(2)`, `setsockopt(2)`, `bind(2)`, `listen(2)`.
+pub fn listen_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
+    // socket(2): ask the kernel for a TCP endpoint. It has no address yet.
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    let fd = socket.as_raw_fd();
+    info!(
+        "socket({}, SOCK_STREAM, IPPROTO_TCP) -> fd {fd}",
+        family_name(&addr)
+    );
+
+    // setsockopt(2) SO_REUSEADDR: without it, restarting the server while old
+    // connections sit in TIME_WAIT fails with "Address already in use".
+    socket.set_reuse_address(true)?;
+    info!("setsockopt(fd {fd}, SO_REUSEADDR, 1)");
+
+    // bind(2): claim the local IP:port. Port 0 lets the kernel pick a free one.
+    socket
+        .bind(&addr.into())
+        .map_err(|e| with_context(e, format!("bind({addr})")))?;
+    let local = local_addr(&socket)?;
+    info!("bind(fd {fd}, {addr}) -> {local}");
+
+    // listen(2): from now on the kernel itself answers SYNs on this port and
+    // queues finished handshakes until we accept() them.
+    socket.listen(BACKLOG)?;
+    let state = tcp_state(local, unspecified(local));
+    info!("listen(fd {fd}, backlog={BACKLOG}): {state}");
+
+    Ok(socket.into())
+}
+// ANCHOR_END: listen
+
+// ANCHOR: accept
+/// `accept(2)`: takes one finished handshake off the queue as a new socket.
+///
+/// The listening socket stays in LISTEN; the returned connection has its own fd
+/// and its own 4-tuple, already ESTABLISHED (the kernel did the handshake).
+pub fn accept(listener: &TcpListener) -> io::Result<Connection> {
+    let (stream, peer) = listener.accept()?;
+    let conn = Connection::new(stream, peer)?;
+    info!(
+        "[{}] accept(fd {}) -> fd {}: {}",
+        conn.tuple,
+        listener.as_raw_fd(),
+        conn.fd,
+        conn.state()
+    );
+    Ok(conn)
+}
+// ANCHOR_END: accept
+
+/// `socket(2)` then `connect(2)`: the client's side of the three-way handshake.
+///
+/// The kernel picks our local port (an "ephemeral" port) during connect.
+pub fn connect_tcp(addr: SocketAddr, timeout: Duration) -> io::Result<Connection> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    info!(
+        "socket({}, SOCK_STREAM, IPPROTO_TCP) -> fd {}",
+        family_name(&addr),
+        socket.as_raw_fd()
+    );
+    // connect(2) sends SYN and returns once SYN-ACK came back and we sent ACK.
+    socket
+        .connect_timeout(&addr.into(), timeout)
+        .map_err(|e| with_context(e, format!("connect({addr})")))?;
+    let conn = Connection::new(socket.into(), addr)?;
+    info!(
+        "[{}] connect(fd {}, {addr}): SYN, SYN-ACK, ACK done: {}",
+        conn.tuple,
+        conn.fd,
+        conn.state()
+    );
+    Ok(conn)
+}
+
+/// One TCP connection whose `read`, `write`, `shutdown` and `close` narrate themselves.
+///
+/// It is `Read + Write`, so anything that speaks a protocol over a stream
+/// (an echo loop, tungstenite) can run over it unchanged.
+#[derive(Debug)]
+pub struct Connection {
+    stream: TcpStream,
+    tuple: FourTuple,
+    fd: i32,
+}
+
+impl Connection {
+    fn new(stream: TcpStream, peer: SocketAddr) -> io::Result<Connection> {
+        let tuple = FourTuple {
+            proto: Proto::Tcp,
+            local: stream.local_addr()?,
+            peer,
+        };
+        let fd = stream.as_raw_fd();
+        Ok(Connection { stream, tuple, fd })
+    }
+
+    /// The connection's name: tcp, local IP:port, peer IP:port.
+    pub fn tuple(&self) -> FourTuple {
+        self.tuple
+    }
+
+    /// The file descriptor number the kernel gave this socket.
+    pub fn fd(&self) -> i32 {
+        self.fd
+    }
+
+    /// The underlying stream, for socket options such as timeouts.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// The kernel's TCP state of this connection right now.
+    pub fn state(&self) -> TcpState {
+        tcp_state(self.tuple.local, self.tuple.peer)
+    }
+
+    /// Closes the connection if no byte arrives for `idle` (a read then fails with
+    /// an error for which [`is_timeout`] is true). `None` waits forever.
+    pub fn set_idle_timeout(&self, idle: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(idle)
+    }
+
+    // ANCHOR: shutdown
+    /// `shutdown(2)` with `SHUT_WR`: sends our FIN. The peer will read 0 (end of
+    /// stream), but we can still read what it sends, and the fd stays open.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        self.stream.shutdown(Shutdown::Write)?;
+        info!(
+            "[{}] shutdown(fd {}, SHUT_WR): our FIN is sent: {}",
+            self.tuple,
+            self.fd,
+            self.state()
+        );
+        Ok(())
+    }
+    // ANCHOR_END: shutdown
+
+    // ANCHOR: close
+    /// `close(2)`: gives the fd back. If we had not sent FIN yet, the kernel sends it
+    /// now; whichever side sent FIN first ends in TIME_WAIT.
+    pub fn close(self) {
+        let Connection { stream, tuple, fd } = self;
+        drop(stream); // this is the close(2)
+        info!(
+            "[{tuple}] close(fd {fd}): {}",
+            tcp_state(tuple.local, tuple.peer)
+        );
+    }
+    // ANCHOR_END: close
+
+    /// Gives up the narration and returns the plain stream (for an event loop that
+    /// registers it with mio). Closing it is then the caller's job.
+    pub fn into_std(self) -> TcpStream {
+        self.stream
+    }
+}
+
+impl Read for Connection {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Errors (a timeout, WouldBlock, a reset) go to the caller unlogged: only the
+        // caller knows whether they are normal.
+        let n = self.stream.read(buf)?;
+        if n == 0 {
+            // 0 is not an error: it is how read() says the peer sent FIN.
+            info!(
+                "[{}] read(fd {}) = 0: the peer sent FIN: {}",
+                self.tuple,
+                self.fd,
+                self.state()
+            );
+        } else {
+            info!("[{}] read(fd {}) = {n}", self.tuple, self.fd);
+            debug!("[{}] read bytes {:?}", self.tuple, Escaped(&buf[..n]));
+        }
+        Ok(n)
+    }
+}
+
+impl Write for Connection {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // A write may take fewer bytes than offered (a "short write"); write_all loops.
+        let n = self.stream.write(buf)?;
+        info!(
+            "[{}] write(fd {}, {} bytes) = {n}",
+            self.tuple,
+            self.fd,
+            buf.len()
+        );
+        debug!("[{}] wrote bytes {:?}", self.tuple, Escaped(&buf[..n]));
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // TCP has no user-space buffer here: write() already handed bytes to the kernel.
+        Ok(())
+    }
+}
+
+// ANCHOR: graceful_close
+/// Ends a connection so the peer sees FIN, never RST: shutdown, drain, close.
+///
+/// Why drain: if bytes the peer sent are still unread in our receive buffer when we
+/// call `close()`, Linux answers with RST, and the peer may lose data we already
+/// sent it. So we send our FIN, then read (and discard, up to [`DRAIN_LIMIT`]
+/// bytes, for at most [`DRAIN_TIMEOUT`]) until the peer's FIN arrives.
+pub fn graceful_close(mut conn: Connection) {
+    // The peer may already be gone (reset); then there is nothing to shut down.
+    if conn.shutdown_write().is_ok() {
+        let _ = conn.set_idle_timeout(Some(DRAIN_TIMEOUT));
+        let mut buf = [0u8; 4096];
+        let mut drained = 0;
+        while drained < DRAIN_LIMIT {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break, // FIN arrived, or the peer is gone, or timeout
+                Ok(n) => drained += n,
+            }
+        }
+    }
+    conn.close();
+}
+// ANCHOR_END: graceful_close
+
+/// True for the errors a read timeout produces (`EAGAIN` on Unix, `TimedOut` elsewhere).
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// True for the errors that mean "the peer went away abruptly" — a normal event
+/// for a server, logged as such, not as a failure.
+pub fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
+fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
+    socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("not an IP socket"))
+}
+
+fn unspecified(local: SocketAddr) -> SocketAddr {
+    match local {
+        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+    }
+}
+
+pub(crate) fn with_context(e: io::Error, what: String) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+/// Bytes shown as a Rust byte string: printable ASCII as is, the rest escaped.
+pub struct Escaped<'a>(pub &'a [u8]);
+
+impl std::fmt::Debug for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 64;
+        write!(f, "b\"")?;
+        for &b in self.0.iter().take(SHOWN) {
+            write!(f, "{}", std::ascii::escape_default(b))?;
+        }
+        if self.0.len() > SHOWN {
+            write!(f, "\"… ({} bytes)", self.0.len())
+        } else {
+            write!(f, "\"")
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The command-line flags of the TCP echo server, shared by `tcp-echo` and `socklab serve tcp`.
+
+use std::net::SocketAddr;
+
+use lifecycle::limits::LimitArgs;
+use lifecycle::tcp::listen_tcp;
+use lifecycle::{Limits, Shutdown};
+
+use crate::{DEFAULT_ADDR, v1_iterative, v2_threads};
+
+/// How the server runs its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Model {
+    /// v1: one client at a time (the next waits in the backlog)
+    Iterative,
+    /// v2: a thread per connection
+    Threads,
+}
+
+/// Flags for the TCP echo server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Address to listen on (IP:PORT; port 0 lets the kernel pick)
+    #[arg(long, default_value = DEFAULT_ADDR, value_name = "IP:PORT")]
+    pub addr: SocketAddr,
+    /// Server version to run
+    #[arg(long, value_enum, default_value_t = Model::Threads)]
+    pub model: Model,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub limits: LimitArgs,
+}
+
+/// Listens on `args.addr` and serves until `shutdown` fires.
+pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
+    let listener = listen_tcp(args.addr)?;
+    let limits = Limits::from(args.limits);
+    match args.model {
+        Model::Iterative => v1_iterative::serve(listener, shutdown, limits),
+        Model::Threads => v2_threads::serve(listener, shutdown, limits),
+    }
+}

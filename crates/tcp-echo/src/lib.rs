@@ -1,0 +1,92 @@
+//! A bare TCP echo server (RFC 862): every byte a client sends comes straight back.
+//!
+//! Echo is the smallest protocol there is, so everything you see in the log is the
+//! socket itself. Two versions, each one screen long, each fixing what the one
+//! before it cannot do:
+//!
+//! - [`v1_iterative`]: accept one client, serve it to the end, accept the next.
+//!   While one client is connected, the next waits in the kernel's backlog.
+//! - [`v2_threads`]: a thread per connection, so clients no longer wait for each other.
+//!
+//! Both call the same per-connection function, [`echo_stream`]. Compare it with
+//! `udp_echo::echo_datagrams` and `ws_echo::echo_messages`: same shape, different
+//! unit — bytes, datagrams, messages.
+//!
+//! Run: `cargo run -p tcp-echo` (or `socklab serve tcp`), then `nc 127.0.0.1 7007`,
+//! type a line, and watch `RUST_LOG=info` narrate every system call.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod v1_iterative;
+pub mod v2_threads;
+
+use std::io::{self, Read, Write};
+
+use lifecycle::Limits;
+use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
+use log::{info, warn};
+
+/// The default address: RFC 862 gives echo port 7, which needs root; 7007 does not.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7007";
+
+/// How much one `read()` may return. Any size works — TCP is a stream, and a
+/// message may be split across reads or several merged into one — 16 KiB just
+/// means fewer system calls for big transfers.
+pub const READ_BUFFER: usize = 16 * 1024;
+
+// ANCHOR: echo_stream
+/// Echoes until the peer sends FIN: read some bytes, write the same bytes back.
+///
+/// Returns how many bytes were echoed. There are no messages here: a read returns
+/// whatever the kernel has buffered, which may be part of what the client wrote,
+/// or several of its writes run together.
+pub fn echo_stream(conn: &mut Connection) -> io::Result<u64> {
+    let mut buf = [0u8; READ_BUFFER];
+    let mut echoed = 0;
+    loop {
+        let n = match conn.read(&mut buf) {
+            // 0 bytes: the peer sent FIN and will send nothing more. Not an error.
+            Ok(0) => return Ok(echoed),
+            Ok(n) => n,
+            // A signal arrived during read() (EINTR): nothing was lost; try again.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        // write() may take fewer bytes than offered; write_all loops until all
+        // n bytes are in the kernel's send buffer (and retries EINTR itself).
+        conn.write_all(&buf[..n])?;
+        echoed += n as u64;
+    }
+}
+// ANCHOR_END: echo_stream
+
+// ANCHOR: handle
+/// Serves one connection from accept to close: echo, then a graceful close.
+///
+/// Every way a connection can end is expected here and logged as what it is; none
+/// of them can stop the server.
+pub fn handle(mut conn: Connection, limits: &Limits) {
+    let tuple = conn.tuple();
+    if let Err(e) = conn.set_idle_timeout(limits.idle_timeout) {
+        warn!("[{tuple}] cannot set the idle timeout: {e}");
+    }
+    match echo_stream(&mut conn) {
+        Ok(bytes) => info!("[{tuple}] done: echoed {bytes} bytes"),
+        Err(e) if is_timeout(&e) => info!(
+            "[{tuple}] idle for {:?} (--idle-timeout): closing",
+            limits.idle_timeout.unwrap_or_default()
+        ),
+        Err(e) if is_disconnect(&e) => info!("[{tuple}] the peer went away: {e}"),
+        Err(e) => warn!("[{tuple}] connection failed: {e}"),
+    }
+    graceful_close(conn);
+}
+// ANCHOR_END: handle
+
+/// Whether an `accept()` error means we ran out of file descriptors (EMFILE or
+/// ENFILE). The connection stays in the backlog, so retrying at once would spin:
+/// the servers wait a moment instead.
+pub fn out_of_fds(e: &io::Error) -> bool {
+    // 23 = ENFILE (system-wide table full), 24 = EMFILE (our per-process limit).
+    matches!(e.raw_os_error(), Some(23 | 24))
+}
