@@ -1,4 +1,8 @@
-//! `socklab serve tcp|udp`: run one echo server until Ctrl-C.
+//! `socklab serve tcp|udp|ws|all`: run echo servers until Ctrl-C.
+
+use std::io;
+use std::sync::mpsc;
+use std::thread;
 
 use clap::{Args, Subcommand};
 use lifecycle::Shutdown;
@@ -6,7 +10,7 @@ use lifecycle::Shutdown;
 /// Flags of `socklab serve`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab serve tcp                          # thread per connection on 127.0.0.1:7007\n  socklab serve tcp --model iterative        # one client at a time: try two nc at once\n  socklab serve tcp --max-connections 2      # the third client is closed at once\n  socklab serve udp --addr '[::1]:7007'      # UDP echo on IPv6 loopback\nThen: nc 127.0.0.1 7007   or   ncat -u 127.0.0.1 7007"
+    after_help = "Examples:\n  socklab serve tcp                          # thread per connection on 127.0.0.1:7007\n  socklab serve tcp --model iterative        # one client at a time: try two nc at once\n  socklab serve tcp --max-connections 2      # the third client is closed at once\n  socklab serve udp --addr '[::1]:7007'      # UDP echo on IPv6 loopback\n  socklab serve ws                           # WebSocket echo and browser page on 127.0.0.1:8080\n  socklab serve all                          # tcp+udp on 7007, ws on 8080, one process\nThen: nc 127.0.0.1 7007   or   ncat -u 127.0.0.1 7007   or open http://127.0.0.1:8080/"
 )]
 pub struct Serve {
     #[command(subcommand)]
@@ -19,17 +23,61 @@ enum Server {
     Tcp(tcp_echo::cli::Args),
     /// UDP echo (RFC 862): datagrams, default 127.0.0.1:7007
     Udp(udp_echo::cli::Args),
+    /// WebSocket echo (RFC 6455) and its browser page, default 127.0.0.1:8080
+    Ws(ws_echo::cli::Args),
+    /// All three in one process: tcp and udp on 127.0.0.1:7007, ws on 127.0.0.1:8080
+    All,
 }
 
 impl Serve {
-    /// Starts the server; returns when Ctrl-C stops it.
+    /// Starts the server(s); returns when Ctrl-C stops them.
     pub fn run(self) -> anyhow::Result<()> {
         let shutdown = Shutdown::new();
         shutdown.trigger_on_ctrl_c()?;
         match self.server {
             Server::Tcp(args) => tcp_echo::cli::run(&args, shutdown)?,
             Server::Udp(args) => udp_echo::cli::run(&args, shutdown)?,
+            Server::Ws(args) => ws_echo::cli::run(&args, shutdown)?,
+            Server::All => serve_all(shutdown)?,
         }
         Ok(())
     }
+}
+
+/// Runs the three default servers on their own threads. When one of them fails
+/// (say its port is taken), the others are stopped too and the error is reported.
+fn serve_all(shutdown: Shutdown) -> anyhow::Result<()> {
+    use clap::Parser;
+    // Each server's defaults, exactly as `socklab serve X` with no flags.
+    #[derive(Parser)]
+    struct Defaults<A: clap::Args> {
+        #[command(flatten)]
+        args: A,
+    }
+    let tcp = Defaults::<tcp_echo::cli::Args>::parse_from(["tcp"]).args;
+    let udp = Defaults::<udp_echo::cli::Args>::parse_from(["udp"]).args;
+    let ws = Defaults::<ws_echo::cli::Args>::parse_from(["ws"]).args;
+
+    let (done, finished) = mpsc::channel();
+    let start = |name: &'static str, run: Box<dyn FnOnce(Shutdown) -> io::Result<()> + Send>| {
+        let (done, shutdown) = (done.clone(), shutdown.clone());
+        thread::Builder::new()
+            .name(format!("{name} server"))
+            .spawn(move || {
+                let _ = done.send((name, run(shutdown)));
+            })
+    };
+    start("tcp", Box::new(move |s| tcp_echo::cli::run(&tcp, s)))?;
+    start("udp", Box::new(move |s| udp_echo::cli::run(&udp, s)))?;
+    start("ws", Box::new(move |s| ws_echo::cli::run(&ws, s)))?;
+    drop(done);
+
+    let mut first_error = None;
+    for (name, result) in finished {
+        if let Err(e) = result {
+            shutdown.trigger();
+            first_error.get_or_insert(anyhow::Error::new(e).context(format!("the {name} server")));
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }

@@ -1,0 +1,43 @@
+//! The command-line flags of the WebSocket echo server (`ws-echo`, `socklab serve ws`).
+
+use std::net::SocketAddr;
+
+use lifecycle::limits::LimitArgs;
+use lifecycle::tcp::listen_tcp;
+use lifecycle::{Limits, Shutdown};
+
+use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE, v2_threads};
+
+/// Flags for the WebSocket echo server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Address to listen on (IP:PORT; port 0 lets the kernel pick)
+    #[arg(long, default_value = DEFAULT_ADDR, value_name = "IP:PORT")]
+    pub addr: SocketAddr,
+    /// Largest message accepted, in bytes; larger ones are closed with 1009
+    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE, value_name = "BYTES")]
+    pub max_message_size: usize,
+    /// Only these Origins may open a WebSocket (others get 403); repeatable
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub limits: LimitArgs,
+}
+
+impl Args {
+    /// The server configuration these flags describe.
+    pub fn config(&self) -> Config {
+        Config {
+            limits: Limits::from(self.limits),
+            max_message_size: self.max_message_size,
+            allow_origins: self.allow_origin.clone(),
+        }
+    }
+}
+
+/// Listens on `args.addr` and serves until `shutdown` fires.
+pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
+    let listener = listen_tcp(args.addr)?;
+    v2_threads::serve(listener, shutdown, args.config())
+}
