@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# scripts/check-docs.sh — every {{#include FILE:ANCHOR}} in docs/ points at a real
+# file and a real ANCHOR region, so the docs quote code that exists.
+#
+# Usage: scripts/check-docs.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+bad=0
+while IFS= read -r line; do
+  doc=${line%%:*}
+  spec=$(sed -E 's/.*\{\{#include ([^}]*)\}\}.*/\1/' <<<"${line#*:}")
+  file=${spec%%:*}
+  anchor=""
+  [ "$file" != "$spec" ] && anchor=${spec#*:}
+  path="$(dirname "$doc")/$file"
+  if [ ! -f "$path" ]; then
+    echo "$doc: {{#include $spec}}: no file $path"; bad=1; continue
+  fi
+  if [ -n "$anchor" ] && ! grep -q "ANCHOR: $anchor\$" "$path"; then
+    echo "$doc: {{#include $spec}}: no 'ANCHOR: $anchor' in $path"; bad=1
+  fi
+done < <(grep -rHo '{{#include [^}]*}}' docs/ --include='*.md' || true)
+[ $bad -eq 0 ] && echo "docs: all includes resolve"
+exit $bad

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# scripts/test.sh — every check socklab has, in one command (CI runs this via .ci/run).
+#
+# Usage: scripts/test.sh [--quick]
+#   --quick   format, lint and the Rust tests only (skip the third-party interop runs)
+#
+# Idempotent: whatever a step needs (ncat, Python and Node clients, Chromium,
+# Autobahn|Testsuite) is installed by that step's own script when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+case "${1:-}" in
+  -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo build --workspace --release --locked
+cargo test --workspace --locked
+
+step "docs: every {{#include}} anchor resolves"
+scripts/check-docs.sh
+
+if $quick; then exit 0; fi
+
+step "interop: real third-party clients"
+scripts/interop.sh
+
+printf '\nall checks passed\n'
