@@ -6,7 +6,7 @@ use lifecycle::limits::LimitArgs;
 use lifecycle::tcp::listen_tcp;
 use lifecycle::{Limits, Shutdown};
 
-use crate::{DEFAULT_ADDR, v1_iterative, v2_threads};
+use crate::{DEFAULT_ADDR, v1_iterative, v2_threads, v3_event_loop};
 
 /// How the server runs its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -15,6 +15,8 @@ pub enum Model {
     Iterative,
     /// v2: a thread per connection
     Threads,
+    /// v3: one thread, every connection, a mio event loop
+    EventLoop,
 }
 
 /// Flags for the TCP echo server.
@@ -24,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value = DEFAULT_ADDR, value_name = "IP:PORT")]
     pub addr: SocketAddr,
     /// Server version to run
-    #[arg(long, value_enum, default_value_t = Model::Threads)]
+    #[arg(long, value_enum, default_value_t = Model::EventLoop)]
     pub model: Model,
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -38,5 +40,6 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
     match args.model {
         Model::Iterative => v1_iterative::serve(listener, shutdown, limits),
         Model::Threads => v2_threads::serve(listener, shutdown, limits),
+        Model::EventLoop => v3_event_loop::serve(listener, shutdown, limits),
     }
 }

@@ -1,0 +1,602 @@
+//! Version 3: one thread serves every connection — an event loop on mio (epoll on Linux).
+//!
+//! Version 2 spends a thread per client, and a thread mostly sleeps inside `read()`.
+//! Here nobody sleeps inside a socket call: every socket is non-blocking, and one
+//! `epoll_wait(2)` (mio's [`Poll::poll`]) says which sockets are ready. The loop
+//! then serves exactly those, until each says `WouldBlock` ("nothing more now").
+//!
+//! What a thread used to remember on its stack, each connection now keeps in a
+//! small struct, and the rules a blocking call enforced for free must be written out:
+//!
+//! - **Drain until WouldBlock.** mio's readiness is edge-triggered: the kernel
+//!   reports "readable" once per change, not once per byte. Stop reading early and
+//!   no second event comes. See [`read_some`] and [`write_some`].
+//! - **Spurious wake-ups.** An event may arrive for a socket that has nothing to
+//!   read after all, or for a connection already closed. Both are expected.
+//! - **Partial writes.** `write()` on a non-blocking socket takes what fits in the
+//!   kernel's send buffer. The rest waits in the connection's pending buffer, with
+//!   an offset, and goes out first when the socket is writable again.
+//! - **Backpressure.** A peer that sends but never reads would make that buffer
+//!   grow without end. Past [`MAX_PENDING`] unsent bytes we stop reading from it;
+//!   its bytes wait in the kernel, TCP's window closes, and the peer's own `write()`
+//!   blocks. Once it reads its echo, we read again. Memory stays bounded, and no
+//!   byte is lost or reordered.
+//! - **Deadlines without threads.** Idle timeouts live in one heap, soonest first;
+//!   the soonest one becomes `poll()`'s timeout.
+//! - **Limits.** The connection cap, and EMFILE on accept (out of file descriptors)
+//!   answered by pausing accept for a moment instead of spinning.
+//!
+//! Where it simplifies: a peer that sends exactly as fast as we echo keeps one
+//! connection's turn going until its socket runs dry; production loops also cap
+//! the work done per event so that no connection can hog the thread.
+//!
+//! The loop does not care what protocol runs on a stream: it drives a [`Session`].
+//! The TCP echo is [`Echo`]; ws-echo's event loop is the same loop with a WebSocket
+//! session.
+//!
+//! Run: `socklab serve tcp --model event-loop`, then several `nc 127.0.0.1 7007`
+//! at once. Watch: `ps -o nlwp= -p $(pgrep socklab)` stays at a few threads
+//! however many clients connect.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as How, TcpListener};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use lifecycle::tcp::{DRAIN_LIMIT, DRAIN_TIMEOUT, accept, is_disconnect};
+use lifecycle::{FourTuple, Limits, Proto, Shutdown};
+use log::{debug, info, warn};
+use mio::net::TcpStream;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::{READ_BUFFER, out_of_fds};
+
+/// The listening socket's token; connections get 1, 2, 3 … and a token is never reused.
+const LISTENER: Token = Token(0);
+
+/// How many readiness events one `poll()` hands back at most. More ready sockets
+/// simply wait for the next round: nothing is lost.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// The most unsent echo one connection may hold before we stop reading from it
+/// (backpressure). 1 MiB: big enough that a fast reader never hits it.
+pub const MAX_PENDING: usize = 1 << 20;
+
+/// How long accept pauses after EMFILE/ENFILE. The waiting connection stays in the
+/// backlog, so retrying at once would fail again at once: a busy loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A drained pending buffer bigger than this is freed rather than kept, so a burst
+/// on one connection does not pin memory for the rest of its life.
+const KEEP_CAPACITY: usize = 4 * READ_BUFFER;
+
+/// Readiness, as one event reported it.
+#[derive(Debug, Clone, Copy)]
+pub struct Readiness {
+    /// The socket has bytes (or a FIN, or an error) to read.
+    pub readable: bool,
+    /// The socket's send buffer has room again.
+    pub writable: bool,
+}
+
+/// What a session wants after it was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Still open, and bytes moved: the idle clock starts again.
+    Active,
+    /// Still open, nothing moved (a spurious wake-up, or nothing to do yet).
+    Waiting,
+    /// The protocol is finished: the loop sends FIN, drains, and closes.
+    Done,
+}
+
+/// One connection's protocol, driven by the event loop.
+pub trait Session {
+    /// Serves a readiness event. It must go on until the socket says `WouldBlock`
+    /// (or the session deliberately stops reading: backpressure), because the same
+    /// readiness is not reported twice. `scratch` is a read buffer shared by all
+    /// connections of the loop.
+    fn ready(&mut self, ready: Readiness, scratch: &mut [u8]) -> io::Result<Step>;
+    /// The socket, for `shutdown(2)` and the final drain.
+    fn stream(&self) -> &TcpStream;
+    /// Bytes this session holds unsent (for [`LoopStats`]).
+    fn pending(&self) -> usize;
+}
+
+/// What the loop observed, for tests and for the shutdown log line.
+#[derive(Debug, Default)]
+pub struct LoopStats {
+    /// The largest pending buffer any one connection held, in bytes.
+    pub peak_pending: AtomicUsize,
+    /// Connections open right now.
+    pub open: AtomicUsize,
+    /// Connections refused at the cap.
+    pub refused: AtomicUsize,
+}
+
+/// Serves TCP echo from one thread until `shutdown` fires.
+pub fn serve(listener: TcpListener, shutdown: Shutdown, limits: Limits) -> io::Result<()> {
+    let stats = Arc::new(LoopStats::default());
+    serve_with(listener, shutdown, limits, stats, Echo::new)
+}
+
+/// The connection's place in the loop: its session, its deadline, and whether we
+/// are closing it.
+struct Slot<S> {
+    session: S,
+    tuple: FourTuple,
+    /// When it is closed if nothing happens (idle timeout, or end of the final drain).
+    deadline: Option<Instant>,
+    /// `Some(bytes discarded)` once our FIN is sent and we wait for the peer's.
+    closing: Option<usize>,
+}
+
+// ANCHOR: serve
+/// The event loop, with `start` making the session for each accepted stream.
+pub fn serve_with<S, F>(
+    listener: TcpListener,
+    shutdown: Shutdown,
+    limits: Limits,
+    stats: Arc<LoopStats>,
+    mut start: F,
+) -> io::Result<()>
+where
+    S: Session,
+    F: FnMut(TcpStream, FourTuple) -> S,
+{
+    // Shutdown::trigger connects to the listener: that connection wakes poll().
+    shutdown.wake_on(Proto::Tcp, listener.local_addr()?);
+    // O_NONBLOCK: accept() now returns WouldBlock instead of waiting.
+    listener.set_nonblocking(true)?;
+    // epoll_create1(2): the kernel object that watches all our sockets.
+    let mut poll = Poll::new()?;
+    // epoll_ctl(2) EPOLL_CTL_ADD: wake us when the listener has a connection waiting.
+    poll.registry().register(
+        &mut SourceFd(&listener.as_raw_fd()),
+        LISTENER,
+        Interest::READABLE,
+    )?;
+    let mut events = Events::with_capacity(EVENTS_CAPACITY);
+    let mut state = Loop {
+        slots: HashMap::new(),
+        deadlines: BinaryHeap::new(),
+        next_token: 1,
+        accept_paused_until: None,
+        limits,
+        stats,
+    };
+    let mut scratch = vec![0u8; READ_BUFFER];
+
+    while !shutdown.is_triggered() {
+        let timeout = state.timeout(Instant::now());
+        // epoll_wait(2): sleep until a socket is ready or the soonest deadline.
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue, // a signal
+            Err(e) => return Err(e),
+        }
+        let now = Instant::now();
+        for event in events.iter() {
+            let ready = Readiness {
+                readable: event.is_readable(),
+                writable: event.is_writable(),
+            };
+            match event.token() {
+                LISTENER => state.accept_all(&listener, &poll, &shutdown, &mut start, now)?,
+                token => state.serve_ready(token, ready, &mut scratch, now),
+            }
+        }
+        state.expire(now);
+        if state.accept_paused_until.is_some_and(|t| t <= now) {
+            state.accept_paused_until = None;
+            state.accept_all(&listener, &poll, &shutdown, &mut start, now)?;
+        }
+    }
+    info!(
+        "shutdown: no longer accepting; closing {} connections (largest pending echo: {} bytes)",
+        state.slots.len(),
+        state.stats.peak_pending.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+// ANCHOR_END: serve
+
+/// Everything the loop keeps between two `poll()` calls.
+struct Loop<S> {
+    slots: HashMap<Token, Slot<S>>,
+    /// Deadlines, soonest on top. An entry may be stale (the connection was active
+    /// since, or is gone): it is checked when it comes up, see [`Loop::expire`].
+    deadlines: BinaryHeap<Reverse<(Instant, Token)>>,
+    next_token: usize,
+    /// Set after EMFILE: accept nothing until then.
+    accept_paused_until: Option<Instant>,
+    limits: Limits,
+    stats: Arc<LoopStats>,
+}
+
+impl<S: Session> Loop<S> {
+    /// How long `poll()` may sleep: until the soonest deadline, or forever if none.
+    fn timeout(&self, now: Instant) -> Option<Duration> {
+        let soonest = self.deadlines.peek().map(|Reverse((t, _))| *t);
+        [soonest, self.accept_paused_until]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| t.saturating_duration_since(now))
+    }
+
+    // ANCHOR: accept_all
+    /// Accepts every waiting connection: one readiness event may stand for many.
+    fn accept_all<F>(
+        &mut self,
+        listener: &TcpListener,
+        poll: &Poll,
+        shutdown: &Shutdown,
+        start: &mut F,
+        now: Instant,
+    ) -> io::Result<()>
+    where
+        F: FnMut(TcpStream, FourTuple) -> S,
+    {
+        if self.accept_paused_until.is_some() {
+            return Ok(()); // backing off after EMFILE; the timeout brings us back
+        }
+        loop {
+            let conn = match accept(listener) {
+                Ok(conn) => conn,
+                // The backlog is empty: done until the next readiness event.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                // A signal, or a client that reset before we got to it.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    // EMFILE and friends: the connection stays queued, so an
+                    // immediate retry fails the same way. Pause accept, keep serving.
+                    let why = if out_of_fds(&e) {
+                        " (out of file descriptors)"
+                    } else {
+                        ""
+                    };
+                    warn!("accept() failed: {e}{why}; pausing accept for {ACCEPT_BACKOFF:?}");
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    return Ok(());
+                }
+            };
+            if shutdown.is_triggered() {
+                conn.close(); // the wake-up poke, or a client that came too late
+                return Ok(());
+            }
+            if self.slots.len() >= self.limits.max_connections {
+                // Past the cap: FIN at once, so the client is told, not left hanging.
+                warn!(
+                    "[{}] refused: {} connections already open (--max-connections)",
+                    conn.tuple(),
+                    self.limits.max_connections
+                );
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                let _ = conn.shutdown_write();
+                conn.close();
+                continue;
+            }
+            let tuple = conn.tuple();
+            // From here on mio owns the socket; the narration is ours to do.
+            let std_stream = conn.into_std();
+            std_stream.set_nonblocking(true)?;
+            let mut stream = TcpStream::from_std(std_stream);
+            let token = Token(self.next_token);
+            self.next_token += 1;
+            // epoll_ctl(2) EPOLL_CTL_ADD, both directions, edge-triggered: we are told
+            // when bytes arrive and when the send buffer has room again.
+            if let Err(e) = poll.registry().register(
+                &mut stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                warn!("[{tuple}] cannot register with epoll: {e}; closing");
+                continue;
+            }
+            let deadline = self.limits.idle_timeout.map(|idle| now + idle);
+            if let Some(t) = deadline {
+                self.deadlines.push(Reverse((t, token)));
+            }
+            let slot = Slot {
+                session: start(stream, tuple),
+                tuple,
+                deadline,
+                closing: None,
+            };
+            self.slots.insert(token, slot);
+            self.stats.open.store(self.slots.len(), Ordering::Relaxed);
+        }
+    }
+    // ANCHOR_END: accept_all
+
+    // ANCHOR: serve_ready
+    /// Serves one readiness event of one connection.
+    fn serve_ready(&mut self, token: Token, ready: Readiness, scratch: &mut [u8], now: Instant) {
+        // A spurious wake-up: the connection was closed earlier in this round.
+        let Some(slot) = self.slots.get_mut(&token) else {
+            return;
+        };
+        let step = match slot.closing {
+            Some(_) => drain(slot),
+            None => slot.session.ready(ready, scratch),
+        };
+        let pending = slot.session.pending();
+        self.stats
+            .peak_pending
+            .fetch_max(pending, Ordering::Relaxed);
+        match step {
+            Ok(Step::Active) => {
+                // The old heap entry is now stale; expire() finds this new deadline.
+                slot.deadline = self.limits.idle_timeout.map(|idle| now + idle);
+            }
+            Ok(Step::Waiting) => {}
+            Ok(Step::Done) if slot.closing.is_some() => self.close(token),
+            Ok(Step::Done) => self.begin_close(token, now),
+            Err(e) => {
+                if is_disconnect(&e) {
+                    info!("[{}] the peer went away: {e}", slot.tuple);
+                } else {
+                    warn!("[{}] connection failed: {e}", slot.tuple);
+                }
+                self.close(token);
+            }
+        }
+    }
+    // ANCHOR_END: serve_ready
+
+    // ANCHOR: expire
+    /// Closes the connections whose deadline has passed.
+    ///
+    /// A connection's deadline moves every time bytes move. Rather than find and
+    /// update its heap entry each time, we leave the entry where it is: when it
+    /// comes up, a connection that was active since is pushed back with its real
+    /// deadline. So the heap keeps about one entry per connection, and `poll()`
+    /// may wake a little early — another expected spurious wake-up.
+    fn expire(&mut self, now: Instant) {
+        while let Some(&Reverse((when, token))) = self.deadlines.peek() {
+            if when > now {
+                break;
+            }
+            self.deadlines.pop();
+            let Some(slot) = self.slots.get(&token) else {
+                continue; // closed already
+            };
+            match slot.deadline {
+                Some(real) if real > now => self.deadlines.push(Reverse((real, token))),
+                Some(_) if slot.closing.is_some() => {
+                    debug!("[{}] no FIN from the peer in time; closing", slot.tuple);
+                    self.close(token);
+                }
+                Some(_) => {
+                    info!(
+                        "[{}] idle for {:?} (--idle-timeout): closing",
+                        slot.tuple,
+                        self.limits.idle_timeout.unwrap_or_default()
+                    );
+                    self.begin_close(token, now);
+                }
+                None => {}
+            }
+        }
+    }
+    // ANCHOR_END: expire
+
+    /// Graceful close, step 1: `shutdown(2)` SHUT_WR sends our FIN; then we read and
+    /// discard until the peer's FIN (see `lifecycle::tcp::graceful_close` for why).
+    fn begin_close(&mut self, token: Token, now: Instant) {
+        let Some(slot) = self.slots.get_mut(&token) else {
+            return;
+        };
+        if slot.session.stream().shutdown(How::Write).is_err() {
+            self.close(token); // the peer is gone already
+            return;
+        }
+        debug!("[{}] shutdown(SHUT_WR): our FIN is sent", slot.tuple);
+        slot.closing = Some(0);
+        let deadline = now + DRAIN_TIMEOUT;
+        slot.deadline = Some(deadline);
+        self.deadlines.push(Reverse((deadline, token)));
+        // The peer's FIN may be here already (it usually is, for an echo client).
+        if !matches!(drain(slot), Ok(Step::Waiting)) {
+            self.close(token);
+        }
+    }
+
+    /// Graceful close, last step: `close(2)`. Dropping the stream closes the fd, and
+    /// the kernel removes a closed fd from epoll by itself.
+    fn close(&mut self, token: Token) {
+        if let Some(slot) = self.slots.remove(&token) {
+            info!("[{}] close()", slot.tuple);
+        }
+        self.stats.open.store(self.slots.len(), Ordering::Relaxed);
+    }
+}
+
+/// The final drain: reads and discards until the peer's FIN (then `Done`), or until
+/// it has sent more than `DRAIN_LIMIT` bytes after our FIN (also `Done`).
+fn drain<S: Session>(slot: &mut Slot<S>) -> io::Result<Step> {
+    let mut buf = [0u8; 1024];
+    let mut stream = slot.session.stream();
+    loop {
+        match read_some(&mut stream, &mut buf)? {
+            Some(0) => return Ok(Step::Done),
+            Some(n) => {
+                let drained = slot.closing.get_or_insert(0);
+                *drained += n;
+                if *drained > DRAIN_LIMIT {
+                    return Ok(Step::Done);
+                }
+            }
+            None => return Ok(Step::Waiting),
+        }
+    }
+}
+
+// ANCHOR: helpers
+/// One `read(2)` on a non-blocking socket, its two expected errors made plain:
+/// `Ok(None)` means WouldBlock — nothing more to read now, wait for the next event;
+/// EINTR (a signal interrupted the call, nothing was lost) is retried.
+/// `Ok(Some(0))` is still the peer's FIN.
+pub fn read_some(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    loop {
+        match stream.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One `write(2)` on a non-blocking socket: `Ok(Some(n))` may be fewer bytes than
+/// offered (the send buffer had room for only n); `Ok(None)` means WouldBlock —
+/// no room at all until the next writable event.
+pub fn write_some(stream: &mut impl Write, buf: &[u8]) -> io::Result<Option<usize>> {
+    loop {
+        match stream.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+// ANCHOR_END: helpers
+
+// ANCHOR: echo
+/// The TCP echo as an event-loop session: `echo_stream` with its state written out.
+pub struct Echo {
+    stream: TcpStream,
+    tuple: FourTuple,
+    /// Bytes read but not yet written back; the first `offset` of them are sent.
+    pending: Vec<u8>,
+    offset: usize,
+    /// The last write said WouldBlock: wait for a writable event before writing.
+    write_blocked: bool,
+    /// The peer sent FIN: nothing more will arrive, but its echo must still go out.
+    peer_fin: bool,
+    echoed: u64,
+}
+
+impl Echo {
+    /// A session for a freshly accepted connection.
+    pub fn new(stream: TcpStream, tuple: FourTuple) -> Echo {
+        Echo {
+            stream,
+            tuple,
+            pending: Vec::new(),
+            offset: 0,
+            write_blocked: false,
+            peer_fin: false,
+            echoed: 0,
+        }
+    }
+
+    fn unsent(&self) -> usize {
+        self.pending.len() - self.offset
+    }
+
+    /// Writes `bytes` until they are all out or the socket says WouldBlock;
+    /// returns how many went out.
+    fn write_out(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mut sent = 0;
+        while sent < bytes.len() {
+            match write_some(&mut self.stream, &bytes[sent..])? {
+                Some(n) => sent += n,
+                None => {
+                    self.write_blocked = true;
+                    break;
+                }
+            }
+        }
+        self.echoed += sent as u64;
+        Ok(sent)
+    }
+
+    /// Sends the pending bytes, oldest first, as far as the socket takes them.
+    fn flush_pending(&mut self) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let sent = self.write_out(&pending[self.offset..]);
+        self.pending = pending;
+        self.offset += sent?;
+        if self.offset == self.pending.len() {
+            self.pending.clear();
+            self.offset = 0;
+            if self.pending.capacity() > KEEP_CAPACITY {
+                self.pending = Vec::new();
+            }
+        } else if self.offset >= self.pending.len() / 2 {
+            // A partial write: drop the sent half so the buffer does not creep.
+            self.pending.drain(..self.offset);
+            self.offset = 0;
+        }
+        Ok(())
+    }
+}
+
+impl Session for Echo {
+    fn ready(&mut self, ready: Readiness, buf: &mut [u8]) -> io::Result<Step> {
+        if ready.writable {
+            self.write_blocked = false;
+        }
+        let before = (self.echoed, self.pending.len());
+        loop {
+            // 1. Older bytes first: whatever is pending goes out before anything new.
+            if self.unsent() > 0 && !self.write_blocked {
+                self.flush_pending()?;
+            }
+            // 2. Read more, unless the peer is finished or we hold too much of its
+            //    echo: then we stop reading (backpressure) until a writable event
+            //    lets step 1 drain the buffer, and this loop reads again.
+            if self.peer_fin || self.unsent() >= MAX_PENDING {
+                break;
+            }
+            let n = match read_some(&mut self.stream, buf)? {
+                None => break, // WouldBlock: drained; wait for the next event
+                Some(0) => {
+                    debug!("[{}] read() = 0: the peer sent FIN", self.tuple);
+                    self.peer_fin = true;
+                    continue; // step 1 may still have echo to send
+                }
+                Some(n) => n,
+            };
+            // 3. Echo it at once if nothing older is waiting; what the socket does
+            //    not take is kept, behind the older bytes, never ahead of them.
+            let sent = if self.unsent() == 0 && !self.write_blocked {
+                self.write_out(&buf[..n])?
+            } else {
+                0
+            };
+            self.pending.extend_from_slice(&buf[sent..n]);
+        }
+        if self.peer_fin && self.unsent() == 0 {
+            info!("[{}] done: echoed {} bytes", self.tuple, self.echoed);
+            return Ok(Step::Done);
+        }
+        let moved = before != (self.echoed, self.pending.len());
+        Ok(if moved { Step::Active } else { Step::Waiting })
+    }
+
+    fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    fn pending(&self) -> usize {
+        self.pending.len()
+    }
+}
+// ANCHOR_END: echo
