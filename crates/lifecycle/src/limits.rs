@@ -111,6 +111,8 @@ pub fn raise_fd_limit(wanted: u64) -> std::io::Result<u64> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
+    // rlim_t is u64 on Linux, but not on every Unix.
+    #[allow(clippy::unnecessary_cast)]
     let (soft, hard) = (limit.rlim_cur as u64, limit.rlim_max as u64);
     if soft >= wanted {
         return Ok(soft);
