@@ -102,8 +102,9 @@ pub trait Session {
     /// readiness is not reported twice. `scratch` is a read buffer shared by all
     /// connections of the loop.
     fn ready(&mut self, ready: Readiness, scratch: &mut [u8]) -> io::Result<Step>;
-    /// The socket, for `shutdown(2)` and the final drain.
-    fn stream(&self) -> &TcpStream;
+    /// The socket, for `shutdown(2)` and the final drain (`None`: no socket any
+    /// more; the loop just forgets the connection).
+    fn stream(&self) -> Option<&TcpStream>;
     /// Bytes this session holds unsent (for [`LoopStats`]).
     fn pending(&self) -> usize;
 }
@@ -400,7 +401,8 @@ impl<S: Session> Loop<S> {
         let Some(slot) = self.slots.get_mut(&token) else {
             return;
         };
-        if slot.session.stream().shutdown(How::Write).is_err() {
+        let shut = slot.session.stream().map(|s| s.shutdown(How::Write));
+        if !matches!(shut, Some(Ok(()))) {
             self.close(token); // the peer is gone already
             return;
         }
@@ -429,7 +431,9 @@ impl<S: Session> Loop<S> {
 /// it has sent more than `DRAIN_LIMIT` bytes after our FIN (also `Done`).
 fn drain<S: Session>(slot: &mut Slot<S>) -> io::Result<Step> {
     let mut buf = [0u8; 1024];
-    let mut stream = slot.session.stream();
+    let Some(mut stream) = slot.session.stream() else {
+        return Ok(Step::Done);
+    };
     loop {
         match read_some(&mut stream, &mut buf)? {
             Some(0) => return Ok(Step::Done),
@@ -591,8 +595,8 @@ impl Session for Echo {
         Ok(if moved { Step::Active } else { Step::Waiting })
     }
 
-    fn stream(&self) -> &TcpStream {
-        &self.stream
+    fn stream(&self) -> Option<&TcpStream> {
+        Some(&self.stream)
     }
 
     fn pending(&self) -> usize {

@@ -6,7 +6,16 @@ use lifecycle::limits::LimitArgs;
 use lifecycle::tcp::listen_tcp;
 use lifecycle::{Limits, Shutdown};
 
-use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE, v2_threads};
+use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE, v2_threads, v3_event_loop};
+
+/// How the server runs its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Model {
+    /// A thread per connection (tcp-echo's v2 accept loop)
+    Threads,
+    /// One thread, every connection: tcp-echo's mio event loop with a WebSocket session
+    EventLoop,
+}
 
 /// Flags for the WebSocket echo server.
 #[derive(Debug, Clone, clap::Args)]
@@ -14,6 +23,9 @@ pub struct Args {
     /// Address to listen on (IP:PORT; port 0 lets the kernel pick)
     #[arg(long, default_value = DEFAULT_ADDR, value_name = "IP:PORT")]
     pub addr: SocketAddr,
+    /// Server version to run
+    #[arg(long, value_enum, default_value_t = Model::EventLoop)]
+    pub model: Model,
     /// Largest message accepted, in bytes; larger ones are closed with 1009
     #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE, value_name = "BYTES")]
     pub max_message_size: usize,
@@ -39,5 +51,8 @@ impl Args {
 /// Listens on `args.addr` and serves until `shutdown` fires.
 pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
     let listener = listen_tcp(args.addr)?;
-    v2_threads::serve(listener, shutdown, args.config())
+    match args.model {
+        Model::Threads => v2_threads::serve(listener, shutdown, args.config()),
+        Model::EventLoop => v3_event_loop::serve(listener, shutdown, args.config()),
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod v2_threads;
+pub mod v3_event_loop;
 
 use std::io::{Read, Write};
 
