@@ -3,6 +3,7 @@
 //!
 //! Run: `cargo run --release -- --help`.
 
+mod bench;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run an echo server on loopback, narrating every system call
     Serve(serve::Serve),
+    /// Load echo servers with strict ping-pong: msgs/s, RTT p50/p99, errors
+    Bench(bench::Bench),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,5 +33,6 @@ fn main() -> anyhow::Result<()> {
     lifecycle::narrate::init("info");
     match cli.command {
         Command::Serve(serve) => serve.run(),
+        Command::Bench(bench) => bench.run(),
     }
 }

@@ -82,6 +82,8 @@ pub struct Readiness {
     pub readable: bool,
     /// The socket's send buffer has room again.
     pub writable: bool,
+    /// The peer's FIN (or an error) has arrived: reads will end soon.
+    pub read_closed: bool,
 }
 
 /// What a session wants after it was served.
@@ -186,6 +188,7 @@ where
             let ready = Readiness {
                 readable: event.is_readable(),
                 writable: event.is_writable(),
+                read_closed: event.is_read_closed() || event.is_error(),
             };
             match event.token() {
                 LISTENER => state.accept_all(&listener, &poll, &shutdown, &mut start, now)?,
@@ -481,10 +484,85 @@ pub fn write_some(stream: &mut impl Write, buf: &[u8]) -> io::Result<Option<usiz
 }
 // ANCHOR_END: helpers
 
+// ANCHOR: tracked
+/// A non-blocking stream that remembers whether it may have bytes to read.
+///
+/// "Read until WouldBlock" costs one extra `read(2)` per event, the one that
+/// answers WouldBlock. A short read (fewer bytes than the buffer holds) already
+/// says the socket was empty at that moment, and with epoll's edge-triggered mode
+/// any byte arriving later raises a new readable event. So after a short read this
+/// wrapper answers WouldBlock itself, without a system call, until the next
+/// readable event ([`Tracked::on_event`]). tokio tracks readiness the same way.
+/// An event loop that forgets to re-arm on the event would never read again: the
+/// flag is set back on every readable event, first thing.
+///
+/// One catch: a FIN that arrived together with the last bytes raises no new event,
+/// and a short read does not consume it. So once an event reports the read side
+/// closed (EPOLLRDHUP) or an error, we always really read, until the `0` comes.
+#[derive(Debug)]
+pub struct Tracked {
+    stream: TcpStream,
+    maybe_readable: bool,
+    read_closed: bool,
+}
+
+impl Tracked {
+    /// Wraps a freshly accepted stream (which may have bytes already).
+    pub fn new(stream: TcpStream) -> Tracked {
+        Tracked {
+            stream,
+            maybe_readable: true,
+            read_closed: false,
+        }
+    }
+
+    /// Takes note of a readiness event.
+    pub fn on_event(&mut self, ready: Readiness) {
+        if ready.readable {
+            self.maybe_readable = true;
+        }
+        if ready.read_closed {
+            self.read_closed = true;
+        }
+    }
+
+    /// The socket itself.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
+impl Read for Tracked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.maybe_readable && !self.read_closed {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let result = self.stream.read(buf);
+        match &result {
+            // Short read: the socket is empty now (0, the FIN, stays readable).
+            Ok(n) if *n > 0 && *n < buf.len() => self.maybe_readable = false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.maybe_readable = false,
+            _ => {}
+        }
+        result
+    }
+}
+
+impl Write for Tracked {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+// ANCHOR_END: tracked
+
 // ANCHOR: echo
 /// The TCP echo as an event-loop session: `echo_stream` with its state written out.
 pub struct Echo {
-    stream: TcpStream,
+    stream: Tracked,
     tuple: FourTuple,
     /// Bytes read but not yet written back; the first `offset` of them are sent.
     pending: Vec<u8>,
@@ -500,7 +578,7 @@ impl Echo {
     /// A session for a freshly accepted connection.
     pub fn new(stream: TcpStream, tuple: FourTuple) -> Echo {
         Echo {
-            stream,
+            stream: Tracked::new(stream),
             tuple,
             pending: Vec::new(),
             offset: 0,
@@ -554,6 +632,7 @@ impl Echo {
 
 impl Session for Echo {
     fn ready(&mut self, ready: Readiness, buf: &mut [u8]) -> io::Result<Step> {
+        self.stream.on_event(ready);
         if ready.writable {
             self.write_blocked = false;
         }
@@ -596,7 +675,7 @@ impl Session for Echo {
     }
 
     fn stream(&self) -> Option<&TcpStream> {
-        Some(&self.stream)
+        Some(self.stream.get_ref())
     }
 
     fn pending(&self) -> usize {

@@ -38,7 +38,7 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Error, Message, WebSocket};
 
-use tcp_echo::v3_event_loop::{LoopStats, Readiness, Session, Step, serve_with};
+use tcp_echo::v3_event_loop::{LoopStats, Readiness, Session, Step, Tracked, serve_with};
 
 use crate::Config;
 
@@ -88,11 +88,11 @@ pub fn websocket_config(config: &Config) -> WebSocketConfig {
 /// Where one connection is in the protocol.
 enum Phase {
     /// Accepted; no byte of the HTTP request read yet.
-    Fresh(TcpStream),
+    Fresh(Tracked),
     /// The HTTP request is partly read (or the 101 response partly written).
-    Handshake(MidHandshake<ServerHandshake<TcpStream, NoCallback>>),
+    Handshake(MidHandshake<ServerHandshake<Tracked, NoCallback>>),
     /// Upgraded: frames both ways.
-    Open(WebSocket<TcpStream>),
+    Open(WebSocket<Tracked>),
     /// Only while moving from one phase to the next.
     Moving,
 }
@@ -112,7 +112,7 @@ impl WsSession {
     /// A session for a freshly accepted connection.
     pub fn new(stream: TcpStream, tuple: FourTuple, config: WebSocketConfig) -> WsSession {
         WsSession {
-            phase: Phase::Fresh(stream),
+            phase: Phase::Fresh(Tracked::new(stream)),
             tuple,
             config,
             write_blocked: false,
@@ -156,6 +156,12 @@ impl WsSession {
 // ANCHOR: echo
 impl Session for WsSession {
     fn ready(&mut self, ready: Readiness, _scratch: &mut [u8]) -> io::Result<Step> {
+        match &mut self.phase {
+            Phase::Fresh(s) => s.on_event(ready),
+            Phase::Handshake(mid) => mid.get_mut().get_mut().on_event(ready),
+            Phase::Open(ws) => ws.get_mut().on_event(ready),
+            Phase::Moving => {}
+        }
         if !matches!(self.phase, Phase::Open(_)) {
             match self.handshake()? {
                 Step::Active => {} // upgraded: frames may already be waiting
@@ -209,9 +215,9 @@ impl Session for WsSession {
 
     fn stream(&self) -> Option<&TcpStream> {
         match &self.phase {
-            Phase::Fresh(stream) => Some(stream),
-            Phase::Handshake(mid) => Some(mid.get_ref().get_ref()),
-            Phase::Open(ws) => Some(ws.get_ref()),
+            Phase::Fresh(stream) => Some(stream.get_ref()),
+            Phase::Handshake(mid) => Some(mid.get_ref().get_ref().get_ref()),
+            Phase::Open(ws) => Some(ws.get_ref().get_ref()),
             Phase::Moving => None, // never seen outside `handshake`
         }
     }
