@@ -209,7 +209,16 @@ fn read_request(conn: &mut Connection, allow: &[String]) -> io::Result<(Decision
         }
         conn.set_idle_timeout(Some(left))?;
         let n = match conn.read(&mut chunk) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            // A browser may open a spare connection ahead of time and close it unused.
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "FIN after {} bytes, before the request ended",
+                        request.len()
+                    ),
+                ));
+            }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),

@@ -200,7 +200,8 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
     // §4.2.1 (3), (4): "Upgrade: websocket" and "Connection: Upgrade" (tokens,
     // case-insensitive; browsers send "Connection: keep-alive, Upgrade").
     let upgrade = header("upgrade");
-    if upgrade.is_none() && path == "/" {
+    let resource = path.split('?').next().unwrap_or(path);
+    if upgrade.is_none() && resource == "/" {
         return Decision::Page;
     }
     if !upgrade.is_some_and(|v| has_token(v, "websocket")) {
@@ -243,7 +244,10 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
             Some(origin) if allow_origins.iter().any(|o| o == origin) => {}
             Some(origin) => return Rejection::new(403, format!("Origin {origin} is not allowed")),
             None => {
-                return Rejection::new(403, "no Origin header, and only listed Origins are allowed");
+                return Rejection::new(
+                    403,
+                    "no Origin header, and only listed Origins are allowed",
+                );
             }
         }
     }
@@ -374,6 +378,8 @@ mod tests {
     #[test]
     fn plain_get_root_is_the_page() {
         let req = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        assert_eq!(check_request(req, &[]), Decision::Page);
+        let req = b"GET /?auto HTTP/1.1\r\nHost: localhost\r\n\r\n";
         assert_eq!(check_request(req, &[]), Decision::Page);
     }
 

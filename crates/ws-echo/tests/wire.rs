@@ -74,7 +74,11 @@ fn read_head(s: &mut TcpStream) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut byte).unwrap(), 1, "EOF inside the response head");
+        assert_eq!(
+            s.read(&mut byte).unwrap(),
+            1,
+            "EOF inside the response head"
+        );
         head.push(byte[0]);
     }
     String::from_utf8(head).unwrap()
@@ -145,9 +149,15 @@ fn read_frame(s: &mut TcpStream) -> (u8, Vec<u8>) {
 /// Reads the server's Close frame and returns its code, then checks TCP ends with FIN.
 fn expect_close(s: &mut TcpStream) -> u16 {
     let (first, payload) = read_frame(s);
-    assert_eq!(first, 0x88, "expected a final Close frame, payload {payload:?}");
+    assert_eq!(
+        first, 0x88,
+        "expected a final Close frame, payload {payload:?}"
+    );
     assert!(payload.len() >= 2, "a Close without a code");
-    assert!(std::str::from_utf8(&payload[2..]).is_ok(), "close reason is not UTF-8");
+    assert!(
+        std::str::from_utf8(&payload[2..]).is_ok(),
+        "close reason is not UTF-8"
+    );
     let code = u16::from_be_bytes([payload[0], payload[1]]);
     // Our reply to its Close; then the server must close TCP (FIN: read 0).
     let _ = s.write_all(&masked(0x8, &code.to_be_bytes()));
@@ -241,7 +251,10 @@ fn bad_handshakes_get_exact_statuses() {
         let mut lines = head.lines();
         assert_eq!(lines.next(), Some(status), "{request:.40}");
         let lines: Vec<&str> = lines.collect();
-        for h in headers.iter().chain(&["Content-Type: text/plain; charset=utf-8", "Connection: close"]) {
+        for h in headers.iter().chain(&[
+            "Content-Type: text/plain; charset=utf-8",
+            "Connection: close",
+        ]) {
             assert!(lines.contains(h), "{status}: no {h:?} in {lines:?}");
         }
         assert!(lines.contains(&format!("Content-Length: {}", text.len()).as_str()));
@@ -258,13 +271,18 @@ fn origin_not_allowed_is_403() {
     };
     let server = Server::start(config);
     let mut s = server.connect();
-    s.write_all(upgrade_request("Origin: http://evil.example\r\n").as_bytes()).unwrap();
+    s.write_all(upgrade_request("Origin: http://evil.example\r\n").as_bytes())
+        .unwrap();
     let response = String::from_utf8(read_to_end(&mut s)).unwrap();
-    assert!(response.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{response}");
+    assert!(
+        response.starts_with("HTTP/1.1 403 Forbidden\r\n"),
+        "{response}"
+    );
     assert!(response.ends_with("\r\n\r\nOrigin http://evil.example is not allowed\n"));
 
     let mut s = server.connect();
-    s.write_all(upgrade_request("Origin: http://127.0.0.1:8080\r\n").as_bytes()).unwrap();
+    s.write_all(upgrade_request("Origin: http://127.0.0.1:8080\r\n").as_bytes())
+        .unwrap();
     assert!(read_head(&mut s).starts_with("HTTP/1.1 101 "));
 }
 
@@ -273,7 +291,8 @@ fn origin_not_allowed_is_403() {
 fn plain_get_serves_the_page() {
     let server = Server::start(Config::default());
     let mut s = server.connect();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
     let response = String::from_utf8(read_to_end(&mut s)).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
@@ -316,12 +335,20 @@ fn violations_get_their_close_codes() {
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         // Lesson 10: a client frame without a mask.
         ("unmasked frame", frame(true, 0, 0x1, false, b"hi"), 1002),
-        ("RSV1 set, nothing negotiated", frame(true, 0b100, 0x1, true, b"hi"), 1002),
+        (
+            "RSV1 set, nothing negotiated",
+            frame(true, 0b100, 0x1, true, b"hi"),
+            1002,
+        ),
         ("reserved data opcode 3", masked(0x3, b"hi"), 1002),
         ("reserved control opcode 11", masked(0xb, b""), 1002),
         ("ping of 126 bytes", masked(0x9, &[0u8; 126]), 1002),
         ("fragmented ping", frame(false, 0, 0x9, true, b"p"), 1002),
-        ("continuation with nothing to continue", masked(0x0, b"x"), 1002),
+        (
+            "continuation with nothing to continue",
+            masked(0x0, b"x"),
+            1002,
+        ),
         ("close with a 1-byte payload", masked(0x8, &[3]), 1002),
         ("invalid UTF-8 in text", masked(0x1, invalid_utf8), 1007),
     ];
@@ -380,8 +407,15 @@ fn close_handshake_then_server_closes_tcp() {
     let mut bytes = masked(0x8, &[0x03, 0xe8, b'b', b'y', b'e']);
     bytes.extend_from_slice(&masked(0x1, b"after close"));
     s.write_all(&bytes).unwrap();
-    assert_eq!(read_frame(&mut s), (0x88, vec![0x03, 0xe8, b'b', b'y', b'e']));
-    assert_eq!(read_to_end(&mut s), b"", "data after Close must not be echoed");
+    assert_eq!(
+        read_frame(&mut s),
+        (0x88, vec![0x03, 0xe8, b'b', b'y', b'e'])
+    );
+    assert_eq!(
+        read_to_end(&mut s),
+        b"",
+        "data after Close must not be echoed"
+    );
 }
 
 /// A connection that never finishes its request does not stop other clients.
