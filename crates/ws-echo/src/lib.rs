@@ -166,7 +166,7 @@ fn open(conn: &mut Connection, config: &Config) -> io::Result<Option<Vec<u8>>> {
             info!("[{tuple}] {}", up.request_line);
             info!("[{tuple}] Sec-WebSocket-Key: {}", up.key);
             info!(
-                "[{tuple}] Sec-WebSocket-Accept: {} = base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11))",
+                "[{tuple}] Sec-WebSocket-Accept: {} (base64 of SHA-1 of the key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)",
                 up.accept
             );
             conn.write_all(&up.response())?;

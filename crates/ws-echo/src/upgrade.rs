@@ -84,13 +84,6 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn new(status: u16, reason: impl Into<String>) -> Decision {
-        Decision::Reject(Rejection {
-            status,
-            reason: reason.into(),
-        })
-    }
-
     /// The complete HTTP response: status line, headers, a short plain-text body.
     pub fn response(&self) -> Vec<u8> {
         let body = format!("{}\n", self.reason);
@@ -112,6 +105,14 @@ impl Rejection {
         )
         .into_bytes()
     }
+}
+
+/// A refusal with `status` and a one-line `reason`.
+fn reject(status: u16, reason: impl Into<String>) -> Decision {
+    Decision::Reject(Rejection {
+        status,
+        reason: reason.into(),
+    })
 }
 
 /// The standard reason phrase of the statuses this server sends.
@@ -158,15 +159,15 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
         Ok(httparse::Status::Complete(_)) | Ok(httparse::Status::Partial)
             if bytes.len() >= MAX_HEAD =>
         {
-            return Rejection::new(431, format!("request head over {MAX_HEAD} bytes"));
+            return reject(431, format!("request head over {MAX_HEAD} bytes"));
         }
         Ok(httparse::Status::Complete(_)) | Ok(httparse::Status::Partial) => {
             return Decision::Incomplete;
         }
         Err(httparse::Error::TooManyHeaders) => {
-            return Rejection::new(431, format!("more than {MAX_HEADERS} header lines"));
+            return reject(431, format!("more than {MAX_HEADERS} header lines"));
         }
-        Err(e) => return Rejection::new(400, format!("not an HTTP request: {e}")),
+        Err(e) => return reject(400, format!("not an HTTP request: {e}")),
     };
     let method = request.method.unwrap_or("");
     let path = request.path.unwrap_or("");
@@ -176,18 +177,18 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
 
     // §4.2.1 (1): "An HTTP/1.1 or higher GET request".
     if method != "GET" {
-        return Rejection::new(
+        return reject(
             405,
             format!("method {method} not allowed: a WebSocket opens with GET"),
         );
     }
     if minor == 0 {
-        return Rejection::new(400, "HTTP/1.0 cannot upgrade: a WebSocket needs HTTP/1.1");
+        return reject(400, "HTTP/1.0 cannot upgrade: a WebSocket needs HTTP/1.1");
     }
     // Lesson 19: socket.io's clients speak the Engine.IO protocol (its own
     // handshake, packet types and long-polling fallback), not plain WebSocket.
     if path.starts_with("/socket.io/") && path.contains("EIO=") {
-        return Rejection::new(
+        return reject(
             400,
             "this is a plain WebSocket server; socket.io is its own protocol on top of \
              WebSocket or HTTP long polling, and needs a socket.io server",
@@ -195,7 +196,7 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
     }
     // §4.2.1 (2): a Host header.
     if header("host").is_none_or(|h| h.is_empty()) {
-        return Rejection::new(400, "missing Host header");
+        return reject(400, "missing Host header");
     }
     // §4.2.1 (3), (4): "Upgrade: websocket" and "Connection: Upgrade" (tokens,
     // case-insensitive; browsers send "Connection: keep-alive, Upgrade").
@@ -205,49 +206,46 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
         return Decision::Page;
     }
     if !upgrade.is_some_and(|v| has_token(v, "websocket")) {
-        return Rejection::new(
+        return reject(
             426,
             "this path speaks only WebSocket: send Upgrade: websocket (the page is at /)",
         );
     }
     if !header("connection").is_some_and(|v| has_token(v, "upgrade")) {
-        return Rejection::new(426, "missing Connection: Upgrade");
+        return reject(426, "missing Connection: Upgrade");
     }
     // §4.2.1 (5): Sec-WebSocket-Key, base64 of 16 bytes, exactly once.
     let keys: Vec<&str> = all_headers(request.headers, "sec-websocket-key").collect();
     let key = match keys.as_slice() {
-        [] => return Rejection::new(400, "missing Sec-WebSocket-Key"),
+        [] => return reject(400, "missing Sec-WebSocket-Key"),
         [key] if is_base64_of_16_bytes(key) => *key,
         [key] => {
-            return Rejection::new(
+            return reject(
                 400,
                 format!("Sec-WebSocket-Key {key:?} is not base64 of 16 bytes"),
             );
         }
-        _ => return Rejection::new(400, "more than one Sec-WebSocket-Key"),
+        _ => return reject(400, "more than one Sec-WebSocket-Key"),
     };
     // §4.2.1 (6): Sec-WebSocket-Version: 13.
     match header("sec-websocket-version") {
         Some(WEBSOCKET_VERSION) => {}
         Some(v) => {
-            return Rejection::new(
+            return reject(
                 426,
                 format!("Sec-WebSocket-Version {v:?} not supported: use 13"),
             );
         }
-        None => return Rejection::new(426, "missing Sec-WebSocket-Version: 13"),
+        None => return reject(426, "missing Sec-WebSocket-Version: 13"),
     }
     // §4.2.1 (7) and §10.2: the Origin a browser sends. Only a browser can be held
     // to it: any other client may send whatever Origin it likes.
     if !allow_origins.is_empty() {
         match header("origin") {
             Some(origin) if allow_origins.iter().any(|o| o == origin) => {}
-            Some(origin) => return Rejection::new(403, format!("Origin {origin} is not allowed")),
+            Some(origin) => return reject(403, format!("Origin {origin} is not allowed")),
             None => {
-                return Rejection::new(
-                    403,
-                    "no Origin header, and only listed Origins are allowed",
-                );
+                return reject(403, "no Origin header, and only listed Origins are allowed");
             }
         }
     }
