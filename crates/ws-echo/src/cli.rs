@@ -42,6 +42,7 @@ impl Args {
             limits: Limits::from(self.limits),
             max_message_size: self.max_message_size,
             allow_origins: self.allow_origin.clone(),
+            ..Config::default()
         }
     }
 }

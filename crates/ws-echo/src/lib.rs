@@ -54,7 +54,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Error, Message, WebSocket};
 
-use crate::upgrade::{Decision, check_request, page_response};
+use crate::upgrade::{Decision, Rejection, check_request, page_response};
 
 /// The default address: 8080, the usual port for a development web server.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -83,6 +83,8 @@ pub struct Config {
     pub max_message_size: usize,
     /// If not empty, the only Origins allowed to upgrade (others get 403).
     pub allow_origins: Vec<String>,
+    /// How long a client has to send its whole HTTP request ([`HANDSHAKE_TIMEOUT`]).
+    pub handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -91,6 +93,7 @@ impl Default for Config {
             limits: Limits::default(),
             max_message_size: DEFAULT_MAX_MESSAGE,
             allow_origins: Vec::new(),
+            handshake_timeout: HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -125,7 +128,13 @@ pub fn handle(mut conn: Connection, config: &Config) {
         // The page was served or the request refused: nothing more to say.
         Ok(None) => return graceful_close(conn),
         Err(e) if is_timeout(&e) => {
-            info!("[{tuple}] no complete request within {HANDSHAKE_TIMEOUT:?}: closing");
+            let timeout = Rejection {
+                status: 408,
+                reason: format!("no complete request within {:?}", config.handshake_timeout),
+            };
+            info!("[{tuple}] 408 Request Timeout: {}", timeout.reason);
+            // Best effort: a client that sends nothing may not read either.
+            let _ = conn.write_all(&timeout.response());
             return graceful_close(conn);
         }
         Err(e) if is_disconnect(&e) => {
@@ -159,7 +168,7 @@ pub fn handle(mut conn: Connection, config: &Config) {
 /// HTTP error was sent instead.
 fn open(conn: &mut Connection, config: &Config) -> io::Result<Option<Vec<u8>>> {
     let tuple = conn.tuple();
-    let (decision, request) = read_request(conn, &config.allow_origins)?;
+    let (decision, request) = read_request(conn, config)?;
     match decision {
         // ANCHOR: upgrade
         Decision::Upgrade(up) => {
@@ -194,11 +203,11 @@ fn open(conn: &mut Connection, config: &Config) -> io::Result<Option<Vec<u8>>> {
 }
 
 /// Reads until the request head is complete (or refused), within
-/// [`HANDSHAKE_TIMEOUT`] in total. Returns the decision and every byte read.
-fn read_request(conn: &mut Connection, allow: &[String]) -> io::Result<(Decision, Vec<u8>)> {
+/// `config.handshake_timeout` in total. Returns the decision and every byte read.
+fn read_request(conn: &mut Connection, config: &Config) -> io::Result<(Decision, Vec<u8>)> {
     /// How much one `read()` may return during the handshake.
     const CHUNK: usize = 1024;
-    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    let deadline = Instant::now() + config.handshake_timeout;
     let mut request = Vec::with_capacity(CHUNK);
     let mut chunk = [0u8; CHUNK];
     loop {
@@ -226,7 +235,7 @@ fn read_request(conn: &mut Connection, allow: &[String]) -> io::Result<(Decision
         request.extend_from_slice(&chunk[..n]);
         // check_request refuses with 431 once MAX_HEAD bytes are in without the
         // blank line, so `request` never grows past MAX_HEAD + CHUNK.
-        match check_request(&request, allow) {
+        match check_request(&request, &config.allow_origins) {
             Decision::Incomplete => continue,
             decision => return Ok((decision, request)),
         }

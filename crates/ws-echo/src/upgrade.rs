@@ -77,7 +77,7 @@ impl Upgrade {
 /// the status requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
-    /// The HTTP status code (400, 403, 405, 426, 431).
+    /// The HTTP status code (400, 403, 405, 408, 426, 431).
     pub status: u16,
     /// One plain-text line saying what was wrong; the response body.
     pub reason: String,
@@ -123,6 +123,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         400 => "Bad Request",
         403 => "Forbidden",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
         _ => "Error",

@@ -428,3 +428,25 @@ fn silent_client_does_not_block_others() {
     s.write_all(&masked(0x1, b"still here")).unwrap();
     assert_eq!(read_frame(&mut s), (0x81, b"still here".to_vec()));
 }
+
+/// The handshake deadline: a client that never finishes its request gets
+/// `408 Request Timeout` and a FIN, instead of holding a thread forever.
+#[test]
+fn unfinished_request_times_out_with_408() {
+    let server = Server::start(Config {
+        handshake_timeout: Duration::from_millis(200),
+        ..Config::default()
+    });
+    let mut s = server.connect();
+    s.write_all(b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    let response = String::from_utf8(read_to_end(&mut s)).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{response}"
+    );
+    assert!(
+        response.ends_with("\r\n\r\nno complete request within 200ms\n"),
+        "{response}"
+    );
+}
