@@ -35,4 +35,7 @@ if $quick; then exit 0; fi
 step "interop: real third-party clients"
 scripts/interop.sh
 
+step "autobahn: RFC 6455 conformance of ws-echo"
+scripts/autobahn.sh
+
 printf '\nall checks passed\n'

@@ -109,6 +109,14 @@ pub trait Session {
     fn stream(&self) -> Option<&TcpStream>;
     /// Bytes this session holds unsent (for [`LoopStats`]).
     fn pending(&self) -> usize;
+    /// How long the session may go without progress right now. The loop's idle
+    /// timeout (`idle`) unless the session knows better (a handshake is shorter).
+    fn timeout(&self, idle: Option<Duration>) -> Option<Duration> {
+        idle
+    }
+    /// The deadline passed: last words to the peer, if any, written without
+    /// blocking (an HTTP 408, a Close frame). The loop then closes gracefully.
+    fn expire(&mut self) {}
 }
 
 /// What the loop observed, for tests and for the shutdown log line.
@@ -310,12 +318,13 @@ impl<S: Session> Loop<S> {
                 warn!("[{tuple}] cannot register with epoll: {e}; closing");
                 continue;
             }
-            let deadline = self.limits.idle_timeout.map(|idle| now + idle);
+            let session = start(stream, tuple);
+            let deadline = session.timeout(self.limits.idle_timeout).map(|t| now + t);
             if let Some(t) = deadline {
                 self.deadlines.push(Reverse((t, token)));
             }
             let slot = Slot {
-                session: start(stream, tuple),
+                session,
                 tuple,
                 deadline,
                 closing: None,
@@ -343,8 +352,16 @@ impl<S: Session> Loop<S> {
             .fetch_max(pending, Ordering::Relaxed);
         match step {
             Ok(Step::Active) => {
-                // The old heap entry is now stale; expire() finds this new deadline.
-                slot.deadline = self.limits.idle_timeout.map(|idle| now + idle);
+                let new = slot
+                    .session
+                    .timeout(self.limits.idle_timeout)
+                    .map(|t| now + t);
+                // A later deadline leaves the old heap entry stale, and expire()
+                // finds the new one; an earlier one needs its own entry.
+                if let Some(t) = new.filter(|t| slot.deadline.is_none_or(|old| *t < old)) {
+                    self.deadlines.push(Reverse((t, token)));
+                }
+                slot.deadline = new;
             }
             Ok(Step::Waiting) => {}
             Ok(Step::Done) if slot.closing.is_some() => self.close(token),
@@ -386,10 +403,15 @@ impl<S: Session> Loop<S> {
                 }
                 Some(_) => {
                     info!(
-                        "[{}] idle for {:?} (--idle-timeout): closing",
+                        "[{}] no progress for {:?} (idle or handshake timeout): closing",
                         slot.tuple,
-                        self.limits.idle_timeout.unwrap_or_default()
+                        slot.session
+                            .timeout(self.limits.idle_timeout)
+                            .unwrap_or_default()
                     );
+                    if let Some(slot) = self.slots.get_mut(&token) {
+                        slot.session.expire();
+                    }
                     self.begin_close(token, now);
                 }
                 None => {}

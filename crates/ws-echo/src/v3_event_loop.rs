@@ -1,58 +1,59 @@
-//! ws-echo on tcp-echo's event loop: tungstenite over non-blocking mio streams.
+//! ws-echo on tcp-echo's event loop: the same upgrade check, tungstenite over
+//! non-blocking mio streams.
 //!
-//! Read it after tcp-echo's `v3_event_loop`. The loop — accept, cap, deadlines,
-//! backpressure, graceful close — is the same code; only the session differs.
-//! tungstenite works on any `Read + Write`, including a non-blocking socket, and
-//! tells us "not now" in two ways, each handled where it happens below:
+//! Read it after [`crate::handle`] and tcp-echo's `v3_event_loop`. The loop —
+//! accept, cap, deadlines, graceful close — is tcp-echo's; only the session
+//! differs. And the session makes the same decisions as the thread-per-connection
+//! server, with the same pure functions: [`crate::upgrade::check_request`] for the
+//! HTTP request, [`crate::close::close_frame_for`] for a broken peer, and
+//! [`Config::websocket_config`] for tungstenite's limits. So both models answer
+//! bad input byte for byte alike; what changes is only *how they wait*:
 //!
-//! - during the handshake, `HandshakeError::Interrupted(mid)`: the HTTP request
-//!   has not fully arrived. We keep the half-done handshake (`MidHandshake`) and
-//!   resume it on the next readable event.
-//! - after it, `Error::Io(WouldBlock)` from `read`, `write` or `flush`: no whole
-//!   frame has arrived yet, or the socket's send buffer is full. Nothing is lost —
-//!   tungstenite keeps partial frames in its read buffer and unsent bytes in its
-//!   write buffer.
+//! - the request is read in whatever pieces arrive, and checked after each;
+//!   `Decision::Incomplete` means "wait for the next readable event";
+//! - a response the socket does not take at once is kept and finished on the
+//!   next writable event;
+//! - after the upgrade, `Error::Io(WouldBlock)` from tungstenite's `read`, `write`
+//!   or `flush` means "not now": no whole frame yet, or the send buffer is full.
+//!   Nothing is lost: tungstenite keeps partial frames in its read buffer and
+//!   unsent bytes in its write buffer.
 //!
-//! Backpressure: while tungstenite's write buffer cannot be flushed, we do not read
-//! another message. So one connection holds at most [`WRITE_BUFFER`] plus one
-//! message of unsent echo.
+//! Backpressure: while a write or flush says WouldBlock, we read no more
+//! messages. A peer that does not read holds at most one message of unsent echo
+//! here; the rest waits in the kernel, and TCP slows the peer down.
 //!
-//! Memory: tungstenite allocates its read buffer eagerly, 128 KiB by default —
-//! 1.3 GB for 10,000 idle connections. [`READ_BUFFER`] keeps it at 4 KiB; a larger
-//! frame still works (the buffer grows for it), it just takes more reads.
+//! Memory: an idle connection costs the loop's slot, this session and
+//! tungstenite's read buffer ([`crate::READ_BUFFER`], 4 KiB, not its 128 KiB default).
 //!
-//! Where it simplifies: the idle deadline also bounds the handshake (a client
-//! that never finishes its Upgrade request is idle, and closed).
-//!
-//! Run: `socklab serve ws --model event-loop`, then `websocat ws://127.0.0.1:8080/`.
+//! Run: `socklab serve ws` (the event loop is the default), then open
+//! <http://127.0.0.1:8080/> or `websocat ws://127.0.0.1:8080/`.
 
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
+use lifecycle::tcp::is_disconnect;
 use lifecycle::{FourTuple, Shutdown};
-use log::{debug, info, warn};
+use log::{info, warn};
 use mio::net::TcpStream;
-use tungstenite::handshake::server::{NoCallback, ServerHandshake};
-use tungstenite::handshake::{HandshakeError, MidHandshake};
-use tungstenite::protocol::WebSocketConfig;
+use tcp_echo::v3_event_loop::{
+    LoopStats, Readiness, Session, Step, Tracked, read_some, serve_with, write_some,
+};
+use tungstenite::error::ProtocolError;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Error, Message, WebSocket};
 
-use tcp_echo::v3_event_loop::{LoopStats, Readiness, Session, Step, Tracked, serve_with};
+use crate::upgrade::{self, Decision, Rejection, check_request, page_response};
+use crate::{Config, PAGE, close};
 
-use crate::Config;
-
-/// tungstenite's read buffer per connection (its default is 128 KiB).
-pub const READ_BUFFER: usize = 4 * 1024;
-
-/// Encoded frames collect in tungstenite's write buffer up to this size before it
-/// writes them out by itself; we also flush after every round of reads.
-pub const WRITE_BUFFER: usize = 64 * 1024;
+/// How much one `read()` takes while the HTTP request arrives.
+const REQUEST_CHUNK: usize = 1024;
 
 /// Serves WebSocket echo from one thread until `shutdown` fires.
 pub fn serve(listener: TcpListener, shutdown: Shutdown, config: Config) -> io::Result<()> {
-    let stats = Arc::new(LoopStats::default());
-    serve_observed(listener, shutdown, config, stats)
+    serve_observed(listener, shutdown, config, Arc::new(LoopStats::default()))
 }
 
 /// [`serve`], with the loop's observations kept in `stats`.
@@ -62,57 +63,60 @@ pub fn serve_observed(
     config: Config,
     stats: Arc<LoopStats>,
 ) -> io::Result<()> {
-    let ws_config = websocket_config(&config);
-    serve_with(
-        listener,
-        shutdown,
-        config.limits,
-        stats,
-        move |stream, tuple| WsSession::new(stream, tuple, ws_config),
-    )
+    let config = Arc::new(config);
+    let limits = config.limits;
+    serve_with(listener, shutdown, limits, stats, move |stream, tuple| {
+        WsSession::new(stream, tuple, Arc::clone(&config))
+    })
 }
 
-// ANCHOR: config
-/// tungstenite's settings for one connection: small buffers, the size limit.
-pub fn websocket_config(config: &Config) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        // Never the limit in practice: we stop reading long before (see above).
-        .max_write_buffer_size(WRITE_BUFFER + config.max_message_size + 64)
-        .max_message_size(Some(config.max_message_size))
-        .max_frame_size(Some(config.max_message_size))
-}
-// ANCHOR_END: config
-
-/// Where one connection is in the protocol.
+/// Where one connection is in its life.
 enum Phase {
-    /// Accepted; no byte of the HTTP request read yet.
-    Fresh(Tracked),
-    /// The HTTP request is partly read (or the 101 response partly written).
-    Handshake(MidHandshake<ServerHandshake<Tracked, NoCallback>>),
+    /// Reading the HTTP request; `head` holds what has arrived so far.
+    Request { stream: Tracked, head: Vec<u8> },
+    /// Writing our answer to it (101, the page, or an HTTP error).
+    Answer {
+        stream: Tracked,
+        out: Vec<u8>,
+        sent: usize,
+        next: AfterAnswer,
+    },
     /// Upgraded: frames both ways.
-    Open(WebSocket<Tracked>),
-    /// Only while moving from one phase to the next.
+    Open(Box<WebSocket<Tracked>>),
+    /// The page or an HTTP error was sent: the loop closes the connection.
+    Answered(Tracked),
+    /// Only inside [`WsSession::advance`], while one phase becomes the next.
     Moving,
+}
+
+/// What follows the answer.
+enum AfterAnswer {
+    /// 101 sent: speak WebSocket, starting with these bytes (a first frame the
+    /// client sent without waiting for the 101).
+    WebSocket(Vec<u8>),
+    /// The page or an error was sent: close.
+    Close,
 }
 
 /// One WebSocket connection as an event-loop session.
 pub struct WsSession {
     phase: Phase,
     tuple: FourTuple,
-    config: WebSocketConfig,
-    /// The last write or flush said WouldBlock: read nothing more until the
-    /// socket is writable again and the write buffer is out.
+    config: Arc<Config>,
+    /// The last write or flush said WouldBlock: read no more messages until a
+    /// writable event lets the write buffer out (backpressure).
     write_blocked: bool,
     echoed: u64,
 }
 
 impl WsSession {
-    /// A session for a freshly accepted connection.
-    pub fn new(stream: TcpStream, tuple: FourTuple, config: WebSocketConfig) -> WsSession {
+    /// A session for a freshly accepted connection: its request comes next.
+    pub fn new(stream: TcpStream, tuple: FourTuple, config: Arc<Config>) -> WsSession {
         WsSession {
-            phase: Phase::Fresh(Tracked::new(stream)),
+            phase: Phase::Request {
+                stream: Tracked::new(stream),
+                head: Vec::new(),
+            },
             tuple,
             config,
             write_blocked: false,
@@ -120,149 +124,314 @@ impl WsSession {
         }
     }
 
-    // ANCHOR: handshake
-    /// Advances the handshake as far as the bytes that have arrived allow.
-    fn handshake(&mut self) -> io::Result<Step> {
-        let result = match std::mem::replace(&mut self.phase, Phase::Moving) {
-            Phase::Fresh(stream) => tungstenite::accept_with_config(stream, Some(self.config)),
-            Phase::Handshake(mid) => mid.handshake(),
-            other => {
-                self.phase = other;
-                return Ok(Step::Waiting);
-            }
-        };
-        match result {
-            Ok(ws) => {
-                info!("[{}] upgraded: 101 Switching Protocols sent", self.tuple);
-                self.phase = Phase::Open(ws);
-                Ok(Step::Active)
-            }
-            // Not the whole request yet (WouldBlock inside): keep what was read and
-            // resume on the next readable event. This is not progress for the idle
-            // clock, so the idle timeout is also the handshake's deadline.
-            Err(HandshakeError::Interrupted(mid)) => {
-                self.phase = Phase::Handshake(mid);
-                Ok(Step::Waiting)
-            }
-            Err(HandshakeError::Failure(e)) => {
-                warn!("[{}] handshake failed: {e}", self.tuple);
-                Ok(Step::Done)
+    // ANCHOR: advance
+    /// Moves through the opening phases as far as the socket allows. Returns
+    /// `Some(step)` to stop here, `None` once the WebSocket is open.
+    fn advance(&mut self) -> io::Result<Option<Step>> {
+        loop {
+            match std::mem::replace(&mut self.phase, Phase::Moving) {
+                Phase::Request {
+                    mut stream,
+                    mut head,
+                } => {
+                    match read_request(&mut stream, &mut head, &self.config.allow_origins)? {
+                        // Not all of it yet: wait for the next readable event. Not
+                        // progress either: the handshake deadline keeps running.
+                        None => {
+                            self.phase = Phase::Request { stream, head };
+                            return Ok(Some(Step::Waiting));
+                        }
+                        Some(decision) => {
+                            let (out, next) = self.answer(decision, &head);
+                            self.phase = Phase::Answer {
+                                stream,
+                                out,
+                                sent: 0,
+                                next,
+                            };
+                        }
+                    }
+                }
+                Phase::Answer {
+                    mut stream,
+                    out,
+                    mut sent,
+                    next,
+                } => {
+                    // write(2) may take part of the answer; the rest waits for a
+                    // writable event.
+                    while sent < out.len() {
+                        match write_some(&mut stream, &out[sent..])? {
+                            Some(n) => sent += n,
+                            None => {
+                                self.phase = Phase::Answer {
+                                    stream,
+                                    out,
+                                    sent,
+                                    next,
+                                };
+                                return Ok(Some(Step::Waiting));
+                            }
+                        }
+                    }
+                    match next {
+                        AfterAnswer::Close => {
+                            self.phase = Phase::Answered(stream);
+                            return Ok(Some(Step::Done));
+                        }
+                        AfterAnswer::WebSocket(leftover) => {
+                            info!(
+                                "[{}] 101 Switching Protocols: from here on, WebSocket frames",
+                                self.tuple
+                            );
+                            // tungstenite takes over the same stream, with the bytes
+                            // read past the request.
+                            let ws = WebSocket::from_partially_read(
+                                stream,
+                                leftover,
+                                Role::Server,
+                                Some(self.config.websocket_config()),
+                            );
+                            self.phase = Phase::Open(Box::new(ws));
+                            return Ok(None);
+                        }
+                    }
+                }
+                open @ Phase::Open(_) => {
+                    self.phase = open;
+                    return Ok(None);
+                }
+                answered @ Phase::Answered(_) => {
+                    self.phase = answered;
+                    return Ok(Some(Step::Done));
+                }
+                Phase::Moving => return Ok(Some(Step::Done)),
             }
         }
     }
-    // ANCHOR_END: handshake
+    // ANCHOR_END: advance
+
+    /// The bytes to send for a decision, logged as the threaded server logs them.
+    fn answer(&self, decision: Decision, head: &[u8]) -> (Vec<u8>, AfterAnswer) {
+        let tuple = self.tuple;
+        match decision {
+            Decision::Upgrade(up) => {
+                info!("[{tuple}] {}", up.request_line);
+                info!("[{tuple}] Sec-WebSocket-Key: {}", up.key);
+                info!("[{tuple}] Sec-WebSocket-Accept: {}", up.accept);
+                let leftover = head[up.head_len..].to_vec();
+                (up.response(), AfterAnswer::WebSocket(leftover))
+            }
+            Decision::Page => {
+                info!("[{tuple}] GET / without Upgrade: serving the browser page");
+                (page_response(PAGE), AfterAnswer::Close)
+            }
+            Decision::Reject(r) => {
+                let phrase = upgrade::reason_phrase(r.status);
+                info!("[{tuple}] {} {phrase}: {}", r.status, r.reason);
+                (r.response(), AfterAnswer::Close)
+            }
+            // read_request returns only complete decisions.
+            Decision::Incomplete => (Vec::new(), AfterAnswer::Close),
+        }
+    }
+
+    // ANCHOR: echo
+    /// Reads and echoes messages until no whole message is left (WouldBlock), or
+    /// the socket stops taking our echo (backpressure: stop reading).
+    fn echo(&mut self, ready: Readiness) -> Step {
+        let before = self.echoed;
+        match self.echo_round(ready) {
+            Ok(()) if self.echoed != before => Step::Active,
+            Ok(()) => Step::Waiting,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn echo_round(&mut self, ready: Readiness) -> tungstenite::Result<()> {
+        let Phase::Open(ws) = &mut self.phase else {
+            return Ok(());
+        };
+        if ready.writable && self.write_blocked {
+            // Room again: send what the write buffer holds, then read again.
+            self.write_blocked = settle(ws.flush())?;
+        }
+        while !self.write_blocked {
+            let message = match ws.read() {
+                Ok(message) => message,
+                // No whole frame has arrived: wait for the next readable event.
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            };
+            // Pings and Closes need no code here: tungstenite queued the Pong or
+            // the Close reply (flushed below), and after a Close the next read
+            // reports ConnectionClosed.
+            if let Message::Text(_) | Message::Binary(_) = message {
+                self.echoed += 1;
+                self.write_blocked = settle(ws.write(message))?;
+            }
+        }
+        // Everything this round produced goes out now (or on a writable event).
+        self.write_blocked = settle(ws.flush())?;
+        Ok(())
+    }
+    // ANCHOR_END: echo
+
+    // ANCHOR: fail
+    /// Ends the WebSocket after `e`, as the threaded server does: the close
+    /// handshake done is the normal end; a peer that broke the protocol gets the
+    /// close code [`close::close_frame_for`] picks; a vanished peer gets nothing.
+    /// Then the loop closes TCP gracefully.
+    fn fail(&mut self, e: Error) -> Step {
+        let tuple = self.tuple;
+        let frame = match &e {
+            Error::ConnectionClosed | Error::AlreadyClosed => {
+                info!(
+                    "[{tuple}] close handshake done after {} messages",
+                    self.echoed
+                );
+                None
+            }
+            Error::Io(io) if is_disconnect(io) => {
+                info!("[{tuple}] the peer went away: {io}");
+                None
+            }
+            Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                info!("[{tuple}] the peer closed TCP without a close frame");
+                None
+            }
+            _ => {
+                let frame = close::close_frame_for(&e);
+                match &frame {
+                    Some(f) => warn!("[{tuple}] {e}: closing with {}", u16::from(f.code)),
+                    None => warn!("[{tuple}] websocket failed: {e}"),
+                }
+                frame
+            }
+        };
+        if let (Some(frame), Phase::Open(ws)) = (frame, &mut self.phase) {
+            // Best effort, without blocking: a Close frame is small and nearly
+            // always fits in the send buffer.
+            let _ = ws.close(Some(frame));
+            let _ = ws.flush();
+        }
+        Step::Done
+    }
+    // ANCHOR_END: fail
 }
 
-// ANCHOR: echo
 impl Session for WsSession {
     fn ready(&mut self, ready: Readiness, _scratch: &mut [u8]) -> io::Result<Step> {
         match &mut self.phase {
-            Phase::Fresh(s) => s.on_event(ready),
-            Phase::Handshake(mid) => mid.get_mut().get_mut().on_event(ready),
+            Phase::Request { stream, .. }
+            | Phase::Answer { stream, .. }
+            | Phase::Answered(stream) => stream.on_event(ready),
             Phase::Open(ws) => ws.get_mut().on_event(ready),
             Phase::Moving => {}
         }
-        if !matches!(self.phase, Phase::Open(_)) {
-            match self.handshake()? {
-                Step::Active => {} // upgraded: frames may already be waiting
-                other => return Ok(other),
-            }
+        let opened_now = !matches!(self.phase, Phase::Open(_));
+        if let Some(step) = self.advance()? {
+            return Ok(step);
         }
-        let Phase::Open(ws) = &mut self.phase else {
-            return Ok(Step::Waiting);
-        };
-        let before = self.echoed;
-        if ready.writable || self.write_blocked {
-            // Send what the write buffer holds; if all of it went, read again.
-            match settle(ws.flush()) {
-                Ok(blocked) => self.write_blocked = blocked,
-                Err(end) => return end.into_step(self.tuple, self.echoed),
-            }
-        }
-        // Read and echo until no whole message is left (WouldBlock), or the
-        // socket stops taking our echo (backpressure: stop reading).
-        while !self.write_blocked {
-            let message = match ws.read() {
-                Ok(m) => m,
-                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return End::from(e).into_step(self.tuple, self.echoed),
-            };
-            match message {
-                Message::Text(_) | Message::Binary(_) => {
-                    self.echoed += 1;
-                    // Buffered; written out once the buffer passes WRITE_BUFFER.
-                    match settle(ws.write(message)) {
-                        Ok(blocked) => self.write_blocked = blocked,
-                        Err(end) => return end.into_step(self.tuple, self.echoed),
-                    }
-                }
-                // Pings are answered by tungstenite itself (a Pong is queued);
-                // a Close is answered too, and the next read reports the end.
-                other => debug!("[{}] {other:?}", self.tuple),
-            }
-        }
-        // One write for everything this round produced.
-        match settle(ws.flush()) {
-            Ok(blocked) => self.write_blocked = blocked,
-            Err(end) => return end.into_step(self.tuple, self.echoed),
-        }
-        Ok(if self.echoed != before {
+        let step = self.echo(ready);
+        // Upgrading is progress: from now on the idle timeout applies.
+        Ok(if opened_now && step == Step::Waiting {
             Step::Active
         } else {
-            Step::Waiting
+            step
         })
     }
 
     fn stream(&self) -> Option<&TcpStream> {
         match &self.phase {
-            Phase::Fresh(stream) => Some(stream.get_ref()),
-            Phase::Handshake(mid) => Some(mid.get_ref().get_ref().get_ref()),
+            Phase::Request { stream, .. }
+            | Phase::Answer { stream, .. }
+            | Phase::Answered(stream) => Some(stream.get_ref()),
             Phase::Open(ws) => Some(ws.get_ref().get_ref()),
-            Phase::Moving => None, // never seen outside `handshake`
+            Phase::Moving => None,
         }
     }
 
     fn pending(&self) -> usize {
-        0 // tungstenite's write buffer is private; it is bounded as explained above
+        match &self.phase {
+            Phase::Answer { out, sent, .. } => out.len() - sent,
+            _ => 0, // tungstenite's write buffer is private; bounded as said above
+        }
     }
-}
-// ANCHOR_END: echo
 
-/// How a WebSocket ended, or failed.
-struct End(Error);
-
-impl From<Error> for End {
-    fn from(e: Error) -> End {
-        End(e)
+    /// Until upgraded, the handshake deadline; then the idle timeout.
+    fn timeout(&self, idle: Option<Duration>) -> Option<Duration> {
+        match self.phase {
+            Phase::Request { .. } | Phase::Answer { .. } => Some(self.config.handshake_timeout),
+            _ => idle,
+        }
     }
-}
 
-impl End {
-    /// The close handshake done (`ConnectionClosed`) is the normal end; so is a
-    /// peer that vanished. Anything else (a protocol error, a message over the size
-    /// limit) is logged as a failure. Either way the loop closes the TCP connection
-    /// gracefully; a connection error never reaches the listener.
-    fn into_step(self, tuple: FourTuple, echoed: u64) -> io::Result<Step> {
-        match self.0 {
-            Error::ConnectionClosed | Error::AlreadyClosed => {
-                info!("[{tuple}] close handshake done after {echoed} messages");
-                Ok(Step::Done)
+    fn expire(&mut self) {
+        let tuple = self.tuple;
+        match &mut self.phase {
+            Phase::Request { stream, .. } => {
+                let timeout = Rejection {
+                    status: 408,
+                    reason: format!(
+                        "no complete request within {:?}",
+                        self.config.handshake_timeout
+                    ),
+                };
+                info!("[{tuple}] 408 Request Timeout: {}", timeout.reason);
+                // Best effort: a client that sends nothing may not read either.
+                let _ = write_some(stream, &timeout.response());
             }
-            Error::Io(e) => Err(e),
-            e => {
-                warn!("[{tuple}] websocket error: {e}");
-                Ok(Step::Done)
+            Phase::Open(ws) => {
+                info!("[{tuple}] idle (--idle-timeout): closing with 1001");
+                let _ = ws.close(Some(CloseFrame {
+                    code: CloseCode::Away,
+                    reason: "idle timeout".into(),
+                }));
+                let _ = ws.flush();
             }
+            Phase::Answer { .. } | Phase::Answered(_) | Phase::Moving => {}
         }
     }
 }
 
-/// Turns tungstenite's WouldBlock into a plain answer: `Ok(true)` means "blocked,
-/// the bytes wait in the write buffer for the next writable event".
-fn settle(result: tungstenite::Result<()>) -> Result<bool, End> {
+// ANCHOR: read_request
+/// Reads what has arrived of the HTTP request and checks it after each read.
+/// `Ok(None)`: incomplete, and the socket has nothing more now (WouldBlock).
+fn read_request(
+    stream: &mut Tracked,
+    head: &mut Vec<u8>,
+    allow_origins: &[String],
+) -> io::Result<Option<Decision>> {
+    let mut chunk = [0u8; REQUEST_CHUNK];
+    loop {
+        match read_some(stream, &mut chunk)? {
+            None => return Ok(None),
+            Some(0) => {
+                // A browser may open a spare connection ahead of time and close it.
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("FIN after {} bytes, before the request ended", head.len()),
+                ));
+            }
+            Some(n) => head.extend_from_slice(&chunk[..n]),
+        }
+        // check_request answers 431 once MAX_HEAD bytes are in without the blank
+        // line, so `head` never grows past MAX_HEAD + REQUEST_CHUNK.
+        match check_request(head, allow_origins) {
+            Decision::Incomplete => continue,
+            decision => return Ok(Some(decision)),
+        }
+    }
+}
+// ANCHOR_END: read_request
+
+/// Turns tungstenite's WouldBlock into a plain answer: `Ok(true)` means "blocked:
+/// the bytes wait in tungstenite's write buffer for the next writable event".
+fn settle(result: tungstenite::Result<()>) -> Result<bool, Error> {
     match result {
         Ok(()) => Ok(false),
         Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
-        Err(e) => Err(End(e)),
+        Err(e) => Err(e),
     }
 }
