@@ -69,7 +69,7 @@ pub const MAX_PENDING: usize = 1 << 20;
 
 /// How long accept pauses after EMFILE/ENFILE. The waiting connection stays in the
 /// backlog, so retrying at once would fail again at once: a busy loop.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A drained pending buffer bigger than this is freed rather than kept, so a burst
 /// on one connection does not pin memory for the rest of its life.
@@ -128,6 +128,8 @@ pub struct LoopStats {
     pub open: AtomicUsize,
     /// Connections refused at the cap.
     pub refused: AtomicUsize,
+    /// Times accept was paused after EMFILE (or another accept failure).
+    pub accept_pauses: AtomicUsize,
 }
 
 /// Serves TCP echo from one thread until `shutdown` fires.
@@ -282,6 +284,7 @@ impl<S: Session> Loop<S> {
                     };
                     warn!("accept() failed: {e}{why}; pausing accept for {ACCEPT_BACKOFF:?}");
                     self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    self.stats.accept_pauses.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
             };
