@@ -23,7 +23,8 @@
 //! here; the rest waits in the kernel, and TCP slows the peer down.
 //!
 //! Memory: an idle connection costs the loop's slot, this session and
-//! tungstenite's read buffer ([`crate::READ_BUFFER`], 4 KiB, not its 128 KiB default).
+//! tungstenite's read buffer ([`EVENT_LOOP_READ_BUFFER`], 2 KiB, not its 128 KiB
+//! default). The size limits are the threaded server's, unchanged.
 //!
 //! Run: `socklab serve ws` (the event loop is the default), then open
 //! <http://127.0.0.1:8080/> or `websocat ws://127.0.0.1:8080/`.
@@ -50,6 +51,12 @@ use crate::{Config, PAGE, close};
 
 /// How much one `read()` takes while the HTTP request arrives.
 const REQUEST_CHUNK: usize = 1024;
+
+/// tungstenite's read buffer per connection in the event loop: 2 KiB, half the
+/// threaded server's [`crate::READ_BUFFER`], because an event loop is for many
+/// connections and this buffer is most of what an idle one costs. Any message
+/// still fits (the buffer grows for a big frame); it just takes more `read()`s.
+pub const EVENT_LOOP_READ_BUFFER: usize = 2 * 1024;
 
 /// Serves WebSocket echo from one thread until `shutdown` fires.
 pub fn serve(listener: TcpListener, shutdown: Shutdown, config: Config) -> io::Result<()> {
@@ -190,7 +197,11 @@ impl WsSession {
                                 stream,
                                 leftover,
                                 Role::Server,
-                                Some(self.config.websocket_config()),
+                                Some(
+                                    self.config
+                                        .websocket_config()
+                                        .read_buffer_size(EVENT_LOOP_READ_BUFFER),
+                                ),
                             );
                             self.phase = Phase::Open(Box::new(ws));
                             return Ok(None);
