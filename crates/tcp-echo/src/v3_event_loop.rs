@@ -25,6 +25,9 @@
 //!   the soonest one becomes `poll()`'s timeout.
 //! - **Limits.** The connection cap, and EMFILE on accept (out of file descriptors)
 //!   answered by pausing accept for a moment instead of spinning.
+//! - **One loop per core.** One loop is one thread on one core. [`serve_with`]
+//!   runs several, all accepting from the same listener (`--loops`, default: one
+//!   per core), the way nginx runs a worker per core.
 //!
 //! Where it simplifies: a peer that sends exactly as fast as we echo keeps one
 //! connection's turn going until its socket runs dry; production loops also cap
@@ -43,21 +46,26 @@ use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as How, TcpListener};
 use std::os::fd::AsRawFd;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
+use lifecycle::limits::{ConnectionCount, Place};
 use lifecycle::tcp::{DRAIN_LIMIT, DRAIN_TIMEOUT, accept, is_disconnect};
 use lifecycle::{FourTuple, Limits, Proto, Shutdown};
 use log::{debug, info, warn};
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::{READ_BUFFER, out_of_fds};
 
 /// The listening socket's token; connections get 1, 2, 3 … and a token is never reused.
 const LISTENER: Token = Token(0);
+
+/// The token of the waker another loop uses to pass on the shutdown.
+const WAKER: Token = Token(usize::MAX);
 
 /// How many readiness events one `poll()` hands back at most. More ready sockets
 /// simply wait for the next round: nothing is lost.
@@ -132,11 +140,77 @@ pub struct LoopStats {
     pub accept_pauses: AtomicUsize,
 }
 
-/// Serves TCP echo from one thread until `shutdown` fires.
+/// Serves TCP echo until `shutdown` fires, with one event loop per CPU core.
 pub fn serve(listener: TcpListener, shutdown: Shutdown, limits: Limits) -> io::Result<()> {
     let stats = Arc::new(LoopStats::default());
-    serve_with(listener, shutdown, limits, stats, Echo::new)
+    serve_with(
+        listener,
+        shutdown,
+        limits,
+        stats,
+        default_loops(),
+        Echo::new,
+    )
 }
+
+/// One event loop per CPU core (what `available_parallelism` reports).
+pub fn default_loops() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+// ANCHOR: serve_with
+/// Runs `loops` event loops, each on its own thread, all accepting from the same
+/// listener, with `start` making the session for each accepted stream.
+///
+/// One loop is one thread, so it uses one CPU core however many connections it
+/// serves. Several loops use several cores: each has its own epoll instance
+/// watching the same listening socket, the kernel wakes them all when a client
+/// arrives, and whichever calls `accept()` first gets it (the others get
+/// WouldBlock). A busy loop is slower to get there, so connections drift to the
+/// idle ones. The connection cap is counted across all loops.
+pub fn serve_with<S, F>(
+    listener: TcpListener,
+    shutdown: Shutdown,
+    limits: Limits,
+    stats: Arc<LoopStats>,
+    loops: usize,
+    start: F,
+) -> io::Result<()>
+where
+    S: Session,
+    F: FnMut(TcpStream, FourTuple) -> S + Clone + Send + 'static,
+{
+    // Shutdown::trigger connects to the listener: that connection wakes every loop.
+    shutdown.wake_on(Proto::Tcp, listener.local_addr()?);
+    // O_NONBLOCK: accept() now returns WouldBlock instead of waiting.
+    listener.set_nonblocking(true)?;
+    let shared = Shared {
+        limits,
+        stats,
+        count: ConnectionCount::new(),
+        wakers: Arc::default(),
+    };
+    let mut others = Vec::new();
+    for i in 1..loops.max(1) {
+        // dup(2): another fd for the same listening socket, for the other thread.
+        let listener = listener.try_clone()?;
+        let (shutdown, shared, start) = (shutdown.clone(), shared.clone(), start.clone());
+        others.push(
+            thread::Builder::new()
+                .name(format!("event loop {i}"))
+                .spawn(move || run_loop(&listener, &shutdown, shared, start))?,
+        );
+    }
+    let mut result = run_loop(&listener, &shutdown, shared, start);
+    for other in others {
+        let ended = other
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("an event loop panicked")));
+        result = result.and(ended);
+    }
+    result
+}
+// ANCHOR_END: serve_with
 
 /// The connection's place in the loop: its session, its deadline, and whether we
 /// are closing it.
@@ -147,25 +221,35 @@ struct Slot<S> {
     deadline: Option<Instant>,
     /// `Some(bytes discarded)` once our FIN is sent and we wait for the peer's.
     closing: Option<usize>,
+    /// Its place under the connection cap, given back when the slot is dropped.
+    _place: Place,
+}
+
+/// What all the loops of one server share.
+#[derive(Clone)]
+struct Shared {
+    limits: Limits,
+    stats: Arc<LoopStats>,
+    /// Open connections across all loops, for the cap.
+    count: ConnectionCount,
+    /// Each loop's waker. The shutdown poke wakes only the loop that accepts it
+    /// (the kernel re-checks readiness before reporting an event, and by then the
+    /// listener is empty again), so that loop wakes the others.
+    wakers: Arc<Mutex<Vec<Arc<Waker>>>>,
 }
 
 // ANCHOR: serve
-/// The event loop, with `start` making the session for each accepted stream.
-pub fn serve_with<S, F>(
-    listener: TcpListener,
-    shutdown: Shutdown,
-    limits: Limits,
-    stats: Arc<LoopStats>,
+/// One event loop: wait, serve what is ready, expire what is late — until shutdown.
+fn run_loop<S, F>(
+    listener: &TcpListener,
+    shutdown: &Shutdown,
+    shared: Shared,
     mut start: F,
 ) -> io::Result<()>
 where
     S: Session,
     F: FnMut(TcpStream, FourTuple) -> S,
 {
-    // Shutdown::trigger connects to the listener: that connection wakes poll().
-    shutdown.wake_on(Proto::Tcp, listener.local_addr()?);
-    // O_NONBLOCK: accept() now returns WouldBlock instead of waiting.
-    listener.set_nonblocking(true)?;
     // epoll_create1(2): the kernel object that watches all our sockets.
     let mut poll = Poll::new()?;
     // epoll_ctl(2) EPOLL_CTL_ADD: wake us when the listener has a connection waiting.
@@ -174,14 +258,20 @@ where
         LISTENER,
         Interest::READABLE,
     )?;
+    // An eventfd in the same epoll set: another loop's way to wake this one.
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    if let Ok(mut wakers) = shared.wakers.lock() {
+        wakers.push(waker);
+    }
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     let mut state = Loop {
         slots: HashMap::new(),
         deadlines: BinaryHeap::new(),
         next_token: 1,
         accept_paused_until: None,
-        limits,
-        stats,
+        limits: shared.limits,
+        stats: shared.stats,
+        count: shared.count,
     };
     let mut scratch = vec![0u8; READ_BUFFER];
 
@@ -201,14 +291,15 @@ where
                 read_closed: event.is_read_closed() || event.is_error(),
             };
             match event.token() {
-                LISTENER => state.accept_all(&listener, &poll, &shutdown, &mut start, now)?,
+                LISTENER => state.accept_all(listener, &poll, shutdown, &mut start, now)?,
+                WAKER => {} // another loop saw the shutdown: the `while` checks it
                 token => state.serve_ready(token, ready, &mut scratch, now),
             }
         }
         state.expire(now);
         if state.accept_paused_until.is_some_and(|t| t <= now) {
             state.accept_paused_until = None;
-            state.accept_all(&listener, &poll, &shutdown, &mut start, now)?;
+            state.accept_all(listener, &poll, shutdown, &mut start, now)?;
         }
     }
     info!(
@@ -216,6 +307,11 @@ where
         state.slots.len(),
         state.stats.peak_pending.load(Ordering::Relaxed)
     );
+    if let Ok(wakers) = shared.wakers.lock() {
+        for waker in wakers.iter() {
+            let _ = waker.wake(); // a loop that has already stopped does not mind
+        }
+    }
     Ok(())
 }
 // ANCHOR_END: serve
@@ -231,6 +327,8 @@ struct Loop<S> {
     accept_paused_until: Option<Instant>,
     limits: Limits,
     stats: Arc<LoopStats>,
+    /// Open connections across all loops, for the cap.
+    count: ConnectionCount,
 }
 
 impl<S: Session> Loop<S> {
@@ -292,7 +390,7 @@ impl<S: Session> Loop<S> {
                 conn.close(); // the wake-up poke, or a client that came too late
                 return Ok(());
             }
-            if self.slots.len() >= self.limits.max_connections {
+            let Some(place) = self.count.enter(self.limits.max_connections) else {
                 // Past the cap: FIN at once, so the client is told, not left hanging.
                 warn!(
                     "[{}] refused: {} connections already open (--max-connections)",
@@ -303,7 +401,7 @@ impl<S: Session> Loop<S> {
                 let _ = conn.shutdown_write();
                 conn.close();
                 continue;
-            }
+            };
             let tuple = conn.tuple();
             // From here on mio owns the socket; the narration is ours to do.
             let std_stream = conn.into_std();
@@ -331,9 +429,10 @@ impl<S: Session> Loop<S> {
                 tuple,
                 deadline,
                 closing: None,
+                _place: place,
             };
             self.slots.insert(token, slot);
-            self.stats.open.store(self.slots.len(), Ordering::Relaxed);
+            self.stats.open.store(self.count.open(), Ordering::Relaxed);
         }
     }
     // ANCHOR_END: accept_all
@@ -451,7 +550,7 @@ impl<S: Session> Loop<S> {
         if let Some(slot) = self.slots.remove(&token) {
             info!("[{}] close()", slot.tuple);
         }
-        self.stats.open.store(self.slots.len(), Ordering::Relaxed);
+        self.stats.open.store(self.count.open(), Ordering::Relaxed);
     }
 }
 

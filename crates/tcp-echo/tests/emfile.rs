@@ -27,7 +27,7 @@ fn out_of_fds_pauses_accept_keeps_serving_and_recovers() {
     let shutdown = Shutdown::new();
     let server = {
         let (s, st) = (shutdown.clone(), Arc::clone(&stats));
-        thread::spawn(move || serve_with(listener, s, Limits::default(), st, Echo::new))
+        thread::spawn(move || serve_with(listener, s, Limits::default(), st, 1, Echo::new))
     };
     // The loop is running once it has echoed a byte; its epoll fd exists then.
     let mut probe = TcpStream::connect(addr).unwrap();

@@ -27,12 +27,16 @@ struct Server {
 
 impl Server {
     fn start(limits: Limits) -> Server {
+        Server::start_loops(limits, 1)
+    }
+
+    fn start_loops(limits: Limits, loops: usize) -> Server {
         let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(LoopStats::default());
         let shutdown = Shutdown::new();
         let (s, st) = (shutdown.clone(), Arc::clone(&stats));
-        let thread = thread::spawn(move || serve_with(listener, s, limits, st, Echo::new));
+        let thread = thread::spawn(move || serve_with(listener, s, limits, st, loops, Echo::new));
         Server {
             addr,
             stats,
@@ -124,14 +128,14 @@ fn echoes_and_honours_half_close() {
     assert_eq!(echoed, b"hello, event loop\n");
 }
 
-/// One thread serves 2,000 connections open at the same time, each getting its
-/// own bytes back (and nobody else's).
+/// Two event loops (two threads) serve 2,000 connections open at the same time,
+/// each getting its own bytes back (and nobody else's), whichever loop took it.
 #[test]
 fn two_thousand_concurrent_connections_each_echo() {
     const CONNS: usize = 2000;
     // Each connection is two fds in this process (client and server end).
     lifecycle::limits::raise_fd_limit(2 * CONNS as u64 + 256).unwrap();
-    let server = Server::start(limits(CONNS + 10, None));
+    let server = Server::start_loops(limits(CONNS + 10, None), 2);
     let mut clients: Vec<TcpStream> = (0..CONNS).map(|_| server.connect()).collect();
     for (i, client) in clients.iter_mut().enumerate() {
         client
@@ -197,10 +201,11 @@ fn partial_writes_lose_and_reorder_nothing() {
 }
 
 /// The connection cap: past it, a client is accepted and closed at once, so it
-/// reads end-of-stream instead of hanging; a freed place is usable again.
+/// reads end-of-stream instead of hanging; a freed place is usable again. The cap
+/// counts across loops.
 #[test]
 fn connection_cap_closes_the_extra_client_at_once() {
-    let server = Server::start(limits(2, None));
+    let server = Server::start_loops(limits(2, None), 2);
     let mut a = server.connect();
     let mut b = server.connect();
     for c in [&mut a, &mut b] {

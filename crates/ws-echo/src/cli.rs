@@ -43,6 +43,9 @@ pub struct Args {
     /// Only these Origins may open a WebSocket (others get 403); repeatable
     #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
+    /// Event loops (threads) for --model event-loop [default: one per CPU core]
+    #[arg(long, value_name = "N")]
+    pub loops: Option<usize>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub limits: LimitArgs,
@@ -65,6 +68,12 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
     let listener = listen_tcp(args.addr)?;
     match args.model {
         Model::Threads => v2_threads::serve(listener, shutdown, args.config()),
-        Model::EventLoop => v3_event_loop::serve(listener, shutdown, args.config()),
+        Model::EventLoop => {
+            let loops = args
+                .loops
+                .unwrap_or_else(tcp_echo::v3_event_loop::default_loops);
+            let stats = Default::default();
+            v3_event_loop::serve_observed(listener, shutdown, args.config(), stats, loops)
+        }
     }
 }

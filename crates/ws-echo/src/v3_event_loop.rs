@@ -39,7 +39,7 @@ use lifecycle::{FourTuple, Shutdown};
 use log::{info, warn};
 use mio::net::TcpStream;
 use tcp_echo::v3_event_loop::{
-    LoopStats, Readiness, Session, Step, Tracked, read_some, serve_with, write_some,
+    LoopStats, Readiness, Session, Step, Tracked, default_loops, read_some, serve_with, write_some,
 };
 use tungstenite::error::ProtocolError;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -58,23 +58,30 @@ const REQUEST_CHUNK: usize = 1024;
 /// still fits (the buffer grows for a big frame); it just takes more `read()`s.
 pub const EVENT_LOOP_READ_BUFFER: usize = 2 * 1024;
 
-/// Serves WebSocket echo from one thread until `shutdown` fires.
+/// Serves WebSocket echo until `shutdown` fires, one event loop per CPU core.
 pub fn serve(listener: TcpListener, shutdown: Shutdown, config: Config) -> io::Result<()> {
-    serve_observed(listener, shutdown, config, Arc::new(LoopStats::default()))
+    let stats = Arc::new(LoopStats::default());
+    serve_observed(listener, shutdown, config, stats, default_loops())
 }
 
-/// [`serve`], with the loop's observations kept in `stats`.
+/// [`serve`] on `loops` event loops, with their observations kept in `stats`.
 pub fn serve_observed(
     listener: TcpListener,
     shutdown: Shutdown,
     config: Config,
     stats: Arc<LoopStats>,
+    loops: usize,
 ) -> io::Result<()> {
     let config = Arc::new(config);
     let limits = config.limits;
-    serve_with(listener, shutdown, limits, stats, move |stream, tuple| {
-        WsSession::new(stream, tuple, Arc::clone(&config))
-    })
+    serve_with(
+        listener,
+        shutdown,
+        limits,
+        stats,
+        loops,
+        move |stream, tuple| WsSession::new(stream, tuple, Arc::clone(&config)),
+    )
 }
 
 /// Where one connection is in its life.

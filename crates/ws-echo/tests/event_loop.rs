@@ -29,7 +29,7 @@ impl Server {
         let s = shutdown.clone();
         let stats = Arc::new(LoopStats::default());
         let thread = thread::spawn(move || {
-            ws_echo::v3_event_loop::serve_observed(listener, s, config, stats)
+            ws_echo::v3_event_loop::serve_observed(listener, s, config, stats, 2)
         });
         Server {
             addr,
