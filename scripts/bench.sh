@@ -109,21 +109,22 @@ load_runs() {
 }
 
 cap=(--max-connections $((idle + 100)))
+loops=$(nproc)  # the event loops' default: one per core
 s="$bin/socklab serve"
 run_server "tcp iterative (v1)" tcp tcp "c1"          $s tcp --model iterative "${cap[@]}"
 run_server "tcp threads (v2)"   tcp tcp "c1 c8"  $s tcp --model threads "${cap[@]}"
-run_server "tcp event loop (v3)" tcp tcp "c1 c8" $s tcp --model event-loop "${cap[@]}"
+run_server "tcp event loop (v3)" tcp tcp "c1 c8" $s tcp --model event-loop --loops "$loops" "${cap[@]}"
 run_server "floor: std threads" tcp tcp "c1 c8"  "$bin/floor-echo"
 run_server "ws threads"         tcp ws  "c1 c8 idle"  $s ws --model threads "${cap[@]}"
-run_server "ws event loop"      tcp ws  "c1 c8 idle"  $s ws --model event-loop "${cap[@]}"
+run_server "ws event loop"      tcp ws  "c1 c8 idle"  $s ws --model event-loop --loops "$loops" "${cap[@]}"
 run_server "tokio-tungstenite"  tcp ws  "c1 c8 idle"  "$bin/tokio-ws-echo"
 run_server "udp blocking"       udp udp "c1 c8"       $s udp --model threads
 run_server "udp event loop"     udp udp "c1 c8"       $s udp --model event-loop
 
 mkdir -p "$(dirname "$out")"
-python3 - "$work/results.jsonl" "$out" "$secs" "$idle" "$runs" <<'EOF'
+python3 - "$work/results.jsonl" "$out" "$secs" "$idle" "$runs" "$loops" <<'EOF'
 import json, sys
-runs = sys.argv[5]
+runs, loops = sys.argv[5], sys.argv[6]
 rows = [json.loads(l) for l in open(sys.argv[1])]
 for r in rows:
     for k in ("c1", "c8"):
@@ -193,7 +194,8 @@ lines += [
 lines += ["", f"Load: strict ping-pong, 64-byte messages, {secs} s per run, best msgs/s of "
           f"{runs} runs per cell (errors summed over all runs), on 127.0.0.1; the idle run "
           "(WebSocket servers only) holds the idle connections plus one ping-pong "
-          "connection for 1 s."]
+          f"connection for 1 s. The tcp and ws event loops run {loops} loops (one per core, "
+          "their default); the udp event loop is one loop on one socket."]
 text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text)

@@ -26,6 +26,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo build --workspace --release --locked
 cargo test --workspace --locked
+# The WebSocket wire tests once more, against the event loop: both models must
+# answer the same bytes with the same bytes.
+WS_ECHO_MODEL=event-loop cargo test -p ws-echo --test wire --locked
 
 step "docs: every {{#include}} anchor resolves"
 scripts/check-docs.sh
@@ -35,7 +38,9 @@ if $quick; then exit 0; fi
 step "interop: real third-party clients"
 scripts/interop.sh
 
-step "autobahn: RFC 6455 conformance of ws-echo"
+step "autobahn: RFC 6455 conformance of ws-echo (event loop, then threads)"
 scripts/autobahn.sh
+scripts/autobahn.sh --agent ws-echo-threads \
+  --server "$PWD/target/release/socklab serve ws --model threads --addr {addr} --idle-timeout 30"
 
 printf '\nall checks passed\n'
