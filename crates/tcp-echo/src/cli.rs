@@ -17,7 +17,7 @@ pub enum Model {
     Iterative,
     /// v2: a thread per connection
     Threads,
-    /// v3: one thread, every connection, a mio event loop
+    /// v3: mio event loops, one thread each, one per core (--loops)
     EventLoop,
 }
 

@@ -6,8 +6,9 @@
 //! - [`v1_iterative`]: accept one client, serve it to the end, accept the next.
 //!   While one client is connected, the next waits in the kernel's backlog.
 //! - [`v2_threads`]: a thread per connection, so clients no longer wait for each other.
-//! - [`v3_event_loop`]: one thread for every connection, woken by epoll (mio) only
-//!   for sockets that are ready; backpressure, deadlines and limits written out.
+//! - [`v3_event_loop`]: one thread for many connections (one such loop per core),
+//!   woken by epoll (mio) only for sockets that are ready; backpressure, deadlines
+//!   and limits written out.
 //!
 //! v1 and v2 call the same per-connection function, [`echo_stream`]; v3 keeps the
 //! same echo as a state machine, [`v3_event_loop::Echo`]. Compare it with

@@ -1,4 +1,4 @@
-//! Version 3: one thread serves every connection — an event loop on mio (epoll on Linux).
+//! Version 3: one thread serves many connections — an event loop on mio (epoll on Linux).
 //!
 //! Version 2 spends a thread per client, and a thread mostly sleeps inside `read()`.
 //! Here nobody sleeps inside a socket call: every socket is non-blocking, and one

@@ -16,7 +16,7 @@ use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE, v2_threads, v3_event_loop
 pub enum Model {
     /// A thread per connection (tcp-echo's v2 accept loop)
     Threads,
-    /// One thread, every connection: tcp-echo's mio event loop with a WebSocket session
+    /// tcp-echo's mio event loops (one per core, --loops) with a WebSocket session
     EventLoop,
 }
 

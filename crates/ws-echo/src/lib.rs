@@ -35,7 +35,7 @@
 //! - [`upgrade`]: the pure handshake check (bytes in, decision out).
 //! - [`close`]: the pure mapping from a tungstenite error to a close code.
 //! - [`v2_threads`]: a thread per connection, tcp-echo's accept loop with [`handle`].
-//! - [`v3_event_loop`]: one thread for all connections, tcp-echo's mio event loop
+//! - [`v3_event_loop`]: tcp-echo's mio event loops (one thread per core)
 //!   with a WebSocket session; the same [`upgrade`] and [`close`] decisions.
 //! - [`cli`]: the flags of `socklab serve ws` and the `ws-echo` binary.
 #![deny(missing_docs)]
