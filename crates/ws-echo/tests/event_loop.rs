@@ -116,3 +116,33 @@ fn oversized_message_ends_only_its_connection() {
     good.send(Message::text("still here")).unwrap();
     assert_eq!(good.read().unwrap(), Message::text("still here"));
 }
+
+/// The idle timeout in the event loop: a silent WebSocket gets a Close with 1001
+/// (going away), then the server's FIN — no thread was waiting on it.
+#[test]
+fn idle_websocket_gets_1001_then_fin() {
+    let server = Server::start(Config {
+        limits: lifecycle::Limits {
+            idle_timeout: Some(Duration::from_millis(200)),
+            ..lifecycle::Limits::default()
+        },
+        ..Config::default()
+    });
+    let mut ws = server.connect();
+    ws.send(Message::text("one")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("one"));
+    match ws.read() {
+        Ok(Message::Close(Some(frame))) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a Close with 1001, got {other:?}"),
+    }
+    // Our reply to its Close; then the server closes TCP.
+    loop {
+        match ws.read() {
+            Err(tungstenite::Error::ConnectionClosed) => break,
+            Ok(Message::Close(_)) => continue,
+            other => panic!("expected the end, got {other:?}"),
+        }
+    }
+    let mut rest = Vec::new();
+    assert_eq!(ws.into_inner().read_to_end(&mut rest).unwrap(), 0);
+}
