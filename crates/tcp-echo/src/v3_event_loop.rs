@@ -291,7 +291,7 @@ where
                 read_closed: event.is_read_closed() || event.is_error(),
             };
             match event.token() {
-                LISTENER => state.accept_all(listener, &poll, shutdown, &mut start, now)?,
+                LISTENER => state.accept_all(listener, &poll, shutdown, &mut start, now),
                 WAKER => {} // another loop saw the shutdown: the `while` checks it
                 token => state.serve_ready(token, ready, &mut scratch, now),
             }
@@ -299,7 +299,7 @@ where
         state.expire(now);
         if state.accept_paused_until.is_some_and(|t| t <= now) {
             state.accept_paused_until = None;
-            state.accept_all(listener, &poll, shutdown, &mut start, now)?;
+            state.accept_all(listener, &poll, shutdown, &mut start, now);
         }
     }
     info!(
@@ -351,18 +351,17 @@ impl<S: Session> Loop<S> {
         shutdown: &Shutdown,
         start: &mut F,
         now: Instant,
-    ) -> io::Result<()>
-    where
+    ) where
         F: FnMut(TcpStream, FourTuple) -> S,
     {
         if self.accept_paused_until.is_some() {
-            return Ok(()); // backing off after EMFILE; the timeout brings us back
+            return; // backing off after EMFILE; the timeout brings us back
         }
         loop {
             let conn = match accept(listener) {
                 Ok(conn) => conn,
                 // The backlog is empty: done until the next readiness event.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 // A signal, or a client that reset before we got to it.
                 Err(e)
                     if matches!(
@@ -383,12 +382,12 @@ impl<S: Session> Loop<S> {
                     warn!("accept() failed: {e}{why}; pausing accept for {ACCEPT_BACKOFF:?}");
                     self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
                     self.stats.accept_pauses.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
+                    return;
                 }
             };
             if shutdown.is_triggered() {
                 conn.close(); // the wake-up poke, or a client that came too late
-                return Ok(());
+                return;
             }
             let Some(place) = self.count.enter(self.limits.max_connections) else {
                 // Past the cap: FIN at once, so the client is told, not left hanging.
@@ -405,7 +404,10 @@ impl<S: Session> Loop<S> {
             let tuple = conn.tuple();
             // From here on mio owns the socket; the narration is ours to do.
             let std_stream = conn.into_std();
-            std_stream.set_nonblocking(true)?;
+            if let Err(e) = std_stream.set_nonblocking(true) {
+                warn!("[{tuple}] cannot make the socket non-blocking: {e}; closing");
+                continue;
+            }
             let mut stream = TcpStream::from_std(std_stream);
             let token = Token(self.next_token);
             self.next_token += 1;
