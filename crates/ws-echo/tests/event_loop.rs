@@ -146,3 +146,35 @@ fn idle_websocket_gets_1001_then_fin() {
     let mut rest = Vec::new();
     assert_eq!(ws.into_inner().read_to_end(&mut rest).unwrap(), 0);
 }
+
+/// Backpressure: a client writes 32 messages of 1 MiB without waiting for any
+/// echo, while another thread reads. Whenever the server's echo cannot be sent it
+/// stops reading, TCP holds the writer back, and every message still comes back
+/// whole and in order.
+#[test]
+fn slow_reader_gets_every_message_in_order() {
+    const MESSAGES: usize = 32;
+    const SIZE: usize = 1 << 20;
+    let server = Server::start(Config::default());
+    let reader = server.connect();
+    // A second handle on the same socket writes, as a client (masking) would.
+    let stream = reader.get_ref().try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        let mut ws = WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Client, None);
+        for i in 0..MESSAGES {
+            ws.send(Message::binary(vec![i as u8; SIZE]))?;
+        }
+        Ok::<_, tungstenite::Error>(())
+    });
+    let mut reader = reader;
+    for i in 0..MESSAGES {
+        match reader.read().unwrap() {
+            Message::Binary(b) => {
+                assert_eq!(b.len(), SIZE, "message {i}");
+                assert!(b.iter().all(|&x| x == i as u8), "message {i} is wrong");
+            }
+            other => panic!("message {i}: unexpected {other:?}"),
+        }
+    }
+    writer.join().unwrap().unwrap();
+}
