@@ -26,8 +26,8 @@
 //! - **Limits.** The connection cap, and EMFILE on accept (out of file descriptors)
 //!   answered by pausing accept for a moment instead of spinning.
 //! - **One loop per core.** One loop is one thread on one core. [`serve_with`]
-//!   runs several, all accepting from the same listener (`--loops`, default: one
-//!   per core), the way nginx runs a worker per core.
+//!   runs several (`--loops`, default: one per core), the way nginx runs a worker
+//!   per core; loop 0 accepts and deals the connections out in turn.
 //!
 //! Where it simplifies: a peer that sends exactly as fast as we echo keeps one
 //! connection's turn going until its socket runs dry; production loops also cap
@@ -47,7 +47,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown as How, TcpListener};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -159,15 +159,16 @@ pub fn default_loops() -> usize {
 }
 
 // ANCHOR: serve_with
-/// Runs `loops` event loops, each on its own thread, all accepting from the same
-/// listener, with `start` making the session for each accepted stream.
+/// Runs `loops` event loops, each on its own thread, with `start` making the
+/// session for each accepted stream.
 ///
 /// One loop is one thread, so it uses one CPU core however many connections it
-/// serves. Several loops use several cores: each has its own epoll instance
-/// watching the same listening socket, the kernel wakes them all when a client
-/// arrives, and whichever calls `accept()` first gets it (the others get
-/// WouldBlock). A busy loop is slower to get there, so connections drift to the
-/// idle ones. The connection cap is counted across all loops.
+/// serves. Several loops use several cores. Loop 0 (this thread) watches the
+/// listener, accepts, and hands each connection to the loops in turn — itself
+/// included — through a channel, waking the receiving loop with a `mio::Waker`
+/// (an eventfd in that loop's epoll set). From then on the connection lives in
+/// that loop alone: no locks on the data path. The connection cap counts across
+/// all loops.
 pub fn serve_with<S, F>(
     listener: TcpListener,
     shutdown: Shutdown,
@@ -180,28 +181,46 @@ where
     S: Session,
     F: FnMut(TcpStream, FourTuple) -> S + Clone + Send + 'static,
 {
-    // Shutdown::trigger connects to the listener: that connection wakes every loop.
+    // Shutdown::trigger connects to the listener: that connection wakes loop 0.
     shutdown.wake_on(Proto::Tcp, listener.local_addr()?);
     // O_NONBLOCK: accept() now returns WouldBlock instead of waiting.
     listener.set_nonblocking(true)?;
+    let mut polls = Vec::new();
+    let mut inboxes = Vec::new();
+    let mut doors = Vec::new();
+    for _ in 0..loops.max(1) {
+        // epoll_create1(2): the kernel object that watches one loop's sockets.
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (tx, rx) = mpsc::channel();
+        polls.push(poll);
+        inboxes.push(rx);
+        doors.push(Door { tx, waker });
+    }
     let shared = Shared {
         limits,
         stats,
         count: ConnectionCount::new(),
-        wakers: Arc::default(),
+        doors: Arc::new(doors),
     };
     let mut others = Vec::new();
-    for i in 1..loops.max(1) {
-        // dup(2): another fd for the same listening socket, for the other thread.
-        let listener = listener.try_clone()?;
+    let mut mine = None;
+    for (i, (poll, inbox)) in polls.into_iter().zip(inboxes).enumerate() {
+        if i == 0 {
+            mine = Some((poll, inbox));
+            continue;
+        }
         let (shutdown, shared, start) = (shutdown.clone(), shared.clone(), start.clone());
         others.push(
             thread::Builder::new()
                 .name(format!("event loop {i}"))
-                .spawn(move || run_loop(&listener, &shutdown, shared, start))?,
+                .spawn(move || run_loop(i, poll, inbox, None, &shutdown, shared, start))?,
         );
     }
-    let mut result = run_loop(&listener, &shutdown, shared, start);
+    let mut result = match mine {
+        Some((poll, inbox)) => run_loop(0, poll, inbox, Some(&listener), &shutdown, shared, start),
+        None => Ok(()),
+    };
     for other in others {
         let ended = other
             .join()
@@ -225,6 +244,19 @@ struct Slot<S> {
     _place: Place,
 }
 
+/// A connection accepted by loop 0 on its way to the loop that will serve it.
+struct Arrival {
+    stream: std::net::TcpStream,
+    tuple: FourTuple,
+    place: Place,
+}
+
+/// How to reach one loop from another: its inbox, and its waker.
+struct Door {
+    tx: mpsc::Sender<Arrival>,
+    waker: Arc<Waker>,
+}
+
 /// What all the loops of one server share.
 #[derive(Clone)]
 struct Shared {
@@ -232,16 +264,18 @@ struct Shared {
     stats: Arc<LoopStats>,
     /// Open connections across all loops, for the cap.
     count: ConnectionCount,
-    /// Each loop's waker. The shutdown poke wakes only the loop that accepts it
-    /// (the kernel re-checks readiness before reporting an event, and by then the
-    /// listener is empty again), so that loop wakes the others.
-    wakers: Arc<Mutex<Vec<Arc<Waker>>>>,
+    /// Every loop's door, by index.
+    doors: Arc<Vec<Door>>,
 }
 
 // ANCHOR: serve
-/// One event loop: wait, serve what is ready, expire what is late — until shutdown.
+/// One event loop: wait, serve what is ready, expire what is late — until
+/// shutdown. Only loop 0 has the listener.
 fn run_loop<S, F>(
-    listener: &TcpListener,
+    index: usize,
+    mut poll: Poll,
+    inbox: mpsc::Receiver<Arrival>,
+    listener: Option<&TcpListener>,
     shutdown: &Shutdown,
     shared: Shared,
     mut start: F,
@@ -250,18 +284,13 @@ where
     S: Session,
     F: FnMut(TcpStream, FourTuple) -> S,
 {
-    // epoll_create1(2): the kernel object that watches all our sockets.
-    let mut poll = Poll::new()?;
-    // epoll_ctl(2) EPOLL_CTL_ADD: wake us when the listener has a connection waiting.
-    poll.registry().register(
-        &mut SourceFd(&listener.as_raw_fd()),
-        LISTENER,
-        Interest::READABLE,
-    )?;
-    // An eventfd in the same epoll set: another loop's way to wake this one.
-    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-    if let Ok(mut wakers) = shared.wakers.lock() {
-        wakers.push(waker);
+    if let Some(listener) = listener {
+        // epoll_ctl(2) EPOLL_CTL_ADD: wake us when the listener has a connection waiting.
+        poll.registry().register(
+            &mut SourceFd(&listener.as_raw_fd()),
+            LISTENER,
+            Interest::READABLE,
+        )?;
     }
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     let mut state = Loop {
@@ -270,8 +299,10 @@ where
         next_token: 1,
         accept_paused_until: None,
         limits: shared.limits,
-        stats: shared.stats,
-        count: shared.count,
+        stats: Arc::clone(&shared.stats),
+        count: shared.count.clone(),
+        index,
+        next_loop: 0,
     };
     let mut scratch = vec![0u8; READ_BUFFER];
 
@@ -291,15 +322,26 @@ where
                 read_closed: event.is_read_closed() || event.is_error(),
             };
             match event.token() {
-                LISTENER => state.accept_all(listener, &poll, shutdown, &mut start, now),
-                WAKER => {} // another loop saw the shutdown: the `while` checks it
+                LISTENER => {
+                    if let Some(listener) = listener {
+                        state.accept_all(listener, &poll, shutdown, &shared, &mut start, now);
+                    }
+                }
+                // Loop 0 handed us connections (or says: shutdown).
+                WAKER => {
+                    while let Ok(arrival) = inbox.try_recv() {
+                        state.adopt(arrival, &poll, &mut start, now);
+                    }
+                }
                 token => state.serve_ready(token, ready, &mut scratch, now),
             }
         }
         state.expire(now);
-        if state.accept_paused_until.is_some_and(|t| t <= now) {
+        if let Some(listener) = listener
+            && state.accept_paused_until.is_some_and(|t| t <= now)
+        {
             state.accept_paused_until = None;
-            state.accept_all(listener, &poll, shutdown, &mut start, now);
+            state.accept_all(listener, &poll, shutdown, &shared, &mut start, now);
         }
     }
     info!(
@@ -307,10 +349,10 @@ where
         state.slots.len(),
         state.stats.peak_pending.load(Ordering::Relaxed)
     );
-    if let Ok(wakers) = shared.wakers.lock() {
-        for waker in wakers.iter() {
-            let _ = waker.wake(); // a loop that has already stopped does not mind
-        }
+    // Only loop 0 hears the shutdown poke; it wakes the others, which then see
+    // the flag. (A loop that has already stopped does not mind.)
+    for door in shared.doors.iter() {
+        let _ = door.waker.wake();
     }
     Ok(())
 }
@@ -329,6 +371,10 @@ struct Loop<S> {
     stats: Arc<LoopStats>,
     /// Open connections across all loops, for the cap.
     count: ConnectionCount,
+    /// This loop's number; loop 0 accepts.
+    index: usize,
+    /// Which loop gets the next accepted connection (loop 0 only).
+    next_loop: usize,
 }
 
 impl<S: Session> Loop<S> {
@@ -349,6 +395,7 @@ impl<S: Session> Loop<S> {
         listener: &TcpListener,
         poll: &Poll,
         shutdown: &Shutdown,
+        shared: &Shared,
         start: &mut F,
         now: Instant,
     ) where
@@ -403,39 +450,66 @@ impl<S: Session> Loop<S> {
             };
             let tuple = conn.tuple();
             // From here on mio owns the socket; the narration is ours to do.
-            let std_stream = conn.into_std();
-            if let Err(e) = std_stream.set_nonblocking(true) {
+            let stream = conn.into_std();
+            if let Err(e) = stream.set_nonblocking(true) {
                 warn!("[{tuple}] cannot make the socket non-blocking: {e}; closing");
                 continue;
             }
-            let mut stream = TcpStream::from_std(std_stream);
-            let token = Token(self.next_token);
-            self.next_token += 1;
-            // epoll_ctl(2) EPOLL_CTL_ADD, both directions, edge-triggered: we are told
-            // when bytes arrive and when the send buffer has room again.
-            if let Err(e) = poll.registry().register(
-                &mut stream,
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                warn!("[{tuple}] cannot register with epoll: {e}; closing");
-                continue;
-            }
-            let session = start(stream, tuple);
-            let deadline = session.timeout(self.limits.idle_timeout).map(|t| now + t);
-            if let Some(t) = deadline {
-                self.deadlines.push(Reverse((t, token)));
-            }
-            let slot = Slot {
-                session,
+            let arrival = Arrival {
+                stream,
                 tuple,
-                deadline,
-                closing: None,
-                _place: place,
+                place,
             };
-            self.slots.insert(token, slot);
-            self.stats.open.store(self.count.open(), Ordering::Relaxed);
+            // The loops take turns, this one included.
+            let to = self.next_loop;
+            self.next_loop = (self.next_loop + 1) % shared.doors.len();
+            if to == self.index {
+                self.adopt(arrival, poll, start, now);
+            } else if let Some(door) = shared.doors.get(to) {
+                if door.tx.send(arrival).is_ok() {
+                    let _ = door.waker.wake();
+                }
+            }
         }
+    }
+
+    /// Takes a connection into this loop: register it with our epoll, start its
+    /// session, start its idle clock.
+    fn adopt<F>(&mut self, arrival: Arrival, poll: &Poll, start: &mut F, now: Instant)
+    where
+        F: FnMut(TcpStream, FourTuple) -> S,
+    {
+        let Arrival {
+            stream,
+            tuple,
+            place,
+        } = arrival;
+        let mut stream = TcpStream::from_std(stream);
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        // epoll_ctl(2) EPOLL_CTL_ADD, both directions, edge-triggered: we are told
+        // when bytes arrive and when the send buffer has room again.
+        if let Err(e) =
+            poll.registry()
+                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+        {
+            warn!("[{tuple}] cannot register with epoll: {e}; closing");
+            return;
+        }
+        let session = start(stream, tuple);
+        let deadline = session.timeout(self.limits.idle_timeout).map(|t| now + t);
+        if let Some(t) = deadline {
+            self.deadlines.push(Reverse((t, token)));
+        }
+        let slot = Slot {
+            session,
+            tuple,
+            deadline,
+            closing: None,
+            _place: place,
+        };
+        self.slots.insert(token, slot);
+        self.stats.open.store(self.count.open(), Ordering::Relaxed);
     }
     // ANCHOR_END: accept_all
 
