@@ -42,7 +42,7 @@ tools=$PWD/.tools/autobahn
 if ! "$py2" -c "import site; site.addsitedir('$tools'); import autobahntestsuite" 2>/dev/null; then
   echo "installing autobahntestsuite==25.10.1 into .tools/autobahn"
   rm -rf "$tools"
-  "$py2" -m pip install --quiet --disable-pip-version-check --no-python-version-warning --no-warn-script-location \
+  "$py2" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
     --target "$tools" 'autobahntestsuite==25.10.1'
 fi
 
