@@ -112,7 +112,7 @@ for case in sorted(results, key=key):
         bad += 1
     elif r["behavior"] == "NON-STRICT":
         if case in allowed:
-            print("  NON-STRICT  %-8s documented: %s" % (case, allowed[case]))
+            print("  NON-STRICT  %-8s documented: %.70s…" % (case, allowed[case]))
         else:
             print("  NON-STRICT  %-8s NOT in docs/autobahn.md (see report/%s)" % (case, r["reportfile"]))
             bad += 1

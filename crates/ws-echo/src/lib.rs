@@ -302,8 +302,9 @@ fn end_with_error(ws: &mut WebSocket<Connection>, e: Error, config: &Config) {
     let tuple = ws.get_ref().tuple();
     let frame = match &e {
         Error::Io(io) if is_timeout(io) => {
+            // Either the peer sent nothing, or it stopped reading our echo.
             info!(
-                "[{tuple}] idle for {:?} (--idle-timeout): closing with 1001",
+                "[{tuple}] no progress for {:?} (--idle-timeout): closing with 1001",
                 config.limits.idle_timeout.unwrap_or_default()
             );
             Some(CloseFrame {

@@ -456,3 +456,18 @@ fn unfinished_request_times_out_with_408() {
         "{response}"
     );
 }
+
+/// --idle-timeout: a WebSocket that stays silent is closed with 1001 (going away),
+/// then TCP is closed, so an idle client cannot hold a thread forever.
+#[test]
+fn idle_websocket_is_closed_with_1001() {
+    let server = Server::start(Config {
+        limits: lifecycle::Limits {
+            idle_timeout: Some(Duration::from_millis(200)),
+            ..lifecycle::Limits::default()
+        },
+        ..Config::default()
+    });
+    let mut s = server.open();
+    assert_eq!(expect_close(&mut s), 1001);
+}
