@@ -52,7 +52,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use lifecycle::limits::{ConnectionCount, Place};
-use lifecycle::tcp::{DRAIN_LIMIT, DRAIN_TIMEOUT, accept, is_disconnect};
+use lifecycle::state::tcp_state;
+use lifecycle::tcp::{DRAIN_LIMIT, DRAIN_TIMEOUT, Escaped, accept, is_disconnect};
 use lifecycle::{FourTuple, Limits, Proto, Shutdown};
 use log::{debug, info, warn};
 use mio::net::TcpStream;
@@ -609,7 +610,12 @@ impl<S: Session> Loop<S> {
             self.close(token); // the peer is gone already
             return;
         }
-        debug!("[{}] shutdown(SHUT_WR): our FIN is sent", slot.tuple);
+        info!(
+            "[{}] shutdown(fd {}, SHUT_WR): our FIN is sent: {}",
+            slot.tuple,
+            slot.session.stream().map_or(-1, |s| s.as_raw_fd()),
+            tcp_state(slot.tuple.local, slot.tuple.peer)
+        );
         slot.closing = Some(0);
         let deadline = now + DRAIN_TIMEOUT;
         slot.deadline = Some(deadline);
@@ -624,7 +630,13 @@ impl<S: Session> Loop<S> {
     /// the kernel removes a closed fd from epoll by itself.
     fn close(&mut self, token: Token) {
         if let Some(slot) = self.slots.remove(&token) {
-            info!("[{}] close()", slot.tuple);
+            let fd = slot.session.stream().map_or(-1, |s| s.as_raw_fd());
+            let tuple = slot.tuple;
+            drop(slot); // this is the close(2)
+            info!(
+                "[{tuple}] close(fd {fd}): {}",
+                tcp_state(tuple.local, tuple.peer)
+            );
         }
         self.stats.open.store(self.count.open(), Ordering::Relaxed);
     }
@@ -639,7 +651,15 @@ fn drain<S: Session>(slot: &mut Slot<S>) -> io::Result<Step> {
     };
     loop {
         match read_some(&mut stream, &mut buf)? {
-            Some(0) => return Ok(Step::Done),
+            Some(0) => {
+                info!(
+                    "[{}] read(fd {}) = 0: the peer sent FIN: {}",
+                    slot.tuple,
+                    stream.as_raw_fd(),
+                    tcp_state(slot.tuple.local, slot.tuple.peer)
+                );
+                return Ok(Step::Done);
+            }
             Some(n) => {
                 let drained = slot.closing.get_or_insert(0);
                 *drained += n;
@@ -699,18 +719,26 @@ pub fn write_some(stream: &mut impl Write, buf: &[u8]) -> io::Result<Option<usiz
 /// One catch: a FIN that arrived together with the last bytes raises no new event,
 /// and a short read does not consume it. So once an event reports the read side
 /// closed (EPOLLRDHUP) or an error, we always really read, until the `0` comes.
+///
+/// It also narrates, like `lifecycle::tcp::Connection`: every `read(2)` and
+/// `write(2)` at `info` (`RUST_LOG=info`), a WouldBlock at `debug`.
 #[derive(Debug)]
 pub struct Tracked {
     stream: TcpStream,
+    tuple: FourTuple,
+    fd: i32,
     maybe_readable: bool,
     read_closed: bool,
 }
 
 impl Tracked {
     /// Wraps a freshly accepted stream (which may have bytes already).
-    pub fn new(stream: TcpStream) -> Tracked {
+    pub fn new(stream: TcpStream, tuple: FourTuple) -> Tracked {
+        let fd = stream.as_raw_fd();
         Tracked {
             stream,
+            tuple,
+            fd,
             maybe_readable: true,
             read_closed: false,
         }
@@ -734,15 +762,30 @@ impl Tracked {
 
 impl Read for Tracked {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (tuple, fd) = (self.tuple, self.fd);
         if !self.maybe_readable && !self.read_closed {
+            debug!("[{tuple}] (no read: the last one came up short)");
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let result = self.stream.read(buf);
         match &result {
-            // Short read: the socket is empty now (0, the FIN, stays readable).
-            Ok(n) if *n > 0 && *n < buf.len() => self.maybe_readable = false,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.maybe_readable = false,
-            _ => {}
+            Ok(0) => info!(
+                "[{tuple}] read(fd {fd}) = 0: the peer sent FIN: {}",
+                tcp_state(tuple.local, tuple.peer)
+            ),
+            Ok(n) => {
+                info!("[{tuple}] read(fd {fd}) = {n}");
+                debug!("[{tuple}] read bytes {:?}", Escaped(&buf[..*n]));
+                // Short read: the socket is empty now.
+                if *n < buf.len() {
+                    self.maybe_readable = false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                debug!("[{tuple}] read(fd {fd}): EAGAIN (would block)");
+                self.maybe_readable = false;
+            }
+            Err(_) => {}
         }
         result
     }
@@ -750,7 +793,19 @@ impl Read for Tracked {
 
 impl Write for Tracked {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
+        let (tuple, fd) = (self.tuple, self.fd);
+        let result = self.stream.write(buf);
+        match &result {
+            Ok(n) => {
+                info!("[{tuple}] write(fd {fd}, {} bytes) = {n}", buf.len());
+                debug!("[{tuple}] wrote bytes {:?}", Escaped(&buf[..*n]));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                debug!("[{tuple}] write(fd {fd}): EAGAIN (send buffer full)");
+            }
+            Err(_) => {}
+        }
+        result
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -778,7 +833,7 @@ impl Echo {
     /// A session for a freshly accepted connection.
     pub fn new(stream: TcpStream, tuple: FourTuple) -> Echo {
         Echo {
-            stream: Tracked::new(stream),
+            stream: Tracked::new(stream, tuple),
             tuple,
             pending: Vec::new(),
             offset: 0,
@@ -851,7 +906,6 @@ impl Session for Echo {
             let n = match read_some(&mut self.stream, buf)? {
                 None => break, // WouldBlock: drained; wait for the next event
                 Some(0) => {
-                    debug!("[{}] read() = 0: the peer sent FIN", self.tuple);
                     self.peer_fin = true;
                     continue; // step 1 may still have echo to send
                 }

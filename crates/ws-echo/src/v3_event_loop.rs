@@ -128,7 +128,7 @@ impl WsSession {
     pub fn new(stream: TcpStream, tuple: FourTuple, config: Arc<Config>) -> WsSession {
         WsSession {
             phase: Phase::Request {
-                stream: Tracked::new(stream),
+                stream: Tracked::new(stream, tuple),
                 head: Vec::new(),
             },
             tuple,
@@ -236,7 +236,10 @@ impl WsSession {
             Decision::Upgrade(up) => {
                 info!("[{tuple}] {}", up.request_line);
                 info!("[{tuple}] Sec-WebSocket-Key: {}", up.key);
-                info!("[{tuple}] Sec-WebSocket-Accept: {}", up.accept);
+                info!(
+                    "[{tuple}] Sec-WebSocket-Accept: {} (base64 of SHA-1 of the key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)",
+                    up.accept
+                );
                 let leftover = head[up.head_len..].to_vec();
                 (up.response(), AfterAnswer::WebSocket(leftover))
             }
@@ -284,9 +287,21 @@ impl WsSession {
             // Pings and Closes need no code here: tungstenite queued the Pong or
             // the Close reply (flushed below), and after a Close the next read
             // reports ConnectionClosed.
-            if let Message::Text(_) | Message::Binary(_) = message {
-                self.echoed += 1;
-                self.write_blocked = settle(ws.write(message))?;
+            match message {
+                Message::Text(_) | Message::Binary(_) => {
+                    self.echoed += 1;
+                    self.write_blocked = settle(ws.write(message))?;
+                }
+                Message::Close(Some(f)) => info!(
+                    "[{}] close frame received: {} {:?}",
+                    self.tuple,
+                    u16::from(f.code),
+                    f.reason.as_str()
+                ),
+                Message::Close(None) => {
+                    info!("[{}] close frame received, without a code", self.tuple);
+                }
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
             }
         }
         // Everything this round produced goes out now (or on a writable event).
@@ -304,10 +319,7 @@ impl WsSession {
         let tuple = self.tuple;
         let frame = match &e {
             Error::ConnectionClosed | Error::AlreadyClosed => {
-                info!(
-                    "[{tuple}] close handshake done after {} messages",
-                    self.echoed
-                );
+                info!("[{tuple}] close handshake done");
                 None
             }
             Error::Io(io) if is_disconnect(io) => {
