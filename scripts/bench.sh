@@ -5,7 +5,7 @@
 # Usage: scripts/bench.sh [--secs S] [--runs R] [--idle N] [--out FILE]
 #   --secs S   seconds per load run (default 2)
 #   --runs R   load runs per cell; the table keeps the best (default 3)
-#   --idle N   silent WebSocket/TCP connections held open in the idle run (default 10000)
+#   --idle N   silent WebSocket connections held open in the idle run (default 10000)
 #   --out FILE where the markdown table goes (default docs/generated/bench.md)
 #
 # For each server in turn (tcp iterative/threads/event-loop, the floor: a plain std
@@ -16,12 +16,13 @@
 # the WebSocket servers, restart it, open N idle connections (plus one ping-pong
 # connection) and read its peak RSS again. Every figure in the table comes from
 # this run; compare them as ratios, since the absolute numbers depend on the
-# machine (and on whatever else it is doing).
+# machine (and on whatever else it is doing). Exits non-zero if any run saw an
+# error (a wrong echo, a lost datagram, a connection that could not be opened).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-case "${1:-}" in -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 secs=2 runs=3 idle=10000 out=docs/generated/bench.md
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -199,5 +200,8 @@ lines += ["", f"Load: strict ping-pong, 64-byte messages, {secs} s per run, best
 text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text)
+bad = [r["name"] for r in rows if errs(r)]
+if bad:
+    sys.exit(f"bench.sh: errors in: {', '.join(bad)}")
 EOF
 echo "written to $out" >&2

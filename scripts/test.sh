@@ -43,4 +43,7 @@ scripts/autobahn.sh
 scripts/autobahn.sh --agent ws-echo-threads \
   --server "$PWD/target/release/socklab serve ws --model threads --addr {addr} --idle-timeout 30"
 
+step "bench: scripts/bench.sh end to end (a smoke run: its numbers mean nothing)"
+scripts/bench.sh --secs 0.2 --runs 1 --idle 200 --out target/bench-smoke.md >/dev/null
+
 printf '\nall checks passed\n'
