@@ -10,7 +10,8 @@
 //!
 //! - **Drain until WouldBlock.** mio's readiness is edge-triggered: the kernel
 //!   reports "readable" once per change, not once per byte. Stop reading early and
-//!   no second event comes. See [`read_some`] and [`write_some`].
+//!   no second event comes. See [`read_some`] and [`write_some`], and [`Tracked`]
+//!   for when a short read already says "empty".
 //! - **Spurious wake-ups.** An event may arrive for a socket that has nothing to
 //!   read after all, or for a connection already closed. Both are expected.
 //! - **Partial writes.** `write()` on a non-blocking socket takes what fits in the
@@ -65,7 +66,8 @@ use crate::{READ_BUFFER, out_of_fds};
 /// The listening socket's token; connections get 1, 2, 3 … and a token is never reused.
 const LISTENER: Token = Token(0);
 
-/// The token of the waker another loop uses to pass on the shutdown.
+/// The token of a loop's waker: loop 0 uses it to hand over a connection, or to
+/// pass on the shutdown.
 const WAKER: Token = Token(usize::MAX);
 
 /// How many readiness events one `poll()` hands back at most. More ready sockets
@@ -218,10 +220,19 @@ where
                 .spawn(move || run_loop(i, poll, inbox, None, &shutdown, shared, start))?,
         );
     }
+    let doors = Arc::clone(&shared.doors);
     let mut result = match mine {
         Some((poll, inbox)) => run_loop(0, poll, inbox, Some(&listener), &shutdown, shared, start),
         None => Ok(()),
     };
+    if result.is_err() {
+        shutdown.trigger(); // loop 0 failed: the others must not run on without it
+    }
+    // Only loop 0 hears the shutdown poke; it wakes the others, which then see
+    // the flag. (A loop that has already stopped does not mind.)
+    for door in doors.iter() {
+        let _ = door.waker.wake();
+    }
     for other in others {
         let ended = other
             .join()
@@ -350,11 +361,6 @@ where
         state.slots.len(),
         state.stats.peak_pending.load(Ordering::Relaxed)
     );
-    // Only loop 0 hears the shutdown poke; it wakes the others, which then see
-    // the flag. (A loop that has already stopped does not mind.)
-    for door in shared.doors.iter() {
-        let _ = door.waker.wake();
-    }
     Ok(())
 }
 // ANCHOR_END: serve
@@ -467,8 +473,12 @@ impl<S: Session> Loop<S> {
             if to == self.index {
                 self.adopt(arrival, poll, start, now);
             } else if let Some(door) = shared.doors.get(to) {
-                if door.tx.send(arrival).is_ok() {
-                    let _ = door.waker.wake();
+                match door.tx.send(arrival) {
+                    Ok(()) => {
+                        let _ = door.waker.wake();
+                    }
+                    // That loop has stopped; the connection is closed as it drops.
+                    Err(_) => warn!("[{tuple}] event loop {to} is gone; closing"),
                 }
             }
         }
