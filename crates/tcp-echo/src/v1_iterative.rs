@@ -36,7 +36,7 @@ pub fn serve(listener: TcpListener, shutdown: Shutdown, limits: Limits) -> io::R
             }
         };
         if shutdown.is_triggered() {
-            conn.close(); // the wake-up poke, or a client that came too late
+            info!("[{}] the shutdown wake-up: closing it", conn.tuple());
             break;
         }
         // The whole server waits here until this client is done.

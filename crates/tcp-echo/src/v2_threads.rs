@@ -58,6 +58,7 @@ where
             }
         };
         if shutdown.is_triggered() {
+            info!("[{}] the shutdown wake-up: closing it", conn.tuple());
             conn.close();
             break;
         }

@@ -61,9 +61,8 @@ pub fn handle(mut conn: Connection, config: &Config) {
 /// Echoes every data message until the close handshake.
 pub fn echo_messages<S: Read + Write>(ws: &mut WebSocket<S>) -> tungstenite::Result<()> {
     loop {
-        match ws.read()? {
-            msg @ (Message::Text(_) | Message::Binary(_)) => ws.send(msg)?,
-            _ => {}
+        if let msg @ (Message::Text(_) | Message::Binary(_)) = ws.read()? {
+            ws.send(msg)?;
         }
     }
 }
