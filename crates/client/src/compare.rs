@@ -265,27 +265,17 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
     let mut samples = Vec::with_capacity(script.rounds);
     let mut lost = 0;
     t.set_read_timeout(Some(ROUND_TIMEOUT))?;
-    'rounds: for _ in 0..script.rounds {
+    for _ in 0..script.rounds {
         let started = Instant::now();
         t.send(&script.message)?;
-        let mut got = 0;
-        // On TCP the echo may come back in pieces: read until all of it is here.
-        while got < script.message.len() || (got == 0 && script.message.is_empty()) {
-            match t.receive() {
-                Ok(Incoming::Data(unit)) => {
-                    got += unit.len();
-                    if unit.is_empty() {
-                        break;
-                    }
-                }
-                Ok(Incoming::Ping(_) | Incoming::Pong(_)) => {}
-                Ok(Incoming::Close(_) | Incoming::End) => break 'rounds,
-                Err(e) if e.is_timeout() => {
-                    lost += 1;
-                    continue 'rounds;
-                }
-                Err(e) => return Err(e),
+        // On TCP the echo may come back in pieces: receive until all of it is here.
+        match t.receive_bytes(script.message.len()) {
+            Ok(_) => {}
+            Err(e) if e.is_timeout() => {
+                lost += 1;
+                continue;
             }
+            Err(e) => return Err(e),
         }
         samples.push(started.elapsed());
     }

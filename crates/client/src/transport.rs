@@ -428,6 +428,36 @@ impl Transport {
     }
     // ANCHOR_END: receive
 
+    /// Receives units until at least `bytes` data bytes have arrived — the whole
+    /// echo of a `bytes`-long message, which TCP may return in several reads —
+    /// and returns them as they came. Pings and pongs are skipped; the end of the
+    /// conversation before all bytes arrived is an `UnexpectedEof` error.
+    pub fn receive_bytes(&mut self, bytes: usize) -> Result<Vec<Vec<u8>>, Error> {
+        let mut units = Vec::new();
+        let mut got = 0;
+        // An empty message still comes back as one (empty) datagram or message.
+        while got < bytes || units.is_empty() {
+            match self.receive()? {
+                Incoming::Data(unit) => {
+                    got += unit.len();
+                    let empty = unit.is_empty();
+                    units.push(unit);
+                    if empty && bytes == 0 {
+                        break;
+                    }
+                }
+                Incoming::Ping(_) | Incoming::Pong(_) => {}
+                Incoming::Close(_) | Incoming::End => {
+                    return Err(Error::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the server ended the conversation after {got} of {bytes} bytes"),
+                    )));
+                }
+            }
+        }
+        Ok(units)
+    }
+
     /// Waits (until `deadline`) until at least `bytes` bytes sit unread in the
     /// kernel's receive buffer, without taking them (`recv(MSG_PEEK)`). The
     /// boundary experiment uses it so the first `read()` sees everything that was
