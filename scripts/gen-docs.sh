@@ -43,3 +43,6 @@ kill -INT "$server"; wait "$server" || true
 sed -E 's/^[0-9-]+T([0-9:.]+)Z/\1/' "$log" > "$out/lifecycle-server.log"
 rm -f "$log"
 echo "wrote $out/lifecycle-server.log, $out/lifecycle-client.txt"
+
+# --- docs/websocket.md: the handshake, frames and close, on the wire ---------
+scripts/gen-websocket-docs.sh
