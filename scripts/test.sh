@@ -37,6 +37,9 @@ if ! $quick; then
   scripts/interop.sh | tee target/interop-output.txt
   ok=$(grep -c '^ok ' target/interop-output.txt || true)
   passed=$((passed + ok))
+
+  step "autobahn: RFC 6455 conformance of ws-echo"
+  scripts/autobahn.sh
 fi
 
 printf '\nall checks passed\n%d passed, %d failed\n' "$passed" "$failed"
