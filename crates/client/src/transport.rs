@@ -43,6 +43,9 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// TIME_WAIT takes one more packet, so it is not instant even on loopback).
 pub const STATE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How often [`settled_states`] re-reads the kernel's table.
+const STATE_POLL: Duration = Duration::from_millis(1);
+
 /// The most bytes one TCP `read()` asks for. 64 KiB, like a UDP datagram buffer:
 /// large enough that "how many reads" is decided by the kernel, not by us.
 pub const READ_BUFFER: usize = 64 * 1024;
@@ -585,7 +588,7 @@ pub fn settled_states(tuple: FourTuple) -> (TcpState, TcpState) {
         if settled || client == TcpState::Unknown || Instant::now() >= deadline {
             return (client, server);
         }
-        thread::sleep(Duration::from_millis(1));
+        thread::sleep(STATE_POLL);
     }
 }
 

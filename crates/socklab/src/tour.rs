@@ -35,6 +35,13 @@ const MESSAGE: &str = "hello";
 /// Timed round trips per transport in the comparison step.
 const TOUR_ROUNDS: usize = 200;
 
+/// How long a connect or an echo in the tour may take before the tour reports an
+/// error (loopback answers in microseconds; this only bounds a broken setup).
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the lifecycle step re-reads /proc/net/tcp while waiting for a state.
+const STATE_POLL: Duration = Duration::from_millis(1);
+
 /// How long the lifecycle step waits for a state change the next packet brings
 /// (an ACK or a FIN on loopback arrives in microseconds; this only bounds it).
 const STATE_WAIT: Duration = Duration::from_millis(500);
@@ -330,7 +337,7 @@ fn state_once(local: SocketAddr, peer: SocketAddr, expected: TcpState) -> TcpSta
         if state == expected || state == TcpState::Unknown || Instant::now() >= deadline {
             return state;
         }
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(STATE_POLL);
     }
 }
 
@@ -361,7 +368,7 @@ fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
 
     // Client: socket(2), connect(2). The kernel finishes the handshake before
     // the server calls accept(): the connection waits, ESTABLISHED, in the queue.
-    let mut client = connect_tcp(server_addr, Duration::from_secs(5))?;
+    let mut client = connect_tcp(server_addr, IO_TIMEOUT)?;
     let (c, s) = (client.tuple().local, server_addr);
     snap(
         &format!(
@@ -429,7 +436,7 @@ fn same_message(servers: &LocalServers) -> anyhow::Result<(Vec<SameMessage>, Vec
     let mut ws_records = Vec::new();
     for url in servers.urls() {
         let mut t = Transport::connect(&url).with_context(|| format!("connect {url}"))?;
-        t.set_read_timeout(Some(Duration::from_secs(2)))?;
+        t.set_read_timeout(Some(IO_TIMEOUT))?;
         let log = t.log();
         let handshake = log.records();
         let mark = log.mark();
