@@ -70,7 +70,7 @@ impl Chat {
             match typed.try_recv() {
                 Ok(line) => {
                     t.send(line.as_bytes())?;
-                    println!("{} → {}", stamp(), quoted(line.as_bytes()));
+                    outln!("{} → {}", stamp(), quoted(line.as_bytes()));
                 }
                 Err(TryRecvError::Empty) => {}
                 // Ctrl-D: no more lines. Close once nothing has arrived for LINGER.
@@ -89,14 +89,14 @@ impl Chat {
                 last_arrival = Instant::now();
             }
             match received {
-                Ok(Incoming::Data(bytes)) => println!("{} ← {}", stamp(), quoted(&bytes)),
-                Ok(Incoming::Ping(bytes)) => println!("{} ← ping {}", stamp(), quoted(&bytes)),
-                Ok(Incoming::Pong(bytes)) => println!("{} ← pong {}", stamp(), quoted(&bytes)),
+                Ok(Incoming::Data(bytes)) => outln!("{} ← {}", stamp(), quoted(&bytes)),
+                Ok(Incoming::Ping(bytes)) => outln!("{} ← ping {}", stamp(), quoted(&bytes)),
+                Ok(Incoming::Pong(bytes)) => outln!("{} ← pong {}", stamp(), quoted(&bytes)),
                 Ok(Incoming::Close(code)) => {
-                    println!("{} ← close frame {code:?}", stamp());
+                    outln!("{} ← close frame {code:?}", stamp());
                 }
                 Ok(Incoming::End) => {
-                    println!("{} the server closed the connection", stamp());
+                    outln!("{} the server closed the connection", stamp());
                     return Ok(());
                 }
                 Err(e) if e.is_timeout() => {} // nothing arrived in POLL: check the keyboard

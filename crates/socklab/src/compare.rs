@@ -73,9 +73,9 @@ impl Compare {
         ];
         let comparison = compare(&urls, &script)?;
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&comparison)?);
+            outln!("{}", serde_json::to_string_pretty(&comparison)?);
         } else {
-            print!(
+            out!(
                 "{}",
                 render_table(&comparison, Style::detect(self.no_color))
             );

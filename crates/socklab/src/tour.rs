@@ -142,27 +142,29 @@ impl Tour {
                 if pause && step > 1 {
                     wait_for_enter();
                 }
-                println!();
-                println!(
+                outln!();
+                outln!(
                     "{}",
                     style.paint(Paint::Heading, format!("{step}. {title}"))
                 );
-                println!("{sentence}");
-                println!();
+                outln!("{sentence}");
+                outln!();
             }
         };
 
         if text {
-            println!(
+            outln!(
                 "{}",
                 style.paint(
                     Paint::Heading,
                     "socklab tour: what a socket is, and what WebSocket adds — measured on this machine"
                 )
             );
-            println!(
+            outln!(
                 "Echo servers started in this process: tcp {}, udp {}, ws {}",
-                servers.tcp, servers.udp, servers.ws
+                servers.tcp,
+                servers.udp,
+                servers.ws
             );
         }
 
@@ -199,11 +201,11 @@ impl Tour {
             .unwrap_or_default();
         if text {
             match &conv.handshake {
-                Some(h) => print!("{}", indent(&render_handshake(h, style))),
-                None => println!("  (no complete handshake was recorded)"),
+                Some(h) => out!("{}", indent(&render_handshake(h, style))),
+                None => outln!("  (no complete handshake was recorded)"),
             }
-            println!();
-            println!(
+            outln!();
+            outln!(
                 "  One 4-tuple carried the request, the 101 and every frame: {ws_tuple}. The HTTP connection is not \"cut\" after the handshake; it becomes the WebSocket."
             );
         }
@@ -217,10 +219,10 @@ impl Tour {
         let server_frame = conv.server.frames.first();
         if text {
             if let Some(f) = client_frame {
-                print!("{}", indent(&render_frame(f, "client → server", style)));
+                out!("{}", indent(&render_frame(f, "client → server", style)));
             }
             if let Some(f) = server_frame {
-                print!("{}", indent(&render_frame(f, "server → client", style)));
+                out!("{}", indent(&render_frame(f, "server → client", style)));
             }
         }
 
@@ -256,7 +258,7 @@ impl Tour {
             ),
         );
         if text {
-            print!("{}", indent(&render_table(&comparison, style)));
+            out!("{}", indent(&render_table(&comparison, style)));
         }
 
         if self.json {
@@ -284,7 +286,7 @@ impl Tour {
                     .collect(),
                 comparison,
             };
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            outln!("{}", serde_json::to_string_pretty(&json)?);
             return Ok(());
         }
 
@@ -295,22 +297,20 @@ impl Tour {
                 started.elapsed().as_secs_f64()
             ),
         );
-        println!(
+        outln!(
             "  socklab serve all                       # tcp+udp echo on 127.0.0.1:7007, ws on 127.0.0.1:8080"
         );
-        println!(
+        outln!(
             "  socklab chat ws://127.0.0.1:8080/       # type lines; arrivals print as they come (full duplex)"
         );
-        println!(
+        outln!(
             "  open http://127.0.0.1:8080/             # the browser page, served by `socklab serve ws`"
         );
-        println!(
-            "  socklab send ws://127.0.0.1:8080/ hi --wire   # any message, every byte decoded"
-        );
-        println!(
+        outln!("  socklab send ws://127.0.0.1:8080/ hi --wire   # any message, every byte decoded");
+        outln!(
             "  socklab compare --count 10              # the table, with your own message and count"
         );
-        println!(
+        outln!(
             "  scripts/capture.sh                      # the same conversations in a packet capture"
         );
         Ok(())
@@ -424,9 +424,9 @@ fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
 // ANCHOR_END: lifecycle_walk
 
 fn print_lifecycle(steps: &[Snapshot]) {
-    println!("  {:<66} {:<12} server", "step", "client");
+    outln!("  {:<66} {:<12} server", "step", "client");
     for s in steps {
-        println!("  {:<66} {:<12} {}", s.call, s.client, s.server);
+        outln!("  {:<66} {:<12} {}", s.call, s.client, s.server);
     }
 }
 
@@ -479,8 +479,8 @@ fn print_same_message(rows: &[SameMessage]) {
         } else {
             String::new()
         };
-        println!("  {:<4}4-tuple {}", m.name.name(), m.tuple);
-        println!(
+        outln!("  {:<4}4-tuple {}", m.name.name(), m.tuple);
+        outln!(
             "      connect {:.0} µs{setup}; \"hello\" = {} bytes out, {} bytes back; echo {}",
             m.connect_us,
             m.wire_bytes_sent,
@@ -500,7 +500,7 @@ fn print_boundaries(c: &Comparison) {
             ),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "  {:<4}{} sends → {} {}{}{how}: {}",
             m.name.name(),
             m.messages_sent,
@@ -510,8 +510,8 @@ fn print_boundaries(c: &Comparison) {
             m.received.join(" ")
         );
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "  A TCP reader that needs messages must mark their ends itself (a length prefix, a newline): that is what WebSocket's frame header does."
     );
 }
@@ -542,7 +542,7 @@ fn print_close(c: &Comparison) {
                 describe(m.time_wait),
             ),
         };
-        println!("  {:<4}{line}", m.name.name());
+        outln!("  {:<4}{line}", m.name.name());
     }
 }
 
