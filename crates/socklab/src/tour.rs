@@ -208,6 +208,15 @@ impl Tour {
             outln!(
                 "  One 4-tuple carried the request, the 101 and every frame: {ws_tuple}. The HTTP connection is not \"cut\" after the handshake; it becomes the WebSocket."
             );
+            // Lesson 14: nothing after the 101 is HTTP. Every byte the client
+            // wrote after its request head parsed as a frame, with none left over.
+            let after = conv.sent.bytes.len() - conv.request_len;
+            if conv.client.error.is_none() && conv.client.incomplete == 0 {
+                outln!(
+                    "  After the 101 the client wrote {after} bytes: {} frames and not one more HTTP request (no polling).",
+                    conv.client.frames.len()
+                );
+            }
         }
 
         // 4. One frame, dissected.
