@@ -7,12 +7,12 @@
 //! on UDP, and on WebSocket one 11-byte masked frame — after an HTTP Upgrade that
 //! TCP and UDP never needed.
 //!
-//! | verb      | tcp://                      | udp://                       | ws://                                   |
-//! |-----------|-----------------------------|------------------------------|-----------------------------------------|
-//! | connect   | socket, connect (SYN…ACK)   | socket, bind, connect (no packet) | TCP connect, then HTTP Upgrade → 101 |
-//! | send      | one `write()`               | one datagram                 | one masked frame                        |
-//! | receive   | one `read()`: any bytes     | one datagram, whole          | one message, reassembled from frames    |
-//! | close     | shutdown (FIN), read to 0   | nothing on the wire          | close frame 1000, server's FIN, close   |
+//! | verb    | tcp://                    | udp://                          | ws://                                 |
+//! |---------|---------------------------|---------------------------------|---------------------------------------|
+//! | connect | socket, connect (SYN…ACK) | socket, bind, connect (no packet) | TCP connect, then HTTP Upgrade → 101 |
+//! | send    | one `write()`             | one datagram                    | one masked frame                      |
+//! | receive | one `read()`: any bytes   | one datagram, whole             | one message, from its frames          |
+//! | close   | shutdown (FIN), read to 0 | nothing on the wire             | close frame 1000, server's FIN, close |
 //!
 //! Try: `socklab send tcp://127.0.0.1:7007 hello --wire`, then the same with
 //! `udp://` and `ws://127.0.0.1:8080/`.
