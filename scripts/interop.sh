@@ -5,8 +5,8 @@
 #
 # Starts each server on a free loopback port, talks to it with a client socklab
 # did not write, and compares what comes back byte for byte. Installs what it
-# needs (ncat and chromium from Debian, Python websockets in .tools/pyws, Node ws
-# in .tools/node) when missing. Exits non-zero on any mismatch.
+# needs (ncat and chromium from Debian, Python websockets in .tools/pyws, Node ws and
+# playwright-core in .tools/node) when missing. Exits non-zero on any mismatch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
@@ -64,10 +64,11 @@ if ! .tools/pyws/bin/python -c 'import websockets' 2>/dev/null; then
   python3 -m venv .tools/pyws
   .tools/pyws/bin/pip install --quiet --disable-pip-version-check 'websockets>=13'
 fi
-if [ ! -f .tools/node/node_modules/ws/package.json ]; then
-  echo "installing Node ws into .tools/node"
+if [ ! -f .tools/node/node_modules/ws/package.json ] ||
+   [ ! -f .tools/node/node_modules/playwright-core/package.json ]; then
+  echo "installing Node ws and playwright-core into .tools/node"
   mkdir -p .tools/node
-  npm install --prefix .tools/node --no-audit --no-fund --silent 'ws@8'
+  npm install --prefix .tools/node --no-audit --no-fund --silent 'ws@8' 'playwright-core@1'
 fi
 
 port=$(free_port)
@@ -83,15 +84,9 @@ check "node ws: text, binary, close" $'text ok\nbinary ok\nclose 1000' "$got"
 
 # Chromium loads the page over HTTP from ws-echo's port, and the page's ?auto
 # script opens a WebSocket back to the same port, sends text and binary, closes
-# with 1000 and writes the outcome into <pre id="result">. --dump-dom prints the
-# DOM once the page is idle; --virtual-time-budget lets the script finish first.
-profile=$(mktemp -d)
-dom=$(timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run \
-  --disable-background-networking --disable-component-update --disable-sync --disable-quic \
-  --user-data-dir="$profile" --virtual-time-budget=10000 \
-  --dump-dom "http://127.0.0.1:$port/?auto" 2>/dev/null || true)
-rm -rf "$profile"
-got=$(sed -n 's|.*<pre id="result">\([^<]*\)</pre>.*|\1|p' <<<"$dom")
+# with 1000 and writes the outcome into <pre id="result">. playwright-core drives
+# Debian's Chromium and waits, in real time with a deadline, for that outcome.
+got=$(NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
 check "chromium page: text, binary, close" "PASS text=true binary=true close=1000" "$got"
 
 if [ "$failures" -ne 0 ]; then

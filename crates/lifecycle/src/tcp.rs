@@ -237,8 +237,11 @@ impl Write for Connection {
 /// sent it. So we send our FIN, then read (and discard, up to [`DRAIN_LIMIT`]
 /// bytes, for at most [`DRAIN_TIMEOUT`]) until the peer's FIN arrives.
 pub fn graceful_close(mut conn: Connection) {
-    // The peer may already be gone (reset); then there is nothing to shut down.
-    if conn.shutdown_write().is_ok() {
+    // If the kernel already holds the peer's FIN (CLOSE_WAIT: we read 0), there is
+    // nothing left to drain: shutdown and close are enough.
+    let peer_done = conn.state() == TcpState::CloseWait;
+    // The peer may also be gone (reset); then there is nothing to shut down.
+    if conn.shutdown_write().is_ok() && !peer_done {
         let _ = conn.set_idle_timeout(Some(DRAIN_TIMEOUT));
         let mut buf = [0u8; 4096];
         let mut drained = 0;

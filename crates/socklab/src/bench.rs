@@ -49,16 +49,16 @@ impl Bench {
             idle: self.idle,
         };
         if !self.json {
-            println!("{}", Report::HEADER);
+            outln!("{}", Report::HEADER);
         }
         for target in &self.targets {
             let report = bench::run(target, &opts)?;
             if self.json {
-                println!("{}", report.to_json());
+                outln!("{}", report.to_json());
             } else {
-                println!("{report}");
+                outln!("{report}");
                 if let Some(e) = &report.first_error {
-                    println!("  first error: {e}");
+                    outln!("  first error: {e}");
                 }
             }
         }

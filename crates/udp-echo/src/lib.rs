@@ -27,8 +27,12 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:7007";
 
 /// Serves UDP echo on `socket` until `shutdown` fires.
 pub fn serve(socket: UdpEndpoint, shutdown: Shutdown) -> io::Result<()> {
+    // Register for the wake-up poke first; a trigger() that came earlier poked
+    // nobody, so check the flag once more before blocking in recv_from().
     shutdown.wake_on(Proto::Udp, socket.local_addr());
-    echo_datagrams(&socket, &shutdown)?;
+    if !shutdown.is_triggered() {
+        echo_datagrams(&socket, &shutdown)?;
+    }
     info!("shutdown: no longer receiving");
     Ok(())
 }

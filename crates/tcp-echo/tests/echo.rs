@@ -1,0 +1,239 @@
+//! The TCP echo server over real loopback sockets: exact bytes, big transfers,
+//! half-close, resets, the connection cap and the idle timeout.
+//!
+//! Every server here listens on 127.0.0.1:0 (the kernel picks a free port), and
+//! every wait has a deadline instead of a sleep.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as How, SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lifecycle::tcp::listen_tcp;
+use lifecycle::{Limits, Shutdown};
+use tcp_echo::{v1_iterative, v2_threads};
+
+/// The longest any single read in these tests may block before the test fails.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A server running on its own thread; stopped when dropped.
+struct Server {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+fn start(iterative: bool, limits: Limits) -> Server {
+    let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let s = shutdown.clone();
+    thread::spawn(move || {
+        if iterative {
+            v1_iterative::serve(listener, s, limits)
+        } else {
+            v2_threads::serve(listener, s, limits)
+        }
+    });
+    Server { addr, shutdown }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream
+}
+
+/// Reads until EOF and returns everything.
+fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).unwrap();
+    got
+}
+
+/// RFC 862: the bytes that come back are exactly the bytes that went out, for both
+/// server versions — binary included, not only text.
+#[test]
+fn echoes_exact_bytes() {
+    for iterative in [true, false] {
+        let server = start(iterative, Limits::default());
+        let mut client = connect(server.addr);
+        let sent: Vec<u8> = (0..=255u8).chain(b"hello\r\n\0".iter().copied()).collect();
+        client.write_all(&sent).unwrap();
+        let mut got = vec![0u8; sent.len()];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(got, sent, "iterative={iterative}");
+    }
+}
+
+/// A stream has no message size: 10 MB goes through whole and in order, as long
+/// as the client reads while it writes (otherwise both send buffers fill and each
+/// side waits for the other forever).
+#[test]
+fn ten_megabytes_round_trip_while_reading() {
+    const SIZE: usize = 10 * 1024 * 1024;
+    let server = start(false, Limits::default());
+    let mut client = connect(server.addr);
+    let sent: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let mut writer = client.try_clone().unwrap();
+    let to_send = sent.clone();
+    let writing = thread::spawn(move || {
+        writer.write_all(&to_send).unwrap();
+        writer.shutdown(How::Write).unwrap();
+    });
+    let got = read_to_eof(&mut client);
+    writing.join().unwrap();
+    assert_eq!(got.len(), SIZE);
+    assert!(got == sent, "echoed bytes differ from sent bytes");
+}
+
+/// Half-close: after shutdown(SHUT_WR) the client can still read. It gets all
+/// N bytes back, then EOF (the server's own FIN).
+#[test]
+fn half_close_still_receives_everything_then_eof() {
+    let server = start(false, Limits::default());
+    let mut client = connect(server.addr);
+    let sent = vec![b'x'; 100_000];
+    client.write_all(&sent).unwrap();
+    client.shutdown(How::Write).unwrap();
+    let got = read_to_eof(&mut client);
+    assert_eq!(got, sent);
+}
+
+/// A client that resets its connection mid-stream (RST instead of FIN) is that
+/// connection's problem only: another client is echoed before and after.
+#[test]
+fn a_reset_does_not_disturb_other_clients() {
+    let server = start(false, Limits::default());
+    let mut steady = connect(server.addr);
+    let mut round_trip = |msg: &[u8]| {
+        steady.write_all(msg).unwrap();
+        let mut got = vec![0u8; msg.len()];
+        steady.read_exact(&mut got).unwrap();
+        assert_eq!(got, msg);
+    };
+    round_trip(b"before");
+
+    let rude = connect(server.addr);
+    (&rude).write_all(&[7u8; 50_000]).unwrap();
+    // SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+    socket2::SockRef::from(&rude)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(rude);
+
+    round_trip(b"after");
+    // And the listener still accepts new clients.
+    let mut fresh = connect(server.addr);
+    fresh.write_all(b"new").unwrap();
+    let mut got = [0u8; 3];
+    fresh.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"new");
+}
+
+/// The connection cap: with --max-connections 2, a third client is accepted and
+/// closed at once (it reads EOF, it is not left hanging), and once a place is
+/// free a new client is served again.
+#[test]
+fn connection_cap_closes_the_extra_client_at_once() {
+    let limits = Limits {
+        max_connections: 2,
+        ..Limits::default()
+    };
+    let server = start(false, limits);
+    let mut first = connect(server.addr);
+    let mut second = connect(server.addr);
+    for client in [&mut first, &mut second] {
+        client.write_all(b"ok").unwrap();
+        let mut got = [0u8; 2];
+        client.read_exact(&mut got).unwrap();
+    }
+
+    let mut third = connect(server.addr);
+    assert_eq!(read_to_eof(&mut third), b"", "the third client gets EOF");
+
+    // Free a place; the server notices when the first client's thread ends.
+    first.shutdown(How::Write).unwrap();
+    assert_eq!(read_to_eof(&mut first), b"");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut next = connect(server.addr);
+        next.write_all(b"again").unwrap();
+        let mut got = Vec::new();
+        let _ = (&mut next).take(5).read_to_end(&mut got);
+        if got == b"again" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no place freed after {DEADLINE:?}"
+        );
+        thread::yield_now();
+    }
+}
+
+/// --idle-timeout: a client that says nothing is closed by the server (FIN, so
+/// the client reads EOF), without anyone having to send anything.
+#[test]
+fn idle_connection_is_closed_by_the_server() {
+    let limits = Limits {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..Limits::default()
+    };
+    let server = start(false, limits);
+    let mut silent = connect(server.addr);
+    assert_eq!(read_to_eof(&mut silent), b"");
+}
+
+/// Why version 2 exists: the iterative server does not read a second client's
+/// bytes while the first is connected; they are echoed only once the first leaves.
+#[test]
+fn iterative_server_serves_one_client_at_a_time() {
+    let server = start(true, Limits::default());
+    let mut first = connect(server.addr);
+    first.write_all(b"1").unwrap();
+    let mut got = [0u8; 1];
+    first.read_exact(&mut got).unwrap();
+
+    let mut second = connect(server.addr); // handshake done by the kernel (backlog)
+    second.write_all(b"2").unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let err = second.read(&mut got).unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        "the second client must not be served yet: {err}"
+    );
+
+    drop(first);
+    second.set_read_timeout(Some(DEADLINE)).unwrap();
+    second.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"2");
+}
+
+/// A stop requested before the server even reached accept() still stops it: the
+/// server checks the flag after registering for the wake-up, so it never sleeps
+/// in accept() waiting for a poke that was already sent to nobody.
+#[test]
+fn shutdown_before_serving_returns_at_once() {
+    for iterative in [true, false] {
+        let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let shutdown = Shutdown::new();
+        shutdown.trigger();
+        let result = if iterative {
+            v1_iterative::serve(listener, shutdown, Limits::default())
+        } else {
+            v2_threads::serve(listener, shutdown, Limits::default())
+        };
+        assert!(result.is_ok(), "iterative={iterative}: {result:?}");
+    }
+}

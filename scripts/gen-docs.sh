@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# scripts/gen-docs.sh — regenerate every piece of real output the docs quote.
+#
+# Usage: scripts/gen-docs.sh
+#
+# The docs never contain typed-in logs, tables or figures: each one is produced
+# here by running socklab on this machine, written to docs/generated/, and pulled
+# into the pages with {{#include generated/FILE}}. Run this after changing code
+# whose output the docs show, and commit the result.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+source scripts/lib.sh
+bin=$(socklab_bin)
+out=docs/generated
+mkdir -p "$out"
+
+# --- docs/lifecycle.md: the narration of one TCP connection ------------------
+# A client connects, sends "hello\n", reads the echo, half-closes, reads the
+# server's FIN, closes. The server's log is the lesson.
+port=$(free_port)
+log=$(mktemp)
+RUST_LOG=info "$bin" serve tcp --addr "127.0.0.1:$port" 2>"$log" &
+server=$!
+wait_port tcp "$port"
+python3 - "$port" > "$out/lifecycle-client.txt" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port))
+print("client: connected from %s:%d" % s.getsockname())
+s.sendall(b"hello\n")
+print("client: sent %r" % b"hello\n")
+print("client: received %r" % s.recv(100))
+s.shutdown(socket.SHUT_WR)
+print("client: shutdown(SHUT_WR) sent")
+print("client: received %r (end of stream: the server's FIN)" % s.recv(100))
+s.close()
+PY
+# The server logs close() right after its FIN: wait for that line, then stop it.
+for _ in $(seq 100); do grep -q 'close(fd' "$log" && break; sleep 0.1; done
+kill -INT "$server"; wait "$server" || true
+# Drop the date, keep the time: lines up with a capture, reads easily.
+sed -E 's/^[0-9-]+T([0-9:.]+)Z/\1/' "$log" > "$out/lifecycle-server.log"
+rm -f "$log"
+echo "wrote $out/lifecycle-server.log, $out/lifecycle-client.txt"
+
+# --- docs/websocket.md: the handshake, frames and close, on the wire ---------
+scripts/gen-websocket-docs.sh
+
+# --- docs/compare.md: the comparison table and one transport's JSON ----------
+# socklab compare starts its own servers in-process on ephemeral loopback ports,
+# so nothing else needs to run. NO_COLOR keeps escape codes out of the file.
+NO_COLOR=1 "$bin" compare > "$out/compare-table.txt"
+NO_COLOR=1 "$bin" compare --json | python3 -c '
+import json, sys
+ws = [t for t in json.load(sys.stdin)["transports"] if t["name"] == "ws"][0]
+print(json.dumps(ws, indent=2))' > "$out/compare-ws.json"
+# A 200-byte message: past 125 bytes the frame header needs the 16-bit length.
+NO_COLOR=1 "$bin" compare --message "$(head -c 200 /dev/zero | tr '\0' x)" > "$out/compare-table-200.txt"
+echo "wrote $out/compare-table.txt, $out/compare-ws.json, $out/compare-table-200.txt"
