@@ -128,6 +128,11 @@ pub trait Session {
     /// The deadline passed: last words to the peer, if any, written without
     /// blocking (an HTTP 408, a Close frame). The loop then closes gracefully.
     fn expire(&mut self) {}
+    /// Whether this session has already read the peer's FIN. Then the final drain
+    /// is not needed: nothing more can arrive to turn our close into a reset.
+    fn read_closed(&self) -> bool {
+        false
+    }
 }
 
 /// What the loop observed, for tests and for the shutdown log line.
@@ -356,11 +361,18 @@ where
             state.accept_all(listener, &poll, shutdown, &shared, &mut start, now);
         }
     }
-    info!(
-        "shutdown: no longer accepting; closing {} connections (largest pending echo: {} bytes)",
-        state.slots.len(),
-        state.stats.peak_pending.load(Ordering::Relaxed)
-    );
+    if listener.is_some() {
+        info!(
+            "shutdown: no longer accepting; closing {} connections (largest pending echo: {} bytes)",
+            state.slots.len(),
+            state.stats.peak_pending.load(Ordering::Relaxed)
+        );
+    } else {
+        debug!(
+            "event loop {index}: closing {} connections",
+            state.slots.len()
+        );
+    }
     Ok(())
 }
 // ANCHOR_END: serve
@@ -440,7 +452,8 @@ impl<S: Session> Loop<S> {
                 }
             };
             if shutdown.is_triggered() {
-                conn.close(); // the wake-up poke, or a client that came too late
+                info!("[{}] the shutdown wake-up: closing it", conn.tuple());
+                conn.close();
                 return;
             }
             let Some(place) = self.count.enter(self.limits.max_connections) else {
@@ -626,6 +639,10 @@ impl<S: Session> Loop<S> {
             slot.session.stream().map_or(-1, |s| s.as_raw_fd()),
             tcp_state(slot.tuple.local, slot.tuple.peer)
         );
+        if slot.session.read_closed() {
+            self.close(token); // the peer's FIN is already in: no drain needed
+            return;
+        }
         slot.closing = Some(0);
         let deadline = now + DRAIN_TIMEOUT;
         slot.deadline = Some(deadline);
@@ -940,6 +957,10 @@ impl Session for Echo {
 
     fn stream(&self) -> Option<&TcpStream> {
         Some(self.stream.get_ref())
+    }
+
+    fn read_closed(&self) -> bool {
+        self.peer_fin
     }
 
     fn pending(&self) -> usize {
