@@ -168,11 +168,11 @@ def ratio(a, b):
 t = []
 ws, floor, tokio, tcp = by["ws event loop"], by["floor: std threads"], by["tokio-tungstenite"], by["tcp event loop (v3)"]
 r1 = ratio(ws["c1"]["rtt_p50_us"], floor["c1"]["rtt_p50_us"])
-t.append(("ws event loop, 1 conn RTT p50 / floor's", f"{r1:.2f}×", "≤ 1.10×", r1 <= 1.10))
+t.append(("ws event loop, 1 conn RTT p50 / floor's", f"{r1:.3f}×", "≤ 1.10×", r1 <= 1.10))
 r2 = ratio(ws["c8"]["msgs_per_sec"], tokio["c8"]["msgs_per_sec"])
-t.append(("ws event loop, 8 conns msgs/s / tokio-tungstenite's", f"{r2:.2f}×", "≥ 1.2×", r2 >= 1.2))
+t.append(("ws event loop, 8 conns msgs/s / tokio-tungstenite's", f"{r2:.3f}×", "≥ 1.2×", r2 >= 1.2))
 r3 = ratio(tcp["c8"]["msgs_per_sec"], floor["c8"]["msgs_per_sec"])
-t.append(("tcp event loop, 8 conns msgs/s / floor's", f"{r3:.2f}×", "≥ 1.0×", r3 >= 1.0))
+t.append(("tcp event loop, 8 conns msgs/s / floor's", f"{r3:.3f}×", "≥ 1.0×", r3 >= 1.0))
 il = ws["idle"]
 ok = il["idle"] == idle and il["idle_open_secs"] <= 3.0
 t.append((f"ws event loop, {idle:,} idle connections opened in", f"{il['idle_open_secs']:.2f} s ({il['idle']:,} opened)", "≤ 3 s", ok))
