@@ -20,7 +20,9 @@ mkdir -p "$out"
 # server's FIN, closes. The server's log is the lesson.
 port=$(free_port)
 log=$(mktemp)
-RUST_LOG=info "$bin" serve tcp --addr "127.0.0.1:$port" 2>"$log" &
+# --model threads: the plainest server; the event loop (the default) also holds
+# epoll and waker fds, so its first connection gets a higher fd number.
+RUST_LOG=info "$bin" serve tcp --model threads --addr "127.0.0.1:$port" 2>"$log" &
 server=$!
 wait_port tcp "$port"
 python3 - "$port" > "$out/lifecycle-client.txt" <<'PY'
