@@ -11,7 +11,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{debug, info};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -23,7 +23,7 @@ use crate::{FourTuple, Proto, family_name};
 /// it stops answering new SYNs. 128 was Linux's default `somaxconn` for decades.
 pub const BACKLOG: i32 = 128;
 
-/// How long [`graceful_close`] waits for the peer's FIN after sending ours.
+/// How long, in all, [`graceful_close`] waits for the peer's FIN after sending ours.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How many bytes [`graceful_close`] reads and discards while waiting for that FIN.
@@ -147,10 +147,15 @@ impl Connection {
         tcp_state(self.tuple.local, self.tuple.peer)
     }
 
-    /// Closes the connection if no byte arrives for `idle` (a read then fails with
-    /// an error for which [`is_timeout`] is true). `None` waits forever.
+    /// Gives up on a peer that makes no progress for `idle`: a read that waits that
+    /// long for a byte, or a write that waits that long for room in the send
+    /// buffer (a peer that sends but never reads), fails with an error for which
+    /// [`is_timeout`] is true. `None` waits forever.
     pub fn set_idle_timeout(&self, idle: Option<Duration>) -> io::Result<()> {
-        self.stream.set_read_timeout(idle)
+        // SO_RCVTIMEO and SO_SNDTIMEO: both, or a non-reading peer would hold a
+        // blocked write() (and its thread) forever.
+        self.stream.set_read_timeout(idle)?;
+        self.stream.set_write_timeout(idle)
     }
 
     // ANCHOR: shutdown
@@ -242,12 +247,18 @@ pub fn graceful_close(mut conn: Connection) {
     let peer_done = conn.state() == TcpState::CloseWait;
     // The peer may also be gone (reset); then there is nothing to shut down.
     if conn.shutdown_write().is_ok() && !peer_done {
-        let _ = conn.set_idle_timeout(Some(DRAIN_TIMEOUT));
+        // One deadline for the whole drain, not one per read: a peer trickling a
+        // byte a second must not hold this connection open for hours.
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
         let mut buf = [0u8; 4096];
         let mut drained = 0;
         while drained < DRAIN_LIMIT {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || conn.set_idle_timeout(Some(left)).is_err() {
+                break;
+            }
             match conn.read(&mut buf) {
-                Ok(0) | Err(_) => break, // FIN arrived, or the peer is gone, or timeout
+                Ok(0) | Err(_) => break, // FIN arrived, or the peer is gone, or time is up
                 Ok(n) => drained += n,
             }
         }

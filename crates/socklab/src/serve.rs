@@ -1,4 +1,7 @@
 //! `socklab serve tcp|udp|ws|all`: run echo servers until Ctrl-C.
+//!
+//! Run: `socklab serve tcp`, then `nc 127.0.0.1 7007` in another terminal; every
+//! system call the server makes is logged. `socklab serve --help` lists the rest.
 
 use std::io;
 use std::sync::mpsc;
@@ -20,12 +23,21 @@ pub struct Serve {
 #[derive(Subcommand)]
 enum Server {
     /// TCP echo (RFC 862): a byte stream, default 127.0.0.1:7007
+    #[command(
+        after_help = "Examples:\n  socklab serve tcp                          # event loop on 127.0.0.1:7007, narrated\n  socklab serve tcp --model iterative        # one client at a time: try two nc at once\n  socklab serve tcp --model threads          # a thread per connection\n  socklab serve tcp --max-connections 2      # the third client is accepted and closed at once\n  socklab serve tcp --idle-timeout 5         # silent clients are closed after 5 s\n  RUST_LOG=debug socklab serve tcp           # also log the bytes\nThen: nc 127.0.0.1 7007"
+    )]
     Tcp(tcp_echo::cli::Args),
     /// UDP echo (RFC 862): datagrams, default 127.0.0.1:7007
+    #[command(
+        after_help = "Examples:\n  socklab serve udp                          # 127.0.0.1:7007 (UDP and TCP ports are separate)\n  socklab serve udp --addr '[::1]:7007'      # IPv6 loopback\n  socklab serve udp --model threads          # one blocking thread instead of the event loop\nThen: ncat -u 127.0.0.1 7007   (each line you type is one datagram)"
+    )]
     Udp(udp_echo::cli::Args),
     /// WebSocket echo (RFC 6455) and its browser page, default 127.0.0.1:8080
     Ws(ws_echo::cli::Args),
     /// All three in one process: tcp and udp on 127.0.0.1:7007, ws on 127.0.0.1:8080
+    #[command(
+        after_help = "Examples:\n  socklab serve all                          # event loops; tcp+udp on 7007, ws on 8080\n  socklab serve all --model threads          # a thread per connection (UDP: one thread)\nThen: nc 127.0.0.1 7007, ncat -u 127.0.0.1 7007, socklab chat ws://127.0.0.1:8080/"
+    )]
     All(AllArgs),
 }
 
@@ -42,7 +54,7 @@ struct AllArgs {
 enum AllModel {
     /// A thread per connection (UDP: one blocking thread)
     Threads,
-    /// One mio event loop per server
+    /// mio event loops: one per core for tcp and ws, one for udp
     EventLoop,
 }
 

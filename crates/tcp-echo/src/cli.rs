@@ -1,4 +1,6 @@
 //! The command-line flags of the TCP echo server, shared by `tcp-echo` and `socklab serve tcp`.
+//!
+//! Run: `socklab serve tcp --help` to see them with examples.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,6 +8,7 @@ use std::sync::Arc;
 use lifecycle::limits::LimitArgs;
 use lifecycle::tcp::listen_tcp;
 use lifecycle::{Limits, Shutdown};
+use log::{info, warn};
 
 use crate::v3_event_loop::Echo;
 use crate::{DEFAULT_ADDR, v1_iterative, v2_threads, v3_event_loop};
@@ -42,6 +45,13 @@ pub struct Args {
 pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
     let listener = listen_tcp(args.addr)?;
     let limits = Limits::from(args.limits);
+    if args.model == Model::Iterative {
+        // One client at a time needs no cap: the others wait in the backlog.
+        info!("--model iterative serves one client at a time; --max-connections does not apply");
+    }
+    if args.loops.is_some() && args.model != Model::EventLoop {
+        warn!("--loops applies only to --model event-loop; ignored");
+    }
     match args.model {
         Model::Iterative => v1_iterative::serve(listener, shutdown, limits),
         Model::Threads => v2_threads::serve(listener, shutdown, limits),

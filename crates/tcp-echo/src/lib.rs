@@ -77,7 +77,7 @@ pub fn handle(mut conn: Connection, limits: &Limits) {
     match echo_stream(&mut conn) {
         Ok(bytes) => info!("[{tuple}] done: echoed {bytes} bytes"),
         Err(e) if is_timeout(&e) => info!(
-            "[{tuple}] idle for {:?} (--idle-timeout): closing",
+            "[{tuple}] no byte in or out for {:?} (--idle-timeout): closing",
             limits.idle_timeout.unwrap_or_default()
         ),
         Err(e) if is_disconnect(&e) => info!("[{tuple}] the peer went away: {e}"),

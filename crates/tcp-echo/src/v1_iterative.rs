@@ -39,6 +39,7 @@ pub fn serve(listener: TcpListener, shutdown: Shutdown, limits: Limits) -> io::R
         };
         if shutdown.is_triggered() {
             info!("[{}] the shutdown wake-up: closing it", conn.tuple());
+            conn.close();
             break;
         }
         // The whole server waits here until this client is done.

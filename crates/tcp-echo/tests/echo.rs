@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use lifecycle::tcp::listen_tcp;
 use lifecycle::{Limits, Shutdown};
-use tcp_echo::{v1_iterative, v2_threads};
+use tcp_echo::{v1_iterative, v2_threads, v3_event_loop};
 
 /// The longest any single read in these tests may block before the test fails.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -28,17 +28,25 @@ impl Drop for Server {
     }
 }
 
-fn start(iterative: bool, limits: Limits) -> Server {
+/// The three server versions, each tested against the same expectations.
+#[derive(Debug, Clone, Copy)]
+enum Model {
+    Iterative,
+    Threads,
+    EventLoop,
+}
+
+const ALL: [Model; 3] = [Model::Iterative, Model::Threads, Model::EventLoop];
+
+fn start(model: Model, limits: Limits) -> Server {
     let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = Shutdown::new();
     let s = shutdown.clone();
-    thread::spawn(move || {
-        if iterative {
-            v1_iterative::serve(listener, s, limits)
-        } else {
-            v2_threads::serve(listener, s, limits)
-        }
+    thread::spawn(move || match model {
+        Model::Iterative => v1_iterative::serve(listener, s, limits),
+        Model::Threads => v2_threads::serve(listener, s, limits),
+        Model::EventLoop => v3_event_loop::serve(listener, s, limits),
     });
     Server { addr, shutdown }
 }
@@ -60,14 +68,14 @@ fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
 /// server versions — binary included, not only text.
 #[test]
 fn echoes_exact_bytes() {
-    for iterative in [true, false] {
-        let server = start(iterative, Limits::default());
+    for model in ALL {
+        let server = start(model, Limits::default());
         let mut client = connect(server.addr);
         let sent: Vec<u8> = (0..=255u8).chain(b"hello\r\n\0".iter().copied()).collect();
         client.write_all(&sent).unwrap();
         let mut got = vec![0u8; sent.len()];
         client.read_exact(&mut got).unwrap();
-        assert_eq!(got, sent, "iterative={iterative}");
+        assert_eq!(got, sent, "{model:?}");
     }
 }
 
@@ -77,7 +85,7 @@ fn echoes_exact_bytes() {
 #[test]
 fn ten_megabytes_round_trip_while_reading() {
     const SIZE: usize = 10 * 1024 * 1024;
-    let server = start(false, Limits::default());
+    let server = start(Model::Threads, Limits::default());
     let mut client = connect(server.addr);
     let sent: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
     let mut writer = client.try_clone().unwrap();
@@ -96,7 +104,7 @@ fn ten_megabytes_round_trip_while_reading() {
 /// N bytes back, then EOF (the server's own FIN).
 #[test]
 fn half_close_still_receives_everything_then_eof() {
-    let server = start(false, Limits::default());
+    let server = start(Model::Threads, Limits::default());
     let mut client = connect(server.addr);
     let sent = vec![b'x'; 100_000];
     client.write_all(&sent).unwrap();
@@ -106,10 +114,17 @@ fn half_close_still_receives_everything_then_eof() {
 }
 
 /// A client that resets its connection mid-stream (RST instead of FIN) is that
-/// connection's problem only: another client is echoed before and after.
+/// connection's problem only: another client is echoed before and after, by the
+/// thread server and by the event loop (where both share one thread).
 #[test]
 fn a_reset_does_not_disturb_other_clients() {
-    let server = start(false, Limits::default());
+    for model in [Model::Threads, Model::EventLoop] {
+        reset_beside_a_steady_client(model);
+    }
+}
+
+fn reset_beside_a_steady_client(model: Model) {
+    let server = start(model, Limits::default());
     let mut steady = connect(server.addr);
     let mut round_trip = |msg: &[u8]| {
         steady.write_all(msg).unwrap();
@@ -145,7 +160,7 @@ fn connection_cap_closes_the_extra_client_at_once() {
         max_connections: 2,
         ..Limits::default()
     };
-    let server = start(false, limits);
+    let server = start(Model::Threads, limits);
     let mut first = connect(server.addr);
     let mut second = connect(server.addr);
     for client in [&mut first, &mut second] {
@@ -185,7 +200,7 @@ fn idle_connection_is_closed_by_the_server() {
         idle_timeout: Some(Duration::from_millis(300)),
         ..Limits::default()
     };
-    let server = start(false, limits);
+    let server = start(Model::Threads, limits);
     let mut silent = connect(server.addr);
     assert_eq!(read_to_eof(&mut silent), b"");
 }
@@ -194,7 +209,7 @@ fn idle_connection_is_closed_by_the_server() {
 /// bytes while the first is connected; they are echoed only once the first leaves.
 #[test]
 fn iterative_server_serves_one_client_at_a_time() {
-    let server = start(true, Limits::default());
+    let server = start(Model::Iterative, Limits::default());
     let mut first = connect(server.addr);
     first.write_all(b"1").unwrap();
     let mut got = [0u8; 1];
@@ -235,5 +250,50 @@ fn shutdown_before_serving_returns_at_once() {
             v2_threads::serve(listener, shutdown, Limits::default())
         };
         assert!(result.is_ok(), "iterative={iterative}: {result:?}");
+    }
+}
+
+/// A peer that sends but never reads fills both sockets' buffers, and the
+/// server's write() blocks. --idle-timeout bounds that wait too: the server gives
+/// up on the stuck peer, and the next client is served — by the iterative server
+/// (which the stuck peer would otherwise freeze) and by the thread server at its
+/// cap of one connection (which the stuck peer would otherwise hold forever).
+#[test]
+fn a_peer_that_never_reads_is_dropped_after_the_idle_timeout() {
+    for model in [Model::Iterative, Model::Threads] {
+        let limits = Limits {
+            max_connections: 1,
+            idle_timeout: Some(Duration::from_millis(300)),
+        };
+        let server = start(model, limits);
+        let stuck = connect(server.addr);
+        stuck.set_nonblocking(true).unwrap();
+        // Write until the kernel refuses more: the server's echo has filled our
+        // receive buffer and its send buffer (bounded: at most 64 MiB).
+        let chunk = [b's'; 64 * 1024];
+        let mut sent = 0;
+        while sent < 64 << 20 {
+            match (&stuck).write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{model:?}: {e}"),
+            }
+        }
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let mut next = connect(server.addr);
+            next.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            let _ = next.write_all(b"next");
+            let mut got = Vec::new();
+            let _ = (&mut next).take(4).read_to_end(&mut got);
+            if got == b"next" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{model:?}: still stuck after {DEADLINE:?}"
+            );
+        }
+        drop(stuck);
     }
 }

@@ -246,13 +246,10 @@ fn read_request(conn: &mut Connection, config: &Config) -> io::Result<(Decision,
 }
 
 /// The idle timeout for reads, and the same bound on a write to a peer that
-/// stopped reading (otherwise its full receive window would block us forever).
+/// stopped reading (`Connection::set_idle_timeout` sets both).
 fn set_timeouts(conn: &Connection, idle: Option<Duration>) {
     let tuple = conn.tuple();
-    if let Err(e) = conn
-        .set_idle_timeout(idle)
-        .and_then(|()| conn.stream().set_write_timeout(idle))
-    {
+    if let Err(e) = conn.set_idle_timeout(idle) {
         warn!("[{tuple}] cannot set the idle timeout: {e}");
     }
 }

@@ -1,4 +1,8 @@
 //! `ws-echo`: the WebSocket echo server on its own (the same as `socklab serve ws`).
+//!
+//! Run: `cargo run -p ws-echo`, then open <http://127.0.0.1:8080/> or
+//! `socklab chat ws://127.0.0.1:8080/`; `RUST_LOG=info` (the default) narrates
+//! the accept, the Upgrade and every read and write.
 
 use clap::Parser;
 use lifecycle::Shutdown;

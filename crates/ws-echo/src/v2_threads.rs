@@ -1,4 +1,9 @@
 //! ws-echo with a thread per connection: tcp-echo's accept loop, ws-echo's handler.
+//!
+//! Diff this file with `tcp_echo::v2_threads::serve`: the accept loop is the same
+//! function; only the per-connection work (`ws_echo::handle`) differs.
+//!
+//! Run: `socklab serve ws --model threads`.
 
 use std::io;
 use std::net::TcpListener;
