@@ -37,6 +37,11 @@ if ! $quick; then
   scripts/interop.sh | tee target/interop-output.txt
   ok=$(grep -c '^ok ' target/interop-output.txt || true)
   passed=$((passed + ok))
+
+  step "captures: the same exchange over tcp, udp and ws, asserted from tshark"
+  scripts/capture.sh --out target/captures --check | tee target/capture-output.txt
+  ok=$(grep -c '^ok ' target/capture-output.txt || true)
+  passed=$((passed + ok))
 fi
 
 printf '\nall checks passed\n%d passed, %d failed\n' "$passed" "$failed"
