@@ -42,6 +42,11 @@ if ! $quick; then
   scripts/capture.sh --out target/captures --check | tee target/capture-output.txt
   ok=$(grep -c '^ok ' target/capture-output.txt || true)
   passed=$((passed + ok))
+
+  step "lossy link: UDP loses, TCP retransmits (network namespaces; SKIP where not permitted)"
+  scripts/lossy-link.sh | tee target/lossy-output.txt
+  ok=$(grep -c '^ok ' target/lossy-output.txt || true)
+  passed=$((passed + ok))
 fi
 
 printf '\nall checks passed\n%d passed, %d failed\n' "$passed" "$failed"
