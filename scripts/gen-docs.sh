@@ -43,3 +43,15 @@ kill -INT "$server"; wait "$server" || true
 sed -E 's/^[0-9-]+T([0-9:.]+)Z/\1/' "$log" > "$out/lifecycle-server.log"
 rm -f "$log"
 echo "wrote $out/lifecycle-server.log, $out/lifecycle-client.txt"
+
+# --- docs/compare.md: the comparison table and one transport's JSON ----------
+# socklab compare starts its own servers in-process on ephemeral loopback ports,
+# so nothing else needs to run. NO_COLOR keeps escape codes out of the file.
+NO_COLOR=1 "$bin" compare > "$out/compare-table.txt"
+NO_COLOR=1 "$bin" compare --json | python3 -c '
+import json, sys
+ws = [t for t in json.load(sys.stdin)["transports"] if t["name"] == "ws"][0]
+print(json.dumps(ws, indent=2))' > "$out/compare-ws.json"
+# A 200-byte message: past 125 bytes the frame header needs the 16-bit length.
+NO_COLOR=1 "$bin" compare --message "$(head -c 200 /dev/zero | tr '\0' x)" > "$out/compare-table-200.txt"
+echo "wrote $out/compare-table.txt, $out/compare-ws.json, $out/compare-table-200.txt"

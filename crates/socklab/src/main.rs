@@ -1,9 +1,14 @@
 //! `socklab`: the command line. Each subcommand lives in its own module and is
 //! thin: it parses flags and calls the library crates, where the lessons are.
 //!
-//! Run: `cargo run --release -- --help`.
+//! Run: `cargo run --release -- tour` for the guided tour, `--help` for the rest.
 
+mod chat;
+mod compare;
+mod handshake;
+mod send;
 mod serve;
+mod tour;
 
 use clap::{Parser, Subcommand};
 
@@ -12,7 +17,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Examples:\n  socklab serve tcp                       # TCP echo on 127.0.0.1:7007, narrated\n  socklab serve udp                       # UDP echo on 127.0.0.1:7007\n  RUST_LOG=debug socklab serve tcp        # narration plus the bytes\n\nThe narration goes to stderr; RUST_LOG=warn silences it."
+    after_help = "Examples:\n  socklab tour                            # start here: every lesson, measured, in seconds\n  socklab serve tcp                       # TCP echo on 127.0.0.1:7007, narrated\n  socklab serve udp                       # UDP echo on 127.0.0.1:7007\n  RUST_LOG=debug socklab serve tcp        # narration plus the bytes\n  socklab send ws://127.0.0.1:8080/ hi --wire   # every byte of a WebSocket exchange, decoded\n  socklab compare                         # tcp, udp and ws side by side\n\nThe narration goes to stderr; RUST_LOG=warn silences it, RUST_LOG=info turns it on for any command."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,14 +26,40 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The guided tour: servers in-process, every lesson shown with a measurement
+    Tour(tour::Tour),
     /// Run an echo server on loopback, narrating every system call
     Serve(serve::Serve),
+    /// Send messages over tcp://, udp:// or ws:// and print the echoes (--wire: every byte)
+    Send(send::Send),
+    /// Type lines, see arrivals as they come (full duplex)
+    Chat(chat::Chat),
+    /// The same script over TCP, UDP and WebSocket: a table of measured differences
+    Compare(compare::Compare),
+    /// Print the Sec-WebSocket-Accept for a Sec-WebSocket-Key
+    Handshake(handshake::Handshake),
+}
+
+impl Command {
+    /// Servers narrate by default; the client commands print their own results on
+    /// stdout, so their narration is off unless RUST_LOG asks for it.
+    fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "info",
+            _ => "warn",
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    lifecycle::narrate::init("info");
+    lifecycle::narrate::init(cli.command.default_log_level());
     match cli.command {
+        Command::Tour(tour) => tour.run(),
         Command::Serve(serve) => serve.run(),
+        Command::Send(send) => send.run(),
+        Command::Chat(chat) => chat.run(),
+        Command::Compare(compare) => compare.run(),
+        Command::Handshake(handshake) => handshake.run(),
     }
 }

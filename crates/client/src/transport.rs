@@ -1,0 +1,618 @@
+//! One client, three transports: `tcp://`, `udp://` and `ws://` behind the same
+//! four verbs — connect, send a message, receive, close.
+//!
+//! The point of having one type is the comparison: the same call does very
+//! different things underneath, and the Tap under each transport records exactly
+//! what. `send(b"hello")` is one `write()` of 5 bytes on TCP, one 5-byte datagram
+//! on UDP, and on WebSocket one 11-byte masked frame — after an HTTP Upgrade that
+//! TCP and UDP never needed.
+//!
+//! | verb      | tcp://                      | udp://                       | ws://                                   |
+//! |-----------|-----------------------------|------------------------------|-----------------------------------------|
+//! | connect   | socket, connect (SYN…ACK)   | socket, bind, connect (no packet) | TCP connect, then HTTP Upgrade → 101 |
+//! | send      | one `write()`               | one datagram                 | one masked frame                        |
+//! | receive   | one `read()`: any bytes     | one datagram, whole          | one message, reassembled from frames    |
+//! | close     | shutdown (FIN), read to 0   | nothing on the wire          | close frame 1000, server's FIN, close   |
+//!
+//! Try: `socklab send tcp://127.0.0.1:7007 hello --wire`, then the same with
+//! `udp://` and `ws://127.0.0.1:8080/`.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lifecycle::state::tcp_state;
+use lifecycle::tcp::{Connection, connect_tcp};
+use lifecycle::udp::{RECV_BUFFER, UdpEndpoint};
+use lifecycle::{Direction, FourTuple, Tap, TapLog, TcpState};
+use log::info;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::Utf8Bytes;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, WebSocket};
+
+/// How long connect (and the WebSocket handshake) may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long `close` waits for the peer's side of the close (its close frame, its FIN).
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long `close` polls the kernel for the final TCP states (one side reaching
+/// TIME_WAIT takes one more packet, so it is not instant even on loopback).
+pub const STATE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The most bytes one TCP `read()` asks for. 64 KiB, like a UDP datagram buffer:
+/// large enough that "how many reads" is decided by the kernel, not by us.
+pub const READ_BUFFER: usize = 64 * 1024;
+
+/// The three kinds of URL the client understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// `tcp://host:port`: a raw TCP byte stream.
+    Tcp,
+    /// `udp://host:port`: raw UDP datagrams.
+    Udp,
+    /// `ws://host:port/path`: WebSocket messages over TCP.
+    Ws,
+}
+
+impl Scheme {
+    /// `tcp`, `udp` or `ws`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Tcp => "tcp",
+            Scheme::Udp => "udp",
+            Scheme::Ws => "ws",
+        }
+    }
+
+    /// What one received unit is called on this transport.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Scheme::Tcp => "read",
+            Scheme::Udp => "datagram",
+            Scheme::Ws => "message",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A parsed URL: which transport, which address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// tcp, udp or ws.
+    pub scheme: Scheme,
+    /// The server's address (the host name resolved).
+    pub addr: SocketAddr,
+    /// The URL as given (tungstenite builds the request line and Host from it).
+    pub url: String,
+}
+
+impl Target {
+    /// Parses `tcp://HOST:PORT`, `udp://HOST:PORT` or `ws://HOST[:PORT][/PATH]`.
+    pub fn parse(url: &str) -> Result<Target, Error> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| Error::Url(format!("{url}: expected tcp://, udp:// or ws://")))?;
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "tcp" => Scheme::Tcp,
+            "udp" => Scheme::Udp,
+            "ws" => Scheme::Ws,
+            "wss" => return Err(Error::Url(format!("{url}: wss:// (TLS) is not supported"))),
+            other => return Err(Error::Url(format!("{url}: unknown scheme {other}://"))),
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        // ws:// may leave the port out: 80, as for http://.
+        let with_port = match (scheme, authority.rsplit_once(':')) {
+            (_, Some((_, port))) if !port.ends_with(']') => authority.to_string(),
+            (Scheme::Ws, _) => format!("{authority}:80"),
+            _ => return Err(Error::Url(format!("{url}: a port is needed"))),
+        };
+        let addr = with_port
+            .to_socket_addrs()
+            .map_err(|e| Error::Url(format!("{url}: {e}")))?
+            .next()
+            .ok_or_else(|| Error::Url(format!("{url}: the host has no address")))?;
+        Ok(Target {
+            scheme,
+            addr,
+            url: url.to_string(),
+        })
+    }
+}
+
+/// What can go wrong in the client.
+#[derive(Debug)]
+pub enum Error {
+    /// The URL cannot be used.
+    Url(String),
+    /// A system call failed (including a read that timed out).
+    Io(io::Error),
+    /// The WebSocket layer refused: a failed handshake or a protocol error.
+    WebSocket(tungstenite::Error),
+}
+
+impl Error {
+    /// True when a read gave up after its timeout (nothing arrived in time).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Io(e) => lifecycle::tcp::is_timeout(e),
+            Error::WebSocket(tungstenite::Error::Io(e)) => lifecycle::tcp::is_timeout(e),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Url(msg) => write!(f, "bad URL: {msg}"),
+            Error::Io(e) => write!(f, "{e}"),
+            Error::WebSocket(e) => write!(f, "websocket: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+impl From<tungstenite::Error> for Error {
+    fn from(e: tungstenite::Error) -> Error {
+        match e {
+            tungstenite::Error::Io(e) => Error::Io(e),
+            other => Error::WebSocket(other),
+        }
+    }
+}
+
+/// What one `receive` got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// One unit of data: the bytes of one read (tcp), one datagram (udp) or one
+    /// message (ws).
+    Data(Vec<u8>),
+    /// A WebSocket ping (tungstenite answers it with a pong by itself).
+    Ping(Vec<u8>),
+    /// A WebSocket pong.
+    Pong(Vec<u8>),
+    /// The server's close frame, with its status code if it had one.
+    Close(Option<u16>),
+    /// The end: the peer sent FIN (tcp) or the WebSocket is closed.
+    End,
+}
+
+/// One of the two ends of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Us.
+    Client,
+    /// The server.
+    Server,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        })
+    }
+}
+
+/// How the conversation ended, as measured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloseReport {
+    /// The status code in the server's close frame (ws only).
+    pub close_code: Option<u16>,
+    /// When we sent FIN (shutdown or close), on the Tap's clock (tcp and ws).
+    pub our_fin: Option<Duration>,
+    /// When `read()` returned 0 — the server's FIN — on the Tap's clock.
+    pub their_fin: Option<Duration>,
+    /// The kernel's state of our socket once the close settled.
+    pub client_state: Option<TcpState>,
+    /// The kernel's state of the server's socket for this connection.
+    pub server_state: Option<TcpState>,
+}
+
+impl CloseReport {
+    /// Who sent FIN first, from the two times above.
+    pub fn first_fin(&self) -> Option<Side> {
+        match (self.our_fin, self.their_fin) {
+            (Some(ours), Some(theirs)) if theirs < ours => Some(Side::Server),
+            (Some(_), _) => Some(Side::Client),
+            (None, Some(_)) => Some(Side::Server),
+            (None, None) => None,
+        }
+    }
+
+    /// Which side the kernel lists in TIME_WAIT.
+    pub fn time_wait(&self) -> Option<Side> {
+        if self.client_state == Some(TcpState::TimeWait) {
+            Some(Side::Client)
+        } else if self.server_state == Some(TcpState::TimeWait) {
+            Some(Side::Server)
+        } else {
+            None
+        }
+    }
+}
+
+/// The socket under each transport, wrapped in the Tap.
+#[derive(Debug)]
+enum Link {
+    Tcp(Tap<Connection>),
+    Udp(Tap<UdpEndpoint>),
+    Ws(Box<WebSocket<Tap<Connection>>>),
+}
+
+/// A connected client on one of the three transports.
+#[derive(Debug)]
+pub struct Transport {
+    target: Target,
+    link: Link,
+    log: TapLog,
+    tuple: FourTuple,
+    connect_time: Duration,
+    handshake_records: usize,
+    our_fin: Option<Duration>,
+}
+
+impl Transport {
+    /// Parses `url` and connects.
+    pub fn connect(url: &str) -> Result<Transport, Error> {
+        Transport::connect_to(&Target::parse(url)?)
+    }
+
+    // ANCHOR: connect
+    /// Connects to `target`; for ws this includes the HTTP Upgrade.
+    pub fn connect_to(target: &Target) -> Result<Transport, Error> {
+        let log = TapLog::new();
+        let started = Instant::now();
+        let (link, tuple) = match target.scheme {
+            Scheme::Tcp => {
+                // socket(2) + connect(2): the kernel's three-way handshake.
+                let conn = connect_tcp(target.addr, CONNECT_TIMEOUT)?;
+                let tuple = conn.tuple();
+                (Link::Tcp(Tap::with_log(conn, log.clone())), tuple)
+            }
+            Scheme::Udp => {
+                // socket(2) + bind(2) + connect(2): no packet leaves the machine.
+                let endpoint = UdpEndpoint::connect(target.addr)?;
+                let tuple = endpoint.tuple(target.addr);
+                (Link::Udp(Tap::with_log(endpoint, log.clone())), tuple)
+            }
+            Scheme::Ws => {
+                // The same TCP connect, then tungstenite writes the Upgrade request
+                // and reads the 101 response through the Tap, on this one socket.
+                let conn = connect_tcp(target.addr, CONNECT_TIMEOUT)?;
+                conn.set_idle_timeout(Some(CONNECT_TIMEOUT))?;
+                let tuple = conn.tuple();
+                let tap = Tap::with_log(conn, log.clone());
+                let (ws, response) =
+                    tungstenite::client::client_with_config(target.url.as_str(), tap, None)
+                        .map_err(|e| match e {
+                            tungstenite::HandshakeError::Failure(e) => Error::from(e),
+                            tungstenite::HandshakeError::Interrupted(_) => {
+                                Error::Io(io::Error::new(
+                                    io::ErrorKind::TimedOut,
+                                    "the WebSocket handshake did not finish",
+                                ))
+                            }
+                        })?;
+                ws.get_ref().get_ref().set_idle_timeout(None)?;
+                info!("[{tuple}] upgraded: HTTP {}", response.status());
+                (Link::Ws(Box::new(ws)), tuple)
+            }
+        };
+        Ok(Transport {
+            target: target.clone(),
+            link,
+            handshake_records: log.mark(),
+            log,
+            tuple,
+            connect_time: started.elapsed(),
+            our_fin: None,
+        })
+    }
+    // ANCHOR_END: connect
+
+    /// Which URL this is connected to.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The records of every byte so far (a live handle: it keeps filling).
+    pub fn log(&self) -> TapLog {
+        self.log.clone()
+    }
+
+    /// Protocol, our address, the server's address.
+    pub fn tuple(&self) -> FourTuple {
+        self.tuple
+    }
+
+    /// How long `connect` took, handshake included.
+    pub fn connect_time(&self) -> Duration {
+        self.connect_time
+    }
+
+    /// How many records the connect made: for ws, the Upgrade request and response.
+    /// Records from this index on are the conversation.
+    pub fn handshake_records(&self) -> usize {
+        self.handshake_records
+    }
+
+    /// Makes `receive` give up (with an error for which [`Error::is_timeout`] is
+    /// true) when nothing arrives for `timeout`. `None` waits forever.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        match &self.link {
+            Link::Tcp(tap) => tap.get_ref().set_idle_timeout(timeout)?,
+            Link::Udp(tap) => tap.get_ref().socket().set_read_timeout(timeout)?,
+            Link::Ws(ws) => ws.get_ref().get_ref().set_idle_timeout(timeout)?,
+        }
+        Ok(())
+    }
+
+    // ANCHOR: send
+    /// Sends one message: one `write()` (tcp), one datagram (udp), one frame (ws;
+    /// text if the bytes are UTF-8, else binary).
+    pub fn send(&mut self, message: &[u8]) -> Result<(), Error> {
+        match &mut self.link {
+            // write_all: a short write is followed by another write, never lost.
+            Link::Tcp(tap) => tap.write_all(message)?,
+            Link::Udp(tap) => {
+                let n = tap.write(message)?;
+                if n != message.len() {
+                    return Err(Error::Io(io::Error::other("datagram sent short")));
+                }
+            }
+            Link::Ws(ws) => {
+                let message = match std::str::from_utf8(message) {
+                    Ok(text) => Message::text(text),
+                    Err(_) => Message::binary(message.to_vec()),
+                };
+                // send = queue the frame (masked: we are the client) + flush it.
+                ws.send(message)?;
+            }
+        }
+        Ok(())
+    }
+    // ANCHOR_END: send
+
+    // ANCHOR: receive
+    /// Receives one unit: whatever one `read()` returns (tcp — a stream has no
+    /// messages), one datagram (udp), or one whole message (ws).
+    pub fn receive(&mut self) -> Result<Incoming, Error> {
+        match &mut self.link {
+            Link::Tcp(tap) => {
+                let mut buf = vec![0u8; READ_BUFFER];
+                match tap.read(&mut buf)? {
+                    0 => Ok(Incoming::End), // the server sent FIN
+                    n => Ok(Incoming::Data(buf[..n].to_vec())),
+                }
+            }
+            Link::Udp(tap) => {
+                // Room for any datagram, so none is cut short.
+                let mut buf = vec![0u8; RECV_BUFFER];
+                let n = tap.read(&mut buf)?;
+                Ok(Incoming::Data(buf[..n].to_vec()))
+            }
+            Link::Ws(ws) => match ws.read() {
+                Ok(Message::Text(text)) => Ok(Incoming::Data(text.as_bytes().to_vec())),
+                Ok(Message::Binary(bytes)) => Ok(Incoming::Data(bytes.to_vec())),
+                Ok(Message::Ping(bytes)) => Ok(Incoming::Ping(bytes.to_vec())),
+                Ok(Message::Pong(bytes)) => Ok(Incoming::Pong(bytes.to_vec())),
+                Ok(Message::Close(frame)) => Ok(Incoming::Close(frame.map(|f| f.code.into()))),
+                Ok(Message::Frame(frame)) => Ok(Incoming::Data(frame.into_payload().to_vec())),
+                // A normal end, not a failure.
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    Ok(Incoming::End)
+                }
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+    // ANCHOR_END: receive
+
+    /// Receives units until at least `bytes` data bytes have arrived — the whole
+    /// echo of a `bytes`-long message, which TCP may return in several reads —
+    /// and returns them as they came. Pings and pongs are skipped; the end of the
+    /// conversation before all bytes arrived is an `UnexpectedEof` error.
+    pub fn receive_bytes(&mut self, bytes: usize) -> Result<Vec<Vec<u8>>, Error> {
+        let mut units = Vec::new();
+        let mut got = 0;
+        // An empty message still comes back as one (empty) datagram or message.
+        while got < bytes || units.is_empty() {
+            match self.receive()? {
+                Incoming::Data(unit) => {
+                    got += unit.len();
+                    let empty = unit.is_empty();
+                    units.push(unit);
+                    if empty && bytes == 0 {
+                        break;
+                    }
+                }
+                Incoming::Ping(_) | Incoming::Pong(_) => {}
+                Incoming::Close(_) | Incoming::End => {
+                    return Err(Error::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the server ended the conversation after {got} of {bytes} bytes"),
+                    )));
+                }
+            }
+        }
+        Ok(units)
+    }
+
+    /// Waits (until `deadline`) until at least `bytes` bytes sit unread in the
+    /// kernel's receive buffer, without taking them (`recv(MSG_PEEK)`). The
+    /// boundary experiment uses it so the first `read()` sees everything that was
+    /// echoed: what one read returns then depends on the protocol, not on timing.
+    /// Returns whether they all arrived. UDP answers true at once: a datagram
+    /// is read whole whenever it is read.
+    pub fn wait_buffered(&self, bytes: usize, deadline: Instant) -> Result<bool, Error> {
+        let conn = match &self.link {
+            Link::Tcp(tap) => tap.get_ref(),
+            Link::Ws(ws) => ws.get_ref().get_ref(),
+            Link::Udp(_) => return Ok(true),
+        };
+        let mut buf = vec![0u8; bytes];
+        // A short pause between peeks: the bytes are in flight on loopback, and
+        // the deadline bounds the wait.
+        const POLL: Duration = Duration::from_micros(200);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            conn.stream().set_read_timeout(Some(left))?;
+            let n = match conn.stream().peek(&mut buf) {
+                Ok(n) => n,
+                Err(e) if lifecycle::tcp::is_timeout(&e) => return Ok(false),
+                Err(e) => return Err(e.into()),
+            };
+            if n >= bytes || n == 0 {
+                conn.stream().set_read_timeout(None)?;
+                return Ok(n >= bytes);
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    // ANCHOR: close
+    /// Ends the conversation the way each protocol does, and reports what the
+    /// kernel says about both ends afterwards.
+    ///
+    /// - tcp: `shutdown(SHUT_WR)` sends our FIN; we read until the server's FIN
+    ///   (read() = 0), then `close()`. We sent FIN first, so we end in TIME_WAIT.
+    /// - ws: a close frame with 1000; the server answers with its own close frame
+    ///   and then, as RFC 6455 asks, closes the TCP connection first — so the
+    ///   server's socket holds TIME_WAIT; we read its FIN, then `close()`.
+    /// - udp: nothing goes on the wire; `close()` only frees our descriptor.
+    pub fn close(mut self) -> Result<CloseReport, Error> {
+        let mut report = CloseReport::default();
+        match self.link {
+            Link::Udp(tap) => {
+                drop(tap); // close(2): no packet, the server never knows
+                info!("[{}] close(): UDP sends nothing", self.tuple);
+                return Ok(report);
+            }
+            Link::Tcp(ref mut tap) => {
+                tap.get_ref().shutdown_write()?;
+                self.our_fin = Some(self.log.elapsed());
+                tap.get_ref().set_idle_timeout(Some(CLOSE_TIMEOUT))?;
+                let mut buf = vec![0u8; READ_BUFFER];
+                // Read (and keep in the log) until the server's FIN, a bounded wait.
+                while let Ok(n) = tap.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            Link::Ws(ref mut ws) => {
+                ws.get_ref()
+                    .get_ref()
+                    .set_idle_timeout(Some(CLOSE_TIMEOUT))?;
+                let normal = CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: Utf8Bytes::from_static(""),
+                };
+                // Queues and flushes our close frame (1000, masked like every
+                // client frame). Fails only if the server closed already.
+                let _ = ws.close(Some(normal));
+                loop {
+                    match ws.read() {
+                        // The server's close frame answering ours.
+                        Ok(Message::Close(frame)) => {
+                            report.close_code = frame.map(|f| f.code.into());
+                        }
+                        // Data still in flight before its close frame: dropped.
+                        Ok(_) => {}
+                        // ConnectionClosed: read() returned 0, the server's FIN.
+                        // Or a timeout: the server never closed; we will.
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        // close(2): if we have not sent FIN yet, the kernel sends it now.
+        if self.our_fin.is_none() {
+            self.our_fin = Some(self.log.elapsed());
+        }
+        drop(self.link);
+        info!("[{}] close()", self.tuple);
+        report.our_fin = self.our_fin;
+        report.their_fin = self
+            .log
+            .records()
+            .iter()
+            .find(|r| r.dir == Direction::Received && r.bytes.is_empty())
+            .map(|r| r.at);
+        let (client, server) = settled_states(self.tuple);
+        report.client_state = Some(client);
+        report.server_state = Some(server);
+        Ok(report)
+    }
+    // ANCHOR_END: close
+}
+
+/// The kernel's states of both ends of `tuple`, once one of them is in TIME_WAIT
+/// and the other is gone (or after [`STATE_TIMEOUT`]): the last ACK is one more
+/// packet, even on loopback.
+pub fn settled_states(tuple: FourTuple) -> (TcpState, TcpState) {
+    let deadline = Instant::now() + STATE_TIMEOUT;
+    loop {
+        let client = tcp_state(tuple.local, tuple.peer);
+        let server = tcp_state(tuple.peer, tuple.local);
+        let settled = matches!(
+            (client, server),
+            (TcpState::TimeWait, TcpState::Closed) | (TcpState::Closed, TcpState::TimeWait)
+        );
+        if settled || client == TcpState::Unknown || Instant::now() >= deadline {
+            return (client, server);
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The three URL forms; ws may leave out its port (80), tcp and udp may not.
+    #[test]
+    fn parses_the_three_schemes() {
+        let t = Target::parse("tcp://127.0.0.1:7007").unwrap();
+        assert_eq!(
+            (t.scheme, t.addr),
+            (Scheme::Tcp, "127.0.0.1:7007".parse().unwrap())
+        );
+        let u = Target::parse("udp://[::1]:9").unwrap();
+        assert_eq!(
+            (u.scheme, u.addr),
+            (Scheme::Udp, "[::1]:9".parse().unwrap())
+        );
+        let w = Target::parse("ws://127.0.0.1/chat").unwrap();
+        assert_eq!(
+            (w.scheme, w.addr),
+            (Scheme::Ws, "127.0.0.1:80".parse().unwrap())
+        );
+        assert!(Target::parse("tcp://127.0.0.1").is_err());
+        assert!(Target::parse("http://127.0.0.1:80").is_err());
+        assert!(Target::parse("127.0.0.1:80").is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! compare's measurements on loopback, against the three echo servers started
+//! in-process on ephemeral ports: the facts the comparison table is built on.
+
+use client::LocalServers;
+use client::compare::{Comparison, Script, compare};
+use serde_json::Value;
+
+/// Runs the default burst ("hello" x3) and a few round trips over tcp, udp, ws.
+fn run() -> (Comparison, Value) {
+    let servers = LocalServers::start().expect("servers start");
+    let script = Script {
+        rounds: 20,
+        ..Script::default()
+    };
+    let comparison = compare(&servers.urls(), &script).expect("compare runs");
+    let json = serde_json::to_value(&comparison).expect("serializes");
+    (comparison, json)
+}
+
+fn transport<'a>(json: &'a Value, name: &str) -> &'a Value {
+    json["transports"]
+        .as_array()
+        .expect("a transports array")
+        .iter()
+        .find(|t| t["name"] == name)
+        .expect("transport present")
+}
+
+/// Lessons 3, 6, 10, 11, 13: what each transport adds, as compare's JSON reports it.
+#[test]
+fn compare_json_on_loopback() {
+    let (_, json) = run();
+    let (tcp, udp, ws) = (
+        transport(&json, "tcp"),
+        transport(&json, "udp"),
+        transport(&json, "ws"),
+    );
+
+    // Lesson 6: only WebSocket has an opening handshake of its own.
+    for t in [tcp, udp] {
+        assert_eq!(t["handshake_bytes_sent"], 0);
+        assert_eq!(t["handshake_bytes_received"], 0);
+    }
+    assert!(ws["handshake_bytes_sent"].as_u64().unwrap() > 0);
+    assert!(ws["handshake_bytes_received"].as_u64().unwrap() > 0);
+    assert_eq!(ws["round_trips_before_payload"], 2);
+    assert_eq!(tcp["round_trips_before_payload"], 1);
+    assert_eq!(udp["round_trips_before_payload"], 0);
+
+    // Lesson 13: the same 15 payload bytes; raw sockets add nothing, ws adds a
+    // 2-byte header + 4-byte key per client frame and a 2-byte header per server frame.
+    for t in [tcp, udp, ws] {
+        assert_eq!(t["messages_sent"], 3);
+        assert_eq!(t["payload_bytes_sent"], 15);
+        assert_eq!(t["payload_bytes_received"], 15);
+    }
+    assert_eq!(tcp["wire_bytes_sent"], 15);
+    assert_eq!(udp["wire_bytes_sent"], 15);
+    assert_eq!(ws["wire_bytes_sent"], 3 * (5 + 6));
+    assert_eq!(ws["wire_bytes_received"], 3 * (5 + 2));
+    assert!(ws["wire_bytes_sent"].as_u64() > ws["payload_bytes_sent"].as_u64());
+
+    // Lesson 3: UDP and WebSocket keep message boundaries; TCP's three writes are
+    // read back in fewer reads (all bytes were buffered before the first read).
+    assert_eq!(udp["boundaries_preserved"], true);
+    assert_eq!(udp["units_received"], 3);
+    assert_eq!(ws["boundaries_preserved"], true);
+    assert_eq!(ws["units_received"], 3);
+    assert_eq!(tcp["boundaries_preserved"], false);
+    assert_eq!(tcp["units_received"], 1);
+    assert_eq!(tcp["received"][0], "\"hellohellohello\"");
+
+    // Lesson 10: clients mask, servers do not.
+    assert_eq!(ws["masked_client_to_server"], true);
+    assert_eq!(ws["masked_server_to_client"], false);
+    assert_eq!(tcp["masked_client_to_server"], Value::Null);
+
+    // Lesson 11: ws closes with 1000 and the server's FIN first, so the server
+    // holds TIME_WAIT; our TCP client sends FIN first and holds it itself.
+    assert_eq!(ws["close_code"], 1000);
+    assert_eq!(ws["first_fin"], "server");
+    assert_eq!(ws["time_wait"], "server");
+    assert_eq!(tcp["first_fin"], "client");
+    assert_eq!(tcp["time_wait"], "client");
+    assert_eq!(udp["time_wait"], Value::Null);
+
+    for t in [tcp, udp, ws] {
+        assert_eq!(t["rtt_samples"], 20);
+        assert!(t["rtt_p50_us"].as_f64().unwrap() <= t["rtt_p99_us"].as_f64().unwrap());
+    }
+}

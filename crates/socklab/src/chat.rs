@@ -1,0 +1,99 @@
+//! `socklab chat URL`: type lines, see whatever arrives the moment it arrives.
+//!
+//! Full duplex (lesson 12): sending and receiving do not take turns. Lines you
+//! type are sent; anything the server sends — an echo, a push, a ping — is
+//! printed as soon as it is read, even while you are in the middle of typing.
+//! One thread reads the keyboard; the main thread sends what it typed and reads
+//! the socket with a short timeout so it can do both.
+//!
+//! Try: `socklab serve ws` in one terminal, `socklab chat ws://127.0.0.1:8080/` in
+//! another. Then the same with `tcp://127.0.0.1:7007` and `udp://127.0.0.1:7007`.
+//! End with Ctrl-D (closes cleanly) or Ctrl-C.
+
+use std::io::{self, BufRead, Write};
+use std::sync::mpsc::{self, TryRecvError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use client::wire::quoted;
+use client::{Incoming, Transport};
+
+/// How long one socket read waits before the loop checks the keyboard again. Short
+/// enough that a typed line goes out at once, long enough not to spin.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Flags of `socklab chat`.
+#[derive(Args)]
+#[command(
+    after_help = "Examples (start the servers first: socklab serve all):\n  socklab chat ws://127.0.0.1:8080/     # each line is one WebSocket message\n  socklab chat tcp://127.0.0.1:7007     # each line is one write(); echoes are reads\n  socklab chat udp://127.0.0.1:7007     # each line is one datagram\nEnd with Ctrl-D (a clean close) or Ctrl-C."
+)]
+pub struct Chat {
+    /// Where to connect: tcp://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH
+    url: String,
+}
+
+impl Chat {
+    /// Runs until Ctrl-D, Ctrl-C or the server closing.
+    pub fn run(self) -> anyhow::Result<()> {
+        let mut t =
+            Transport::connect(&self.url).with_context(|| format!("connect {}", self.url))?;
+        t.set_read_timeout(Some(POLL))?;
+        let started = Instant::now();
+        eprintln!(
+            "connected: {} — type a line and press Enter; Ctrl-D to close",
+            t.tuple()
+        );
+
+        // The keyboard on its own thread: reading stdin blocks, and the socket must
+        // still be read meanwhile.
+        let (lines, typed) = mpsc::channel::<String>();
+        thread::Builder::new()
+            .name("keyboard".into())
+            .spawn(move || {
+                for line in io::stdin().lock().lines().map_while(Result::ok) {
+                    if lines.send(line).is_err() {
+                        break;
+                    }
+                }
+            })?;
+
+        let stamp = || format!("[{:>8.3} s]", started.elapsed().as_secs_f64());
+        loop {
+            match typed.try_recv() {
+                Ok(line) => {
+                    t.send(line.as_bytes())?;
+                    println!("{} → {}", stamp(), quoted(line.as_bytes()));
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => break, // Ctrl-D: end of input
+            }
+            match t.receive() {
+                Ok(Incoming::Data(bytes)) => println!("{} ← {}", stamp(), quoted(&bytes)),
+                Ok(Incoming::Ping(bytes)) => println!("{} ← ping {}", stamp(), quoted(&bytes)),
+                Ok(Incoming::Pong(bytes)) => println!("{} ← pong {}", stamp(), quoted(&bytes)),
+                Ok(Incoming::Close(code)) => {
+                    println!("{} ← close frame {code:?}", stamp());
+                }
+                Ok(Incoming::End) => {
+                    println!("{} the server closed the connection", stamp());
+                    return Ok(());
+                }
+                Err(e) if e.is_timeout() => {} // nothing arrived in POLL: check the keyboard
+                Err(e) => return Err(e.into()),
+            }
+            io::stdout().flush()?;
+        }
+        let report = t.close()?;
+        if let Some(first) = report.first_fin() {
+            eprintln!(
+                "closed: first FIN from the {first}; in TIME_WAIT: {}",
+                report
+                    .time_wait()
+                    .map_or("neither".to_string(), |s| s.to_string())
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! `socklab compare`: the same script over TCP, UDP and WebSocket, side by side.
+//!
+//! Starts the three echo servers in this process on ephemeral loopback ports (or
+//! uses the ones you name with --tcp, --udp, --ws), runs client::compare's script
+//! over each — connect, a burst of N messages, timed round trips, close — and
+//! prints only what it measured. See docs/compare.md for what each row means.
+//!
+//! Try: `socklab compare`, `socklab compare --count 10`, `socklab compare --json | jq`.
+
+use clap::Args;
+use client::compare::{
+    DEFAULT_COUNT, DEFAULT_MESSAGE, DEFAULT_ROUNDS, Script, compare, render_table,
+};
+use client::{LocalServers, Style};
+
+/// Flags of `socklab compare`.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  socklab compare                           # in-process servers on 127.0.0.1, random ports\n  socklab compare --count 10 --message hi   # ten back-to-back sends of \"hi\"\n  socklab compare --json | jq '.transports[] | {name, wire_bytes_sent}'\n  socklab compare --tcp tcp://127.0.0.1:7007 --udp udp://127.0.0.1:7007 --ws ws://127.0.0.1:8080/\n                                            # against `socklab serve all`"
+)]
+pub struct Compare {
+    /// Print JSON ({"transports":[{"name", "wire_bytes_sent", …}]}) instead of the table
+    #[arg(long)]
+    json: bool,
+    /// The message to send
+    #[arg(long, short, default_value = DEFAULT_MESSAGE)]
+    message: String,
+    /// How many times to send it back to back (the boundary experiment)
+    #[arg(long, short = 'n', default_value_t = DEFAULT_COUNT)]
+    count: usize,
+    /// How many timed round trips (strict ping-pong) per transport
+    #[arg(long, default_value_t = DEFAULT_ROUNDS)]
+    rounds: usize,
+    /// A running TCP echo server to use instead of the in-process one
+    #[arg(long, value_name = "URL")]
+    tcp: Option<String>,
+    /// A running UDP echo server to use instead of the in-process one
+    #[arg(long, value_name = "URL")]
+    udp: Option<String>,
+    /// A running WebSocket echo server to use instead of the in-process one
+    #[arg(long, value_name = "URL")]
+    ws: Option<String>,
+    /// No colors (also: NO_COLOR=1)
+    #[arg(long)]
+    no_color: bool,
+}
+
+impl Compare {
+    /// Runs the comparison and prints it.
+    pub fn run(self) -> anyhow::Result<()> {
+        // Servers in this process only for the transports not given on the command line.
+        let local = if self.tcp.is_none() || self.udp.is_none() || self.ws.is_none() {
+            Some(LocalServers::start()?)
+        } else {
+            None
+        };
+        let pick = |given: &Option<String>, local_url: fn(&LocalServers) -> String| {
+            given
+                .clone()
+                .or_else(|| local.as_ref().map(local_url))
+                .unwrap_or_default()
+        };
+        let urls = [
+            pick(&self.tcp, LocalServers::tcp_url),
+            pick(&self.udp, LocalServers::udp_url),
+            pick(&self.ws, LocalServers::ws_url),
+        ];
+        let script = Script {
+            message: self.message.into_bytes(),
+            count: self.count,
+            rounds: self.rounds,
+        };
+        let comparison = compare(&urls, &script)?;
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&comparison)?);
+        } else {
+            print!(
+                "{}",
+                render_table(&comparison, Style::detect(self.no_color))
+            );
+        }
+        Ok(())
+    }
+}

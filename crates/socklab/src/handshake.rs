@@ -1,0 +1,41 @@
+//! `socklab handshake KEY`: the `Sec-WebSocket-Accept` a server must answer to a
+//! `Sec-WebSocket-Key` (RFC 6455 §4.2.2, lesson 6).
+//!
+//! Try: `socklab handshake dGhlIHNhbXBsZSBub25jZQ==` prints RFC 6455's own example
+//! answer, `s3pPLMBiTxaQ9kYGzzhZRbK+xOo=`; add `--explain` to see the steps.
+
+use clap::Args;
+use client::Style;
+use client::wire::{derive_accept, render_accept};
+
+/// Flags of `socklab handshake`.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  socklab handshake dGhlIHNhbXBsZSBub25jZQ==            # -> s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\n  socklab handshake dGhlIHNhbXBsZSBub25jZQ== --explain  # key + GUID -> SHA-1 -> base64\n  socklab handshake \"$(head -c16 /dev/urandom | base64)\"  # a fresh key, as a browser makes"
+)]
+pub struct Handshake {
+    /// The client's Sec-WebSocket-Key (16 random bytes in base64)
+    key: String,
+    /// Show the derivation: key + GUID, its SHA-1, then base64
+    #[arg(long)]
+    explain: bool,
+    /// No colors (also: NO_COLOR=1)
+    #[arg(long)]
+    no_color: bool,
+}
+
+impl Handshake {
+    /// Prints the Accept (and, with --explain, how it was computed).
+    pub fn run(self) -> anyhow::Result<()> {
+        let derivation = derive_accept(&self.key);
+        if self.explain {
+            print!(
+                "{}",
+                render_accept(&derivation, Style::detect(self.no_color))
+            );
+        } else {
+            println!("{}", derivation.accept);
+        }
+        Ok(())
+    }
+}

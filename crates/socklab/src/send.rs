@@ -1,0 +1,148 @@
+//! `socklab send URL [MESSAGE…]`: send each message over tcp, udp or ws, print
+//! each echo, and with `--wire` every byte both ways, decoded.
+//!
+//! Try it against `socklab serve all`:
+//! `socklab send tcp://127.0.0.1:7007 one two --wire` (two writes, maybe one read),
+//! `socklab send udp://127.0.0.1:7007 one two --wire` (two datagrams, two back),
+//! `socklab send ws://127.0.0.1:8080/ hello --wire` (the Upgrade, masked frames,
+//! the close handshake).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use client::wire::{quoted, render_datagrams, render_stream, render_ws};
+use client::{Scheme, Style, Transport};
+use lifecycle::Direction;
+
+/// Flags of `socklab send`.
+#[derive(Args)]
+#[command(
+    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON"
+)]
+pub struct Send {
+    /// Where to send: tcp://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH
+    url: String,
+    /// Messages to send, each one write / datagram / WebSocket message [default: hello]
+    messages: Vec<String>,
+    /// Also show every byte both ways, decoded (handshake, frame fields, unmasking)
+    #[arg(long)]
+    wire: bool,
+    /// Print one JSON object (echoes, every recorded read/write, the close)
+    #[arg(long)]
+    json: bool,
+    /// Seconds to wait for each echo
+    #[arg(long, default_value_t = 2, value_name = "SECS")]
+    timeout: u64,
+    /// No colors (also: NO_COLOR=1)
+    #[arg(long)]
+    no_color: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Exchange {
+    sent: String,
+    received: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct RecordJson {
+    dir: &'static str,
+    at_us: f64,
+    len: usize,
+    text: String,
+}
+
+impl Send {
+    /// Connects, sends, prints the echoes, closes.
+    pub fn run(self) -> anyhow::Result<()> {
+        let style = Style::detect(self.no_color);
+        let messages = if self.messages.is_empty() {
+            vec!["hello".to_string()]
+        } else {
+            self.messages.clone()
+        };
+        let mut t =
+            Transport::connect(&self.url).with_context(|| format!("connect {}", self.url))?;
+        t.set_read_timeout(Some(Duration::from_secs(self.timeout)))?;
+        let scheme = t.target().scheme;
+        if !self.json {
+            println!(
+                "connected: {} in {:.0} µs",
+                t.tuple(),
+                t.connect_time().as_secs_f64() * 1e6
+            );
+        }
+        let mut exchanges = Vec::new();
+        for message in &messages {
+            t.send(message.as_bytes())?;
+            let echo = t
+                .receive_bytes(message.len())
+                .with_context(|| format!("waiting for the echo of {message:?}"))?;
+            if !self.json {
+                println!("→ {} ({} bytes)", quoted(message.as_bytes()), message.len());
+                for unit in &echo {
+                    println!(
+                        "← {} ({} bytes, one {})",
+                        quoted(unit),
+                        unit.len(),
+                        scheme.unit()
+                    );
+                }
+            }
+            exchanges.push(Exchange {
+                sent: message.clone(),
+                received: echo
+                    .iter()
+                    .map(|u| String::from_utf8_lossy(u).into_owned())
+                    .collect(),
+            });
+        }
+        let log = t.log();
+        let tuple = t.tuple();
+        let report = t.close()?;
+        let records = log.records();
+
+        if self.json {
+            let json = serde_json::json!({
+                "url": self.url,
+                "scheme": scheme,
+                "tuple": tuple.to_string(),
+                "exchanges": exchanges,
+                "records": records.iter().map(|r| RecordJson {
+                    dir: match r.dir { Direction::Sent => "sent", Direction::Received => "received" },
+                    at_us: (r.at.as_secs_f64() * 1e7).round() / 10.0,
+                    len: r.bytes.len(),
+                    text: String::from_utf8_lossy(&r.bytes).into_owned(),
+                }).collect::<Vec<_>>(),
+                "close_code": report.close_code,
+                "first_fin": report.first_fin(),
+                "time_wait": report.time_wait(),
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            return Ok(());
+        }
+        if self.wire {
+            println!();
+            print!(
+                "{}",
+                match scheme {
+                    Scheme::Tcp => render_stream(&records, style),
+                    Scheme::Udp => render_datagrams(&records, style),
+                    Scheme::Ws => render_ws(&records, style),
+                }
+            );
+        }
+        match (report.first_fin(), report.time_wait()) {
+            (None, _) => println!("closed (UDP: nothing sent on close)"),
+            (Some(first), tw) => println!(
+                "closed: {}first FIN from the {first}; in TIME_WAIT: {}",
+                report
+                    .close_code
+                    .map_or(String::new(), |c| format!("close code {c}, ")),
+                tw.map_or("neither side".to_string(), |s| format!("the {s}"))
+            ),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,544 @@
+//! `socklab tour`: the lessons in order, each one shown by a measurement taken a
+//! moment ago on this machine.
+//!
+//! The tour starts the TCP, UDP and WebSocket echo servers inside this process on
+//! ephemeral loopback ports (so it never collides with a server you already run),
+//! then walks through: the socket lifecycle with the kernel's TCP states; the same
+//! message over the three transports; the HTTP Upgrade; one frame taken apart and
+//! unmasked; the boundary experiment; the close handshake and TIME_WAIT; and the
+//! comparison table. Every number it prints comes from the run itself.
+//!
+//! Run: `cargo run --release -- tour` (add `--pause` in a classroom: Enter moves on;
+//! `--json` for the whole run as data; `RUST_LOG=info` to see every system call).
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use client::compare::{Comparison, Script, compare, render_table};
+use client::style::Paint;
+use client::wire::{
+    FrameView, LengthEncoding, hex, opcode_name, quoted, render_frame, render_handshake,
+    ws_conversation,
+};
+use client::{LocalServers, Scheme, Side, Style, Transport};
+use lifecycle::state::tcp_state;
+use lifecycle::tap::Record;
+use lifecycle::tcp::{accept, connect_tcp, listen_tcp};
+use lifecycle::{Direction, TcpState};
+
+/// The message every step sends.
+const MESSAGE: &str = "hello";
+
+/// Timed round trips per transport in the comparison step.
+const TOUR_ROUNDS: usize = 200;
+
+/// How long the lifecycle step waits for a state change the next packet brings
+/// (an ACK or a FIN on loopback arrives in microseconds; this only bounds it).
+const STATE_WAIT: Duration = Duration::from_millis(500);
+
+/// Flags of `socklab tour`.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  socklab tour                  # the whole tour, a few seconds\n  socklab tour --pause          # wait for Enter between steps (classroom)\n  socklab tour --json | jq .comparison\n  RUST_LOG=info socklab tour    # plus every system call on stderr"
+)]
+pub struct Tour {
+    /// Wait for Enter between steps (only when stdin is a terminal)
+    #[arg(long)]
+    pause: bool,
+    /// Print the whole run as one JSON object instead of the text
+    #[arg(long)]
+    json: bool,
+    /// No colors (also: NO_COLOR=1)
+    #[arg(long)]
+    no_color: bool,
+}
+
+/// One lifecycle step and the kernel's state of both ends after it.
+#[derive(serde::Serialize)]
+struct Snapshot {
+    call: String,
+    client: &'static str,
+    server: &'static str,
+}
+
+/// One transport's round trip of the same message.
+#[derive(serde::Serialize)]
+struct SameMessage {
+    name: Scheme,
+    tuple: String,
+    connect_us: f64,
+    handshake_bytes_sent: usize,
+    handshake_bytes_received: usize,
+    wire_bytes_sent: usize,
+    wire_bytes_received: usize,
+    echo: String,
+}
+
+/// One frame, for the JSON output.
+#[derive(serde::Serialize)]
+struct FrameJson {
+    direction: &'static str,
+    header_hex: String,
+    fin: bool,
+    rsv: [bool; 3],
+    opcode: String,
+    masking_key: Option<String>,
+    payload_len: u64,
+    length_encoding: LengthEncoding,
+    wire_payload_hex: String,
+    payload: String,
+}
+
+impl FrameJson {
+    fn new(direction: &'static str, f: &FrameView) -> FrameJson {
+        FrameJson {
+            direction,
+            header_hex: hex(&f.header),
+            fin: f.fin,
+            rsv: f.rsv,
+            opcode: opcode_name(f.opcode),
+            masking_key: f.mask.map(|k| hex(&k)),
+            payload_len: f.payload_len,
+            length_encoding: f.length_encoding,
+            wire_payload_hex: hex(&f.wire_payload),
+            payload: String::from_utf8_lossy(&f.payload).into_owned(),
+        }
+    }
+}
+
+/// Everything the tour measured, for `--json`.
+#[derive(serde::Serialize)]
+struct TourJson {
+    servers: [String; 3],
+    lifecycle: Vec<Snapshot>,
+    same_message: Vec<SameMessage>,
+    handshake: serde_json::Value,
+    frames: Vec<FrameJson>,
+    comparison: Comparison,
+}
+
+impl Tour {
+    /// Runs the tour; returns when it is over.
+    pub fn run(self) -> anyhow::Result<()> {
+        let style = Style::detect(self.no_color);
+        let pause = self.pause && io::stdin().is_terminal() && !self.json;
+        let started = Instant::now();
+        let servers = LocalServers::start().context("starting the echo servers")?;
+        let text = !self.json;
+        let mut step = 0;
+        let mut heading = |title: &str, sentence: &str| {
+            step += 1;
+            if text {
+                if pause && step > 1 {
+                    wait_for_enter();
+                }
+                println!();
+                println!(
+                    "{}",
+                    style.paint(Paint::Heading, format!("{step}. {title}"))
+                );
+                println!("{sentence}");
+                println!();
+            }
+        };
+
+        if text {
+            println!(
+                "{}",
+                style.paint(
+                    Paint::Heading,
+                    "socklab tour: what a socket is, and what WebSocket adds — measured on this machine"
+                )
+            );
+            println!(
+                "Echo servers started in this process: tcp {}, udp {}, ws {}",
+                servers.tcp, servers.udp, servers.ws
+            );
+        }
+
+        // 1. The lifecycle, with the kernel's TCP states.
+        heading(
+            "A TCP connection's life, as the kernel sees it (lesson 1)",
+            "Each step is one system call; the states are read from /proc/net/tcp right after it, for both ends.",
+        );
+        let lifecycle = lifecycle_walk().context("the lifecycle walk")?;
+        if text {
+            print_lifecycle(&lifecycle);
+        }
+
+        // 2. The same message over the three transports.
+        heading(
+            "The same message over TCP, UDP and WebSocket (lessons 2, 13)",
+            "One send(\"hello\") each: raw sockets move exactly 5 bytes; WebSocket first upgrades an HTTP request, then wraps the 5 bytes in a frame.",
+        );
+        let (same, ws_records) = same_message(&servers)?;
+        if text {
+            print_same_message(&same);
+        }
+
+        // 3. The Upgrade.
+        heading(
+            "The Upgrade: an ordinary HTTP request on the same TCP connection (lessons 6, 7, 8)",
+            "The client asks to switch protocols; the server proves it read the key by hashing it with a fixed GUID, answers 101, and the frames that follow use the very same connection.",
+        );
+        let conv = ws_conversation(&ws_records);
+        let ws_tuple = same
+            .iter()
+            .find(|m| m.name == Scheme::Ws)
+            .map(|m| m.tuple.clone())
+            .unwrap_or_default();
+        if text {
+            match &conv.handshake {
+                Some(h) => print!("{}", indent(&render_handshake(h, style))),
+                None => println!("  (no complete handshake was recorded)"),
+            }
+            println!();
+            println!(
+                "  One 4-tuple carried the request, the 101 and every frame: {ws_tuple}. The HTTP connection is not \"cut\" after the handshake; it becomes the WebSocket."
+            );
+        }
+
+        // 4. One frame, dissected.
+        heading(
+            "One frame, taken apart and unmasked (lessons 9, 10)",
+            "The client's \"hello\" as it crossed the wire: a 2-byte header, a 4-byte masking key, and 5 masked bytes; the server's echo comes back unmasked.",
+        );
+        let client_frame = conv.client.frames.first();
+        let server_frame = conv.server.frames.first();
+        if text {
+            if let Some(f) = client_frame {
+                print!("{}", indent(&render_frame(f, "client → server", style)));
+            }
+            if let Some(f) = server_frame {
+                print!("{}", indent(&render_frame(f, "server → client", style)));
+            }
+        }
+
+        // 5–7 come from one run of the comparison script.
+        let script = Script {
+            message: MESSAGE.as_bytes().to_vec(),
+            count: 3,
+            rounds: TOUR_ROUNDS,
+        };
+        let comparison = compare(&servers.urls(), &script).context("the comparison")?;
+
+        heading(
+            "Boundaries: three sends, how many receives? (lesson 3)",
+            "Three back-to-back sends of \"hello\", read only once all the echoes have arrived: a TCP stream keeps no boundaries, UDP datagrams and WebSocket messages do.",
+        );
+        if text {
+            print_boundaries(&comparison);
+        }
+
+        heading(
+            "Closing: close frames, FINs, and who is left in TIME_WAIT (lesson 11)",
+            "Whoever sends the first FIN keeps the connection's 4-tuple in TIME_WAIT for a minute; WebSocket asks the server to close TCP first, so the server pays that, not the client.",
+        );
+        if text {
+            print_close(&comparison);
+        }
+
+        heading(
+            "Side by side",
+            &format!(
+                "The whole script (connect, {} sends, {} timed round trips, close) over each transport.",
+                script.count, script.rounds
+            ),
+        );
+        if text {
+            print!("{}", indent(&render_table(&comparison, style)));
+        }
+
+        if self.json {
+            let json = TourJson {
+                servers: servers.urls(),
+                lifecycle,
+                same_message: same,
+                handshake: conv
+                    .handshake
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, |h| {
+                        serde_json::json!({
+                            "request": h.request.text,
+                            "request_bytes": h.request.bytes,
+                            "response": h.response.text,
+                            "response_bytes": h.response.bytes,
+                            "accept": h.derivation.as_ref().map(|d| d.accept.clone()),
+                            "accept_ok": h.accept_ok,
+                        })
+                    }),
+                frames: client_frame
+                    .map(|f| FrameJson::new("client_to_server", f))
+                    .into_iter()
+                    .chain(server_frame.map(|f| FrameJson::new("server_to_client", f)))
+                    .collect(),
+                comparison,
+            };
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            return Ok(());
+        }
+
+        heading(
+            "What to try next",
+            &format!(
+                "The tour took {:.1} s. Now drive it yourself:",
+                started.elapsed().as_secs_f64()
+            ),
+        );
+        println!(
+            "  socklab serve all                       # tcp+udp echo on 127.0.0.1:7007, ws on 127.0.0.1:8080"
+        );
+        println!(
+            "  socklab chat ws://127.0.0.1:8080/       # type lines; arrivals print as they come (full duplex)"
+        );
+        println!(
+            "  open http://127.0.0.1:8080/             # the browser page, served by `socklab serve ws`"
+        );
+        println!(
+            "  socklab send ws://127.0.0.1:8080/ hi --wire   # any message, every byte decoded"
+        );
+        println!(
+            "  socklab compare --count 10              # the table, with your own message and count"
+        );
+        println!(
+            "  scripts/capture.sh                      # the same conversations in a packet capture"
+        );
+        Ok(())
+    }
+}
+
+fn wait_for_enter() {
+    eprint!("  — press Enter —");
+    let _ = io::stderr().flush();
+    let mut line = String::new();
+    let _ = io::stdin().lock().read_line(&mut line);
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// The kernel's state of the socket `local`↔`peer`, once it is `expected` (or
+/// whatever it is after [`STATE_WAIT`]: the tour prints what it finds).
+fn state_once(local: SocketAddr, peer: SocketAddr, expected: TcpState) -> TcpState {
+    let deadline = Instant::now() + STATE_WAIT;
+    loop {
+        let state = tcp_state(local, peer);
+        if state == expected || state == TcpState::Unknown || Instant::now() >= deadline {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+// ANCHOR: lifecycle_walk
+/// Both ends of one TCP connection on loopback, driven step by step, with the
+/// kernel's state of each end after every step.
+fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
+    use std::io::{Read, Write};
+    let mut steps = Vec::new();
+    let any: SocketAddr = (Ipv4Addr::UNSPECIFIED, 0).into();
+    let mut snap = |call: &str, client: Option<TcpState>, server: TcpState| {
+        steps.push(Snapshot {
+            call: call.to_string(),
+            // No client socket exists before connect().
+            client: client.map_or("-", TcpState::name),
+            server: server.name(),
+        })
+    };
+
+    // Server: socket(2), setsockopt(2), bind(2), listen(2).
+    let listener = listen_tcp((Ipv4Addr::LOCALHOST, 0).into())?;
+    let server_addr = listener.local_addr()?;
+    snap(
+        &format!("server: socket, bind {server_addr}, listen"),
+        None,
+        tcp_state(server_addr, any),
+    );
+
+    // Client: socket(2), connect(2). The kernel finishes the handshake before
+    // the server calls accept(): the connection waits, ESTABLISHED, in the queue.
+    let mut client = connect_tcp(server_addr, Duration::from_secs(5))?;
+    let (c, s) = (client.tuple().local, server_addr);
+    snap(
+        &format!(
+            "client: socket, connect → SYN, SYN-ACK, ACK (client port {})",
+            c.port()
+        ),
+        Some(state_once(c, s, TcpState::Established)),
+        state_once(s, c, TcpState::Established),
+    );
+
+    // accept(2): a new socket for this connection; the listener stays in LISTEN.
+    let mut server = accept(&listener)?;
+    snap(
+        "server: accept → a new fd for this 4-tuple",
+        Some(tcp_state(c, s)),
+        tcp_state(s, c),
+    );
+
+    client.write_all(MESSAGE.as_bytes())?;
+    let mut buf = [0u8; 64];
+    let n = server.read(&mut buf)?;
+    server.write_all(&buf[..n])?;
+    let m = client.read(&mut buf)?;
+    snap(
+        &format!("client write 5, server read {n} + write {n}, client read {m}"),
+        Some(tcp_state(c, s)),
+        tcp_state(s, c),
+    );
+
+    // shutdown(SHUT_WR): the client's FIN. The server's read() will return 0.
+    client.shutdown_write()?;
+    snap(
+        "client: shutdown(SHUT_WR) → FIN",
+        Some(state_once(c, s, TcpState::FinWait2)),
+        state_once(s, c, TcpState::CloseWait),
+    );
+    let eof = server.read(&mut buf)?;
+    server.shutdown_write()?;
+    snap(
+        &format!("server: read() = {eof} (end of stream), shutdown(SHUT_WR) → FIN"),
+        Some(state_once(c, s, TcpState::TimeWait)),
+        state_once(s, c, TcpState::Closed),
+    );
+    server.close();
+    client.close();
+    snap(
+        "both: close(): the fds are gone; the first to send FIN waits",
+        Some(state_once(c, s, TcpState::TimeWait)),
+        tcp_state(s, c),
+    );
+    Ok(steps)
+}
+// ANCHOR_END: lifecycle_walk
+
+fn print_lifecycle(steps: &[Snapshot]) {
+    println!("  {:<66} {:<12} server", "step", "client");
+    for s in steps {
+        println!("  {:<66} {:<12} {}", s.call, s.client, s.server);
+    }
+}
+
+/// One connection per transport, one message each; returns the ws records too.
+fn same_message(servers: &LocalServers) -> anyhow::Result<(Vec<SameMessage>, Vec<Record>)> {
+    let mut rows = Vec::new();
+    let mut ws_records = Vec::new();
+    for url in servers.urls() {
+        let mut t = Transport::connect(&url).with_context(|| format!("connect {url}"))?;
+        t.set_read_timeout(Some(Duration::from_secs(2)))?;
+        let log = t.log();
+        let handshake = log.records();
+        let mark = log.mark();
+        t.send(MESSAGE.as_bytes())?;
+        let echo = t.receive_bytes(MESSAGE.len())?.concat();
+        let exchange = log.since(mark);
+        let sum = |records: &[Record], dir| -> usize {
+            records
+                .iter()
+                .filter(|r| r.dir == dir)
+                .map(|r| r.bytes.len())
+                .sum()
+        };
+        rows.push(SameMessage {
+            name: t.target().scheme,
+            tuple: t.tuple().to_string(),
+            connect_us: (t.connect_time().as_secs_f64() * 1e7).round() / 10.0,
+            handshake_bytes_sent: sum(&handshake, Direction::Sent),
+            handshake_bytes_received: sum(&handshake, Direction::Received),
+            wire_bytes_sent: sum(&exchange, Direction::Sent),
+            wire_bytes_received: sum(&exchange, Direction::Received),
+            echo: String::from_utf8_lossy(&echo).into_owned(),
+        });
+        let scheme = t.target().scheme;
+        t.close()?;
+        if scheme == Scheme::Ws {
+            ws_records = log.records();
+        }
+    }
+    Ok((rows, ws_records))
+}
+
+fn print_same_message(rows: &[SameMessage]) {
+    for m in rows {
+        let setup = if m.handshake_bytes_sent > 0 {
+            format!(
+                ", then Upgrade: {} B out, {} B in",
+                m.handshake_bytes_sent, m.handshake_bytes_received
+            )
+        } else {
+            String::new()
+        };
+        println!("  {:<4}4-tuple {}", m.name.name(), m.tuple);
+        println!(
+            "      connect {:.0} µs{setup}; \"hello\" = {} bytes out, {} bytes back; echo {}",
+            m.connect_us,
+            m.wire_bytes_sent,
+            m.wire_bytes_received,
+            quoted(m.echo.as_bytes())
+        );
+    }
+}
+
+fn print_boundaries(c: &Comparison) {
+    for m in &c.transports {
+        let how = match m.name {
+            Scheme::Ws => format!(
+                " (the TCP underneath delivered them in {} read{})",
+                m.reads,
+                if m.reads == 1 { "" } else { "s" }
+            ),
+            _ => String::new(),
+        };
+        println!(
+            "  {:<4}{} sends → {} {}{}{how}: {}",
+            m.name.name(),
+            m.messages_sent,
+            m.units_received,
+            m.unit,
+            if m.units_received == 1 { "" } else { "s" },
+            m.received.join(" ")
+        );
+    }
+    println!();
+    println!(
+        "  A TCP reader that needs messages must mark their ends itself (a length prefix, a newline): that is what WebSocket's frame header does."
+    );
+}
+
+fn describe(side: Option<Side>) -> String {
+    side.map_or("neither side".to_string(), |s| format!("the {s}"))
+}
+
+fn print_close(c: &Comparison) {
+    for m in &c.transports {
+        let line = match m.name {
+            Scheme::Udp => "close() sent nothing: there was no connection to end".to_string(),
+            Scheme::Tcp => format!(
+                "shutdown → FIN; first FIN from {}; kernel afterwards: client {}, server {} → {} in TIME_WAIT",
+                describe(m.first_fin),
+                state(&m.client_state_after_close),
+                state(&m.server_state_after_close),
+                describe(m.time_wait),
+            ),
+            Scheme::Ws => format!(
+                "close frame ({} B out, {} B back, code {}); first FIN from {}; kernel afterwards: client {}, server {} → {} in TIME_WAIT",
+                m.close_bytes_sent,
+                m.close_bytes_received,
+                m.close_code.map_or("none".to_string(), |c| c.to_string()),
+                describe(m.first_fin),
+                state(&m.client_state_after_close),
+                state(&m.server_state_after_close),
+                describe(m.time_wait),
+            ),
+        };
+        println!("  {:<4}{line}", m.name.name());
+    }
+}
+
+fn state(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("?")
+}

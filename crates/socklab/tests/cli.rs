@@ -1,0 +1,151 @@
+//! The socklab binary end to end: the tour, `handshake` and `send`, run as a user
+//! runs them, with stdin closed so nothing can wait for a keyboard.
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use client::LocalServers;
+
+/// Longest any command here may run before the test fails (the tour takes well
+/// under a second on loopback; this only keeps a hang from blocking CI).
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs socklab with `args`, stdin from /dev/null, killing it past [`DEADLINE`].
+fn socklab(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_socklab"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("socklab starts");
+    // Read stdout on a thread so a full pipe cannot stall the child.
+    let mut stdout = child.stdout.take().expect("stdout piped");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        out
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("socklab {args:?} still running after {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = Vec::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_end(&mut stderr);
+    }
+    Output {
+        status,
+        stdout: reader.join().expect("reader thread"),
+        stderr,
+    }
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = socklab(args);
+    assert!(
+        out.status.success(),
+        "socklab {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// The main job: the tour runs every step to the end without a terminal (even
+/// with --pause, which only pauses on a terminal) and exits 0, showing each
+/// lesson's evidence.
+#[test]
+fn tour_runs_to_the_end_non_interactively() {
+    let text = stdout_of(&["tour", "--pause"]);
+    for expected in [
+        "1. A TCP connection's life",
+        "LISTEN",
+        "FIN_WAIT2    CLOSE_WAIT",
+        "HTTP/1.1 101 Switching Protocols",
+        "matches the server's Sec-WebSocket-Accept",
+        "MASK=1 payload length=5",
+        "= plain     68 65 6c 6c 6f  \"hello\"",
+        "tcp 3 sends → 1 read: \"hellohellohello\"",
+        "udp 3 sends → 3 datagrams",
+        "ws  3 sends → 3 messages",
+        "code 1000",
+        "7. Side by side",
+        "8. What to try next",
+        "socklab chat ws://127.0.0.1:8080/",
+    ] {
+        assert!(
+            text.contains(expected),
+            "tour output lacks {expected:?}:\n{text}"
+        );
+    }
+    // The table's last row, read cell by cell: tcp, udp, ws.
+    let time_wait: Vec<&str> = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("left in TIME_WAIT"))
+        .expect("a TIME_WAIT row")
+        .split_whitespace()
+        .skip(3)
+        .collect();
+    assert_eq!(time_wait, ["client", "-", "server"]);
+    assert!(!text.contains('\x1b'), "NO_COLOR output has escape codes");
+}
+
+/// `tour --json` is one JSON document holding every step's measurements.
+#[test]
+fn tour_json_holds_every_step() {
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(&["tour", "--json"])).expect("valid JSON");
+    assert_eq!(
+        json["comparison"]["transports"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(json["handshake"]["accept_ok"], true);
+    assert_eq!(
+        json["frames"][0]["masking_key"].as_str().map(str::len),
+        Some(11)
+    );
+    assert_eq!(json["frames"][1]["masking_key"], serde_json::Value::Null);
+    assert_eq!(json["lifecycle"][0]["server"], "LISTEN");
+}
+
+/// Lesson 6: RFC 6455's example key gives RFC 6455's example Accept.
+#[test]
+fn handshake_prints_the_rfc_accept() {
+    assert_eq!(
+        stdout_of(&["handshake", "dGhlIHNhbXBsZSBub25jZQ=="]),
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\n"
+    );
+}
+
+/// `send` over each transport echoes each message; over ws its JSON records the
+/// Upgrade first and the close code last.
+#[test]
+fn send_echoes_over_each_transport() {
+    let servers = LocalServers::start().expect("servers");
+    for url in servers.urls() {
+        let text = stdout_of(&["send", &url, "one", "two"]);
+        assert!(text.contains("← \"one\""), "{url}: {text}");
+        assert!(text.contains("← \"two\""), "{url}: {text}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(&["send", &servers.ws_url(), "hi", "--json"]))
+            .expect("valid JSON");
+    assert_eq!(json["exchanges"][0]["received"][0], "hi");
+    assert!(
+        json["records"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("GET / HTTP/1.1\r\n")
+    );
+    assert_eq!(json["close_code"], 1000);
+}
