@@ -115,7 +115,7 @@ stop_tcpdump() {
 }
 
 # --- one capture per transport ------------------------------------------------
-declare -A port
+declare -A port url
 for t in tcp udp ws; do
   port[$t]=$(free_port)
   RUST_LOG=info "$bin" serve "$t" --addr "127.0.0.1:${port[$t]}" 2>"$out/$t-server.log" &
@@ -125,12 +125,12 @@ for t in tcp udp ws; do
   wait_port "$proto" "${port[$t]}"
 
   start_tcpdump "$out/$t.pcap" "$proto port ${port[$t]}"
-  url="$t://127.0.0.1:${port[$t]}"
-  [ "$t" = ws ] && url="$url/"
-  echo "--- $t: socklab send $url ${MESSAGES[*]}"
-  send_flags=()
-  "$bin" send --help 2>/dev/null | grep -q -- '--states' && send_flags+=(--states)
-  RUST_LOG=warn timeout "$DEADLINE" "$bin" send "$url" "${MESSAGES[@]}" "${send_flags[@]}" |
+  url[$t]="$t://127.0.0.1:${port[$t]}"
+  [ "$t" = ws ] && url[$t]="${url[$t]}/"
+  echo "--- $t: socklab send ${url[$t]} ${MESSAGES[*]} --states"
+  # --states: after each step, the kernel's TCP state of both ends (to line up
+  # with the packets); NO_COLOR: plain text for the file.
+  NO_COLOR=1 RUST_LOG=warn timeout "$DEADLINE" "$bin" send "${url[$t]}" "${MESSAGES[@]}" --states |
     tee "$out/$t-send.txt"
   [ "$proto" = tcp ] && wait_quiet "${port[$t]}"
   stop_tcpdump "$out/$t.pcap"
@@ -249,7 +249,7 @@ summary_row() {
 
 for t in tcp udp ws; do
   {
-    echo "# $t.pcap: socklab send $t://127.0.0.1:${port[$t]} ${MESSAGES[*]}"
+    echo "# $t.pcap: socklab send ${url[$t]} ${MESSAGES[*]} --states"
     echo "# server 127.0.0.1:${port[$t]}; time in ms from the first packet; len = bytes of"
     echo "# the whole frame on lo (14-byte link header + IP + TCP/UDP + payload)"
     printf '%3s %9s  %-15s  %-11s %5s %7s  %s\n' "#" "time(ms)" "direction" "flags" \
