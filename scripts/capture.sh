@@ -11,7 +11,9 @@
 # messages each time, then a clean close), stop tcpdump and decode with tshark. Writes
 # DIR/T.pcap (open it in Wireshark), DIR/T.txt (one line per packet: time, direction,
 # TCP flags, lengths, HTTP status, WebSocket opcode/mask/payload), DIR/T-send.txt (what
-# `socklab send --states` printed) and DIR/summary.txt (the side-by-side table).
+# `socklab send --states` printed), DIR/tcp-timeline.txt and ws-timeline.txt (the
+# packets and those kernel states merged in time order) and DIR/summary.txt (the
+# side-by-side table).
 # Capturing needs root or CAP_NET_RAW; tcpdump and tshark are installed with apt if missing.
 # Env: SOCKLAB=PATH uses that socklab binary instead of building target/release/socklab.
 set -euo pipefail
@@ -23,7 +25,7 @@ keep=false
 check=false
 while [ $# -gt 0 ]; do
   case "$1" in
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --out) out=${2:?--out needs a directory}; shift ;;
     --keep-servers) keep=true ;;
     --check) check=true ;;
@@ -258,6 +260,28 @@ for t in tcp udp ws; do
   } >"$out/$t.txt"
 done
 
+# --- the lifecycle lined up with the packets ---------------------------------------
+# T-timeline.txt: the packets of T.txt and the [kernel] lines of `send --states`,
+# merged by time. Both clocks start at connect(): the pcap's at the SYN, send's
+# just before it, so a state line lands within a few µs of its place.
+for t in tcp ws; do
+  {
+    echo "# $t: packets (from $t.txt) and, marked >>, the kernel's TCP state of both ends"
+    echo "# after each step of socklab send --states (from $t-send.txt), in time order"
+    grep '^ *#' "$out/$t.txt" | tail -1 # the column names
+  } >"$out/$t-timeline.txt"
+  {
+    grep -v '^ *#' "$out/$t.txt" | awk '{ printf "%s\t%d\t%s\n", $2, NR, $0 }'
+    awk '/\[kernel\]/ {
+      line = $0; sub(/^ *\[kernel\] */, "", line)
+      match(line, /[0-9.]+ ms/); at = substr(line, RSTART, RLENGTH - 3)
+      step = substr(line, 1, RSTART - 1); sub(/ +$/, "", step)
+      rest = substr(line, RSTART + RLENGTH); gsub(/ +/, " ", rest)
+      printf "%s\t%d\t    %9.3f  >> after %s:%s\n", at, 100000 + NR, at, step, rest
+    }' "$out/$t-send.txt"
+  } | sort -t$'\t' -k1,1g -k2,2n | cut -f3- >>"$out/$t-timeline.txt"
+done
+
 # --- the side-by-side table ----------------------------------------------------------
 {
   printf '%-38s %8s %8s %8s\n' "same ${#MESSAGES[@]} messages, then close" tcp udp ws
@@ -284,6 +308,9 @@ for t in tcp udp ws; do
   echo "=== $out/$t.txt"
   cat "$out/$t.txt"
 done
+echo
+echo "=== $out/ws-timeline.txt"
+cat "$out/ws-timeline.txt"
 echo
 echo "=== $out/summary.txt"
 cat "$out/summary.txt"
