@@ -17,6 +17,8 @@ dir=${1:-captures}
 # capture.env holds tcp_port, udp_port, ws_port and messages, written by capture.sh.
 # shellcheck source=/dev/null
 source "$dir/capture.env"
+# shellcheck disable=SC2154 # all four come from capture.env
+tcp_port=${tcp_port:?} udp_port=${udp_port:?} ws_port=${ws_port:?} messages=${messages:?}
 read -r -a msgs <<<"$messages"
 n=${#msgs[@]}
 failures=0

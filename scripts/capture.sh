@@ -57,10 +57,15 @@ out=$(cd "$out" && pwd)
 tshark_q() { tshark "$@" 2>/dev/null; }
 
 pids=()
+tcpdump_pid=""
+# On any exit: stop a tcpdump still running (a failed step), and the servers
+# unless --keep-servers asked to leave them.
 cleanup() {
+  [ -z "$tcpdump_pid" ] || kill -INT "$tcpdump_pid" 2>/dev/null || true
+  $keep && return 0
   for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 }
-$keep || trap cleanup EXIT
+trap cleanup EXIT
 
 # start_tcpdump FILE FILTER : capture on lo into FILE; returns once tcpdump listens.
 # -U writes each packet to the file as it comes; --immediate-mode hands packets over
@@ -114,6 +119,7 @@ stop_tcpdump() {
   done
   kill -INT "$tcpdump_pid"
   wait "$tcpdump_pid" || true
+  tcpdump_pid=""
 }
 
 # --- one capture per transport ------------------------------------------------

@@ -68,6 +68,7 @@ done
 scripts/capture-check.sh "$cap" >"$out/capture-check.txt"
 # shellcheck source=/dev/null
 source "$cap/capture.env"
+ws_port=${ws_port:?capture.env names the ws port}
 # Every TCP conversation in ws.pcap: one line, one 4-tuple (lesson 7).
 tshark -r "$cap/ws.pcap" -q -z conv,tcp 2>/dev/null >"$out/capture-ws-conversations.txt"
 # Every packet tshark reads as HTTP: the Upgrade and the 101, nothing after (lesson 14).

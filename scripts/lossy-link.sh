@@ -147,6 +147,7 @@ done
 # snmp NS PROTO FIELD : a counter from the namespace's own /proc/net/snmp, where the
 # kernel keeps its per-protocol counts (the file has a header line, then a values line).
 snmp() {
+  # shellcheck disable=SC2016 # $1, $i: awk's fields, not the shell's
   ip netns exec "$1" awk -v p="$2:" -v f="$3" '
     $1 == p && !h { for (i = 2; i <= NF; i++) col[$i] = i; h = 1; next }
     $1 == p && h { print $(col[f]) }' /proc/net/snmp
