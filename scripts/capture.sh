@@ -311,14 +311,14 @@ done
 
 echo
 for t in tcp udp ws; do
-  echo "=== $out/$t.txt"
+  echo "--- $out/$t.txt"
   cat "$out/$t.txt"
 done
 echo
-echo "=== $out/ws-timeline.txt"
+echo "--- $out/ws-timeline.txt"
 cat "$out/ws-timeline.txt"
 echo
-echo "=== $out/summary.txt"
+echo "--- $out/summary.txt"
 cat "$out/summary.txt"
 
 if $keep; then

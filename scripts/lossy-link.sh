@@ -69,7 +69,7 @@ stop() {
 # accept()/recv(), and with the TUN wire that address lives only while the wire does.
 cleanup() {
   for p in "${servers[@]}"; do stop "$p"; done
-  [ -n "$wire_pid" ] && stop "$wire_pid"
+  [ -z "$wire_pid" ] || stop "$wire_pid"
   ip netns del "$CLI" 2>/dev/null || true
   ip netns del "$SRV" 2>/dev/null || true
   rm -rf "$work"
@@ -82,7 +82,8 @@ ip netns add "$CLI"
 for ns in "$SRV" "$CLI"; do
   ip -n "$ns" link set lo up
   # No IPv6: the link then carries only the packets this experiment sends.
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  # (/proc/sys/net shows the namespace of the process reading it.)
+  ip netns exec "$ns" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6' 2>/dev/null || true
 done
 
 # netem_available : can this kernel attach a netem qdisc? (tried in a scratch veth)
@@ -93,8 +94,13 @@ netem_available() {
   ip -n "$SRV" link del probe0 2>/dev/null || true
   return $ok
 }
+why=""
 if [ "$wire" = auto ]; then
-  if netem_available; then wire=netem; else wire=tun; fi
+  if netem_available; then wire=netem; else wire=tun why="; this kernel has no netem"; fi
+fi
+if [ "$wire" = netem ] && ! netem_available; then
+  echo "lossy-link.sh: this kernel has no netem (CONFIG_NET_SCH_NETEM); try --wire tun" >&2
+  exit 1
 fi
 
 if [ "$wire" = netem ]; then
@@ -132,7 +138,7 @@ else
   ip -n "$CLI" addr add "$CLIENT_IP/24" dev sl-tun-c
   ip -n "$SRV" link set sl-tun-s up
   ip -n "$CLI" link set sl-tun-c up
-  link="user-space TUN wire, scripts/lossy/wire.py (delay ${delay} ms, loss ${loss} % each way; this kernel has no netem)"
+  link="user-space TUN wire, scripts/lossy/wire.py (delay ${delay} ms, loss ${loss} % each way$why)"
 fi
 
 # --- the servers, in the server namespace ------------------------------------------
