@@ -44,6 +44,9 @@ sed -E 's/^[0-9-]+T([0-9:.]+)Z/\1/' "$log" > "$out/lifecycle-server.log"
 rm -f "$log"
 echo "wrote $out/lifecycle-server.log, $out/lifecycle-client.txt"
 
+# --- docs/websocket.md: the handshake, frames and close, on the wire ---------
+scripts/gen-websocket-docs.sh
+
 # --- docs/compare.md: the comparison table and one transport's JSON ----------
 # socklab compare starts its own servers in-process on ephemeral loopback ports,
 # so nothing else needs to run. NO_COLOR keeps escape codes out of the file.

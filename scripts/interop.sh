@@ -5,7 +5,8 @@
 #
 # Starts each server on a free loopback port, talks to it with a client socklab
 # did not write, and compares what comes back byte for byte. Installs what it
-# needs (ncat from Debian's package) when missing. Exits non-zero on any mismatch.
+# needs (ncat and chromium from Debian, Python websockets in .tools/pyws, Node ws and
+# playwright-core in .tools/node) when missing. Exits non-zero on any mismatch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
@@ -53,6 +54,40 @@ got=$({ printf 'hello over udp\n'; sleep 3; } | timeout 10 ncat -u --idle-timeou
 check "ncat udp" "hello over udp" "$got"
 
 # --- WebSocket clients (added by the WebSocket work) -------------------------
+# Three clients socklab did not write: Python's `websockets`, Node's `ws`, and a
+# real browser (Debian's Chromium, headless) running the page ws-echo serves.
+# Each sends text and binary and checks both come back unchanged and typed alike.
+apt_install chromium
+command -v npm >/dev/null || apt_install nodejs npm
+if ! .tools/pyws/bin/python -c 'import websockets' 2>/dev/null; then
+  echo "installing Python websockets into .tools/pyws"
+  python3 -m venv .tools/pyws
+  .tools/pyws/bin/pip install --quiet --disable-pip-version-check 'websockets>=13'
+fi
+if [ ! -f .tools/node/node_modules/ws/package.json ] ||
+   [ ! -f .tools/node/node_modules/playwright-core/package.json ]; then
+  echo "installing Node ws and playwright-core into .tools/node"
+  mkdir -p .tools/node
+  npm install --prefix .tools/node --no-audit --no-fund --silent 'ws@8' 'playwright-core@1'
+fi
+
+port=$(free_port)
+RUST_LOG=warn "$bin" serve ws --addr "127.0.0.1:$port" &
+pids+=($!)
+wait_port tcp "$port"
+
+got=$(timeout 20 .tools/pyws/bin/python scripts/interop/ws_python.py "ws://127.0.0.1:$port/" 2>&1 || true)
+check "python websockets: text, binary, 1 MiB, close" $'text ok\nbinary ok\n1 MiB ok\nclose 1000' "$got"
+
+got=$(NODE_PATH=.tools/node/node_modules timeout 20 node scripts/interop/ws_node.js "ws://127.0.0.1:$port/" 2>&1 || true)
+check "node ws: text, binary, close" $'text ok\nbinary ok\nclose 1000' "$got"
+
+# Chromium loads the page over HTTP from ws-echo's port, and the page's ?auto
+# script opens a WebSocket back to the same port, sends text and binary, closes
+# with 1000 and writes the outcome into <pre id="result">. playwright-core drives
+# Debian's Chromium and waits, in real time with a deadline, for that outcome.
+got=$(NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
+check "chromium page: text, binary, close" "PASS text=true binary=true close=1000" "$got"
 
 if [ "$failures" -ne 0 ]; then
   echo "interop: $failures failed"

@@ -38,6 +38,9 @@ if ! $quick; then
   ok=$(grep -c '^ok ' target/interop-output.txt || true)
   passed=$((passed + ok))
 
+  step "autobahn: RFC 6455 conformance of ws-echo"
+  scripts/autobahn.sh
+
   step "captures: the same exchange over tcp, udp and ws, asserted from tshark"
   scripts/capture.sh --out target/captures --check | tee target/capture-output.txt
   ok=$(grep -c '^ok ' target/capture-output.txt || true)

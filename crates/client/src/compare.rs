@@ -43,10 +43,17 @@ pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long one ping-pong round may wait for its echo before it counts as lost.
 pub const ROUND_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The most bytes one burst may put in flight (message × count). The client
+/// sends the whole burst before reading anything, so the echoes pile up in the
+/// socket buffers; past what those hold, the server would block writing to us
+/// while we block writing to it. 64 KiB stays far below loopback's buffers.
+pub const MAX_BURST_BYTES: usize = 64 * 1024;
+
 /// What to run over each transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
-    /// The message sent in the burst and in every round trip.
+    /// The message sent in the burst and in every round trip: 1 to 65,507 bytes
+    /// (the largest UDP datagram over IPv4).
     pub message: Vec<u8>,
     /// Messages sent back to back in the boundary experiment.
     pub count: usize,
@@ -151,8 +158,36 @@ pub struct Comparison {
     pub transports: Vec<Measurement>,
 }
 
+impl Script {
+    /// Checks the limits above, so a bad script fails with a clear message
+    /// instead of hanging or failing halfway.
+    pub fn check(&self) -> Result<(), String> {
+        if self.message.is_empty() {
+            return Err(
+                "the message must not be empty: an empty TCP write sends nothing to echo".into(),
+            );
+        }
+        if self.message.len() > lifecycle::udp::MAX_IPV4_PAYLOAD {
+            return Err(format!(
+                "the message is {} bytes; one UDP datagram carries at most {} over IPv4",
+                self.message.len(),
+                lifecycle::udp::MAX_IPV4_PAYLOAD
+            ));
+        }
+        if self.message.len().saturating_mul(self.count) > MAX_BURST_BYTES {
+            return Err(format!(
+                "message × count is over {MAX_BURST_BYTES} bytes: the burst would fill the socket buffers"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Runs `script` against each URL in turn.
 pub fn compare(urls: &[String], script: &Script) -> Result<Comparison, Error> {
+    script
+        .check()
+        .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
     let transports = urls
         .iter()
         .map(|url| measure(url, script))

@@ -7,12 +7,12 @@
 //! on UDP, and on WebSocket one 11-byte masked frame — after an HTTP Upgrade that
 //! TCP and UDP never needed.
 //!
-//! | verb      | tcp://                      | udp://                       | ws://                                   |
-//! |-----------|-----------------------------|------------------------------|-----------------------------------------|
-//! | connect   | socket, connect (SYN…ACK)   | socket, bind, connect (no packet) | TCP connect, then HTTP Upgrade → 101 |
-//! | send      | one `write()`               | one datagram                 | one masked frame                        |
-//! | receive   | one `read()`: any bytes     | one datagram, whole          | one message, reassembled from frames    |
-//! | close     | shutdown (FIN), read to 0   | nothing on the wire          | close frame 1000, server's FIN, close   |
+//! | verb    | tcp://                    | udp://                          | ws://                                 |
+//! |---------|---------------------------|---------------------------------|---------------------------------------|
+//! | connect | socket, connect (SYN…ACK) | socket, bind, connect (no packet) | TCP connect, then HTTP Upgrade → 101 |
+//! | send    | one `write()`             | one datagram                    | one masked frame                      |
+//! | receive | one `read()`: any bytes   | one datagram, whole             | one message, from its frames          |
+//! | close   | shutdown (FIN), read to 0 | nothing on the wire             | close frame 1000, server's FIN, close |
 //!
 //! Try: `socklab send tcp://127.0.0.1:7007 hello --wire`, then the same with
 //! `udp://` and `ws://127.0.0.1:8080/`.
@@ -42,6 +42,9 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long `close` polls the kernel for the final TCP states (one side reaching
 /// TIME_WAIT takes one more packet, so it is not instant even on loopback).
 pub const STATE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How often [`settled_states`] re-reads the kernel's table.
+const STATE_POLL: Duration = Duration::from_millis(1);
 
 /// The most bytes one TCP `read()` asks for. 64 KiB, like a UDP datagram buffer:
 /// large enough that "how many reads" is decided by the kernel, not by us.
@@ -585,7 +588,7 @@ pub fn settled_states(tuple: FourTuple) -> (TcpState, TcpState) {
         if settled || client == TcpState::Unknown || Instant::now() >= deadline {
             return (client, server);
         }
-        thread::sleep(Duration::from_millis(1));
+        thread::sleep(STATE_POLL);
     }
 }
 

@@ -648,15 +648,27 @@ pub fn render_ws(records: &[Record], style: Style) -> String {
 /// A TCP conversation: each `write()` and `read()` with its exact bytes. The
 /// boundaries shown are the system calls'; the stream itself has none.
 pub fn render_stream(records: &[Record], style: Style) -> String {
-    render_calls(records, style, "write()", "read()")
+    render_calls(records, style, ("write()", "read()"), true)
 }
 
 /// A UDP conversation: each datagram sent and received, whole.
 pub fn render_datagrams(records: &[Record], style: Style) -> String {
-    render_calls(records, style, "datagram sent", "datagram received")
+    render_calls(
+        records,
+        style,
+        ("datagram sent", "datagram received"),
+        false,
+    )
 }
 
-fn render_calls(records: &[Record], style: Style, sent: &str, received: &str) -> String {
+/// One line per record. `stream`: a 0-byte read is the end of a TCP stream (on
+/// UDP it is an empty datagram, shown as such).
+fn render_calls(
+    records: &[Record],
+    style: Style,
+    (sent, received): (&str, &str),
+    stream: bool,
+) -> String {
     let mut out = String::new();
     let (mut n_sent, mut n_received) = (0, 0);
     for r in records {
@@ -670,7 +682,7 @@ fn render_calls(records: &[Record], style: Style, sent: &str, received: &str) ->
                 (received, n_received, Paint::Received)
             }
         };
-        let what = if r.bytes.is_empty() && r.dir == Direction::Received && sent == "write()" {
+        let what = if stream && r.bytes.is_empty() && r.dir == Direction::Received {
             "end of stream: the peer sent FIN".to_string()
         } else {
             format!("|{}|", quoted_short(&r.bytes, 64))

@@ -89,3 +89,43 @@ fn compare_json_on_loopback() {
         assert!(t["rtt_p50_us"].as_f64().unwrap() <= t["rtt_p99_us"].as_f64().unwrap());
     }
 }
+
+/// Servers started and stopped at once still stop: the shutdown pokes are
+/// registered before any server thread runs, so none sleeps in accept() forever.
+#[test]
+fn local_servers_stop_even_when_dropped_at_once() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..20 {
+            drop(LocalServers::start().expect("servers start"));
+        }
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("20 start/stop cycles finish");
+}
+
+/// A script that could hang (empty message) or overflow (a datagram too big
+/// for UDP, a burst too big for the socket buffers) is refused up front.
+#[test]
+fn bad_scripts_are_refused() {
+    let empty = Script {
+        message: Vec::new(),
+        ..Script::default()
+    };
+    assert!(empty.check().is_err());
+    let huge = Script {
+        message: vec![b'x'; 70_000],
+        count: 1,
+        ..Script::default()
+    };
+    assert!(huge.check().is_err());
+    let burst = Script {
+        message: vec![b'x'; 1000],
+        count: 100,
+        ..Script::default()
+    };
+    assert!(burst.check().is_err());
+    assert!(Script::default().check().is_ok());
+}

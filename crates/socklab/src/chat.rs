@@ -24,6 +24,10 @@ use client::{Incoming, Transport};
 /// enough that a typed line goes out at once, long enough not to spin.
 const POLL: Duration = Duration::from_millis(20);
 
+/// After the keyboard's end (Ctrl-D, or the end of piped input), how long to keep
+/// printing arrivals before closing: echoes of the last lines are still on the way.
+const LINGER: Duration = Duration::from_millis(300);
+
 /// Flags of `socklab chat`.
 #[derive(Args)]
 #[command(
@@ -60,24 +64,39 @@ impl Chat {
             })?;
 
         let stamp = || format!("[{:>8.3} s]", started.elapsed().as_secs_f64());
+        let mut last_arrival = Instant::now();
+        let mut input_ended = false;
         loop {
             match typed.try_recv() {
                 Ok(line) => {
                     t.send(line.as_bytes())?;
-                    println!("{} → {}", stamp(), quoted(line.as_bytes()));
+                    outln!("{} → {}", stamp(), quoted(line.as_bytes()));
                 }
                 Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => break, // Ctrl-D: end of input
+                // Ctrl-D: no more lines. Close once nothing has arrived for LINGER.
+                Err(TryRecvError::Disconnected) => {
+                    if !input_ended {
+                        input_ended = true;
+                        last_arrival = Instant::now();
+                    }
+                    if last_arrival.elapsed() >= LINGER {
+                        break;
+                    }
+                }
             }
-            match t.receive() {
-                Ok(Incoming::Data(bytes)) => println!("{} ← {}", stamp(), quoted(&bytes)),
-                Ok(Incoming::Ping(bytes)) => println!("{} ← ping {}", stamp(), quoted(&bytes)),
-                Ok(Incoming::Pong(bytes)) => println!("{} ← pong {}", stamp(), quoted(&bytes)),
+            let received = t.receive();
+            if received.is_ok() {
+                last_arrival = Instant::now();
+            }
+            match received {
+                Ok(Incoming::Data(bytes)) => outln!("{} ← {}", stamp(), quoted(&bytes)),
+                Ok(Incoming::Ping(bytes)) => outln!("{} ← ping {}", stamp(), quoted(&bytes)),
+                Ok(Incoming::Pong(bytes)) => outln!("{} ← pong {}", stamp(), quoted(&bytes)),
                 Ok(Incoming::Close(code)) => {
-                    println!("{} ← close frame {code:?}", stamp());
+                    outln!("{} ← close frame {code:?}", stamp());
                 }
                 Ok(Incoming::End) => {
-                    println!("{} the server closed the connection", stamp());
+                    outln!("{} the server closed the connection", stamp());
                     return Ok(());
                 }
                 Err(e) if e.is_timeout() => {} // nothing arrived in POLL: check the keyboard

@@ -48,6 +48,12 @@ pub struct Compare {
 impl Compare {
     /// Runs the comparison and prints it.
     pub fn run(self) -> anyhow::Result<()> {
+        let script = Script {
+            message: self.message.into_bytes(),
+            count: self.count,
+            rounds: self.rounds,
+        };
+        script.check().map_err(anyhow::Error::msg)?;
         // Servers in this process only for the transports not given on the command line.
         let local = if self.tcp.is_none() || self.udp.is_none() || self.ws.is_none() {
             Some(LocalServers::start()?)
@@ -65,16 +71,11 @@ impl Compare {
             pick(&self.udp, LocalServers::udp_url),
             pick(&self.ws, LocalServers::ws_url),
         ];
-        let script = Script {
-            message: self.message.into_bytes(),
-            count: self.count,
-            rounds: self.rounds,
-        };
         let comparison = compare(&urls, &script)?;
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&comparison)?);
+            outln!("{}", serde_json::to_string_pretty(&comparison)?);
         } else {
-            print!(
+            out!(
                 "{}",
                 render_table(&comparison, Style::detect(self.no_color))
             );

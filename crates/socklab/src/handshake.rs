@@ -29,12 +29,12 @@ impl Handshake {
     pub fn run(self) -> anyhow::Result<()> {
         let derivation = derive_accept(&self.key);
         if self.explain {
-            print!(
+            out!(
                 "{}",
                 render_accept(&derivation, Style::detect(self.no_color))
             );
         } else {
-            println!("{}", derivation.accept);
+            outln!("{}", derivation.accept);
         }
         Ok(())
     }

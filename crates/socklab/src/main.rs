@@ -3,6 +3,24 @@
 //!
 //! Run: `cargo run --release -- tour` for the guided tour, `--help` for the rest.
 
+/// `println!` for results on stdout, except that a closed pipe (`socklab tour |
+/// head`, quitting `less`) ends the program quietly instead of panicking.
+macro_rules! outln {
+    () => {
+        $crate::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` with [`outln!`]'s handling of a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!($($arg)*))
+    };
+}
+
 mod chat;
 mod compare;
 mod handshake;
@@ -48,6 +66,19 @@ impl Command {
             Command::Serve(_) => "info",
             _ => "warn",
         }
+    }
+}
+
+/// Writes to stdout; if the reader has gone away (EPIPE), exits with status 0:
+/// nobody is left to read the rest, and that is not an error of ours.
+fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("socklab: cannot write to stdout: {e}");
+        std::process::exit(1);
     }
 }
 

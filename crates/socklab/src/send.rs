@@ -98,7 +98,7 @@ impl Send {
         t.set_read_timeout(Some(Duration::from_secs(self.timeout)))?;
         let scheme = t.target().scheme;
         if !self.json {
-            println!(
+            outln!(
                 "connected: {} in {:.0} µs",
                 t.tuple(),
                 t.connect_time().as_secs_f64() * 1e6
@@ -127,9 +127,9 @@ impl Send {
                 .receive_bytes(message.len())
                 .with_context(|| format!("waiting for the echo of {message:?}"))?;
             if !self.json {
-                println!("→ {} ({} bytes)", quoted(message.as_bytes()), message.len());
+                outln!("→ {} ({} bytes)", quoted(message.as_bytes()), message.len());
                 for unit in &echo {
-                    println!(
+                    outln!(
                         "← {} ({} bytes, one {})",
                         quoted(unit),
                         unit.len(),
@@ -185,12 +185,12 @@ impl Send {
                 "first_fin": report.first_fin(),
                 "time_wait": report.time_wait(),
             });
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            outln!("{}", serde_json::to_string_pretty(&json)?);
             return Ok(());
         }
         if self.wire {
-            println!();
-            print!(
+            outln!();
+            out!(
                 "{}",
                 match scheme {
                     Scheme::Tcp => render_stream(&records, style),
@@ -200,8 +200,8 @@ impl Send {
             );
         }
         match (report.first_fin(), report.time_wait()) {
-            (None, _) => println!("closed (UDP: nothing sent on close)"),
-            (Some(first), tw) => println!(
+            (None, _) => outln!("closed (UDP: nothing sent on close)"),
+            (Some(first), tw) => outln!(
                 "closed: {}first FIN from the {first}; in TIME_WAIT: {}",
                 report
                     .close_code

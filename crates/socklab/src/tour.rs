@@ -35,6 +35,13 @@ const MESSAGE: &str = "hello";
 /// Timed round trips per transport in the comparison step.
 const TOUR_ROUNDS: usize = 200;
 
+/// How long a connect or an echo in the tour may take before the tour reports an
+/// error (loopback answers in microseconds; this only bounds a broken setup).
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the lifecycle step re-reads /proc/net/tcp while waiting for a state.
+const STATE_POLL: Duration = Duration::from_millis(1);
+
 /// How long the lifecycle step waits for a state change the next packet brings
 /// (an ACK or a FIN on loopback arrives in microseconds; this only bounds it).
 const STATE_WAIT: Duration = Duration::from_millis(500);
@@ -135,27 +142,29 @@ impl Tour {
                 if pause && step > 1 {
                     wait_for_enter();
                 }
-                println!();
-                println!(
+                outln!();
+                outln!(
                     "{}",
                     style.paint(Paint::Heading, format!("{step}. {title}"))
                 );
-                println!("{sentence}");
-                println!();
+                outln!("{sentence}");
+                outln!();
             }
         };
 
         if text {
-            println!(
+            outln!(
                 "{}",
                 style.paint(
                     Paint::Heading,
                     "socklab tour: what a socket is, and what WebSocket adds — measured on this machine"
                 )
             );
-            println!(
+            outln!(
                 "Echo servers started in this process: tcp {}, udp {}, ws {}",
-                servers.tcp, servers.udp, servers.ws
+                servers.tcp,
+                servers.udp,
+                servers.ws
             );
         }
 
@@ -192,13 +201,22 @@ impl Tour {
             .unwrap_or_default();
         if text {
             match &conv.handshake {
-                Some(h) => print!("{}", indent(&render_handshake(h, style))),
-                None => println!("  (no complete handshake was recorded)"),
+                Some(h) => out!("{}", indent(&render_handshake(h, style))),
+                None => outln!("  (no complete handshake was recorded)"),
             }
-            println!();
-            println!(
+            outln!();
+            outln!(
                 "  One 4-tuple carried the request, the 101 and every frame: {ws_tuple}. The HTTP connection is not \"cut\" after the handshake; it becomes the WebSocket."
             );
+            // Lesson 14: nothing after the 101 is HTTP. Every byte the client
+            // wrote after its request head parsed as a frame, with none left over.
+            let after = conv.sent.bytes.len() - conv.request_len;
+            if conv.client.error.is_none() && conv.client.incomplete == 0 {
+                outln!(
+                    "  After the 101 the client wrote {after} bytes: {} frames and not one more HTTP request (no polling).",
+                    conv.client.frames.len()
+                );
+            }
         }
 
         // 4. One frame, dissected.
@@ -210,10 +228,10 @@ impl Tour {
         let server_frame = conv.server.frames.first();
         if text {
             if let Some(f) = client_frame {
-                print!("{}", indent(&render_frame(f, "client → server", style)));
+                out!("{}", indent(&render_frame(f, "client → server", style)));
             }
             if let Some(f) = server_frame {
-                print!("{}", indent(&render_frame(f, "server → client", style)));
+                out!("{}", indent(&render_frame(f, "server → client", style)));
             }
         }
 
@@ -249,7 +267,7 @@ impl Tour {
             ),
         );
         if text {
-            print!("{}", indent(&render_table(&comparison, style)));
+            out!("{}", indent(&render_table(&comparison, style)));
         }
 
         if self.json {
@@ -277,7 +295,7 @@ impl Tour {
                     .collect(),
                 comparison,
             };
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            outln!("{}", serde_json::to_string_pretty(&json)?);
             return Ok(());
         }
 
@@ -288,22 +306,20 @@ impl Tour {
                 started.elapsed().as_secs_f64()
             ),
         );
-        println!(
+        outln!(
             "  socklab serve all                       # tcp+udp echo on 127.0.0.1:7007, ws on 127.0.0.1:8080"
         );
-        println!(
+        outln!(
             "  socklab chat ws://127.0.0.1:8080/       # type lines; arrivals print as they come (full duplex)"
         );
-        println!(
+        outln!(
             "  open http://127.0.0.1:8080/             # the browser page, served by `socklab serve ws`"
         );
-        println!(
-            "  socklab send ws://127.0.0.1:8080/ hi --wire   # any message, every byte decoded"
-        );
-        println!(
+        outln!("  socklab send ws://127.0.0.1:8080/ hi --wire   # any message, every byte decoded");
+        outln!(
             "  socklab compare --count 10              # the table, with your own message and count"
         );
-        println!(
+        outln!(
             "  scripts/capture.sh                      # the same conversations in a packet capture"
         );
         Ok(())
@@ -330,7 +346,7 @@ fn state_once(local: SocketAddr, peer: SocketAddr, expected: TcpState) -> TcpSta
         if state == expected || state == TcpState::Unknown || Instant::now() >= deadline {
             return state;
         }
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(STATE_POLL);
     }
 }
 
@@ -361,7 +377,7 @@ fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
 
     // Client: socket(2), connect(2). The kernel finishes the handshake before
     // the server calls accept(): the connection waits, ESTABLISHED, in the queue.
-    let mut client = connect_tcp(server_addr, Duration::from_secs(5))?;
+    let mut client = connect_tcp(server_addr, IO_TIMEOUT)?;
     let (c, s) = (client.tuple().local, server_addr);
     snap(
         &format!(
@@ -417,9 +433,9 @@ fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
 // ANCHOR_END: lifecycle_walk
 
 fn print_lifecycle(steps: &[Snapshot]) {
-    println!("  {:<66} {:<12} server", "step", "client");
+    outln!("  {:<66} {:<12} server", "step", "client");
     for s in steps {
-        println!("  {:<66} {:<12} {}", s.call, s.client, s.server);
+        outln!("  {:<66} {:<12} {}", s.call, s.client, s.server);
     }
 }
 
@@ -429,7 +445,7 @@ fn same_message(servers: &LocalServers) -> anyhow::Result<(Vec<SameMessage>, Vec
     let mut ws_records = Vec::new();
     for url in servers.urls() {
         let mut t = Transport::connect(&url).with_context(|| format!("connect {url}"))?;
-        t.set_read_timeout(Some(Duration::from_secs(2)))?;
+        t.set_read_timeout(Some(IO_TIMEOUT))?;
         let log = t.log();
         let handshake = log.records();
         let mark = log.mark();
@@ -472,8 +488,8 @@ fn print_same_message(rows: &[SameMessage]) {
         } else {
             String::new()
         };
-        println!("  {:<4}4-tuple {}", m.name.name(), m.tuple);
-        println!(
+        outln!("  {:<4}4-tuple {}", m.name.name(), m.tuple);
+        outln!(
             "      connect {:.0} µs{setup}; \"hello\" = {} bytes out, {} bytes back; echo {}",
             m.connect_us,
             m.wire_bytes_sent,
@@ -493,7 +509,7 @@ fn print_boundaries(c: &Comparison) {
             ),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "  {:<4}{} sends → {} {}{}{how}: {}",
             m.name.name(),
             m.messages_sent,
@@ -503,8 +519,8 @@ fn print_boundaries(c: &Comparison) {
             m.received.join(" ")
         );
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "  A TCP reader that needs messages must mark their ends itself (a length prefix, a newline): that is what WebSocket's frame header does."
     );
 }
@@ -535,7 +551,7 @@ fn print_close(c: &Comparison) {
                 describe(m.time_wait),
             ),
         };
-        println!("  {:<4}{line}", m.name.name());
+        outln!("  {:<4}{line}", m.name.name());
     }
 }
 

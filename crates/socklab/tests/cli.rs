@@ -13,15 +13,31 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Runs socklab with `args`, stdin from /dev/null, killing it past [`DEADLINE`].
 fn socklab(args: &[&str]) -> Output {
+    socklab_with_input(args, None)
+}
+
+/// Runs socklab with `args` and `input` (or /dev/null) on stdin.
+fn socklab_with_input(args: &[&str], input: Option<&'static str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_socklab"))
         .args(args)
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("socklab starts");
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        // Written on a thread and then dropped: the child sees the end of input.
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(text.as_bytes());
+        });
+    }
     // Read stdout on a thread so a full pipe cannot stall the child.
     let mut stdout = child.stdout.take().expect("stdout piped");
     let reader = std::thread::spawn(move || {
@@ -148,4 +164,18 @@ fn send_echoes_over_each_transport() {
             .starts_with("GET / HTTP/1.1\r\n")
     );
     assert_eq!(json["close_code"], 1000);
+}
+
+/// Lesson 12: chat sends each typed line and prints what arrives; at the end of
+/// input it still prints the last echoes, then closes cleanly.
+#[test]
+fn chat_sends_lines_and_prints_arrivals() {
+    let servers = LocalServers::start().expect("servers");
+    for url in [servers.ws_url(), servers.tcp_url(), servers.udp_url()] {
+        let out = socklab_with_input(&["chat", &url], Some("first line\nsecond\n"));
+        assert!(out.status.success(), "chat {url} failed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("→ \"first line\""), "{url}: {text}");
+        assert!(text.contains("← \"second\""), "{url}: {text}");
+    }
 }

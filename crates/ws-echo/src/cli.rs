@@ -1,4 +1,7 @@
 //! The command-line flags of the WebSocket echo server (`ws-echo`, `socklab serve ws`).
+//!
+//! Run: `socklab serve ws --help`. The flags are the server's limits: the
+//! largest message, the Origins allowed, the connection cap and idle timeout.
 
 use std::net::SocketAddr;
 
@@ -10,6 +13,13 @@ use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE, v2_threads};
 
 /// Flags for the WebSocket echo server.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Examples:
+  socklab serve ws                                   # ws://127.0.0.1:8080/ and the page at http://127.0.0.1:8080/
+  socklab serve ws --addr 127.0.0.1:0                # let the kernel pick the port (see the log)
+  socklab serve ws --allow-origin http://127.0.0.1:8080   # other Origins get 403
+  socklab serve ws --max-message-size 1024           # a 1025-byte message is closed with 1009
+  RUST_LOG=debug socklab serve ws                    # the narration plus every byte
+Try: curl -i http://127.0.0.1:8080/chat   (426: no Upgrade header)")]
 pub struct Args {
     /// Address to listen on (IP:PORT; port 0 lets the kernel pick)
     #[arg(long, default_value = DEFAULT_ADDR, value_name = "IP:PORT")]
@@ -32,6 +42,7 @@ impl Args {
             limits: Limits::from(self.limits),
             max_message_size: self.max_message_size,
             allow_origins: self.allow_origin.clone(),
+            ..Config::default()
         }
     }
 }

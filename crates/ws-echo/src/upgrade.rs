@@ -1,0 +1,493 @@
+//! The opening handshake, checked: HTTP request bytes in, a decision out. No I/O.
+//!
+//! A WebSocket starts life as an ordinary HTTP/1.1 request on an ordinary TCP
+//! connection (RFC 6455 §4.1). This module reads that request the way §4.2.1
+//! tells a server to, and answers one question: upgrade, serve the browser page,
+//! wait for more bytes, or refuse — and if refuse, with which HTTP status and why.
+//!
+//! Nothing here touches a socket, so every rule is unit-tested with byte strings
+//! (`cargo test -p ws-echo upgrade`), and any server can reuse it: the
+//! thread-per-connection server in this crate and an event-loop server that feeds
+//! it whatever bytes it has buffered so far. Call [`check_request`] each time
+//! more bytes arrive; it returns [`Decision::Incomplete`] until the blank line
+//! that ends the headers is in.
+//!
+//! Try it: `socklab serve ws`, then
+//! `curl -i http://127.0.0.1:8080/chat` (426: no Upgrade),
+//! `curl -i -X POST http://127.0.0.1:8080/` (405), or
+//! `curl -i 'http://127.0.0.1:8080/socket.io/?EIO=4&transport=polling'` (400).
+
+use tungstenite::handshake::derive_accept_key;
+
+/// The most bytes a request head (request line plus headers) may take. Browsers
+/// send well under 2 KiB; past 8 KiB the answer is 431 and nothing more is read.
+pub const MAX_HEAD: usize = 8 * 1024;
+
+/// The most header lines parsed. More also gets 431.
+pub const MAX_HEADERS: usize = 64;
+
+/// The only WebSocket version there is (RFC 6455 §4.1): anything else gets 426.
+pub const WEBSOCKET_VERSION: &str = "13";
+
+/// What the server should do with the bytes read so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The blank line ending the headers has not arrived yet: read more.
+    /// (Not an error: TCP may deliver a request in any number of pieces.)
+    Incomplete,
+    /// A valid WebSocket opening handshake: answer 101 and speak frames.
+    Upgrade(Upgrade),
+    /// A plain `GET /` without Upgrade: serve the browser page.
+    Page,
+    /// Refuse with this HTTP status, then close.
+    Reject(Rejection),
+}
+
+/// A request that may become a WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upgrade {
+    /// The request line, e.g. `GET /chat HTTP/1.1`, for the log.
+    pub request_line: String,
+    /// The client's `Sec-WebSocket-Key`: 16 random bytes, base64.
+    pub key: String,
+    /// `base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))`, proving to the
+    /// client that this server read its key and speaks WebSocket.
+    pub accept: String,
+    /// How many bytes the request head took. Bytes after it (a client may send
+    /// its first frame without waiting for the 101) already belong to the WebSocket.
+    pub head_len: usize,
+}
+
+impl Upgrade {
+    /// The complete `101 Switching Protocols` response. After its last `\r\n`
+    /// the connection carries WebSocket frames, not HTTP.
+    pub fn response(&self) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\n\
+             Upgrade: websocket\r\n\
+             Connection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            self.accept
+        )
+        .into_bytes()
+    }
+}
+
+/// A refused request: the status, the reason shown to the client, and the headers
+/// the status requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The HTTP status code (400, 403, 405, 408, 426, 431).
+    pub status: u16,
+    /// One plain-text line saying what was wrong; the response body.
+    pub reason: String,
+}
+
+impl Rejection {
+    /// The complete HTTP response: status line, headers, a short plain-text body.
+    pub fn response(&self) -> Vec<u8> {
+        let body = format!("{}\n", self.reason);
+        let extra = match self.status {
+            // 405 must say which methods are allowed (RFC 9110 §15.5.6).
+            405 => "Allow: GET\r\n",
+            // 426 says what to upgrade to; RFC 6455 §4.4 asks for the versions we speak.
+            426 => "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+            _ => "",
+        };
+        format!(
+            "HTTP/1.1 {} {}\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: {}\r\n\
+             {extra}Connection: close\r\n\r\n{body}",
+            self.status,
+            reason_phrase(self.status),
+            body.len()
+        )
+        .into_bytes()
+    }
+}
+
+/// A refusal with `status` and a one-line `reason`.
+fn reject(status: u16, reason: impl Into<String>) -> Decision {
+    Decision::Reject(Rejection {
+        status,
+        reason: reason.into(),
+    })
+}
+
+/// The standard reason phrase of the statuses this server sends.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        101 => "Switching Protocols",
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        _ => "Error",
+    }
+}
+
+/// The page response: `200 OK` with the HTML, then the server closes.
+pub fn page_response(html: &str) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\
+         Content-Length: {}\r\n\
+         Cache-Control: no-store\r\n\
+         Connection: close\r\n\r\n",
+        html.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(html.as_bytes());
+    out
+}
+
+// ANCHOR: check_request
+/// Checks the request head in `bytes` against RFC 6455 §4.2.1.
+///
+/// `allow_origins`: if not empty, the only `Origin` values allowed to upgrade.
+/// The checks run in the order a student would debug them: is it HTTP at all,
+/// is it a GET, is it HTTP/1.1, is it socket.io, is it an Upgrade, is the key
+/// real, is the version 13, is the Origin allowed.
+pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    let head_len = match request.parse(bytes) {
+        Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
+        Ok(httparse::Status::Complete(_)) | Ok(httparse::Status::Partial)
+            if bytes.len() >= MAX_HEAD =>
+        {
+            return reject(431, format!("request head over {MAX_HEAD} bytes"));
+        }
+        Ok(httparse::Status::Complete(_)) | Ok(httparse::Status::Partial) => {
+            return Decision::Incomplete;
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return reject(431, format!("more than {MAX_HEADERS} header lines"));
+        }
+        Err(e) => return reject(400, format!("not an HTTP request: {e}")),
+    };
+    let method = request.method.unwrap_or("");
+    let path = request.path.unwrap_or("");
+    let minor = request.version.unwrap_or(0);
+    let request_line = format!("{method} {path} HTTP/1.{minor}");
+    let header = |name: &str| find_header(request.headers, name);
+
+    // §4.2.1 (1): "An HTTP/1.1 or higher GET request".
+    if method != "GET" {
+        return reject(
+            405,
+            format!("method {method} not allowed: a WebSocket opens with GET"),
+        );
+    }
+    if minor == 0 {
+        return reject(400, "HTTP/1.0 cannot upgrade: a WebSocket needs HTTP/1.1");
+    }
+    // Lesson 19: socket.io's clients speak the Engine.IO protocol (its own
+    // handshake, packet types and long-polling fallback), not plain WebSocket.
+    if path.starts_with("/socket.io/") && path.contains("EIO=") {
+        return reject(
+            400,
+            "this is a plain WebSocket server; socket.io is its own protocol on top of \
+             WebSocket or HTTP long polling, and needs a socket.io server",
+        );
+    }
+    // §4.2.1 (2): a Host header.
+    if header("host").is_none_or(|h| h.is_empty()) {
+        return reject(400, "missing Host header");
+    }
+    // §4.2.1 (3), (4): "Upgrade: websocket" and "Connection: Upgrade" (tokens,
+    // case-insensitive; browsers send "Connection: keep-alive, Upgrade").
+    let upgrade = header("upgrade");
+    let resource = path.split('?').next().unwrap_or(path);
+    if upgrade.is_none() && resource == "/" {
+        return Decision::Page;
+    }
+    if !upgrade.is_some_and(|v| has_token(v, "websocket")) {
+        return reject(
+            426,
+            "this path speaks only WebSocket: send Upgrade: websocket (the page is at /)",
+        );
+    }
+    if !header("connection").is_some_and(|v| has_token(v, "upgrade")) {
+        return reject(426, "missing Connection: Upgrade");
+    }
+    // §4.2.1 (5): Sec-WebSocket-Key, base64 of 16 bytes, exactly once.
+    let keys: Vec<&str> = all_headers(request.headers, "sec-websocket-key").collect();
+    let key = match keys.as_slice() {
+        [] => return reject(400, "missing Sec-WebSocket-Key"),
+        [key] if is_base64_of_16_bytes(key) => *key,
+        [key] => {
+            return reject(
+                400,
+                format!("Sec-WebSocket-Key {key:?} is not base64 of 16 bytes"),
+            );
+        }
+        _ => return reject(400, "more than one Sec-WebSocket-Key"),
+    };
+    // §4.2.1 (6): Sec-WebSocket-Version: 13.
+    match header("sec-websocket-version") {
+        Some(WEBSOCKET_VERSION) => {}
+        Some(v) => {
+            return reject(
+                426,
+                format!("Sec-WebSocket-Version {v:?} not supported: use 13"),
+            );
+        }
+        None => return reject(426, "missing Sec-WebSocket-Version: 13"),
+    }
+    // §4.2.1 (7) and §10.2: the Origin a browser sends. Only a browser can be held
+    // to it: any other client may send whatever Origin it likes.
+    if !allow_origins.is_empty() {
+        match header("origin") {
+            Some(origin) if allow_origins.iter().any(|o| o == origin) => {}
+            Some(origin) => return reject(403, format!("Origin {origin} is not allowed")),
+            None => {
+                return reject(403, "no Origin header, and only listed Origins are allowed");
+            }
+        }
+    }
+    Decision::Upgrade(Upgrade {
+        request_line,
+        key: key.to_string(),
+        accept: derive_accept_key(key.as_bytes()),
+        head_len,
+    })
+}
+// ANCHOR_END: check_request
+
+/// The value of header `name` (case-insensitive), if present and valid UTF-8.
+fn find_header<'a>(headers: &'a [httparse::Header<'_>], name: &str) -> Option<&'a str> {
+    all_headers(headers, name).next()
+}
+
+fn all_headers<'a>(
+    headers: &'a [httparse::Header<'_>],
+    name: &str,
+) -> impl Iterator<Item = &'a str> {
+    let name = name.to_string();
+    headers
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(&name))
+        .filter_map(|h| std::str::from_utf8(h.value).ok())
+        .map(str::trim)
+}
+
+/// Whether a comma-separated header value contains `token` (case-insensitive).
+fn has_token(value: &str, token: &str) -> bool {
+    value
+        .split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+// ANCHOR: key_check
+/// Whether `key` is the base64 encoding of exactly 16 bytes (§4.1: "a randomly
+/// selected 16-byte value that has been base64-encoded").
+///
+/// 16 bytes are 128 bits; base64 writes 6 bits per character, so that is 21
+/// characters plus one carrying the last 2 bits (its low 4 bits zero), then `==`
+/// padding: always 24 characters.
+pub fn is_base64_of_16_bytes(key: &str) -> bool {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // The characters whose value has its low 4 bits zero: A=0, Q=16, g=32, w=48.
+    const LAST_OF_16: &[u8] = b"AQgw";
+    let b = key.as_bytes();
+    b.len() == 24
+        && b[..21].iter().all(|c| ALPHABET.contains(c))
+        && LAST_OF_16.contains(&b[21])
+        && &b[22..] == b"=="
+}
+// ANCHOR_END: key_check
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The RFC's own example (§1.3): this key must give this Accept.
+    const RFC_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+    const RFC_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+    fn request(extra: &str) -> String {
+        format!(
+            "GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: {RFC_KEY}\r\n{extra}\r\n"
+        )
+    }
+
+    fn valid() -> String {
+        request("Sec-WebSocket-Version: 13\r\n")
+    }
+
+    fn status(bytes: &[u8]) -> u16 {
+        match check_request(bytes, &[]) {
+            Decision::Reject(r) => r.status,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    /// Lesson 6: the RFC's example key gives the RFC's example Accept.
+    #[test]
+    fn rfc_example_key_gives_rfc_accept() {
+        let Decision::Upgrade(up) = check_request(valid().as_bytes(), &[]) else {
+            panic!("the RFC request must upgrade");
+        };
+        assert_eq!(up.key, RFC_KEY);
+        assert_eq!(up.accept, RFC_ACCEPT);
+        assert_eq!(up.request_line, "GET /chat HTTP/1.1");
+        assert_eq!(up.head_len, valid().len());
+        assert_eq!(
+            up.response(),
+            format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Accept: {RFC_ACCEPT}\r\n\r\n"
+            )
+            .into_bytes()
+        );
+    }
+
+    /// A request split by TCP anywhere is incomplete, never an error.
+    #[test]
+    fn every_prefix_is_incomplete() {
+        let full = valid();
+        for cut in 0..full.len() {
+            assert_eq!(
+                check_request(&full.as_bytes()[..cut], &[]),
+                Decision::Incomplete,
+                "cut {cut}"
+            );
+        }
+    }
+
+    /// Frames sent right behind the request are not part of the head.
+    #[test]
+    fn bytes_after_the_head_are_left_for_the_websocket() {
+        let mut bytes = valid().into_bytes();
+        let head = bytes.len();
+        bytes.extend_from_slice(&[0x81, 0x80, 1, 2, 3, 4]);
+        let Decision::Upgrade(up) = check_request(&bytes, &[]) else {
+            panic!()
+        };
+        assert_eq!(up.head_len, head);
+    }
+
+    /// Lesson 8: the page and the WebSocket share a port; a plain GET / is the page.
+    #[test]
+    fn plain_get_root_is_the_page() {
+        let req = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        assert_eq!(check_request(req, &[]), Decision::Page);
+        let req = b"GET /?auto HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        assert_eq!(check_request(req, &[]), Decision::Page);
+    }
+
+    /// Browsers send several Connection tokens and any case.
+    #[test]
+    fn tokens_are_case_insensitive_lists() {
+        let req = "GET / HTTP/1.1\r\nhost: x\r\nupgrade: WebSocket\r\nconnection: keep-alive, Upgrade\r\n\
+                   sec-websocket-key: AAAAAAAAAAAAAAAAAAAAAA==\r\nsec-websocket-version: 13\r\n\r\n";
+        assert!(matches!(
+            check_request(req.as_bytes(), &[]),
+            Decision::Upgrade(_)
+        ));
+    }
+
+    /// Each broken rule of §4.2.1 gets its own status.
+    #[test]
+    fn bad_requests_get_their_status() {
+        let v13 = "Sec-WebSocket-Version: 13\r\n";
+        let cases: Vec<(String, u16)> = vec![
+            (valid().replacen("GET", "POST", 1), 405),
+            (valid().replacen("HTTP/1.1", "HTTP/1.0", 1), 400),
+            (valid().replacen("Host: 127.0.0.1\r\n", "", 1), 400),
+            (valid().replacen("Upgrade: websocket\r\n", "", 1), 426),
+            (
+                valid().replacen("Upgrade: websocket", "Upgrade: h2c", 1),
+                426,
+            ),
+            (
+                valid().replacen("Connection: Upgrade", "Connection: keep-alive", 1),
+                426,
+            ),
+            (request("Sec-WebSocket-Version: 8\r\n"), 426),
+            (request(""), 426),
+            (valid().replacen(RFC_KEY, "c2hvcnQ=", 1), 400),
+            (
+                valid().replacen(RFC_KEY, "dGhlIHNhbXBsZSBub25jZR==", 1),
+                400,
+            ),
+            (
+                request(&format!("{v13}Sec-WebSocket-Key: {RFC_KEY}\r\n")),
+                400,
+            ),
+            (valid().replacen("Sec-WebSocket-Key", "X-Key", 1), 400),
+            (
+                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\r\n".into(),
+                400,
+            ),
+            ("HELLO\r\n\r\n".into(), 400),
+        ];
+        for (req, want) in cases {
+            assert_eq!(status(req.as_bytes()), want, "{req:?}");
+        }
+    }
+
+    /// 431: a head over the limit is refused without waiting for its end.
+    #[test]
+    fn oversized_head_is_431() {
+        let mut req = valid().replacen("\r\n\r\n", "\r\n", 1);
+        req.push_str(&format!("X-Padding: {}\r\n", "a".repeat(MAX_HEAD)));
+        assert_eq!(status(&req.as_bytes()[..MAX_HEAD]), 431);
+        let many: String = (0..MAX_HEADERS).map(|i| format!("X-{i}: y\r\n")).collect();
+        assert_eq!(status(request(&many).as_bytes()), 431);
+    }
+
+    /// Lesson 16: with an allowlist, only listed Origins upgrade.
+    #[test]
+    fn origin_allowlist() {
+        let allow = vec!["http://good.example".to_string()];
+        let good = request("Sec-WebSocket-Version: 13\r\nOrigin: http://good.example\r\n");
+        let bad = request("Sec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n");
+        assert!(matches!(
+            check_request(good.as_bytes(), &allow),
+            Decision::Upgrade(_)
+        ));
+        assert!(
+            matches!(check_request(bad.as_bytes(), &allow), Decision::Reject(r) if r.status == 403)
+        );
+        assert!(
+            matches!(check_request(valid().as_bytes(), &allow), Decision::Reject(r) if r.status == 403)
+        );
+        assert!(matches!(
+            check_request(bad.as_bytes(), &[]),
+            Decision::Upgrade(_)
+        ));
+    }
+
+    /// The 426 response names what to upgrade to and the version we speak.
+    #[test]
+    fn rejection_response_bytes() {
+        let r = Rejection {
+            status: 426,
+            reason: "missing Connection: Upgrade".into(),
+        };
+        assert_eq!(
+            String::from_utf8(r.response()).unwrap(),
+            "HTTP/1.1 426 Upgrade Required\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: 28\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Connection: close\r\n\r\nmissing Connection: Upgrade\n"
+        );
+    }
+
+    /// The key check accepts exactly the base64 of 16 bytes.
+    #[test]
+    fn key_shapes() {
+        assert!(is_base64_of_16_bytes(RFC_KEY));
+        assert!(is_base64_of_16_bytes("AAAAAAAAAAAAAAAAAAAAAA=="));
+        assert!(!is_base64_of_16_bytes("AAAAAAAAAAAAAAAAAAAAAA="));
+        assert!(!is_base64_of_16_bytes("AAAAAAAAAAAAAAAAAAAAAB=="));
+        assert!(!is_base64_of_16_bytes("AAAAAAAAAAAAAAAAAAAA*A=="));
+        assert!(!is_base64_of_16_bytes("AAAAAAAAAAAAAAAAAAAAAAAA"));
+    }
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# scripts/autobahn.sh — RFC 6455 conformance: the Autobahn|Testsuite fuzzing client against ws-echo.
+#
+# Usage: scripts/autobahn.sh [--addr IP:PORT] [--server 'COMMAND'] [--cases '1.*,2.*'] [--agent NAME]
+#   (no option)       build socklab (release), run `socklab serve ws` on a free loopback port
+#   --server 'CMD'    start CMD instead; the string {addr} in it is replaced by IP:PORT
+#                     (e.g. --server 'target/release/socklab serve ws --model mio --addr {addr}')
+#   --addr IP:PORT    test a server that is already running there (start nothing)
+#   --cases LIST      comma-separated case patterns (default: 1.* … 7.*, 9.*, 10.*)
+#   --agent NAME      the server's name in the report (default: ws-echo)
+#
+# Installs autobahntestsuite==25.10.1 (Python 2.7, pyenv's 2.7.18) into .tools/autobahn.
+# Groups 12 and 13 (permessage-deflate) are excluded: ws-echo negotiates no extension.
+# Prints OK / NON-STRICT / FAILED counts; the HTML report is kept in target/autobahn/.
+# Exits non-zero on any FAILED case, or any NON-STRICT case not listed with its
+# reason in docs/autobahn.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+addr="" server="" agent="ws-echo"
+cases='1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --addr) addr=$2; shift 2 ;;
+    --server) server=$2; shift 2 ;;
+    --cases) cases=$2; shift 2 ;;
+    --agent) agent=$2; shift 2 ;;
+    *) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+# --- install Autobahn|Testsuite (idempotent) -----------------------------------
+# It is Python 2 only. pyenv's 2.7.18 lives on these machines; pip --target puts
+# everything in one git-ignored directory. zope is a namespace package (a .pth
+# file makes it importable), so the directory must be added with site.addsitedir,
+# not just PYTHONPATH.
+py2=${PYTHON2:-$HOME/.pyenv/versions/2.7.18/bin/python}
+tools=$PWD/.tools/autobahn
+[ -x "$py2" ] || { echo "autobahn: Python 2.7 not found at $py2 (set PYTHON2)" >&2; exit 1; }
+if ! "$py2" -c "import site; site.addsitedir('$tools'); import autobahntestsuite" 2>/dev/null; then
+  echo "installing autobahntestsuite==25.10.1 into .tools/autobahn"
+  rm -rf "$tools"
+  "$py2" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+    --target "$tools" 'autobahntestsuite==25.10.1'
+fi
+
+# --- the server under test ------------------------------------------------------
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
+trap cleanup EXIT
+out=target/autobahn
+rm -rf "$out"
+mkdir -p "$out"
+if [ -z "$addr" ]; then
+  addr="127.0.0.1:$(free_port)"
+  if [ -z "$server" ]; then
+    # A release build: 9.* moves hundreds of megabytes through the server.
+    server="$(socklab_bin) serve ws --addr {addr} --idle-timeout 30"
+  fi
+  # RUST_LOG=warn: the per-read narration of ~500 cases would be gigabytes of log.
+  RUST_LOG=${RUST_LOG:-warn} bash -c "exec ${server//\{addr\}/$addr}" >"$out/server.log" 2>&1 &
+  pid=$!
+  wait_port tcp "${addr##*:}"
+fi
+
+# --- the fuzzing client -----------------------------------------------------------
+python3 - "$out/spec.json" "$agent" "$addr" "$cases" <<'EOF'
+import json, sys
+path, agent, addr, cases = sys.argv[1:]
+json.dump({
+    "outdir": "target/autobahn/report",
+    "servers": [{"agent": agent, "url": "ws://%s" % addr}],
+    "cases": cases.split(","),
+    "exclude-cases": ["12.*", "13.*"],
+    "exclude-agent-cases": {},
+}, open(path, "w"), indent=2)
+EOF
+echo "autobahn: fuzzingclient against ws://$addr ($agent), cases $cases"
+start=$(date +%s)
+"$py2" -c "
+import site, sys
+site.addsitedir('$tools')
+sys.argv = ['wstest', '--mode', 'fuzzingclient', '--spec', '$out/spec.json']
+from autobahntestsuite.wstest import run
+run()
+" >"$out/wstest.log" 2>&1 || { tail -20 "$out/wstest.log"; echo "autobahn: wstest failed" >&2; exit 1; }
+echo "autobahn: finished in $(( $(date +%s) - start )) s; report: $out/report/index.html"
+
+# --- the verdict ----------------------------------------------------------------
+python3 - "$out/report/index.json" "$agent" docs/autobahn.md <<'EOF'
+import collections, json, re, sys
+index, agent, doc = sys.argv[1:]
+results = json.load(open(index))[agent]
+# NON-STRICT cases documented with a reason: table rows "| 6.4.3 | reason |".
+allowed = {}
+for line in open(doc, encoding="utf-8"):
+    m = re.match(r"\|\s*(\d+(?:\.\d+)+)\s*\|\s*(.+?)\s*\|\s*$", line)
+    if m:
+        allowed[m.group(1)] = m.group(2)
+def key(case):
+    return [int(p) for p in case.split(".")]
+counts = collections.Counter(r["behavior"] for r in results.values())
+print("autobahn: %d cases: " % len(results) +
+      ", ".join("%s %d" % (b, counts[b]) for b in ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]))
+bad = 0
+for case in sorted(results, key=key):
+    r = results[case]
+    if r["behavior"] == "FAILED":
+        print("  FAILED      %-8s close=%s (see report/%s)" % (case, r.get("remoteCloseCode"), r["reportfile"]))
+        bad += 1
+    elif r["behavior"] == "NON-STRICT":
+        if case in allowed:
+            print("  NON-STRICT  %-8s documented: %.70s…" % (case, allowed[case]))
+        else:
+            print("  NON-STRICT  %-8s NOT in docs/autobahn.md (see report/%s)" % (case, r["reportfile"]))
+            bad += 1
+sys.exit(1 if bad else 0)
+EOF
