@@ -53,7 +53,7 @@ pub struct Send {
 /// live on this machine, so /proc/net/tcp lists both: ours is (local, peer), the
 /// server's accepted socket is (peer, local).
 fn print_states(step: &str, at: Duration, client: TcpState, server: TcpState) {
-    println!(
+    outln!(
         "  [kernel] {step:<28} {:>9.3} ms   client {:<11}  server {}",
         at.as_secs_f64() * 1e3,
         client.name(),
@@ -107,9 +107,7 @@ impl Send {
         // UDP sockets have no TCP state: --states only speaks for tcp and ws.
         let states = self.states && !self.json && scheme != Scheme::Udp;
         if self.states && !self.json && scheme == Scheme::Udp {
-            println!(
-                "  [kernel] udp: no connection, so no state to show (nothing in /proc/net/tcp)"
-            );
+            outln!("  [kernel] udp: no connection, so no state to show (nothing in /proc/net/tcp)");
         }
         if states {
             let at = t.log().elapsed();
