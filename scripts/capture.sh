@@ -126,7 +126,7 @@ stop_tcpdump() {
 declare -A port url
 for t in tcp udp ws; do
   port[$t]=$(free_port)
-  RUST_LOG=info "$bin" serve "$t" --addr "127.0.0.1:${port[$t]}" 2>"$out/$t-server.log" &
+  RUST_LOG=info "$bin" serve "$t" --addr "127.0.0.1:${port[$t]}" >"$out/$t-server.log" 2>&1 &
   pids+=($!)
   proto=tcp
   [ "$t" = udp ] && proto=udp
