@@ -29,7 +29,7 @@ check() { # check NAME EXPECTED ACTUAL
 }
 
 # --- TCP and UDP echo with ncat ---------------------------------------------
-for model in iterative threads; do
+for model in iterative threads event-loop; do
   port=$(free_port)
   RUST_LOG=warn "$bin" serve tcp --model "$model" --addr "127.0.0.1:$port" &
   pids+=($!)

@@ -28,6 +28,9 @@ cargo build --workspace --release --locked
 cargo test --workspace --locked 2>&1 | tee target/test-output.txt
 # Sum cargo's per-binary "test result" lines for the closing line below.
 read -r passed failed < <(awk '/^test result:/ { p += $4; f += $6 } END { print p+0, f+0 }' target/test-output.txt)
+# The WebSocket wire tests once more, against the event loop: both models must
+# answer the same bytes with the same bytes.
+WS_ECHO_MODEL=event-loop cargo test -p ws-echo --test wire --locked
 
 step "docs: every {{#include}} anchor resolves"
 scripts/check-docs.sh
@@ -38,8 +41,13 @@ if ! $quick; then
   ok=$(grep -c '^ok ' target/interop-output.txt || true)
   passed=$((passed + ok))
 
-  step "autobahn: RFC 6455 conformance of ws-echo"
+  step "autobahn: RFC 6455 conformance of ws-echo (event loop, then threads)"
   scripts/autobahn.sh
+  scripts/autobahn.sh --agent ws-echo-threads \
+    --server "$PWD/target/release/socklab serve ws --model threads --addr {addr} --idle-timeout 30"
+
+  step "bench: scripts/bench.sh end to end (a smoke run: its numbers mean nothing)"
+  scripts/bench.sh --secs 0.2 --runs 1 --idle 200 --out target/bench-smoke.md >/dev/null
 
   step "captures: the same exchange over tcp, udp and ws, asserted from tshark"
   scripts/capture.sh --out target/captures --check | tee target/capture-output.txt

@@ -12,7 +12,7 @@ use std::thread::{self, JoinHandle};
 
 use lifecycle::tcp::listen_tcp;
 use lifecycle::udp::UdpEndpoint;
-use lifecycle::{Limits, Proto, Shutdown};
+use lifecycle::{Limits, Shutdown};
 
 /// Loopback, port 0: the kernel chooses a free port.
 const EPHEMERAL: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
@@ -44,13 +44,6 @@ impl LocalServers {
             shutdown: shutdown.clone(),
             threads: Vec::new(),
         };
-        // Register the wake-up pokes now, before any server thread runs: if we
-        // are dropped at once, a server that had not yet registered itself would
-        // otherwise sleep in accept() forever. (A second registration by the
-        // server only means a second, harmless poke.)
-        shutdown.wake_on(Proto::Tcp, servers.tcp);
-        shutdown.wake_on(Proto::Udp, servers.udp);
-        shutdown.wake_on(Proto::Tcp, servers.ws);
         let s = shutdown.clone();
         servers.spawn("tcp echo", move || {
             tcp_echo::v2_threads::serve(tcp_listener, s, Limits::default())

@@ -21,6 +21,7 @@ macro_rules! out {
     };
 }
 
+mod bench;
 mod chat;
 mod compare;
 mod handshake;
@@ -48,6 +49,8 @@ enum Command {
     Tour(tour::Tour),
     /// Run an echo server on loopback, narrating every system call
     Serve(serve::Serve),
+    /// Load echo servers with strict ping-pong: msgs/s, RTT p50/p99, errors
+    Bench(bench::Bench),
     /// Send messages over tcp://, udp:// or ws:// and print the echoes (--wire: every byte)
     Send(send::Send),
     /// Type lines, see arrivals as they come (full duplex)
@@ -88,6 +91,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Tour(tour) => tour.run(),
         Command::Serve(serve) => serve.run(),
+        Command::Bench(bench) => bench.run(),
         Command::Send(send) => send.run(),
         Command::Chat(chat) => chat.run(),
         Command::Compare(compare) => compare.run(),

@@ -10,7 +10,7 @@ use lifecycle::Shutdown;
 /// Flags of `socklab serve`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab serve tcp                          # thread per connection on 127.0.0.1:7007\n  socklab serve tcp --model iterative        # one client at a time: try two nc at once\n  socklab serve tcp --max-connections 2      # the third client is closed at once\n  socklab serve udp --addr '[::1]:7007'      # UDP echo on IPv6 loopback\n  socklab serve ws                           # WebSocket echo and browser page on 127.0.0.1:8080\n  socklab serve all                          # tcp+udp on 7007, ws on 8080, one process\nThen: nc 127.0.0.1 7007   or   ncat -u 127.0.0.1 7007   or open http://127.0.0.1:8080/"
+    after_help = "Examples:\n  socklab serve tcp                          # mio event loop on 127.0.0.1:7007\n  socklab serve tcp --model threads          # a thread per connection\n  socklab serve tcp --model iterative        # one client at a time: try two nc at once\n  socklab serve tcp --max-connections 2      # the third client is closed at once\n  socklab serve udp --addr '[::1]:7007'      # UDP echo on IPv6 loopback\n  socklab serve ws                           # WebSocket echo and browser page on 127.0.0.1:8080\n  socklab serve all                          # tcp+udp on 7007, ws on 8080, one process\n  socklab serve all --model threads          # the same with a thread per connection\nThen: nc 127.0.0.1 7007   or   ncat -u 127.0.0.1 7007   or open http://127.0.0.1:8080/"
 )]
 pub struct Serve {
     #[command(subcommand)]
@@ -26,7 +26,24 @@ enum Server {
     /// WebSocket echo (RFC 6455) and its browser page, default 127.0.0.1:8080
     Ws(ws_echo::cli::Args),
     /// All three in one process: tcp and udp on 127.0.0.1:7007, ws on 127.0.0.1:8080
-    All,
+    All(AllArgs),
+}
+
+/// Flags of `socklab serve all`.
+#[derive(Args)]
+struct AllArgs {
+    /// Server version for all three
+    #[arg(long, value_enum, default_value_t = AllModel::EventLoop)]
+    model: AllModel,
+}
+
+/// The versions all three servers have.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AllModel {
+    /// A thread per connection (UDP: one blocking thread)
+    Threads,
+    /// One mio event loop per server
+    EventLoop,
 }
 
 impl Serve {
@@ -38,7 +55,7 @@ impl Serve {
             Server::Tcp(args) => tcp_echo::cli::run(&args, shutdown)?,
             Server::Udp(args) => udp_echo::cli::run(&args, shutdown)?,
             Server::Ws(args) => ws_echo::cli::run(&args, shutdown)?,
-            Server::All => serve_all(shutdown)?,
+            Server::All(all) => serve_all(shutdown, all.model)?,
         }
         Ok(())
     }
@@ -46,7 +63,7 @@ impl Serve {
 
 /// Runs the three default servers on their own threads. When one of them fails
 /// (say its port is taken), the others are stopped too and the error is reported.
-fn serve_all(shutdown: Shutdown) -> anyhow::Result<()> {
+fn serve_all(shutdown: Shutdown, model: AllModel) -> anyhow::Result<()> {
     use clap::Parser;
     // Each server's defaults, exactly as `socklab serve X` with no flags.
     #[derive(Parser)]
@@ -54,9 +71,14 @@ fn serve_all(shutdown: Shutdown) -> anyhow::Result<()> {
         #[command(flatten)]
         args: A,
     }
-    let tcp = Defaults::<tcp_echo::cli::Args>::parse_from(["tcp"]).args;
-    let udp = Defaults::<udp_echo::cli::Args>::parse_from(["udp"]).args;
-    let ws = Defaults::<ws_echo::cli::Args>::parse_from(["ws"]).args;
+    let mut tcp = Defaults::<tcp_echo::cli::Args>::parse_from(["tcp"]).args;
+    let mut udp = Defaults::<udp_echo::cli::Args>::parse_from(["udp"]).args;
+    let mut ws = Defaults::<ws_echo::cli::Args>::parse_from(["ws"]).args;
+    if let AllModel::Threads = model {
+        tcp.model = tcp_echo::cli::Model::Threads;
+        udp.model = udp_echo::cli::Model::Threads;
+        ws.model = ws_echo::cli::Model::Threads;
+    }
 
     let (done, finished) = mpsc::channel();
     let start = |name: &'static str, run: Box<dyn FnOnce(Shutdown) -> io::Result<()> + Send>| {

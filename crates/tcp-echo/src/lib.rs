@@ -1,14 +1,17 @@
 //! A bare TCP echo server (RFC 862): every byte a client sends comes straight back.
 //!
 //! Echo is the smallest protocol there is, so everything you see in the log is the
-//! socket itself. Two versions, each one screen long, each fixing what the one
-//! before it cannot do:
+//! socket itself. Three versions, each fixing what the one before it cannot do:
 //!
 //! - [`v1_iterative`]: accept one client, serve it to the end, accept the next.
 //!   While one client is connected, the next waits in the kernel's backlog.
 //! - [`v2_threads`]: a thread per connection, so clients no longer wait for each other.
+//! - [`v3_event_loop`]: one thread for many connections (one such loop per core),
+//!   woken by epoll (mio) only for sockets that are ready; backpressure, deadlines
+//!   and limits written out.
 //!
-//! Both call the same per-connection function, [`echo_stream`]. Compare it with
+//! v1 and v2 call the same per-connection function, [`echo_stream`]; v3 keeps the
+//! same echo as a state machine, [`v3_event_loop::Echo`]. Compare it with
 //! `udp_echo::echo_datagrams` and `ws_echo::echo_messages`: same shape, different
 //! unit — bytes, datagrams, messages.
 //!
@@ -19,6 +22,7 @@
 pub mod cli;
 pub mod v1_iterative;
 pub mod v2_threads;
+pub mod v3_event_loop;
 
 use std::io::{self, Read, Write};
 

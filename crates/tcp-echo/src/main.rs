@@ -9,7 +9,7 @@ use lifecycle::Shutdown;
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Examples:\n  tcp-echo                          # 127.0.0.1:7007, thread per connection\n  tcp-echo --model iterative        # one client at a time\n  RUST_LOG=debug tcp-echo           # also show the bytes\nThen try: nc 127.0.0.1 7007"
+    after_help = "Examples:\n  tcp-echo                          # 127.0.0.1:7007, mio event loop\n  tcp-echo --model threads          # a thread per connection\n  tcp-echo --model iterative        # one client at a time\n  RUST_LOG=debug tcp-echo           # also show the bytes\nThen try: nc 127.0.0.1 7007"
 )]
 struct Cli {
     #[command(flatten)]

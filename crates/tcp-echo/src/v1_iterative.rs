@@ -22,8 +22,10 @@ use crate::{handle, out_of_fds};
 // ANCHOR: serve
 /// Accepts and serves clients one after another until `shutdown` fires.
 pub fn serve(listener: TcpListener, shutdown: Shutdown, limits: Limits) -> io::Result<()> {
+    // Register for the wake-up poke, then check the flag at the top of every turn:
+    // a trigger() that came before this registration poked nobody, and is seen here.
     shutdown.wake_on(Proto::Tcp, listener.local_addr()?);
-    loop {
+    while !shutdown.is_triggered() {
         let conn = match accept(&listener) {
             Ok(conn) => conn,
             Err(e) if shutdown.is_triggered() => return Err(e),

@@ -43,9 +43,11 @@ pub fn serve_with<F>(
 where
     F: Fn(Connection) + Clone + Send + 'static,
 {
+    // Register for the wake-up poke, then check the flag at the top of every turn:
+    // a trigger() that came before this registration poked nobody, and is seen here.
     shutdown.wake_on(Proto::Tcp, listener.local_addr()?);
     let count = ConnectionCount::new();
-    loop {
+    while !shutdown.is_triggered() {
         let conn = match accept(&listener) {
             Ok(conn) => conn,
             Err(e) if shutdown.is_triggered() => return Err(e),

@@ -219,3 +219,21 @@ fn iterative_server_serves_one_client_at_a_time() {
     second.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"2");
 }
+
+/// A stop requested before the server even reached accept() still stops it: the
+/// server checks the flag after registering for the wake-up, so it never sleeps
+/// in accept() waiting for a poke that was already sent to nobody.
+#[test]
+fn shutdown_before_serving_returns_at_once() {
+    for iterative in [true, false] {
+        let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let shutdown = Shutdown::new();
+        shutdown.trigger();
+        let result = if iterative {
+            v1_iterative::serve(listener, shutdown, Limits::default())
+        } else {
+            v2_threads::serve(listener, shutdown, Limits::default())
+        };
+        assert!(result.is_ok(), "iterative={iterative}: {result:?}");
+    }
+}

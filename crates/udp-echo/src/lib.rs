@@ -5,11 +5,15 @@
 //! who sent a datagram, `send_to` sends it back to exactly that address. A datagram
 //! of 0 bytes is a real datagram (it is echoed), not an end of anything.
 //!
+//! Two versions: [`serve`] blocks in `recv_from`; [`event_loop::serve`] runs the
+//! same echo on a non-blocking socket woken by mio, like tcp-echo's v3.
+//!
 //! Run: `cargo run -p udp-echo` (or `socklab serve udp`), then `ncat -u 127.0.0.1 7007`.
 //! Watch for: each line you type is one datagram, and comes back as one.
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod event_loop;
 
 use std::io;
 
@@ -23,8 +27,12 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:7007";
 
 /// Serves UDP echo on `socket` until `shutdown` fires.
 pub fn serve(socket: UdpEndpoint, shutdown: Shutdown) -> io::Result<()> {
+    // Register for the wake-up poke first; a trigger() that came earlier poked
+    // nobody, so check the flag once more before blocking in recv_from().
     shutdown.wake_on(Proto::Udp, socket.local_addr());
-    echo_datagrams(&socket, &shutdown)?;
+    if !shutdown.is_triggered() {
+        echo_datagrams(&socket, &shutdown)?;
+    }
     info!("shutdown: no longer receiving");
     Ok(())
 }
@@ -63,7 +71,7 @@ pub fn echo_datagrams(socket: &UdpEndpoint, shutdown: &Shutdown) -> io::Result<(
 
 /// Errors after which the socket still works: a signal (EINTR), or an ICMP error
 /// for an earlier datagram that some kernels report on the next receive.
-fn recoverable(e: &io::Error) -> bool {
+pub(crate) fn recoverable(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::Interrupted

@@ -9,7 +9,16 @@ use lifecycle::limits::LimitArgs;
 use lifecycle::tcp::listen_tcp;
 use lifecycle::{Limits, Shutdown};
 
-use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE, v2_threads};
+use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE, v2_threads, v3_event_loop};
+
+/// How the server runs its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Model {
+    /// A thread per connection (tcp-echo's v2 accept loop)
+    Threads,
+    /// tcp-echo's mio event loops (one per core, --loops) with a WebSocket session
+    EventLoop,
+}
 
 /// Flags for the WebSocket echo server.
 #[derive(Debug, Clone, clap::Args)]
@@ -18,18 +27,25 @@ use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE, v2_threads};
   socklab serve ws --addr 127.0.0.1:0                # let the kernel pick the port (see the log)
   socklab serve ws --allow-origin http://127.0.0.1:8080   # other Origins get 403
   socklab serve ws --max-message-size 1024           # a 1025-byte message is closed with 1009
+  socklab serve ws --model threads                   # a thread per connection instead of the event loop
   RUST_LOG=debug socklab serve ws                    # the narration plus every byte
 Try: curl -i http://127.0.0.1:8080/chat   (426: no Upgrade header)")]
 pub struct Args {
     /// Address to listen on (IP:PORT; port 0 lets the kernel pick)
     #[arg(long, default_value = DEFAULT_ADDR, value_name = "IP:PORT")]
     pub addr: SocketAddr,
+    /// Server version to run
+    #[arg(long, value_enum, default_value_t = Model::EventLoop)]
+    pub model: Model,
     /// Largest message accepted, in bytes; larger ones are closed with 1009
     #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE, value_name = "BYTES")]
     pub max_message_size: usize,
     /// Only these Origins may open a WebSocket (others get 403); repeatable
     #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
+    /// Event loops (threads) for --model event-loop [default: one per CPU core]
+    #[arg(long, value_name = "N")]
+    pub loops: Option<usize>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub limits: LimitArgs,
@@ -50,5 +66,14 @@ impl Args {
 /// Listens on `args.addr` and serves until `shutdown` fires.
 pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
     let listener = listen_tcp(args.addr)?;
-    v2_threads::serve(listener, shutdown, args.config())
+    match args.model {
+        Model::Threads => v2_threads::serve(listener, shutdown, args.config()),
+        Model::EventLoop => {
+            let loops = args
+                .loops
+                .unwrap_or_else(tcp_echo::v3_event_loop::default_loops);
+            let stats = Default::default();
+            v3_event_loop::serve_observed(listener, shutdown, args.config(), stats, loops)
+        }
+    }
 }

@@ -35,6 +35,8 @@
 //! - [`upgrade`]: the pure handshake check (bytes in, decision out).
 //! - [`close`]: the pure mapping from a tungstenite error to a close code.
 //! - [`v2_threads`]: a thread per connection, tcp-echo's accept loop with [`handle`].
+//! - [`v3_event_loop`]: tcp-echo's mio event loops (one thread per core)
+//!   with a WebSocket session; the same [`upgrade`] and [`close`] decisions.
 //! - [`cli`]: the flags of `socklab serve ws` and the `ws-echo` binary.
 #![deny(missing_docs)]
 
@@ -42,6 +44,7 @@ pub mod cli;
 pub mod close;
 pub mod upgrade;
 pub mod v2_threads;
+pub mod v3_event_loop;
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};

@@ -36,7 +36,13 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let shutdown = Shutdown::new();
         let signal = shutdown.clone();
-        thread::spawn(move || v2_threads::serve(listener, signal, config));
+        // WS_ECHO_MODEL=event-loop runs every test here against the event loop:
+        // both models must answer the same bytes with the same bytes.
+        let serve = match std::env::var("WS_ECHO_MODEL").as_deref() {
+            Ok("event-loop") => ws_echo::v3_event_loop::serve,
+            _ => v2_threads::serve,
+        };
+        thread::spawn(move || serve(listener, signal, config));
         Server { addr, shutdown }
     }
 

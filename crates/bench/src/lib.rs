@@ -1,0 +1,435 @@
+//! socklab's load generator: strict ping-pong over TCP, UDP and WebSocket.
+//!
+//! Each of `conns` connections sends one message of `size` bytes, waits for the
+//! whole echo, records the round-trip time, and sends the next — for `secs`
+//! seconds. Meanwhile `idle` more connections are opened first and held open
+//! without a byte, which is what costs a thread-per-connection server memory.
+//! The result is messages per second, RTT p50/p99, and the errors seen.
+//!
+//! It uses raw std sockets and tungstenite's client directly: a load generator
+//! must not record every byte (the shared client's Tap does, for the lessons).
+//!
+//! Run: `socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 5` (against
+//! `socklab serve ws`). Bounded: every loop stops at `secs` or [`MAX_MESSAGES`].
+#![deny(missing_docs)]
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::str::FromStr;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tungstenite::{Bytes, Message, WebSocket};
+
+/// Most messages one connection sends, whatever `secs` says: a hard bound.
+pub const MAX_MESSAGES: u64 = 10_000_000;
+
+/// How long one reply may take before it counts as an error (a lost datagram, a
+/// stuck server).
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Threads that open the idle connections in parallel.
+const IDLE_OPENERS: usize = 4;
+
+/// File descriptors kept free beyond the connections themselves.
+const SPARE_FDS: u64 = 64;
+
+/// Where to send load: `tcp://IP:PORT`, `udp://IP:PORT` or `ws://IP:PORT/path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The URL as given.
+    pub url: String,
+    /// Which protocol.
+    pub kind: Kind,
+    /// The server's address (loopback only).
+    pub addr: SocketAddr,
+}
+
+/// The three transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Bytes over TCP: the echo is read until `size` bytes came back.
+    Tcp,
+    /// One datagram out, one back.
+    Udp,
+    /// One binary WebSocket message out, one back.
+    Ws,
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Target, String> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("{url}: expected tcp://, udp:// or ws://"))?;
+        let kind = match scheme {
+            "tcp" => Kind::Tcp,
+            "udp" => Kind::Udp,
+            "ws" => Kind::Ws,
+            other => return Err(format!("{url}: unknown scheme {other}:// (tcp, udp, ws)")),
+        };
+        let hostport = rest.split('/').next().unwrap_or(rest);
+        let addr = hostport
+            .to_socket_addrs()
+            .map_err(|e| format!("{url}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{url}: no address"))?;
+        if !addr.ip().is_loopback() {
+            return Err(format!(
+                "{url}: socklab bench only loads loopback addresses"
+            ));
+        }
+        Ok(Target {
+            url: url.to_string(),
+            kind,
+            addr,
+        })
+    }
+}
+
+/// How much load.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Connections doing ping-pong at the same time.
+    pub conns: usize,
+    /// How long they do it.
+    pub duration: Duration,
+    /// Bytes per message.
+    pub size: usize,
+    /// Extra connections opened first and held open, silent (tcp and ws only).
+    pub idle: usize,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The target URL.
+    pub url: String,
+    /// Ping-pong connections.
+    pub conns: usize,
+    /// Idle connections actually held open.
+    pub idle: usize,
+    /// Seconds it took to open (and, for ws, upgrade) the idle connections.
+    pub idle_open_secs: f64,
+    /// Bytes per message.
+    pub size: usize,
+    /// Round trips completed.
+    pub messages: u64,
+    /// Round trips per second, all connections together.
+    pub msgs_per_sec: f64,
+    /// Median round-trip time, microseconds.
+    pub rtt_p50_us: f64,
+    /// 99th-percentile round-trip time, microseconds.
+    pub rtt_p99_us: f64,
+    /// Connections that failed, replies that were wrong or late, idle connections
+    /// that could not be opened.
+    pub errors: u64,
+    /// The first error, to say what went wrong.
+    pub first_error: Option<String>,
+}
+
+/// Runs the load against one target and returns what it measured.
+pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
+    let idle_wanted = if target.kind == Kind::Udp {
+        0
+    } else {
+        opts.idle
+    };
+    lifecycle::limits::raise_fd_limit((idle_wanted + opts.conns) as u64 + SPARE_FDS)?;
+    let mut errors = Errors::default();
+
+    // 1. The idle connections, opened in parallel and kept until the end.
+    let started = Instant::now();
+    let idle = open_idle(target, idle_wanted, &mut errors);
+    let idle_open_secs = started.elapsed().as_secs_f64();
+
+    // 2. The ping-pong connections, all starting together.
+    let barrier = Arc::new(Barrier::new(opts.conns + 1));
+    let workers: Vec<_> = (0..opts.conns)
+        .map(|_| {
+            let (target, opts, barrier) = (target.clone(), *opts, Arc::clone(&barrier));
+            thread::spawn(move || ping_pong(&target, &opts, &barrier))
+        })
+        .collect();
+    barrier.wait();
+    let started = Instant::now();
+    let mut rtts: Vec<u32> = Vec::new();
+    for worker in workers {
+        match worker.join() {
+            Ok(result) => {
+                rtts.extend_from_slice(&result.rtts);
+                if let Some(e) = result.error {
+                    errors.add(e);
+                }
+            }
+            Err(_) => errors.add("a load thread panicked".to_string()),
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    drop(idle);
+
+    rtts.sort_unstable();
+    let messages = rtts.len() as u64;
+    Ok(Report {
+        url: target.url.clone(),
+        conns: opts.conns,
+        idle: idle_wanted - errors.idle_failed,
+        idle_open_secs,
+        size: opts.size,
+        messages,
+        msgs_per_sec: messages as f64 / elapsed.max(f64::EPSILON),
+        rtt_p50_us: percentile(&rtts, 50.0),
+        rtt_p99_us: percentile(&rtts, 99.0),
+        errors: errors.count,
+        first_error: errors.first,
+    })
+}
+
+#[derive(Default)]
+struct Errors {
+    count: u64,
+    idle_failed: usize,
+    first: Option<String>,
+}
+
+impl Errors {
+    fn add(&mut self, e: String) {
+        self.count += 1;
+        self.first.get_or_insert(e);
+    }
+}
+
+/// A connection that is open and silent.
+enum Idle {
+    Tcp(#[allow(dead_code)] TcpStream),
+    Ws(#[allow(dead_code)] Box<WebSocket<TcpStream>>),
+}
+
+fn open_idle(target: &Target, count: usize, errors: &mut Errors) -> Vec<Idle> {
+    let per_thread = count.div_ceil(IDLE_OPENERS);
+    let openers: Vec<_> = (0..IDLE_OPENERS)
+        .map(|i| {
+            let target = target.clone();
+            let n = per_thread.min(count.saturating_sub(i * per_thread));
+            thread::spawn(move || {
+                let mut opened = Vec::with_capacity(n);
+                let mut failed = Vec::new();
+                for _ in 0..n {
+                    match open_one(&target) {
+                        Ok(Conn::Tcp(s)) => opened.push(Idle::Tcp(s)),
+                        Ok(Conn::Ws(ws)) => opened.push(Idle::Ws(ws)),
+                        Ok(Conn::Udp(_)) => {}
+                        Err(e) => failed.push(e.to_string()),
+                    }
+                }
+                (opened, failed)
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(count);
+    for opener in openers {
+        if let Ok((opened, failed)) = opener.join() {
+            all.extend(opened);
+            errors.idle_failed += failed.len();
+            for e in failed {
+                errors.add(format!("idle connection: {e}"));
+            }
+        }
+    }
+    all
+}
+
+/// One connection of any kind, ready for messages.
+enum Conn {
+    Tcp(TcpStream),
+    Udp(UdpSocket),
+    Ws(Box<WebSocket<TcpStream>>),
+}
+
+fn open_one(target: &Target) -> io::Result<Conn> {
+    match target.kind {
+        Kind::Udp => {
+            let any: SocketAddr = if target.addr.is_ipv4() {
+                "127.0.0.1:0".parse().map_err(io::Error::other)?
+            } else {
+                "[::1]:0".parse().map_err(io::Error::other)?
+            };
+            let socket = UdpSocket::bind(any)?;
+            socket.connect(target.addr)?;
+            socket.set_read_timeout(Some(REPLY_TIMEOUT))?;
+            Ok(Conn::Udp(socket))
+        }
+        Kind::Tcp | Kind::Ws => {
+            let stream = TcpStream::connect_timeout(&target.addr, REPLY_TIMEOUT)?;
+            // Each message is one write: do not let Nagle hold it back.
+            stream.set_nodelay(true)?;
+            stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+            if target.kind == Kind::Tcp {
+                return Ok(Conn::Tcp(stream));
+            }
+            let (ws, _response) = tungstenite::client(target.url.as_str(), stream)
+                .map_err(|e| io::Error::other(format!("handshake: {e}")))?;
+            Ok(Conn::Ws(Box::new(ws)))
+        }
+    }
+}
+
+/// What one ping-pong connection measured.
+struct Worker {
+    /// Round-trip times in nanoseconds (saturating at ~4.3 s).
+    rtts: Vec<u32>,
+    error: Option<String>,
+}
+
+fn ping_pong(target: &Target, opts: &Options, barrier: &Barrier) -> Worker {
+    let conn = open_one(target);
+    barrier.wait();
+    let mut worker = Worker {
+        rtts: Vec::new(),
+        error: None,
+    };
+    let mut conn = match conn {
+        Ok(conn) => conn,
+        Err(e) => {
+            worker.error = Some(format!("connect: {e}"));
+            return worker;
+        }
+    };
+    let payload: Vec<u8> = (0..opts.size).map(|i| (i % 251) as u8).collect();
+    let message = Bytes::from(payload.clone());
+    let mut reply = vec![0u8; opts.size.max(1)];
+    let deadline = Instant::now() + opts.duration;
+    while (worker.rtts.len() as u64) < MAX_MESSAGES && Instant::now() < deadline {
+        let sent = Instant::now();
+        let result = match &mut conn {
+            Conn::Tcp(s) => round_trip_tcp(s, &payload, &mut reply),
+            Conn::Udp(s) => round_trip_udp(s, &payload, &mut reply),
+            Conn::Ws(ws) => round_trip_ws(ws, &message),
+        };
+        if let Err(e) = result {
+            worker.error = Some(e.to_string());
+            break;
+        }
+        let rtt = sent.elapsed().as_nanos();
+        worker.rtts.push(u32::try_from(rtt).unwrap_or(u32::MAX));
+    }
+    if let Conn::Ws(ws) = &mut conn {
+        let _ = ws.close(None);
+        let _ = ws.flush();
+    }
+    worker
+}
+
+fn round_trip_tcp(s: &mut TcpStream, payload: &[u8], reply: &mut [u8]) -> io::Result<()> {
+    s.write_all(payload)?;
+    // A stream has no messages: read until as many bytes came back as were sent.
+    s.read_exact(&mut reply[..payload.len()])?;
+    check(&reply[..payload.len()] == payload)
+}
+
+fn round_trip_udp(s: &mut UdpSocket, payload: &[u8], reply: &mut [u8]) -> io::Result<()> {
+    s.send(payload)?;
+    let n = s.recv(reply)?; // a lost datagram times out here: an error
+    check(&reply[..n] == payload)
+}
+
+fn round_trip_ws(ws: &mut WebSocket<TcpStream>, message: &Bytes) -> io::Result<()> {
+    ws.send(Message::Binary(message.clone()))
+        .map_err(io::Error::other)?;
+    loop {
+        match ws.read().map_err(io::Error::other)? {
+            Message::Binary(b) => return check(b == *message),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => return Err(io::Error::other(format!("unexpected {other:?}"))),
+        }
+    }
+}
+
+fn check(same: bool) -> io::Result<()> {
+    if same {
+        Ok(())
+    } else {
+        Err(io::Error::other("the echo differs from what was sent"))
+    }
+}
+
+/// The `p`th percentile of sorted nanosecond samples, in microseconds (0 if none).
+pub fn percentile(sorted_ns: &[u32], p: f64) -> f64 {
+    if sorted_ns.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted_ns.len() - 1) as f64).round() as usize;
+    f64::from(sorted_ns[rank.min(sorted_ns.len() - 1)]) / 1000.0
+}
+
+impl Report {
+    /// The column titles matching [`Report`]'s `Display`.
+    pub const HEADER: &'static str = "target                          conns   idle  idle open s     msgs/s   p50 µs   p99 µs  errors";
+
+    /// One JSON object (no serde needed for flat numbers and strings).
+    pub fn to_json(&self) -> String {
+        let first_error = match &self.first_error {
+            Some(e) => format!("\"{}\"", e.replace('\\', "\\\\").replace('"', "\\\"")),
+            None => "null".to_string(),
+        };
+        format!(
+            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{:.1},\"rtt_p99_us\":{:.1},\"errors\":{},\"first_error\":{}}}",
+            self.url,
+            self.conns,
+            self.idle,
+            self.idle_open_secs,
+            self.size,
+            self.messages,
+            self.msgs_per_sec,
+            self.rtt_p50_us,
+            self.rtt_p99_us,
+            self.errors,
+            first_error
+        )
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:<30} {:>6} {:>6} {:>12.2} {:>10.0} {:>8.1} {:>8.1} {:>7}",
+            self.url,
+            self.conns,
+            self.idle,
+            self.idle_open_secs,
+            self.msgs_per_sec,
+            self.rtt_p50_us,
+            self.rtt_p99_us,
+            self.errors
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// URLs name the transport and a loopback address; anything else is refused.
+    #[test]
+    fn parses_loopback_urls_only() {
+        let t: Target = "ws://127.0.0.1:8080/".parse().unwrap();
+        assert_eq!(t.kind, Kind::Ws);
+        assert_eq!(t.addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!("udp://[::1]:7".parse::<Target>().unwrap().kind, Kind::Udp);
+        assert!("http://127.0.0.1:80".parse::<Target>().is_err());
+        assert!("tcp://192.0.2.1:7".parse::<Target>().is_err());
+    }
+
+    /// Percentiles come from the sorted samples, in microseconds.
+    #[test]
+    fn percentile_of_sorted_samples() {
+        let ns: Vec<u32> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(percentile(&ns, 50.0), 51.0);
+        assert_eq!(percentile(&ns, 99.0), 99.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+}

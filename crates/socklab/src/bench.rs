@@ -1,0 +1,67 @@
+//! `socklab bench URL…`: strict ping-pong load against echo servers, measured.
+//!
+//! The load generator lives in the `bench` crate; this module parses flags and
+//! prints. See `scripts/bench.sh` for the full comparison of server models.
+
+use std::time::Duration;
+
+use bench::{Options, Report, Target};
+use clap::Args;
+
+/// Flags of `socklab bench`.
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\nStart the servers first: socklab serve all"
+)]
+pub struct Bench {
+    /// Servers to load: tcp://IP:PORT, udp://IP:PORT, ws://IP:PORT/ (loopback only)
+    #[arg(required = true, value_name = "URL")]
+    targets: Vec<Target>,
+    /// Connections doing ping-pong at the same time
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    conns: usize,
+    /// How long to run, in seconds
+    #[arg(long, default_value_t = 5.0, value_name = "S")]
+    secs: f64,
+    /// Bytes per message
+    #[arg(long, default_value_t = 64, value_name = "B")]
+    size: usize,
+    /// Extra connections opened first and held open without a byte (tcp, ws)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    idle: usize,
+    /// One JSON object per line instead of the table
+    #[arg(long)]
+    json: bool,
+}
+
+impl Bench {
+    /// Runs the load against each URL in turn and prints one line per URL.
+    pub fn run(self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.conns >= 1, "--conns must be at least 1");
+        anyhow::ensure!(
+            self.secs > 0.0 && self.secs <= 3600.0,
+            "--secs must be in (0, 3600]"
+        );
+        let opts = Options {
+            conns: self.conns,
+            duration: Duration::from_secs_f64(self.secs),
+            size: self.size.max(1),
+            idle: self.idle,
+        };
+        if !self.json {
+            outln!("{}", Report::HEADER);
+        }
+        for target in &self.targets {
+            let report = bench::run(target, &opts)?;
+            if self.json {
+                outln!("{}", report.to_json());
+            } else {
+                outln!("{report}");
+                if let Some(e) = &report.first_error {
+                    outln!("  first error: {e}");
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,247 @@
+//! The v3 event loop over real sockets on 127.0.0.1: many connections, a peer
+//! that never reads, partial writes, the connection cap and the idle timeout.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use lifecycle::tcp::listen_tcp;
+use lifecycle::{Limits, Shutdown};
+use socket2::{Domain, Protocol, Socket, Type};
+use tcp_echo::READ_BUFFER;
+use tcp_echo::v3_event_loop::{Echo, LoopStats, MAX_PENDING, serve_with};
+
+/// How long any single read may wait before the test fails instead of hanging.
+const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// An event-loop echo server on an ephemeral loopback port, stopped on drop.
+struct Server {
+    addr: SocketAddr,
+    stats: Arc<LoopStats>,
+    shutdown: Shutdown,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    fn start(limits: Limits) -> Server {
+        Server::start_loops(limits, 1)
+    }
+
+    fn start_loops(limits: Limits, loops: usize) -> Server {
+        let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stats = Arc::new(LoopStats::default());
+        let shutdown = Shutdown::new();
+        let (s, st) = (shutdown.clone(), Arc::clone(&stats));
+        let thread = thread::spawn(move || serve_with(listener, s, limits, st, loops, Echo::new));
+        Server {
+            addr,
+            stats,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream
+    }
+
+    /// Waits (bounded) until `done` holds for the loop's stats.
+    fn wait_for(&self, what: &str, done: impl Fn(&LoopStats) -> bool) {
+        let deadline = Instant::now() + IO_TIMEOUT;
+        while !done(&self.stats) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        if let Some(thread) = self.thread.take() {
+            let result = thread.join().expect("the server thread panicked");
+            if !thread::panicking() {
+                result.expect("serve returned an error");
+            }
+        }
+    }
+}
+
+fn limits(max_connections: usize, idle: Option<Duration>) -> Limits {
+    Limits {
+        max_connections,
+        idle_timeout: idle,
+    }
+}
+
+/// Byte `i` of a test stream: a pattern whose period (251, prime) does not divide
+/// any buffer size, so a lost, repeated or reordered chunk shows up.
+fn pattern(i: usize) -> u8 {
+    (i % 251) as u8
+}
+
+/// Writes `total` pattern bytes in 64 KiB writes.
+fn write_pattern(mut stream: TcpStream, total: usize) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut sent = 0;
+    while sent < total {
+        let n = buf.len().min(total - sent);
+        for (j, b) in buf[..n].iter_mut().enumerate() {
+            *b = pattern(sent + j);
+        }
+        stream.write_all(&buf[..n])?;
+        sent += n;
+    }
+    Ok(())
+}
+
+/// Reads until `total` bytes came back, checking each is the pattern byte.
+fn read_pattern(stream: &mut TcpStream, total: usize, chunk: usize) {
+    let mut buf = vec![0u8; chunk];
+    let mut got = 0;
+    while got < total {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "EOF after {got} of {total} bytes");
+        for (j, &b) in buf[..n].iter().enumerate() {
+            assert_eq!(b, pattern(got + j), "byte {} is wrong", got + j);
+        }
+        got += n;
+    }
+}
+
+/// The basic echo, and half-close: after our FIN the server still sends the rest
+/// of the echo, then its own FIN (read returns 0, not a reset).
+#[test]
+fn echoes_and_honours_half_close() {
+    let server = Server::start(Limits::default());
+    let mut client = server.connect();
+    client.write_all(b"hello, event loop\n").unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut echoed = Vec::new();
+    client.read_to_end(&mut echoed).unwrap();
+    assert_eq!(echoed, b"hello, event loop\n");
+}
+
+/// Two event loops (two threads) serve 2,000 connections open at the same time,
+/// each getting its own bytes back (and nobody else's), whichever loop took it.
+#[test]
+fn two_thousand_concurrent_connections_each_echo() {
+    const CONNS: usize = 2000;
+    // Each connection is two fds in this process (client and server end).
+    lifecycle::limits::raise_fd_limit(2 * CONNS as u64 + 256).unwrap();
+    let server = Server::start_loops(limits(CONNS + 10, None), 2);
+    let mut clients: Vec<TcpStream> = (0..CONNS).map(|_| server.connect()).collect();
+    for (i, client) in clients.iter_mut().enumerate() {
+        client
+            .write_all(format!("conn {i:04}\n").as_bytes())
+            .unwrap();
+    }
+    server.wait_for("2000 open connections", |s| {
+        s.open.load(Ordering::Relaxed) == CONNS
+    });
+    for (i, client) in clients.iter_mut().enumerate() {
+        let mut reply = [0u8; 10];
+        client.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, format!("conn {i:04}\n").as_bytes());
+    }
+}
+
+/// Backpressure: a client sends 100 MB and reads nothing. The server stops
+/// reading once it holds MAX_PENDING unsent bytes for it, so its memory stays
+/// bounded; when the client finally reads, every byte comes back, in order.
+#[test]
+fn never_reading_client_costs_bounded_memory_and_loses_nothing() {
+    const TOTAL: usize = 100 << 20;
+    let server = Server::start(Limits::default());
+    let mut client = server.connect();
+    let writer = {
+        let stream = client.try_clone().unwrap();
+        thread::spawn(move || write_pattern(stream, TOTAL))
+    };
+    // Not reading yet: wait until the server's buffer for us has hit the bound.
+    server.wait_for("the pending buffer to reach MAX_PENDING", |s| {
+        s.peak_pending.load(Ordering::Relaxed) >= MAX_PENDING
+    });
+    read_pattern(&mut client, TOTAL, 256 * 1024);
+    writer.join().unwrap().unwrap();
+    let peak = server.stats.peak_pending.load(Ordering::Relaxed);
+    // The bound plus one read, doubled for the sent-but-not-yet-compacted prefix.
+    let ceiling = 2 * (MAX_PENDING + READ_BUFFER);
+    assert!(peak <= ceiling, "peak pending {peak} > {ceiling} bytes");
+}
+
+/// Partial writes: our receive buffer is tiny, so the server's writes are cut
+/// short again and again; what the socket did not take must go out later, in order.
+#[test]
+fn partial_writes_lose_and_reorder_nothing() {
+    const TOTAL: usize = 4 << 20;
+    let server = Server::start(Limits::default());
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    // SO_RCVBUF before connect(): the kernel rounds it up to its minimum (~2 KiB).
+    socket.set_recv_buffer_size(1024).unwrap();
+    socket.connect(&server.addr.into()).unwrap();
+    let mut client: TcpStream = socket.into();
+    client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let writer = {
+        let stream = client.try_clone().unwrap();
+        thread::spawn(move || write_pattern(stream, TOTAL))
+    };
+    read_pattern(&mut client, TOTAL, 700);
+    writer.join().unwrap().unwrap();
+    assert!(
+        server.stats.peak_pending.load(Ordering::Relaxed) > 0,
+        "the server never had to keep bytes for a later write"
+    );
+}
+
+/// The connection cap: past it, a client is accepted and closed at once, so it
+/// reads end-of-stream instead of hanging; a freed place is usable again. The cap
+/// counts across loops.
+#[test]
+fn connection_cap_closes_the_extra_client_at_once() {
+    let server = Server::start_loops(limits(2, None), 2);
+    let mut a = server.connect();
+    let mut b = server.connect();
+    for c in [&mut a, &mut b] {
+        c.write_all(b"x").unwrap();
+        let mut one = [0u8; 1];
+        c.read_exact(&mut one).unwrap();
+        assert_eq!(&one, b"x");
+    }
+    let mut extra = server.connect();
+    let mut buf = [0u8; 16];
+    assert_eq!(extra.read(&mut buf).unwrap(), 0, "expected FIN at once");
+    assert_eq!(server.stats.refused.load(Ordering::Relaxed), 1);
+
+    drop(a);
+    server.wait_for("a freed place", |s| s.open.load(Ordering::Relaxed) == 1);
+    let mut c = server.connect();
+    c.write_all(b"again").unwrap();
+    let mut reply = [0u8; 5];
+    c.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"again");
+}
+
+/// The idle timeout needs no thread: the loop's poll timeout is the soonest
+/// deadline, and a silent client gets a FIN (read returns 0), not a reset.
+#[test]
+fn idle_connection_is_closed_gracefully() {
+    let server = Server::start(limits(10, Some(Duration::from_millis(200))));
+    let mut client = server.connect();
+    client.write_all(b"ping").unwrap();
+    let mut reply = [0u8; 4];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"ping");
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        client.read(&mut buf).unwrap(),
+        0,
+        "expected the server's FIN"
+    );
+}
