@@ -60,3 +60,35 @@ print(json.dumps(ws, indent=2))' > "$out/compare-ws.json"
 # A 200-byte message: past 125 bytes the frame header needs the 16-bit length.
 NO_COLOR=1 "$bin" compare --message "$(head -c 200 /dev/zero | tr '\0' x)" > "$out/compare-table-200.txt"
 echo "wrote $out/compare-table.txt, $out/compare-ws.json, $out/compare-table-200.txt"
+
+# --- docs/captures.md: the three captures, read by tshark ---------------------
+# scripts/capture.sh runs the same exchange over tcp, udp and ws under tcpdump
+# (root, or tcpdump with CAP_NET_RAW); its text files are copied here as they came
+# out, ports included. Then a few tshark views of ws.pcap the page discusses.
+cap=$(mktemp -d)
+SOCKLAB="$bin" scripts/capture.sh --out "$cap" >/dev/null
+for f in tcp.txt udp.txt ws.txt summary.txt tcp-timeline.txt ws-timeline.txt ws-send.txt; do
+  cp "$cap/$f" "$out/capture-$f"
+done
+scripts/capture-check.sh "$cap" >"$out/capture-check.txt"
+# shellcheck source=/dev/null
+source "$cap/capture.env"
+ws_port=${ws_port:?capture.env names the ws port}
+# Every TCP conversation in ws.pcap: one line, one 4-tuple (lesson 7).
+tshark -r "$cap/ws.pcap" -q -z conv,tcp 2>/dev/null >"$out/capture-ws-conversations.txt"
+# Every packet tshark reads as HTTP: the Upgrade and the 101, nothing after (lesson 14).
+tshark -r "$cap/ws.pcap" -d "tcp.port==$ws_port,http" -Y 'http.request || http.response' \
+  2>/dev/null >"$out/capture-ws-http.txt"
+# The first masked client frame, as Wireshark's detail pane shows it.
+first=$(tshark -r "$cap/ws.pcap" -d "tcp.port==$ws_port,http" -T fields -e frame.number \
+  -Y 'websocket.opcode == 1 && websocket.mask == 1' 2>/dev/null | head -1)
+tshark -r "$cap/ws.pcap" -d "tcp.port==$ws_port,http" -Y "frame.number == $first" -O websocket \
+  2>/dev/null | sed -n '/^WebSocket/,$p' >"$out/capture-ws-frame.txt"
+rm -rf "$cap"
+echo "wrote $out/capture-*.txt"
+
+# --- docs/captures.md: the lossy link ------------------------------------------
+# Two namespaces, 10 % loss and 20 ms delay each way; SKIP is written as is where
+# namespaces are not permitted.
+scripts/lossy-link.sh >"$out/lossy-link.txt"
+echo "wrote $out/lossy-link.txt"

@@ -48,6 +48,16 @@ if ! $quick; then
 
   step "bench: scripts/bench.sh end to end (a smoke run: its numbers mean nothing)"
   scripts/bench.sh --secs 0.2 --runs 1 --idle 200 --out target/bench-smoke.md >/dev/null
+
+  step "captures: the same exchange over tcp, udp and ws, asserted from tshark"
+  scripts/capture.sh --out target/captures --check | tee target/capture-output.txt
+  ok=$(grep -c '^ok ' target/capture-output.txt || true)
+  passed=$((passed + ok))
+
+  step "lossy link: UDP loses, TCP retransmits (network namespaces; SKIP where not permitted)"
+  scripts/lossy-link.sh | tee target/lossy-output.txt
+  ok=$(grep -c '^ok ' target/lossy-output.txt || true)
+  passed=$((passed + ok))
 fi
 
 printf '\nall checks passed\n%d passed, %d failed\n' "$passed" "$failed"

@@ -6,6 +6,9 @@
 //! `socklab send udp://127.0.0.1:7007 one two --wire` (two datagrams, two back),
 //! `socklab send ws://127.0.0.1:8080/ hello --wire` (the Upgrade, masked frames,
 //! the close handshake).
+//! `--states` prints, after each step, the kernel's TCP state of both ends of the
+//! connection (read from /proc/net/tcp) with the time on the Tap's clock, so each
+//! line can be matched to its packets in `scripts/capture.sh`'s captures.
 
 use std::time::Duration;
 
@@ -13,7 +16,8 @@ use anyhow::Context;
 use clap::Args;
 use client::wire::{quoted, render_datagrams, render_stream, render_ws};
 use client::{Scheme, Style, Transport};
-use lifecycle::Direction;
+use lifecycle::state::{TcpState, tcp_state};
+use lifecycle::{Direction, FourTuple};
 
 /// Flags of `socklab send`.
 #[derive(Args)]
@@ -37,7 +41,34 @@ pub struct Send {
     /// No colors (also: NO_COLOR=1)
     #[arg(long)]
     no_color: bool,
+    /// After each step, print the kernel's TCP state of our socket and the server's
+    #[arg(long)]
+    states: bool,
 }
+
+// ANCHOR: states
+/// One `--states` line: the step just done, when it finished (ms on the Tap's
+/// clock, which starts just before connect(), as the capture's SYN does), and the
+/// kernel's state of each end. Both ends
+/// live on this machine, so /proc/net/tcp lists both: ours is (local, peer), the
+/// server's accepted socket is (peer, local).
+fn print_states(step: &str, at: Duration, client: TcpState, server: TcpState) {
+    outln!(
+        "  [kernel] {step:<28} {:>9.3} ms   client {:<11}  server {}",
+        at.as_secs_f64() * 1e3,
+        client.name(),
+        server.name()
+    );
+}
+
+/// The states right now, for a TCP tuple; UDP has no connection in the kernel.
+fn states_now(tuple: FourTuple) -> (TcpState, TcpState) {
+    (
+        tcp_state(tuple.local, tuple.peer),
+        tcp_state(tuple.peer, tuple.local),
+    )
+}
+// ANCHOR_END: states
 
 #[derive(serde::Serialize)]
 struct Exchange {
@@ -73,6 +104,20 @@ impl Send {
                 t.connect_time().as_secs_f64() * 1e6
             );
         }
+        // UDP sockets have no TCP state: --states only speaks for tcp and ws.
+        let states = self.states && !self.json && scheme != Scheme::Udp;
+        if self.states && !self.json && scheme == Scheme::Udp {
+            outln!("  [kernel] udp: no connection, so no state to show (nothing in /proc/net/tcp)");
+        }
+        if states {
+            let at = t.log().elapsed();
+            let (c, s) = states_now(t.tuple());
+            let step = match scheme {
+                Scheme::Ws => "connect() + Upgrade + 101",
+                _ => "connect()",
+            };
+            print_states(step, at, c, s);
+        }
         let mut exchanges = Vec::new();
         for message in &messages {
             t.send(message.as_bytes())?;
@@ -90,6 +135,11 @@ impl Send {
                     );
                 }
             }
+            if states {
+                let at = t.log().elapsed();
+                let (c, s) = states_now(t.tuple());
+                print_states(&format!("echo of {}", quoted(message.as_bytes())), at, c, s);
+            }
             exchanges.push(Exchange {
                 sent: message.clone(),
                 received: echo
@@ -101,7 +151,21 @@ impl Send {
         let log = t.log();
         let tuple = t.tuple();
         let report = t.close()?;
+        let closed_at = log.elapsed();
         let records = log.records();
+        if states {
+            let step = match scheme {
+                Scheme::Ws => "close frames, FINs, close()",
+                _ => "shutdown(), FINs, close()",
+            };
+            let unknown = TcpState::Unknown;
+            print_states(
+                step,
+                closed_at,
+                report.client_state.unwrap_or(unknown),
+                report.server_state.unwrap_or(unknown),
+            );
+        }
 
         if self.json {
             let json = serde_json::json!({

@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# scripts/capture.sh — the same echo exchange over TCP, UDP and WebSocket, captured side by side.
+#
+# Usage: scripts/capture.sh [--out DIR] [--keep-servers] [--check]
+#   --out DIR        where to write the captures (default: captures/, git-ignored)
+#   --keep-servers   leave the three servers running afterwards (PIDs and ports are printed)
+#   --check          then assert what the captures must show (scripts/capture-check.sh DIR)
+#
+# For each of tcp, udp and ws: start `socklab serve T` on a free loopback port, start
+# tcpdump on `lo` filtered on that port, run one `socklab send` exchange (the same
+# messages each time, then a clean close), stop tcpdump and decode with tshark. Writes
+# DIR/T.pcap (open it in Wireshark), DIR/T.txt (one line per packet: time, direction,
+# TCP flags, lengths, HTTP status, WebSocket opcode/mask/payload), DIR/T-send.txt (what
+# `socklab send --states` printed), DIR/tcp-timeline.txt and ws-timeline.txt (the
+# packets and those kernel states merged in time order) and DIR/summary.txt (the
+# side-by-side table).
+# Capturing needs root or CAP_NET_RAW; tcpdump and tshark are installed with apt if missing.
+# Env: SOCKLAB=PATH uses that socklab binary instead of building target/release/socklab.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+out=captures
+keep=false
+check=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --out) out=${2:?--out needs a directory}; shift ;;
+    --keep-servers) keep=true ;;
+    --check) check=true ;;
+    *) echo "capture.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# The exchange, identical for the three transports: three messages, then a clean close.
+MESSAGES=(hello socklab bye)
+# How long (s) to wait for a server to listen, tcpdump to start, or a connection to end.
+DEADLINE=10
+
+# --- tools -------------------------------------------------------------------
+# wireshark-common asks whether non-root users may capture; answer "no" up front so
+# apt never stops at a question (capture.sh runs tcpdump itself, as root).
+if ! command -v tshark >/dev/null || ! command -v tcpdump >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "wireshark-common wireshark-common/install-setuid boolean false" |
+    $sudo debconf-set-selections
+fi
+apt_install tcpdump tshark iproute2
+bin=${SOCKLAB:-$(socklab_bin)}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# tshark warns on stderr when run as root; the warning is noise here.
+tshark_q() { tshark "$@" 2>/dev/null; }
+
+pids=()
+tcpdump_pid=""
+# On any exit: stop a tcpdump still running (a failed step), and the servers
+# unless --keep-servers asked to leave them.
+cleanup() {
+  [ -z "$tcpdump_pid" ] || kill -INT "$tcpdump_pid" 2>/dev/null || true
+  $keep && return 0
+  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# start_tcpdump FILE FILTER : capture on lo into FILE; returns once tcpdump listens.
+# -U writes each packet to the file as it comes; --immediate-mode hands packets over
+# without buffering; -Z root keeps root's right to write FILE (tcpdump otherwise drops
+# to its own user first).
+start_tcpdump() {
+  local file=$1 filter=$2 err=$1.log
+  local as_root=()
+  [ "$(id -u)" -eq 0 ] && as_root=(-Z root)
+  tcpdump -i lo -n -U --immediate-mode "${as_root[@]}" -w "$file" "$filter" 2>"$err" &
+  tcpdump_pid=$!
+  for _ in $(seq $((DEADLINE * 10))); do
+    grep -q 'listening on' "$err" && return 0
+    if ! kill -0 "$tcpdump_pid" 2>/dev/null; then
+      if grep -qiE 'permission|not permitted' "$err"; then
+        echo "capture.sh: no privilege to capture on lo: $(head -1 "$err")" >&2
+        echo "  run it as root (sudo scripts/capture.sh), or give tcpdump the capability:" >&2
+        echo "  sudo setcap cap_net_raw,cap_net_admin=eip $(command -v tcpdump)" >&2
+        exit 3
+      fi
+      echo "capture.sh: tcpdump failed: $(cat "$err")" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "capture.sh: tcpdump did not start within $DEADLINE s" >&2
+  exit 1
+}
+
+# wait_quiet PORT : wait until no TCP socket on PORT is mid-connection (only LISTEN
+# and TIME-WAIT remain), so the capture holds the whole teardown.
+wait_quiet() {
+  local port=$1
+  for _ in $(seq $((DEADLINE * 10))); do
+    ss -tanH "( sport = :$port or dport = :$port )" |
+      grep -qvE '^(LISTEN|TIME-WAIT)' || return 0
+    sleep 0.1
+  done
+  echo "capture.sh: connections on port $port still open after $DEADLINE s" >&2
+}
+
+# stop_tcpdump FILE : stop once FILE has stopped growing (every packet written), then
+# SIGINT, which makes tcpdump flush and close the file.
+stop_tcpdump() {
+  local file=$1 last=-1 size
+  for _ in $(seq 20); do
+    size=$(stat -c %s "$file" 2>/dev/null || echo 0)
+    [ "$size" -eq "$last" ] && break
+    last=$size
+    sleep 0.1
+  done
+  kill -INT "$tcpdump_pid"
+  wait "$tcpdump_pid" || true
+  tcpdump_pid=""
+}
+
+# --- one capture per transport ------------------------------------------------
+declare -A port url
+for t in tcp udp ws; do
+  port[$t]=$(free_port)
+  RUST_LOG=info "$bin" serve "$t" --addr "127.0.0.1:${port[$t]}" >"$out/$t-server.log" 2>&1 &
+  pids+=($!)
+  proto=tcp
+  [ "$t" = udp ] && proto=udp
+  wait_port "$proto" "${port[$t]}"
+
+  start_tcpdump "$out/$t.pcap" "$proto port ${port[$t]}"
+  url[$t]="$t://127.0.0.1:${port[$t]}"
+  [ "$t" = ws ] && url[$t]="${url[$t]}/"
+  echo "--- $t: socklab send ${url[$t]} ${MESSAGES[*]} --states"
+  # --states: after each step, the kernel's TCP state of both ends (to line up
+  # with the packets); NO_COLOR: plain text for the file.
+  NO_COLOR=1 RUST_LOG=warn timeout "$DEADLINE" "$bin" send "${url[$t]}" "${MESSAGES[@]}" --states |
+    tee "$out/$t-send.txt"
+  [ "$proto" = tcp ] && wait_quiet "${port[$t]}"
+  stop_tcpdump "$out/$t.pcap"
+  rm -f "$out/$t.pcap.log"
+done
+
+cat >"$out/capture.env" <<EOF
+# Written by scripts/capture.sh: the ports the servers used and the messages sent.
+tcp_port=${port[tcp]}
+udp_port=${port[udp]}
+ws_port=${port[ws]}
+messages="${MESSAGES[*]}"
+EOF
+
+# --- decode: one line per packet ---------------------------------------------------
+# fields T : tab-separated fields of every packet in T.pcap, in the order of FIELDS.
+# For ws, `-d tcp.port==P,http` makes tshark read our port as HTTP (on its own it
+# only tries 80, 8080, ...), and after the 101, as WebSocket. tcp and udp are left
+# to tshark: their bytes are plain data, which data.show_as_text prints as text.
+FIELDS=(frame.number frame.time_relative ip.src ip.dst tcp.srcport tcp.dstport
+  udp.srcport udp.dstport tcp.flags.syn tcp.flags.ack tcp.flags.push tcp.flags.fin
+  tcp.flags.reset frame.len tcp.len udp.length tcp.stream http.request.method
+  http.request.uri http.upgrade http.response.code http.response.phrase
+  websocket.opcode websocket.mask websocket.masking_key websocket.payload.text
+  websocket.payload.close.status_code data.text)
+fields() {
+  local t=$1 args=()
+  for f in "${FIELDS[@]}"; do args+=(-e "$f"); done
+  [ "$t" = ws ] && args+=(-d "tcp.port==${port[$t]},http")
+  tshark_q -r "$out/$t.pcap" -o data.show_as_text:TRUE \
+    -T fields -E separator=/t -E aggregator=';' "${args[@]}"
+}
+
+# Shared by the two awk programs below: f("tcp.len") is that field of the current
+# packet; sport, dport and payload (bytes of TCP or UDP data) are set per packet.
+# shellcheck disable=SC2016
+AWK_COMMON='
+BEGIN { FS = "\t"; n = split(names, nm, " "); for (i = 1; i <= n; i++) col[nm[i]] = i }
+function f(name) { return $(col[name]) }
+{
+  tcp = f("tcp.srcport") != ""
+  sport = tcp ? f("tcp.srcport") : f("udp.srcport")
+  dport = tcp ? f("tcp.dstport") : f("udp.dstport")
+  # udp.length counts its own 8-byte header; tcp.len is the data alone.
+  payload = tcp ? f("tcp.len") : f("udp.length") - 8
+}'
+
+# The per-packet line a person reads: who sent it, its TCP flags, the frame and
+# payload lengths, and what it carries (HTTP line, WebSocket frames, echo data).
+# shellcheck disable=SC2016
+FORMAT='
+function flags(  s) {
+  s = ""
+  if (f("tcp.flags.syn") == 1) s = s "SYN,"
+  if (f("tcp.flags.fin") == 1) s = s "FIN,"
+  if (f("tcp.flags.reset") == 1) s = s "RST,"
+  if (f("tcp.flags.push") == 1) s = s "PSH,"
+  if (f("tcp.flags.ack") == 1) s = s "ACK,"
+  return s == "" ? "-" : substr(s, 1, length(s) - 1)
+}
+function opname(op) {
+  return op == 0 ? "Continuation" : op == 1 ? "Text" : op == 2 ? "Binary" : \
+         op == 8 ? "Close" : op == 9 ? "Ping" : op == 10 ? "Pong" : "opcode " op
+}
+function carries(  s, k, i, ops, masks, keys, texts) {
+  s = ""
+  if (f("http.request.method") != "")
+    s = "HTTP " f("http.request.method") " " f("http.request.uri") \
+        (f("http.upgrade") != "" ? " (Upgrade: " f("http.upgrade") ")" : "")
+  if (f("http.response.code") != "")
+    s = "HTTP " f("http.response.code") " " f("http.response.phrase")
+  # One TCP segment may carry several frames: the fields come joined by ";".
+  k = split(f("websocket.opcode"), ops, ";")
+  split(f("websocket.mask"), masks, ";"); split(f("websocket.masking_key"), keys, ";")
+  split(f("websocket.payload.text"), texts, ";")
+  for (i = 1; i <= k; i++) {
+    s = s (i > 1 ? " + " : "") "WS " opname(ops[i])
+    s = s (masks[i] == 1 ? " MASKED key=" keys[i] : " unmasked")
+    if (ops[i] == 8) s = s " code=" f("websocket.payload.close.status_code")
+    else if (texts[i] != "") s = s " \"" texts[i] "\""
+  }
+  if (s == "" && f("data.text") != "") s = "data \"" f("data.text") "\""
+  return s
+}
+{
+  printf "%3d %9.3f  %s  %-11s %5d %7d  %s\n", f("frame.number"), \
+    f("frame.time_relative") * 1000, \
+    (sport == port ? "server → client" : "client → server"), \
+    (tcp ? flags() : "(udp)"), f("frame.len"), payload, carries()
+}'
+
+# summary_row T : "packets frame-bytes payload-bytes handshake teardown 4-tuples".
+# Handshake: the packets before the first message (ws: before the first frame).
+# Teardown: the packets from the first FIN (ws: from the first close frame) on.
+# shellcheck disable=SC2016
+SUMMARY='
+{
+  total++; bytes += f("frame.len"); pay += payload
+  ws_frames = f("websocket.opcode")
+  if (!first_data && (t == "ws" ? ws_frames != "" : payload > 0)) first_data = total
+  if (!teardown && (t == "ws" ? ws_frames ~ /(^|;)8(;|$)/ : f("tcp.flags.fin") == 1))
+    teardown = total
+  # The 4-tuple, the same whichever way the packet goes: lower end first.
+  a = f("ip.src") ":" sport; b = f("ip.dst") ":" dport
+  tuples[(a < b) ? a " " b : b " " a] = 1
+}
+END {
+  nt = 0; for (k in tuples) nt++
+  print total, bytes, pay, (first_data ? first_data - 1 : 0), \
+        (teardown ? total - teardown + 1 : 0), nt
+}'
+
+summary_row() {
+  fields "$1" | awk -v names="${FIELDS[*]}" -v t="$1" "$AWK_COMMON $SUMMARY"
+}
+
+for t in tcp udp ws; do
+  {
+    echo "# $t.pcap: socklab send ${url[$t]} ${MESSAGES[*]} --states"
+    echo "# server 127.0.0.1:${port[$t]}; time in ms from the first packet; len = bytes of"
+    echo "# the whole frame on lo (14-byte link header + IP + TCP/UDP + payload)"
+    printf '%3s %9s  %-15s  %-11s %5s %7s  %s\n' "#" "time(ms)" "direction" "flags" \
+      "len" "payload" "carries"
+    fields "$t" | awk -v names="${FIELDS[*]}" -v port="${port[$t]}" "$AWK_COMMON $FORMAT"
+  } >"$out/$t.txt"
+done
+
+# --- the lifecycle lined up with the packets ---------------------------------------
+# T-timeline.txt: the packets of T.txt and the [kernel] lines of `send --states`,
+# merged by time. Both clocks start at connect(): the pcap's at the SYN, send's
+# just before it, so a state line lands within a few µs of its place.
+for t in tcp ws; do
+  {
+    echo "# $t: packets (from $t.txt) and, marked >>, the kernel's TCP state of both ends"
+    echo "# after each step of socklab send --states (from $t-send.txt), in time order"
+    grep '^ *#' "$out/$t.txt" | tail -1 # the column names
+  } >"$out/$t-timeline.txt"
+  {
+    grep -v '^ *#' "$out/$t.txt" | awk '{ printf "%s\t%d\t%s\n", $2, NR, $0 }'
+    awk '/\[kernel\]/ {
+      line = $0; sub(/^ *\[kernel\] */, "", line)
+      match(line, /[0-9.]+ ms/); at = substr(line, RSTART, RLENGTH - 3)
+      step = substr(line, 1, RSTART - 1); sub(/ +$/, "", step)
+      rest = substr(line, RSTART + RLENGTH); gsub(/ +/, " ", rest)
+      printf "%s\t%d\t    %9.3f  >> after %s:%s\n", at, 100000 + NR, at, step, rest
+    }' "$out/$t-send.txt"
+  } | sort -t$'\t' -k1,1g -k2,2n | cut -f3- >>"$out/$t-timeline.txt"
+done
+
+# --- the side-by-side table ----------------------------------------------------------
+{
+  printf '%-38s %8s %8s %8s\n' "same ${#MESSAGES[@]} messages, then close" tcp udp ws
+  declare -A row
+  for t in tcp udp ws; do row[$t]=$(summary_row "$t"); done
+  labels=("packets" "bytes on the wire (frames on lo)" "payload bytes (TCP/UDP data)"
+    "handshake packets (before data)" "teardown packets (from 1st FIN/close)"
+    "4-tuples (conversations)")
+  for i in 0 1 2 3 4 5; do
+    printf '%-38s' "${labels[$i]}"
+    for t in tcp udp ws; do
+      read -r -a cols <<<"${row[$t]}"
+      printf ' %8s' "${cols[$i]}"
+    done
+    printf '\n'
+  done
+  msg_bytes=0
+  for m in "${MESSAGES[@]}"; do msg_bytes=$((msg_bytes + ${#m})); done
+  echo "message bytes each way: $msg_bytes (${MESSAGES[*]})"
+} >"$out/summary.txt"
+
+echo
+for t in tcp udp ws; do
+  echo "--- $out/$t.txt"
+  cat "$out/$t.txt"
+done
+echo
+echo "--- $out/ws-timeline.txt"
+cat "$out/ws-timeline.txt"
+echo
+echo "--- $out/summary.txt"
+cat "$out/summary.txt"
+
+if $keep; then
+  echo
+  echo "servers still running: tcp 127.0.0.1:${port[tcp]}, udp 127.0.0.1:${port[udp]}," \
+    "ws 127.0.0.1:${port[ws]} (PIDs ${pids[*]}; stop with kill -INT)"
+fi
+if $check; then
+  scripts/capture-check.sh "$out"
+fi
