@@ -1,0 +1,215 @@
+//! What the loop asks of a connection's protocol, and the tools a protocol uses.
+//!
+//! The loop knows sockets and readiness, not protocols. Each connection is a
+//! [`Session`]: the loop calls [`Session::ready`] when epoll says the socket is
+//! ready and reads the answer, a [`Step`]. The TCP echo (`Echo`, in `mod.rs`) and
+//! ws-echo's WebSocket session are both sessions, so both run on the same loop.
+//!
+//! A blocking `read()` either returns bytes or sleeps; a non-blocking one may also
+//! say WouldBlock ("nothing now"). [`read_some`] and [`write_some`] turn that into
+//! a plain `None`, and [`Tracked`] saves the extra `read(2)` that only says
+//! WouldBlock. They live here because every session needs them.
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use lifecycle::FourTuple;
+use lifecycle::state::tcp_state;
+use lifecycle::tcp::Escaped;
+use log::{debug, info};
+use mio::net::TcpStream;
+
+#[cfg(doc)]
+use super::LoopStats;
+
+/// Readiness, as one event reported it.
+#[derive(Debug, Clone, Copy)]
+pub struct Readiness {
+    /// The socket has bytes (or a FIN, or an error) to read.
+    pub readable: bool,
+    /// The socket's send buffer has room again.
+    pub writable: bool,
+    /// The peer's FIN (or an error) has arrived: reads will end soon.
+    pub read_closed: bool,
+}
+
+/// What a session wants after it was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Still open, and bytes moved: the idle clock starts again.
+    Active,
+    /// Still open, nothing moved (a spurious wake-up, or nothing to do yet).
+    Waiting,
+    /// The protocol is finished: the loop sends FIN, drains, and closes.
+    Done,
+}
+
+/// One connection's protocol, driven by the event loop.
+pub trait Session {
+    /// Serves a readiness event. It must go on until the socket says `WouldBlock`
+    /// (or the session deliberately stops reading: backpressure), because the same
+    /// readiness is not reported twice. `scratch` is a read buffer shared by all
+    /// connections of the loop.
+    fn ready(&mut self, ready: Readiness, scratch: &mut [u8]) -> io::Result<Step>;
+    /// The socket, for `shutdown(2)` and the final drain (`None`: no socket any
+    /// more; the loop just forgets the connection).
+    fn stream(&self) -> Option<&TcpStream>;
+    /// Bytes this session holds unsent (for [`LoopStats`]).
+    fn pending(&self) -> usize;
+    /// How long the session may go without progress right now. The loop's idle
+    /// timeout (`idle`) unless the session knows better (a handshake is shorter).
+    fn timeout(&self, idle: Option<Duration>) -> Option<Duration> {
+        idle
+    }
+    /// The deadline passed: last words to the peer, if any, written without
+    /// blocking (an HTTP 408, a Close frame). The loop then closes gracefully.
+    fn expire(&mut self) {}
+    /// Whether this session has already read the peer's FIN. Then the final drain
+    /// is not needed: nothing more can arrive to turn our close into a reset.
+    fn read_closed(&self) -> bool {
+        false
+    }
+}
+
+// ANCHOR: helpers
+/// One `read(2)` on a non-blocking socket, its two expected errors made plain:
+/// `Ok(None)` means WouldBlock — nothing more to read now, wait for the next event;
+/// EINTR (a signal interrupted the call, nothing was lost) is retried.
+/// `Ok(Some(0))` is still the peer's FIN.
+pub fn read_some(stream: &mut impl Read, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    loop {
+        match stream.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One `write(2)` on a non-blocking socket: `Ok(Some(n))` may be fewer bytes than
+/// offered (the send buffer had room for only n); `Ok(None)` means WouldBlock —
+/// no room at all until the next writable event.
+pub fn write_some(stream: &mut impl Write, buf: &[u8]) -> io::Result<Option<usize>> {
+    loop {
+        match stream.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+// ANCHOR_END: helpers
+
+// ANCHOR: tracked
+/// A non-blocking stream that remembers whether it may have bytes to read.
+///
+/// "Read until WouldBlock" costs one extra `read(2)` per event, the one that
+/// answers WouldBlock. A short read (fewer bytes than the buffer holds) already
+/// says the socket was empty at that moment, and with epoll's edge-triggered mode
+/// any byte arriving later raises a new readable event. So after a short read this
+/// wrapper answers WouldBlock itself, without a system call, until the next
+/// readable event ([`Tracked::on_event`]). tokio tracks readiness the same way.
+/// An event loop that forgets to re-arm on the event would never read again: the
+/// flag is set back on every readable event, first thing.
+///
+/// One catch: a FIN that arrived together with the last bytes raises no new event,
+/// and a short read does not consume it. So once an event reports the read side
+/// closed (EPOLLRDHUP) or an error, we always really read, until the `0` comes.
+///
+/// It also narrates, like `lifecycle::tcp::Connection`: every `read(2)` and
+/// `write(2)` at `info` (`RUST_LOG=info`), a WouldBlock at `debug`.
+#[derive(Debug)]
+pub struct Tracked {
+    stream: TcpStream,
+    tuple: FourTuple,
+    fd: i32,
+    maybe_readable: bool,
+    read_closed: bool,
+}
+
+impl Tracked {
+    /// Wraps a freshly accepted stream (which may have bytes already).
+    pub fn new(stream: TcpStream, tuple: FourTuple) -> Tracked {
+        let fd = stream.as_raw_fd();
+        Tracked {
+            stream,
+            tuple,
+            fd,
+            maybe_readable: true,
+            read_closed: false,
+        }
+    }
+
+    /// Takes note of a readiness event.
+    pub fn on_event(&mut self, ready: Readiness) {
+        if ready.readable {
+            self.maybe_readable = true;
+        }
+        if ready.read_closed {
+            self.read_closed = true;
+        }
+    }
+
+    /// The socket itself.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
+impl Read for Tracked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (tuple, fd) = (self.tuple, self.fd);
+        if !self.maybe_readable && !self.read_closed {
+            debug!("[{tuple}] (no read: the last one came up short)");
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let result = self.stream.read(buf);
+        match &result {
+            Ok(0) => info!(
+                "[{tuple}] read(fd {fd}) = 0: the peer sent FIN: {}",
+                tcp_state(tuple.local, tuple.peer)
+            ),
+            Ok(n) => {
+                info!("[{tuple}] read(fd {fd}) = {n}");
+                debug!("[{tuple}] read bytes {:?}", Escaped(&buf[..*n]));
+                // Short read: the socket is empty now.
+                if *n < buf.len() {
+                    self.maybe_readable = false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                debug!("[{tuple}] read(fd {fd}): EAGAIN (would block)");
+                self.maybe_readable = false;
+            }
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+impl Write for Tracked {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (tuple, fd) = (self.tuple, self.fd);
+        let result = self.stream.write(buf);
+        match &result {
+            Ok(n) => {
+                info!("[{tuple}] write(fd {fd}, {} bytes) = {n}", buf.len());
+                debug!("[{tuple}] wrote bytes {:?}", Escaped(&buf[..*n]));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                debug!("[{tuple}] write(fd {fd}): EAGAIN (send buffer full)");
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+// ANCHOR_END: tracked
