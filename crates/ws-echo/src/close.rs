@@ -1,4 +1,5 @@
-//! Which close code a broken WebSocket gets: a tungstenite error in, a close frame out. No I/O.
+//! Which close code a broken WebSocket gets: a tungstenite error in, a close frame out.
+//! No I/O here; [`ending`] also logs what kind of end it was.
 //!
 //! When a peer breaks the protocol, RFC 6455 §7.1.7 says to _Fail the WebSocket
 //! Connection_: send a Close frame whose code says why (§7.4.1), then close TCP.
@@ -17,6 +18,9 @@
 //! [`close_frame_for`] the same way: on an error from `read()`, send what it
 //! returns (if anything), then close TCP.
 
+use lifecycle::FourTuple;
+use lifecycle::tcp::is_disconnect;
+use log::{info, warn};
 use tungstenite::error::{CapacityError, Error, ProtocolError};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -66,6 +70,35 @@ pub fn close_frame_for(err: &Error) -> Option<CloseFrame> {
         code,
         reason: reason.into(),
     })
+}
+
+/// How a WebSocket that ended with `err` is logged and answered, the same in the
+/// thread and event-loop servers: a normal end or a vanished peer is logged as
+/// what it is and gets no Close frame; a broken peer gets [`close_frame_for`]'s.
+/// (A timeout is each server's own business and is handled before this.)
+pub fn ending(tuple: FourTuple, err: &Error) -> Option<CloseFrame> {
+    match err {
+        Error::ConnectionClosed | Error::AlreadyClosed => {
+            info!("[{tuple}] close handshake done");
+            None
+        }
+        Error::Io(io) if is_disconnect(io) => {
+            info!("[{tuple}] the peer went away: {io}");
+            None
+        }
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            info!("[{tuple}] the peer closed TCP without a close frame");
+            None
+        }
+        _ => {
+            let frame = close_frame_for(err);
+            match &frame {
+                Some(f) => warn!("[{tuple}] {err}: closing with {}", u16::from(f.code)),
+                None => warn!("[{tuple}] websocket failed: {err}"),
+            }
+            frame
+        }
+    }
 }
 
 #[cfg(test)]

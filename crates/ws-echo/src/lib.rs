@@ -52,7 +52,6 @@ use std::time::{Duration, Instant};
 use lifecycle::Limits;
 use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
-use tungstenite::error::ProtocolError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Error, Message, WebSocket};
@@ -309,22 +308,7 @@ fn end_with_error(ws: &mut WebSocket<Connection>, e: Error, config: &Config) {
                 reason: "idle timeout".into(),
             })
         }
-        Error::Io(io) if is_disconnect(io) => {
-            info!("[{tuple}] the peer went away: {io}");
-            None
-        }
-        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            info!("[{tuple}] the peer closed TCP without a close frame");
-            None
-        }
-        _ => {
-            let frame = close::close_frame_for(&e);
-            match &frame {
-                Some(f) => warn!("[{tuple}] {e}: closing with {}", u16::from(f.code)),
-                None => warn!("[{tuple}] websocket failed: {e}"),
-            }
-            frame
-        }
+        _ => close::ending(tuple, &e),
     };
     if let Some(frame) = frame {
         // Best effort: the peer may already be unable to receive it.

@@ -34,14 +34,12 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifecycle::tcp::is_disconnect;
 use lifecycle::{FourTuple, Shutdown};
-use log::{info, warn};
+use log::info;
 use mio::net::TcpStream;
 use tcp_echo::v3_event_loop::{
     LoopStats, Readiness, Session, Step, Tracked, default_loops, read_some, serve_with, write_some,
 };
-use tungstenite::error::ProtocolError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Error, Message, WebSocket};
@@ -317,28 +315,7 @@ impl WsSession {
     /// Then the loop closes TCP gracefully.
     fn fail(&mut self, e: Error) -> Step {
         let tuple = self.tuple;
-        let frame = match &e {
-            Error::ConnectionClosed | Error::AlreadyClosed => {
-                info!("[{tuple}] close handshake done");
-                None
-            }
-            Error::Io(io) if is_disconnect(io) => {
-                info!("[{tuple}] the peer went away: {io}");
-                None
-            }
-            Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-                info!("[{tuple}] the peer closed TCP without a close frame");
-                None
-            }
-            _ => {
-                let frame = close::close_frame_for(&e);
-                match &frame {
-                    Some(f) => warn!("[{tuple}] {e}: closing with {}", u16::from(f.code)),
-                    None => warn!("[{tuple}] websocket failed: {e}"),
-                }
-                frame
-            }
-        };
+        let frame = close::ending(tuple, &e);
         if let (Some(frame), Phase::Open(ws)) = (frame, &mut self.phase) {
             // Best effort, without blocking: a Close frame is small and nearly
             // always fits in the send buffer.
