@@ -121,10 +121,10 @@ pub struct Measurement {
     pub rtt_samples: usize,
     /// Round trips whose echo did not come back within the round timeout.
     pub rtt_lost: usize,
-    /// Median round trip, µs.
-    pub rtt_p50_us: f64,
-    /// 99th percentile round trip, µs.
-    pub rtt_p99_us: f64,
+    /// Median round trip, µs; `None` (JSON `null`) when no round trip completed.
+    pub rtt_p50_us: Option<f64>,
+    /// 99th percentile round trip, µs; `None` (JSON `null`) when no round trip completed.
+    pub rtt_p99_us: Option<f64>,
     /// Whether every client→server frame carried a masking key (ws only).
     pub masked_client_to_server: Option<bool>,
     /// Whether any server→client frame carried a masking key (ws only).
@@ -173,6 +173,17 @@ impl Script {
                 self.message.len(),
                 lifecycle::udp::MAX_IPV4_PAYLOAD
             ));
+        }
+        if self.count == 0 {
+            return Err(
+                "count must be at least 1: with no message sent there are no boundaries or overhead to measure"
+                    .into(),
+            );
+        }
+        if self.rounds == 0 {
+            return Err(
+                "rounds must be at least 1: with no round trip there is no time to report".into(),
+            );
         }
         if self.message.len().saturating_mul(self.count) > MAX_BURST_BYTES {
             return Err(format!(
@@ -226,13 +237,14 @@ fn round_us(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e7).round() / 10.0
 }
 
-/// Nearest-rank percentile of sorted samples, in µs.
-fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
+/// Nearest-rank percentile of sorted samples, in µs; `None` without samples
+/// (every round lost): there is no time to report, and 0 µs would be a lie.
+fn percentile_us(sorted: &[Duration], p: f64) -> Option<f64> {
     if sorted.is_empty() {
-        return 0.0;
+        return None;
     }
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    round_us(sorted[rank - 1])
+    Some(round_us(sorted[rank - 1]))
 }
 
 // ANCHOR: measure
@@ -398,12 +410,12 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// Formats µs for the table: `23 µs`, `1.2 ms`.
-fn us(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.1} ms", v / 1000.0)
-    } else {
-        format!("{v:.0} µs")
+/// Formats µs for the table: `23 µs`, `1.2 ms`, or `-` when nothing was measured.
+fn us(v: Option<f64>) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(v) if v >= 1000.0 => format!("{:.1} ms", v / 1000.0),
+        Some(v) => format!("{v:.0} µs"),
     }
 }
 
@@ -413,7 +425,7 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
         (label.to_string(), c.transports.iter().map(f).collect())
     };
     vec![
-        row("connect (ws: + Upgrade)", &|m| us(m.connect_us)),
+        row("connect (ws: + Upgrade)", &|m| us(Some(m.connect_us))),
         row("round trips before data", &|m| {
             let mut parts = Vec::new();
             if m.transport_round_trips > 0 {

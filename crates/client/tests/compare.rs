@@ -106,8 +106,9 @@ fn local_servers_stop_even_when_dropped_at_once() {
         .expect("20 start/stop cycles finish");
 }
 
-/// A script that could hang (empty message) or overflow (a datagram too big
-/// for UDP, a burst too big for the socket buffers) is refused up front.
+/// A script that could hang (empty message), overflow (a datagram too big
+/// for UDP, a burst too big for the socket buffers) or measure nothing (no
+/// messages, no rounds) is refused up front.
 #[test]
 fn bad_scripts_are_refused() {
     let empty = Script {
@@ -127,5 +128,16 @@ fn bad_scripts_are_refused() {
         ..Script::default()
     };
     assert!(burst.check().is_err());
+    // Nothing to measure: no boundaries, no overhead, no round-trip time.
+    let no_messages = Script {
+        count: 0,
+        ..Script::default()
+    };
+    assert!(no_messages.check().unwrap_err().contains("count"));
+    let no_rounds = Script {
+        rounds: 0,
+        ..Script::default()
+    };
+    assert!(no_rounds.check().unwrap_err().contains("rounds"));
     assert!(Script::default().check().is_ok());
 }
