@@ -135,6 +135,11 @@ pub struct Measurement {
     pub close_bytes_sent: usize,
     /// Bytes read while closing (ws: the server's close frame).
     pub close_bytes_received: usize,
+    /// Whether we sent a FIN while closing (tcp and ws; `None` for udp).
+    pub fin_sent: Option<bool>,
+    /// Whether the server's FIN (a read of 0 bytes) arrived while closing
+    /// (tcp and ws; `None` for udp).
+    pub fin_received: Option<bool>,
     /// Who sent FIN first (tcp and ws).
     pub first_fin: Option<Side>,
     /// Whose socket the kernel lists in TIME_WAIT afterwards.
@@ -385,6 +390,8 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
         close_code: report.close_code,
         close_bytes_sent: sum(&closing, Direction::Sent),
         close_bytes_received: sum(&closing, Direction::Received),
+        fin_sent: tcp.then_some(report.our_fin.is_some()),
+        fin_received: tcp.then_some(report.their_fin.is_some()),
         first_fin: if tcp { report.first_fin() } else { None },
         time_wait: report.time_wait(),
         client_state_after_close: report.client_state.map(|s| s.name().to_string()),
@@ -478,11 +485,20 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
                 some => format!("{} / {}", yes_no(some), yes_no(m.masked_server_to_client)),
             },
         ),
-        row("close on the wire", &|m| match (m.name, m.close_code) {
-            (Scheme::Udp, _) => "nothing".to_string(),
-            (Scheme::Tcp, _) => "FIN each way".to_string(),
-            (_, Some(code)) => format!("close {code}, FINs"),
-            (_, None) => "FINs, no close code".to_string(),
+        row("close on the wire", &|m| {
+            // Built from what the close measured: the FINs seen, the close code read.
+            let fins = match (m.fin_sent, m.fin_received) {
+                (Some(true), Some(true)) => "FIN each way",
+                (Some(true), Some(false)) => "our FIN, none back",
+                (Some(false), Some(true)) => "their FIN only",
+                (Some(false), Some(false)) => "no FIN",
+                _ => return "nothing".to_string(), // udp: close() sends no packet
+            };
+            match (m.name, m.close_code) {
+                (Scheme::Ws, Some(code)) => format!("close {code}, {fins}"),
+                (Scheme::Ws, None) => format!("no close frame back, {fins}"),
+                _ => fins.to_string(),
+            }
         }),
         row("first FIN sent by", &|m| {
             m.first_fin.map_or("-".to_string(), |s| s.to_string())

@@ -83,6 +83,13 @@ fn compare_json_on_loopback() {
     assert_eq!(tcp["first_fin"], "client");
     assert_eq!(tcp["time_wait"], "client");
     assert_eq!(udp["time_wait"], Value::Null);
+    for t in [tcp, ws] {
+        assert_eq!(
+            (&t["fin_sent"], &t["fin_received"]),
+            (&Value::Bool(true), &Value::Bool(true))
+        );
+    }
+    assert_eq!(udp["fin_sent"], Value::Null);
 
     for t in [tcp, udp, ws] {
         assert_eq!(t["rtt_samples"], 20);
@@ -90,8 +97,9 @@ fn compare_json_on_loopback() {
     }
 }
 
-/// Servers started and stopped at once still stop: the shutdown pokes are
-/// registered before any server thread runs, so none sleeps in accept() forever.
+/// Servers started and stopped at once still stop: each server registers its
+/// shutdown poke inside `serve` and checks the flag after registering, so a
+/// stop that came first is seen and none sleeps in accept() forever.
 #[test]
 fn local_servers_stop_even_when_dropped_at_once() {
     let (done, finished) = std::sync::mpsc::channel();
