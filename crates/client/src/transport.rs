@@ -513,6 +513,9 @@ impl Transport {
     ///   and then, as RFC 6455 asks, closes the TCP connection first — so the
     ///   server's socket holds TIME_WAIT; we read its FIN, then `close()`.
     /// - udp: nothing goes on the wire; `close()` only frees our descriptor.
+    ///
+    /// The wait for the server's side is bounded as a whole: [`CLOSE_TIMEOUT`]
+    /// from the start of `close`, and at most [`CLOSE_MAX_BYTES`] read meanwhile.
     pub fn close(mut self) -> Result<CloseReport, Error> {
         let mut report = CloseReport::default();
         let deadline = Instant::now() + CLOSE_TIMEOUT;
@@ -529,9 +532,10 @@ impl Transport {
                 let mut read = 0;
                 // Read (and keep in the log) until the server's FIN, bounded by
                 // one deadline and a byte cap for the whole loop.
-                while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-                    if read >= CLOSE_MAX_BYTES || left.is_zero() {
-                        break;
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() || read >= CLOSE_MAX_BYTES {
+                        break; // the server is not closing; we close anyway
                     }
                     tap.get_ref().set_idle_timeout(Some(left))?;
                     match tap.read(&mut buf) {
