@@ -121,10 +121,10 @@ pub struct Measurement {
     pub rtt_samples: usize,
     /// Round trips whose echo did not come back within the round timeout.
     pub rtt_lost: usize,
-    /// Median round trip, µs.
-    pub rtt_p50_us: f64,
-    /// 99th percentile round trip, µs.
-    pub rtt_p99_us: f64,
+    /// Median round trip, µs; `None` (JSON `null`) when no round trip completed.
+    pub rtt_p50_us: Option<f64>,
+    /// 99th percentile round trip, µs; `None` (JSON `null`) when no round trip completed.
+    pub rtt_p99_us: Option<f64>,
     /// Whether every client→server frame carried a masking key (ws only).
     pub masked_client_to_server: Option<bool>,
     /// Whether any server→client frame carried a masking key (ws only).
@@ -135,6 +135,11 @@ pub struct Measurement {
     pub close_bytes_sent: usize,
     /// Bytes read while closing (ws: the server's close frame).
     pub close_bytes_received: usize,
+    /// Whether we sent a FIN while closing (tcp and ws; `None` for udp).
+    pub fin_sent: Option<bool>,
+    /// Whether the server's FIN (a read of 0 bytes) arrived while closing
+    /// (tcp and ws; `None` for udp).
+    pub fin_received: Option<bool>,
     /// Who sent FIN first (tcp and ws).
     pub first_fin: Option<Side>,
     /// Whose socket the kernel lists in TIME_WAIT afterwards.
@@ -173,6 +178,17 @@ impl Script {
                 self.message.len(),
                 lifecycle::udp::MAX_IPV4_PAYLOAD
             ));
+        }
+        if self.count == 0 {
+            return Err(
+                "count must be at least 1: with no message sent there are no boundaries or overhead to measure"
+                    .into(),
+            );
+        }
+        if self.rounds == 0 {
+            return Err(
+                "rounds must be at least 1: with no round trip there is no time to report".into(),
+            );
         }
         if self.message.len().saturating_mul(self.count) > MAX_BURST_BYTES {
             return Err(format!(
@@ -226,13 +242,14 @@ fn round_us(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e7).round() / 10.0
 }
 
-/// Nearest-rank percentile of sorted samples, in µs.
-fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
+/// Nearest-rank percentile of sorted samples, in µs; `None` without samples
+/// (every round lost): there is no time to report, and 0 µs would be a lie.
+fn percentile_us(sorted: &[Duration], p: f64) -> Option<f64> {
     if sorted.is_empty() {
-        return 0.0;
+        return None;
     }
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    round_us(sorted[rank - 1])
+    Some(round_us(sorted[rank - 1]))
 }
 
 // ANCHOR: measure
@@ -373,6 +390,8 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
         close_code: report.close_code,
         close_bytes_sent: sum(&closing, Direction::Sent),
         close_bytes_received: sum(&closing, Direction::Received),
+        fin_sent: tcp.then_some(report.our_fin.is_some()),
+        fin_received: tcp.then_some(report.their_fin.is_some()),
         first_fin: if tcp { report.first_fin() } else { None },
         time_wait: report.time_wait(),
         client_state_after_close: report.client_state.map(|s| s.name().to_string()),
@@ -398,12 +417,12 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// Formats µs for the table: `23 µs`, `1.2 ms`.
-fn us(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.1} ms", v / 1000.0)
-    } else {
-        format!("{v:.0} µs")
+/// Formats µs for the table: `23 µs`, `1.2 ms`, or `-` when nothing was measured.
+fn us(v: Option<f64>) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(v) if v >= 1000.0 => format!("{:.1} ms", v / 1000.0),
+        Some(v) => format!("{v:.0} µs"),
     }
 }
 
@@ -413,7 +432,7 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
         (label.to_string(), c.transports.iter().map(f).collect())
     };
     vec![
-        row("connect (ws: + Upgrade)", &|m| us(m.connect_us)),
+        row("connect (ws: + Upgrade)", &|m| us(Some(m.connect_us))),
         row("round trips before data", &|m| {
             let mut parts = Vec::new();
             if m.transport_round_trips > 0 {
@@ -466,11 +485,20 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
                 some => format!("{} / {}", yes_no(some), yes_no(m.masked_server_to_client)),
             },
         ),
-        row("close on the wire", &|m| match (m.name, m.close_code) {
-            (Scheme::Udp, _) => "nothing".to_string(),
-            (Scheme::Tcp, _) => "FIN each way".to_string(),
-            (_, Some(code)) => format!("close {code}, FINs"),
-            (_, None) => "FINs, no close code".to_string(),
+        row("close on the wire", &|m| {
+            // Built from what the close measured: the FINs seen, the close code read.
+            let fins = match (m.fin_sent, m.fin_received) {
+                (Some(true), Some(true)) => "FIN each way",
+                (Some(true), Some(false)) => "our FIN, none back",
+                (Some(false), Some(true)) => "their FIN only",
+                (Some(false), Some(false)) => "no FIN",
+                _ => return "nothing".to_string(), // udp: close() sends no packet
+            };
+            match (m.name, m.close_code) {
+                (Scheme::Ws, Some(code)) => format!("close {code}, {fins}"),
+                (Scheme::Ws, None) => format!("no close frame back, {fins}"),
+                _ => fins.to_string(),
+            }
         }),
         row("first FIN sent by", &|m| {
             m.first_fin.map_or("-".to_string(), |s| s.to_string())

@@ -2,9 +2,12 @@
 //!
 //! `socklab compare` and `socklab tour` need servers to talk to, and must never
 //! collide with a server you already run on 7007 or 8080. So they bind
-//! `127.0.0.1:0` — the kernel picks a free port for each — and run the very same
-//! `serve` functions `socklab serve` runs, each on its own thread, until
-//! [`LocalServers`] is dropped.
+//! `127.0.0.1:0` — the kernel picks a free port for each — and run the echo
+//! crates' thread models, each on its own thread, until [`LocalServers`] is
+//! dropped: `tcp_echo::v2_threads` and `ws_echo::v2_threads` (a thread per
+//! connection) and `udp_echo::serve` (one blocking `recvfrom` loop). These are
+//! what `socklab serve --model threads` runs; plain `socklab serve` defaults to
+//! the event loop. The bytes on the wire are the same either way.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -36,8 +36,15 @@ use tungstenite::{Message, WebSocket};
 /// How long connect (and the WebSocket handshake) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long `close` waits for the peer's side of the close (its close frame, its FIN).
+/// How long the whole of `close` may wait for the peer's side of the close (its
+/// close frame, its FIN): one deadline for all the reads, so a peer that keeps
+/// sending cannot keep us waiting.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The most bytes `close` reads (and the Tap keeps) while it waits for the
+/// peer's FIN. A peer that sends more is not closing: we stop reading and
+/// `close()` — the kernel answers anything still unread with RST.
+pub const CLOSE_MAX_BYTES: usize = 1024 * 1024;
 
 /// How long `close` polls the kernel for the final TCP states (one side reaching
 /// TIME_WAIT takes one more packet, so it is not instant even on loopback).
@@ -506,8 +513,12 @@ impl Transport {
     ///   and then, as RFC 6455 asks, closes the TCP connection first — so the
     ///   server's socket holds TIME_WAIT; we read its FIN, then `close()`.
     /// - udp: nothing goes on the wire; `close()` only frees our descriptor.
+    ///
+    /// The wait for the server's side is bounded as a whole: [`CLOSE_TIMEOUT`]
+    /// from the start of `close`, and at most [`CLOSE_MAX_BYTES`] read meanwhile.
     pub fn close(mut self) -> Result<CloseReport, Error> {
         let mut report = CloseReport::default();
+        let deadline = Instant::now() + CLOSE_TIMEOUT;
         match self.link {
             Link::Udp(tap) => {
                 drop(tap); // close(2): no packet, the server never knows
@@ -517,12 +528,19 @@ impl Transport {
             Link::Tcp(ref mut tap) => {
                 tap.get_ref().shutdown_write()?;
                 self.our_fin = Some(self.log.elapsed());
-                tap.get_ref().set_idle_timeout(Some(CLOSE_TIMEOUT))?;
                 let mut buf = vec![0u8; READ_BUFFER];
-                // Read (and keep in the log) until the server's FIN, a bounded wait.
-                while let Ok(n) = tap.read(&mut buf) {
-                    if n == 0 {
-                        break;
+                let mut read = 0;
+                // Read (and keep in the log) until the server's FIN, bounded by
+                // one deadline and a byte cap for the whole loop.
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() || read >= CLOSE_MAX_BYTES {
+                        break; // the server is not closing; we close anyway
+                    }
+                    tap.get_ref().set_idle_timeout(Some(left))?;
+                    match tap.read(&mut buf) {
+                        Ok(0) | Err(_) => break, // FIN, timeout, or the peer is gone
+                        Ok(n) => read += n,
                     }
                 }
             }
@@ -530,6 +548,7 @@ impl Transport {
                 ws.get_ref()
                     .get_ref()
                     .set_idle_timeout(Some(CLOSE_TIMEOUT))?;
+                let start = self.log.total(Direction::Received);
                 let normal = CloseFrame {
                     code: CloseCode::Normal,
                     reason: Utf8Bytes::from_static(""),
@@ -538,6 +557,13 @@ impl Transport {
                 // client frame). Fails only if the server closed already.
                 let _ = ws.close(Some(normal));
                 loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero()
+                        || self.log.total(Direction::Received) - start >= CLOSE_MAX_BYTES
+                    {
+                        break; // the server is not closing; we close anyway
+                    }
+                    ws.get_ref().get_ref().set_idle_timeout(Some(left))?;
                     match ws.read() {
                         // The server's close frame answering ours.
                         Ok(Message::Close(frame)) => {
@@ -617,5 +643,39 @@ mod tests {
         assert!(Target::parse("tcp://127.0.0.1").is_err());
         assert!(Target::parse("http://127.0.0.1:80").is_err());
         assert!(Target::parse("127.0.0.1:80").is_err());
+    }
+
+    /// A peer that keeps sending after our FIN must not keep `close()` waiting:
+    /// the wait for its FIN has one deadline and a byte cap, not a timeout per read.
+    #[test]
+    fn close_ends_though_the_peer_keeps_sending() {
+        use std::net::TcpListener;
+        use std::sync::mpsc;
+        /// How long the chatty server may write; far past `close`'s own bounds.
+        const SERVER_LIMIT: Duration = Duration::from_secs(30);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            // Wait for the client's FIN (read() = 0) ...
+            while stream.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
+            // ... then keep talking, never sending our FIN, until the client is gone.
+            let chunk = [b'x'; 16 * 1024];
+            let end = Instant::now() + SERVER_LIMIT;
+            while Instant::now() < end && stream.write_all(&chunk).is_ok() {}
+        });
+        let client = Transport::connect(&format!("tcp://{addr}")).unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = tx.send(client.close().map(|r| r.their_fin));
+        });
+        let outer = CLOSE_TIMEOUT + STATE_TIMEOUT + Duration::from_secs(20);
+        let their_fin = rx
+            .recv_timeout(outer)
+            .expect("close() must return")
+            .unwrap();
+        assert_eq!(their_fin, None, "the server never sent its FIN");
+        server.join().unwrap();
     }
 }

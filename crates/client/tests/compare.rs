@@ -83,6 +83,13 @@ fn compare_json_on_loopback() {
     assert_eq!(tcp["first_fin"], "client");
     assert_eq!(tcp["time_wait"], "client");
     assert_eq!(udp["time_wait"], Value::Null);
+    for t in [tcp, ws] {
+        assert_eq!(
+            (&t["fin_sent"], &t["fin_received"]),
+            (&Value::Bool(true), &Value::Bool(true))
+        );
+    }
+    assert_eq!(udp["fin_sent"], Value::Null);
 
     for t in [tcp, udp, ws] {
         assert_eq!(t["rtt_samples"], 20);
@@ -90,8 +97,9 @@ fn compare_json_on_loopback() {
     }
 }
 
-/// Servers started and stopped at once still stop: the shutdown pokes are
-/// registered before any server thread runs, so none sleeps in accept() forever.
+/// Servers started and stopped at once still stop: each server registers its
+/// shutdown poke inside `serve` and checks the flag after registering, so a
+/// stop that came first is seen and none sleeps in accept() forever.
 #[test]
 fn local_servers_stop_even_when_dropped_at_once() {
     let (done, finished) = std::sync::mpsc::channel();
@@ -106,8 +114,9 @@ fn local_servers_stop_even_when_dropped_at_once() {
         .expect("20 start/stop cycles finish");
 }
 
-/// A script that could hang (empty message) or overflow (a datagram too big
-/// for UDP, a burst too big for the socket buffers) is refused up front.
+/// A script that could hang (empty message), overflow (a datagram too big
+/// for UDP, a burst too big for the socket buffers) or measure nothing (no
+/// messages, no rounds) is refused up front.
 #[test]
 fn bad_scripts_are_refused() {
     let empty = Script {
@@ -127,5 +136,16 @@ fn bad_scripts_are_refused() {
         ..Script::default()
     };
     assert!(burst.check().is_err());
+    // Nothing to measure: no boundaries, no overhead, no round-trip time.
+    let no_messages = Script {
+        count: 0,
+        ..Script::default()
+    };
+    assert!(no_messages.check().unwrap_err().contains("count"));
+    let no_rounds = Script {
+        rounds: 0,
+        ..Script::default()
+    };
+    assert!(no_rounds.check().unwrap_err().contains("rounds"));
     assert!(Script::default().check().is_ok());
 }

@@ -93,6 +93,7 @@ impl Send {
         } else {
             self.messages.clone()
         };
+        refuse_empty_tcp(&self.url, &messages)?;
         let mut t =
             Transport::connect(&self.url).with_context(|| format!("connect {}", self.url))?;
         t.set_read_timeout(Some(Duration::from_secs(self.timeout)))?;
@@ -123,7 +124,7 @@ impl Send {
             t.send(message.as_bytes())?;
             let echo = t
                 .receive_bytes(message.len())
-                .with_context(|| format!("waiting for the echo of {message:?}"))?;
+                .map_err(|e| echo_error(e, message, scheme, self.timeout))?;
             if !self.json {
                 outln!("→ {} ({} bytes)", quoted(message.as_bytes()), message.len());
                 for unit in &echo {
@@ -209,4 +210,36 @@ impl Send {
         }
         Ok(())
     }
+}
+
+/// An empty message on TCP is refused before connecting: `write()` of 0 bytes
+/// puts nothing on a byte stream, so there would be no echo to wait for.
+/// (A 0-byte UDP datagram or WebSocket message does exist, and is sent.)
+fn refuse_empty_tcp(url: &str, messages: &[String]) -> anyhow::Result<()> {
+    let tcp = client::Target::parse(url).is_ok_and(|t| t.scheme == Scheme::Tcp);
+    if tcp && messages.iter().any(String::is_empty) {
+        anyhow::bail!(
+            "an empty message cannot be sent over TCP: a 0-byte write() sends nothing on a byte stream, so nothing would come back"
+        );
+    }
+    Ok(())
+}
+
+/// Turns a failed wait for an echo into what happened on the network.
+fn echo_error(e: client::Error, message: &str, scheme: Scheme, timeout: u64) -> anyhow::Error {
+    if e.is_timeout() {
+        return anyhow::anyhow!(
+            "no echo of {message:?} within {timeout} s (set the wait with --timeout SECS)"
+        );
+    }
+    let refused =
+        matches!(&e, client::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused);
+    if refused && scheme == Scheme::Udp {
+        return anyhow::anyhow!(
+            "nothing listens there: the kernel answered our datagram with ICMP port unreachable, \
+             and recv() reports it as {e}. (UDP connect() sends no packet, so \"connected\" \
+             only meant the address was set.)"
+        );
+    }
+    anyhow::Error::new(e).context(format!("waiting for the echo of {message:?}"))
 }

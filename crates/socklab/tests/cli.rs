@@ -143,6 +143,56 @@ fn handshake_prints_the_rfc_accept() {
     );
 }
 
+/// Lesson 6: a key that is not base64 of 16 bytes is one ws-echo answers with
+/// 400, so `handshake` warns on stderr and exits 1 (the formula's Accept is still shown).
+#[test]
+fn handshake_warns_about_a_key_servers_refuse() {
+    let out = socklab(&["handshake", "not a key!"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout.iter().filter(|b| **b == b'\n').count(), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not base64 of 16 bytes"), "{err}");
+    assert!(err.contains("400"), "{err}");
+}
+
+/// `send` refuses an empty TCP message up front (a 0-byte write sends nothing),
+/// and explains a timeout and a UDP "Connection refused" in network terms.
+#[test]
+fn send_explains_what_went_wrong() {
+    let out = socklab(&["send", "tcp://127.0.0.1:9", ""]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("empty message cannot be sent over TCP"),
+        "{err}"
+    );
+
+    // A listener that accepts (the kernel does it) but never echoes.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("tcp://{}", silent.local_addr().expect("addr"));
+    let out = socklab(&["send", &url, "hi", "--timeout", "1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no echo of \"hi\" within 1 s"), "{err}");
+    assert!(err.contains("--timeout"), "{err}");
+
+    // A UDP port nobody holds: bound, then closed again.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("udp bind")
+        .port();
+    let out = socklab(&[
+        "send",
+        &format!("udp://127.0.0.1:{port}"),
+        "hi",
+        "--timeout",
+        "1",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ICMP port unreachable"), "{err}");
+}
+
 /// `send` over each transport echoes each message; over ws its JSON records the
 /// Upgrade first and the close code last.
 #[test]
