@@ -12,6 +12,7 @@
 # Exits non-zero if any check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 case "${1:-}" in -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 dir=${1:-captures}
 # capture.env holds tcp_port, udp_port, ws_port and messages, written by capture.sh.
@@ -22,15 +23,6 @@ tcp_port=${tcp_port:?} udp_port=${udp_port:?} ws_port=${ws_port:?} messages=${me
 read -r -a msgs <<<"$messages"
 n=${#msgs[@]}
 failures=0
-
-check() { # check NAME EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $(printf %q "$2"), got $(printf %q "$3")"
-    failures=$((failures + 1))
-  fi
-}
 
 # count PCAP FILTER [tshark args] : how many packets in PCAP match the display FILTER.
 count() {

@@ -19,15 +19,6 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-check() { # check NAME EXPECTED ACTUAL
-  if [ "$2" == "$3" ]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $(printf %q "$2"), got $(printf %q "$3")"
-    failures=$((failures + 1))
-  fi
-}
-
 # --- TCP and UDP echo with ncat ---------------------------------------------
 for model in iterative threads event-loop; do
   port=$(free_port)

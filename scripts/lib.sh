@@ -36,3 +36,14 @@ socklab_bin() {
   cargo build --release --quiet -p socklab >&2
   echo "$PWD/target/release/socklab"
 }
+
+# check NAME EXPECTED ACTUAL : print "ok   NAME" when they are equal, else a FAIL
+# line showing both, and count it in $failures (the caller sets failures=0).
+check() {
+  if [ "$2" == "$3" ]; then
+    echo "ok   $1"
+  else
+    echo "FAIL $1: expected $(printf %q "$2"), got $(printf %q "$3")"
+    failures=$((failures + 1))
+  fi
+}

@@ -207,7 +207,6 @@ fi
 # order; every UDP message is accounted for as echoed or lost.
 echo
 failures=0
-check() { if [ "$2" == "$3" ]; then echo "ok   $1"; else echo "FAIL $1: expected $2, got $3"; failures=$((failures + 1)); fi; }
 check "lossy-link: tcp echoed all $count messages" "$count" "$(get tcp received)"
 check "lossy-link: tcp echoes intact and in order" yes "$(get tcp in_order)"
 check "lossy-link: udp echoed + lost = $count" "$count" "$(($(get udp received) + $(get udp lost)))"

@@ -49,14 +49,14 @@ pub mod v3_event_loop;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use lifecycle::Limits;
 use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
+use lifecycle::{FourTuple, Limits};
 use log::{info, warn};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Error, Message, WebSocket};
 
-use crate::upgrade::{Decision, Rejection, check_request, page_response};
+use crate::upgrade::{Decision, Rejection, Upgrade, check_request, page_response};
 
 /// The default address: 8080, the usual port for a development web server.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -174,12 +174,7 @@ fn open(conn: &mut Connection, config: &Config) -> io::Result<Option<Vec<u8>>> {
     match decision {
         // ANCHOR: upgrade
         Decision::Upgrade(up) => {
-            info!("[{tuple}] {}", up.request_line);
-            info!("[{tuple}] Sec-WebSocket-Key: {}", up.key);
-            info!(
-                "[{tuple}] Sec-WebSocket-Accept: {} (base64 of SHA-1 of the key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)",
-                up.accept
-            );
+            narrate_upgrade(tuple, &up);
             conn.write_all(&up.response())?;
             info!("[{tuple}] 101 Switching Protocols: from here on, WebSocket frames");
             Ok(Some(request[up.head_len..].to_vec()))
@@ -251,6 +246,17 @@ fn set_timeouts(conn: &Connection, idle: Option<Duration>) {
     if let Err(e) = conn.set_idle_timeout(idle) {
         warn!("[{tuple}] cannot set the idle timeout: {e}");
     }
+}
+
+/// Logs what an accepted Upgrade carried: the request line, the client's Key and
+/// the Accept computed from it. Both server models narrate the handshake this way.
+pub(crate) fn narrate_upgrade(tuple: FourTuple, up: &Upgrade) {
+    info!("[{tuple}] {}", up.request_line);
+    info!("[{tuple}] Sec-WebSocket-Key: {}", up.key);
+    info!(
+        "[{tuple}] Sec-WebSocket-Accept: {} (base64 of SHA-1 of the key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)",
+        up.accept
+    );
 }
 
 // ANCHOR: echo_messages

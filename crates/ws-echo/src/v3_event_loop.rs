@@ -232,12 +232,7 @@ impl WsSession {
         let tuple = self.tuple;
         match decision {
             Decision::Upgrade(up) => {
-                info!("[{tuple}] {}", up.request_line);
-                info!("[{tuple}] Sec-WebSocket-Key: {}", up.key);
-                info!(
-                    "[{tuple}] Sec-WebSocket-Accept: {} (base64 of SHA-1 of the key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)",
-                    up.accept
-                );
+                crate::narrate_upgrade(tuple, &up);
                 let leftover = head[up.head_len..].to_vec();
                 (up.response(), AfterAnswer::WebSocket(leftover))
             }
