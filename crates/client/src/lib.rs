@@ -11,19 +11,18 @@
 //!   TCP read and each UDP datagram.
 //! - [`compare`]: one script over every transport → a [`compare::Comparison`] of
 //!   measured facts, as a table or as JSON.
-//! - [`servers`]: the three echo servers started in-process on ephemeral loopback
-//!   ports, for `socklab compare` and `socklab tour`.
 //! - [`style`]: terminal colors, off for pipes, `--no-color` and `NO_COLOR`.
+//!
+//! The client never imports a server: it knows only what it sees on the wire.
+//! (`socklab compare` and `socklab tour` start the servers it talks to.)
 //!
 //! Try: `socklab send ws://127.0.0.1:8080/ hello --wire` against `socklab serve ws`.
 #![deny(missing_docs)]
 
 pub mod compare;
-pub mod servers;
 pub mod style;
 pub mod transport;
 pub mod wire;
 
-pub use servers::LocalServers;
 pub use style::Style;
 pub use transport::{CloseReport, Error, Incoming, Scheme, Side, Target, Transport};

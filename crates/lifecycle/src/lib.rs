@@ -24,7 +24,7 @@
 //!   TIME_WAIT …), read from `/proc/net/tcp` and `/proc/net/tcp6`.
 //! - [`tap`]: the [`tap::Tap`], a `Read + Write` wrapper that records every byte
 //!   with its direction and time; the client's wire view and byte counts come from it.
-//! - [`limits`]: the connection cap and idle timeout every server enforces.
+//! - [`limits`]: raising the open-file limit (every socket is a file descriptor).
 //! - [`narrate`]: turns the narration on (`env_logger`, default level `info`).
 //! - [`shutdown`]: the signal that stops a server (Ctrl-C, or a test finishing).
 //! - [`FourTuple`]: protocol + local address + peer address, the name of a connection.
@@ -41,7 +41,6 @@ pub mod udp;
 use std::fmt;
 use std::net::SocketAddr;
 
-pub use limits::Limits;
 pub use shutdown::Shutdown;
 pub use state::TcpState;
 pub use tap::{Direction, Tap, TapLog};

@@ -154,8 +154,16 @@ impl Connection {
     pub fn set_idle_timeout(&self, idle: Option<Duration>) -> io::Result<()> {
         // SO_RCVTIMEO and SO_SNDTIMEO: both, or a non-reading peer would hold a
         // blocked write() (and its thread) forever.
+        self.set_timeouts(idle, idle)
+    }
+
+    /// Two clocks, as the event loop keeps them: `idle` bounds a `read()` waiting
+    /// for a byte from the peer (SO_RCVTIMEO), `stall` bounds a `write()` waiting
+    /// for room while the peer does not read (SO_SNDTIMEO). Each restarts on every
+    /// byte moved. `None` waits forever.
+    pub fn set_timeouts(&self, idle: Option<Duration>, stall: Option<Duration>) -> io::Result<()> {
         self.stream.set_read_timeout(idle)?;
-        self.stream.set_write_timeout(idle)
+        self.stream.set_write_timeout(stall)
     }
 
     // ANCHOR: shutdown

@@ -8,10 +8,11 @@
 //! Try: `socklab compare`, `socklab compare --count 10`, `socklab compare --json | jq`.
 
 use clap::Args;
+use client::Style;
 use client::compare::{
     DEFAULT_COUNT, DEFAULT_MESSAGE, DEFAULT_ROUNDS, Script, compare, render_table,
 };
-use client::{LocalServers, Style};
+use socklab::servers::LocalServers;
 
 /// Flags of `socklab compare`.
 #[derive(Args)]

@@ -9,6 +9,7 @@ use std::thread;
 
 use clap::{Args, Subcommand};
 use lifecycle::Shutdown;
+use serve::Model;
 
 /// Flags of `socklab serve`.
 #[derive(Args)]
@@ -44,18 +45,9 @@ enum Server {
 /// Flags of `socklab serve all`.
 #[derive(Args)]
 struct AllArgs {
-    /// Server version for all three
-    #[arg(long, value_enum, default_value_t = AllModel::EventLoop)]
-    model: AllModel,
-}
-
-/// The versions all three servers have.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum AllModel {
-    /// A thread per connection (UDP: one blocking thread)
-    Threads,
-    /// mio event loops: one per core for tcp and ws, one for udp
-    EventLoop,
+    /// Server version for all three (UDP: iterative and threads both mean one blocking thread)
+    #[arg(long, value_enum, default_value_t = Model::EventLoop)]
+    model: Model,
 }
 
 impl Serve {
@@ -75,7 +67,7 @@ impl Serve {
 
 /// Runs the three default servers on their own threads. When one of them fails
 /// (say its port is taken), the others are stopped too and the error is reported.
-fn serve_all(shutdown: Shutdown, model: AllModel) -> anyhow::Result<()> {
+fn serve_all(shutdown: Shutdown, model: Model) -> anyhow::Result<()> {
     use clap::Parser;
     // Each server's defaults, exactly as `socklab serve X` with no flags.
     #[derive(Parser)]
@@ -86,11 +78,7 @@ fn serve_all(shutdown: Shutdown, model: AllModel) -> anyhow::Result<()> {
     let mut tcp = Defaults::<tcp_echo::cli::Args>::parse_from(["tcp"]).args;
     let mut udp = Defaults::<udp_echo::cli::Args>::parse_from(["udp"]).args;
     let mut ws = Defaults::<ws_echo::cli::Args>::parse_from(["ws"]).args;
-    if let AllModel::Threads = model {
-        tcp.model = tcp_echo::cli::Model::Threads;
-        udp.model = udp_echo::cli::Model::Threads;
-        ws.model = ws_echo::cli::Model::Threads;
-    }
+    (tcp.model, udp.model, ws.model) = (model, model, model);
 
     let (done, finished) = mpsc::channel();
     let start = |name: &'static str, run: Box<dyn FnOnce(Shutdown) -> io::Result<()> + Send>| {

@@ -23,11 +23,12 @@ use client::wire::{
     FrameView, LengthEncoding, hex, opcode_name, quoted, render_frame, render_handshake,
     ws_conversation,
 };
-use client::{LocalServers, Scheme, Side, Style, Transport};
+use client::{Scheme, Side, Style, Transport};
 use lifecycle::state::tcp_state;
 use lifecycle::tap::Record;
 use lifecycle::tcp::{accept, connect_tcp, listen_tcp};
 use lifecycle::{Direction, TcpState};
+use socklab::servers::LocalServers;
 
 /// The message every step sends.
 const MESSAGE: &str = "hello";
@@ -161,10 +162,10 @@ impl Tour {
                 )
             );
             outln!(
-                "Echo servers started in this process: tcp {}, udp {}, ws {}",
-                servers.tcp,
-                servers.udp,
-                servers.ws
+                "Echo servers started in this process (event loops, as `socklab serve` runs them): {} {} {}",
+                servers.tcp_url(),
+                servers.udp_url(),
+                servers.ws_url()
             );
         }
 

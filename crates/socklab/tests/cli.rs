@@ -5,7 +5,7 @@ use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use client::LocalServers;
+use socklab::servers::LocalServers;
 
 /// Longest any command here may run before the test fails (the tour takes well
 /// under a second on loopback; this only keeps a hang from blocking CI).

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use client::LocalServers;
+use socklab::servers::LocalServers;
 
 /// Longest one send may run before the test fails (it takes milliseconds).
 const DEADLINE: Duration = Duration::from_secs(60);

@@ -3,26 +3,13 @@
 //! Run: `socklab serve tcp --help` to see them with examples.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use lifecycle::limits::LimitArgs;
+use lifecycle::Shutdown;
 use lifecycle::tcp::listen_tcp;
-use lifecycle::{Limits, Shutdown};
-use log::{info, warn};
+use serve::v3_event_loop::default_loops;
+use serve::{Engine, LimitArgs, Limits, Model};
 
-use crate::v3_event_loop::Echo;
-use crate::{DEFAULT_ADDR, v1_iterative, v2_threads, v3_event_loop};
-
-/// How the server runs its connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Model {
-    /// v1: one client at a time (the next waits in the backlog)
-    Iterative,
-    /// v2: a thread per connection
-    Threads,
-    /// v3: mio event loops, one thread each, one per core (--loops)
-    EventLoop,
-}
+use crate::DEFAULT_ADDR;
 
 /// Flags for the TCP echo server.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,22 +30,16 @@ pub struct Args {
 
 /// Listens on `args.addr` and serves until `shutdown` fires.
 pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
-    let listener = listen_tcp(args.addr)?;
-    let limits = Limits::from(args.limits);
-    if args.model == Model::Iterative {
-        // One client at a time needs no cap: the others wait in the backlog.
-        info!("--model iterative serves one client at a time; --max-connections does not apply");
-    }
     if args.loops.is_some() && args.model != Model::EventLoop {
-        warn!("--loops applies only to --model event-loop; ignored");
+        log::warn!("--loops applies only to --model event-loop; ignored");
     }
-    match args.model {
-        Model::Iterative => v1_iterative::serve(listener, shutdown, limits),
-        Model::Threads => v2_threads::serve(listener, shutdown, limits),
-        Model::EventLoop => {
-            let loops = args.loops.unwrap_or_else(v3_event_loop::default_loops);
-            let stats = Arc::new(v3_event_loop::LoopStats::default());
-            v3_event_loop::serve_with(listener, shutdown, limits, stats, loops, Echo::new)
-        }
-    }
+    let listener = listen_tcp(args.addr)?;
+    let engine = Engine::new(args.loops.unwrap_or_else(default_loops))?;
+    crate::serve(
+        args.model,
+        listener,
+        shutdown,
+        Limits::from(args.limits),
+        engine,
+    )
 }

@@ -1,34 +1,32 @@
 //! A bare TCP echo server (RFC 862): every byte a client sends comes straight back.
 //!
 //! Echo is the smallest protocol there is, so everything you see in the log is the
-//! socket itself. Three versions, each fixing what the one before it cannot do:
+//! socket itself. This crate is only the protocol; *how the server waits* is the
+//! `serve` crate's, in three versions, each fixing what the one before cannot do:
+//! v1 iterative (one client at a time), v2 a thread per connection, v3 mio event
+//! loops (`--model iterative|threads|event-loop`).
 //!
-//! - [`v1_iterative`]: accept one client, serve it to the end, accept the next.
-//!   While one client is connected, the next waits in the kernel's backlog.
-//! - [`v2_threads`]: a thread per connection, so clients no longer wait for each other.
-//! - [`v3_event_loop`]: one thread for many connections (one such loop per core),
-//!   woken by epoll (mio) only for sockets that are ready; backpressure, deadlines
-//!   and limits written out.
-//!
-//! v1 and v2 call the same per-connection function, [`echo_stream`]; v3 keeps the
-//! same echo as a state machine, [`v3_event_loop::Echo`]. Compare it with
-//! `udp_echo::echo_datagrams` and `ws_echo::echo_messages`: same shape, different
-//! unit — bytes, datagrams, messages.
+//! v1 and v2 call the same per-connection function, [`handle`] → [`echo_stream`];
+//! v3 runs the same echo written as a state machine, [`session::Echo`]. Compare
+//! it with `udp_echo::echo_datagrams` and `ws_echo::echo_messages`: same shape,
+//! different unit — bytes, datagrams, messages.
 //!
 //! Run: `cargo run -p tcp-echo` (or `socklab serve tcp`), then `nc 127.0.0.1 7007`,
 //! type a line, and watch `RUST_LOG=info` narrate every system call.
 #![deny(missing_docs)]
 
 pub mod cli;
-pub mod v1_iterative;
-pub mod v2_threads;
-pub mod v3_event_loop;
+pub mod session;
 
 use std::io::{self, Read, Write};
+use std::net::TcpListener;
 
-use lifecycle::Limits;
+use lifecycle::Shutdown;
 use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
+use serve::{Engine, Limits, Model};
+
+use crate::session::Echo;
 
 /// The default address: RFC 862 gives echo port 7, which needs root; 7007 does not.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7007";
@@ -37,6 +35,24 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:7007";
 /// message may be split across reads or several merged into one — 16 KiB just
 /// means fewer system calls for big transfers.
 pub const READ_BUFFER: usize = 16 * 1024;
+
+/// Serves TCP echo on `listener` until `shutdown` fires, the way `model` waits.
+pub fn serve(
+    model: Model,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    limits: Limits,
+    engine: Engine,
+) -> io::Result<()> {
+    // A bare TCP client past the cap gets no words, just our FIN: TCP has no
+    // way to say why. The log says it.
+    let limits = Limits {
+        refusal: b"",
+        ..limits
+    };
+    let handle = move |conn| self::handle(conn, &limits);
+    serve::serve(model, listener, shutdown, limits, engine, handle, Echo::new)
+}
 
 // ANCHOR: echo_stream
 /// Echoes until the peer sends FIN: read some bytes, write the same bytes back.
@@ -71,7 +87,7 @@ pub fn echo_stream(conn: &mut Connection) -> io::Result<u64> {
 /// of them can stop the server.
 pub fn handle(mut conn: Connection, limits: &Limits) {
     let tuple = conn.tuple();
-    if let Err(e) = conn.set_idle_timeout(limits.idle_timeout) {
+    if let Err(e) = conn.set_timeouts(limits.idle_timeout, limits.write_stall) {
         warn!("[{tuple}] cannot set the idle timeout: {e}");
     }
     match echo_stream(&mut conn) {
@@ -86,11 +102,3 @@ pub fn handle(mut conn: Connection, limits: &Limits) {
     graceful_close(conn);
 }
 // ANCHOR_END: handle
-
-/// Whether an `accept()` error means we ran out of file descriptors (EMFILE or
-/// ENFILE). The connection stays in the backlog, so retrying at once would spin:
-/// the servers wait a moment instead.
-pub fn out_of_fds(e: &io::Error) -> bool {
-    // 23 = ENFILE (system-wide table full), 24 = EMFILE (our per-process limit).
-    matches!(e.raw_os_error(), Some(23 | 24))
-}

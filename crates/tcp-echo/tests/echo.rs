@@ -9,46 +9,22 @@ use std::net::{Shutdown as How, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use lifecycle::Shutdown;
 use lifecycle::tcp::listen_tcp;
-use lifecycle::{Limits, Shutdown};
-use tcp_echo::{v1_iterative, v2_threads, v3_event_loop};
+use serve::{Engine, Limits, Model, Running};
 
 /// The longest any single read in these tests may block before the test fails.
 const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A server running on its own thread; stopped when dropped.
-struct Server {
-    addr: SocketAddr,
-    shutdown: Shutdown,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-    }
-}
-
-/// The three server versions, each tested against the same expectations.
-#[derive(Debug, Clone, Copy)]
-enum Model {
-    Iterative,
-    Threads,
-    EventLoop,
-}
-
 const ALL: [Model; 3] = [Model::Iterative, Model::Threads, Model::EventLoop];
 
-fn start(model: Model, limits: Limits) -> Server {
-    let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = Shutdown::new();
-    let s = shutdown.clone();
-    thread::spawn(move || match model {
-        Model::Iterative => v1_iterative::serve(listener, s, limits),
-        Model::Threads => v2_threads::serve(listener, s, limits),
-        Model::EventLoop => v3_event_loop::serve(listener, s, limits),
-    });
-    Server { addr, shutdown }
+/// A TCP echo server on a kernel-chosen loopback port, stopped when dropped.
+fn start(model: Model, limits: Limits) -> Running {
+    Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
+        tcp_echo::serve(model, listener, shutdown, limits, Engine::new(1)?)
+    })
+    .unwrap()
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
@@ -70,7 +46,7 @@ fn read_to_eof(stream: &mut TcpStream) -> Vec<u8> {
 fn echoes_exact_bytes() {
     for model in ALL {
         let server = start(model, Limits::default());
-        let mut client = connect(server.addr);
+        let mut client = connect(server.addr());
         let sent: Vec<u8> = (0..=255u8).chain(b"hello\r\n\0".iter().copied()).collect();
         client.write_all(&sent).unwrap();
         let mut got = vec![0u8; sent.len()];
@@ -86,7 +62,7 @@ fn echoes_exact_bytes() {
 fn ten_megabytes_round_trip_while_reading() {
     const SIZE: usize = 10 * 1024 * 1024;
     let server = start(Model::Threads, Limits::default());
-    let mut client = connect(server.addr);
+    let mut client = connect(server.addr());
     let sent: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
     let mut writer = client.try_clone().unwrap();
     let to_send = sent.clone();
@@ -105,7 +81,7 @@ fn ten_megabytes_round_trip_while_reading() {
 #[test]
 fn half_close_still_receives_everything_then_eof() {
     let server = start(Model::Threads, Limits::default());
-    let mut client = connect(server.addr);
+    let mut client = connect(server.addr());
     let sent = vec![b'x'; 100_000];
     client.write_all(&sent).unwrap();
     client.shutdown(How::Write).unwrap();
@@ -125,7 +101,7 @@ fn a_reset_does_not_disturb_other_clients() {
 
 fn reset_beside_a_steady_client(model: Model) {
     let server = start(model, Limits::default());
-    let mut steady = connect(server.addr);
+    let mut steady = connect(server.addr());
     let mut round_trip = |msg: &[u8]| {
         steady.write_all(msg).unwrap();
         let mut got = vec![0u8; msg.len()];
@@ -134,7 +110,7 @@ fn reset_beside_a_steady_client(model: Model) {
     };
     round_trip(b"before");
 
-    let rude = connect(server.addr);
+    let rude = connect(server.addr());
     (&rude).write_all(&[7u8; 50_000]).unwrap();
     // SO_LINGER with a zero timeout makes close() send RST instead of FIN.
     socket2::SockRef::from(&rude)
@@ -144,7 +120,7 @@ fn reset_beside_a_steady_client(model: Model) {
 
     round_trip(b"after");
     // And the listener still accepts new clients.
-    let mut fresh = connect(server.addr);
+    let mut fresh = connect(server.addr());
     fresh.write_all(b"new").unwrap();
     let mut got = [0u8; 3];
     fresh.read_exact(&mut got).unwrap();
@@ -161,15 +137,15 @@ fn connection_cap_closes_the_extra_client_at_once() {
         ..Limits::default()
     };
     let server = start(Model::Threads, limits);
-    let mut first = connect(server.addr);
-    let mut second = connect(server.addr);
+    let mut first = connect(server.addr());
+    let mut second = connect(server.addr());
     for client in [&mut first, &mut second] {
         client.write_all(b"ok").unwrap();
         let mut got = [0u8; 2];
         client.read_exact(&mut got).unwrap();
     }
 
-    let mut third = connect(server.addr);
+    let mut third = connect(server.addr());
     assert_eq!(read_to_eof(&mut third), b"", "the third client gets EOF");
 
     // Free a place; the server notices when the first client's thread ends.
@@ -177,7 +153,7 @@ fn connection_cap_closes_the_extra_client_at_once() {
     assert_eq!(read_to_eof(&mut first), b"");
     let deadline = Instant::now() + DEADLINE;
     loop {
-        let mut next = connect(server.addr);
+        let mut next = connect(server.addr());
         next.write_all(b"again").unwrap();
         let mut got = Vec::new();
         let _ = (&mut next).take(5).read_to_end(&mut got);
@@ -201,7 +177,7 @@ fn idle_connection_is_closed_by_the_server() {
         ..Limits::default()
     };
     let server = start(Model::Threads, limits);
-    let mut silent = connect(server.addr);
+    let mut silent = connect(server.addr());
     assert_eq!(read_to_eof(&mut silent), b"");
 }
 
@@ -210,12 +186,12 @@ fn idle_connection_is_closed_by_the_server() {
 #[test]
 fn iterative_server_serves_one_client_at_a_time() {
     let server = start(Model::Iterative, Limits::default());
-    let mut first = connect(server.addr);
+    let mut first = connect(server.addr());
     first.write_all(b"1").unwrap();
     let mut got = [0u8; 1];
     first.read_exact(&mut got).unwrap();
 
-    let mut second = connect(server.addr); // handshake done by the kernel (backlog)
+    let mut second = connect(server.addr()); // handshake done by the kernel (backlog)
     second.write_all(b"2").unwrap();
     second
         .set_read_timeout(Some(Duration::from_millis(300)))
@@ -244,10 +220,12 @@ fn shutdown_before_serving_returns_at_once() {
         let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
         let shutdown = Shutdown::new();
         shutdown.trigger();
+        let limits = Limits::default();
+        let handle = move |conn| tcp_echo::handle(conn, &limits);
         let result = if iterative {
-            v1_iterative::serve(listener, shutdown, Limits::default())
+            serve::v1_iterative::serve(listener, shutdown, handle)
         } else {
-            v2_threads::serve(listener, shutdown, Limits::default())
+            serve::v2_threads::serve(listener, shutdown, limits, Default::default(), handle)
         };
         assert!(result.is_ok(), "iterative={iterative}: {result:?}");
     }
@@ -264,9 +242,11 @@ fn a_peer_that_never_reads_is_dropped_after_the_idle_timeout() {
         let limits = Limits {
             max_connections: 1,
             idle_timeout: Some(Duration::from_millis(300)),
+            write_stall: Some(Duration::from_millis(300)),
+            ..Limits::default()
         };
         let server = start(model, limits);
-        let stuck = connect(server.addr);
+        let stuck = connect(server.addr());
         stuck.set_nonblocking(true).unwrap();
         // Write until the kernel refuses more: the server's echo has filled our
         // receive buffer and its send buffer (bounded: at most 64 MiB).
@@ -281,7 +261,7 @@ fn a_peer_that_never_reads_is_dropped_after_the_idle_timeout() {
         }
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let mut next = connect(server.addr);
+            let mut next = connect(server.addr());
             next.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
             let _ = next.write_all(b"next");
             let mut got = Vec::new();

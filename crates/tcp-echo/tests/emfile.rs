@@ -2,15 +2,16 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use lifecycle::Shutdown;
 use lifecycle::tcp::listen_tcp;
-use lifecycle::{Limits, Shutdown};
+use serve::Limits;
+use serve::v3_event_loop::ACCEPT_BACKOFF;
+use serve::{Engine, Model};
 use socket2::{Domain, Protocol, Socket, Type};
-use tcp_echo::v3_event_loop::{ACCEPT_BACKOFF, Echo, LoopStats, serve_with};
 
 /// How long any single read may wait before the test fails instead of hanging.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
@@ -23,11 +24,14 @@ const IO_TIMEOUT: Duration = Duration::from_secs(20);
 fn out_of_fds_pauses_accept_keeps_serving_and_recovers() {
     let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
-    let stats = Arc::new(LoopStats::default());
+    let engine = Engine::new(1).unwrap();
+    let stats = engine.stats();
     let shutdown = Shutdown::new();
     let server = {
-        let (s, st) = (shutdown.clone(), Arc::clone(&stats));
-        thread::spawn(move || serve_with(listener, s, Limits::default(), st, 1, Echo::new))
+        let s = shutdown.clone();
+        thread::spawn(move || {
+            tcp_echo::serve(Model::EventLoop, listener, s, Limits::default(), engine)
+        })
     };
     // The loop is running once it has echoed a byte; its epoll fd exists then.
     let mut probe = TcpStream::connect(addr).unwrap();

@@ -5,24 +5,20 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use lifecycle::tcp::listen_tcp;
-use lifecycle::{Limits, Shutdown};
+use serve::v3_event_loop::{QUEUE_LIMIT as MAX_PENDING, READ_BUFFER};
+use serve::{Engine, Limits, LoopStats, Model, Running};
 use socket2::{Domain, Protocol, Socket, Type};
-use tcp_echo::READ_BUFFER;
-use tcp_echo::v3_event_loop::{Echo, LoopStats, MAX_PENDING, serve_with};
 
 /// How long any single read may wait before the test fails instead of hanging.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// An event-loop echo server on an ephemeral loopback port, stopped on drop.
 struct Server {
-    addr: SocketAddr,
+    running: Running,
     stats: Arc<LoopStats>,
-    shutdown: Shutdown,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl Server {
@@ -31,22 +27,21 @@ impl Server {
     }
 
     fn start_loops(limits: Limits, loops: usize) -> Server {
-        let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stats = Arc::new(LoopStats::default());
-        let shutdown = Shutdown::new();
-        let (s, st) = (shutdown.clone(), Arc::clone(&stats));
-        let thread = thread::spawn(move || serve_with(listener, s, limits, st, loops, Echo::new));
-        Server {
-            addr,
-            stats,
-            shutdown,
-            thread: Some(thread),
-        }
+        let engine = Engine::new(loops).unwrap();
+        let stats = engine.stats();
+        let running = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
+            tcp_echo::serve(Model::EventLoop, listener, shutdown, limits, engine)
+        })
+        .unwrap();
+        Server { running, stats }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.running.addr()
     }
 
     fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.addr).unwrap();
+        let stream = TcpStream::connect(self.addr()).unwrap();
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream
     }
@@ -61,22 +56,11 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-        if let Some(thread) = self.thread.take() {
-            let result = thread.join().expect("the server thread panicked");
-            if !thread::panicking() {
-                result.expect("serve returned an error");
-            }
-        }
-    }
-}
-
 fn limits(max_connections: usize, idle: Option<Duration>) -> Limits {
     Limits {
         max_connections,
         idle_timeout: idle,
+        ..Limits::default()
     }
 }
 
@@ -185,7 +169,7 @@ fn partial_writes_lose_and_reorder_nothing() {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
     // SO_RCVBUF before connect(): the kernel rounds it up to its minimum (~2 KiB).
     socket.set_recv_buffer_size(1024).unwrap();
-    socket.connect(&server.addr.into()).unwrap();
+    socket.connect(&server.addr().into()).unwrap();
     let mut client: TcpStream = socket.into();
     client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let writer = {

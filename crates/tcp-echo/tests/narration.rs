@@ -9,8 +9,9 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use lifecycle::Shutdown;
 use lifecycle::tcp::listen_tcp;
-use lifecycle::{Limits, Shutdown};
+use serve::{Limits, Model};
 
 /// Every log line, as text.
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -41,7 +42,10 @@ fn one_connection_narrates_the_whole_lifecycle_in_order() {
     let addr = listener.local_addr().unwrap();
     let shutdown = Shutdown::new();
     let s = shutdown.clone();
-    thread::spawn(move || tcp_echo::v1_iterative::serve(listener, s, Limits::default()));
+    thread::spawn(move || {
+        let engine = serve::Engine::new(1)?;
+        tcp_echo::serve(Model::Iterative, listener, s, Limits::default(), engine)
+    });
 
     let mut client = TcpStream::connect(addr).unwrap();
     client

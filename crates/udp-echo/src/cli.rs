@@ -4,18 +4,9 @@ use std::net::SocketAddr;
 
 use lifecycle::Shutdown;
 use lifecycle::udp::UdpEndpoint;
+use serve::Model;
 
 use crate::DEFAULT_ADDR;
-
-/// How the server waits for datagrams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Model {
-    /// One thread blocked in recv_from (UDP needs no thread per client)
-    #[value(alias = "blocking")]
-    Threads,
-    /// A non-blocking socket woken by a mio event loop
-    EventLoop,
-}
 
 /// Flags for the UDP echo server.
 #[derive(Debug, Clone, clap::Args)]
@@ -23,7 +14,8 @@ pub struct Args {
     /// Address to receive on (IP:PORT; port 0 lets the kernel pick)
     #[arg(long, default_value = DEFAULT_ADDR, value_name = "IP:PORT")]
     pub addr: SocketAddr,
-    /// Server version to run
+    /// Server version to run: iterative and threads both mean one thread blocked
+    /// in recv_from (UDP has no connections to give threads to)
     #[arg(long, value_enum, default_value_t = Model::EventLoop)]
     pub model: Model,
 }
@@ -32,7 +24,7 @@ pub struct Args {
 pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
     let socket = UdpEndpoint::bind(args.addr)?;
     match args.model {
-        Model::Threads => crate::serve(socket, shutdown),
+        Model::Iterative | Model::Threads => crate::serve(socket, shutdown),
         Model::EventLoop => crate::event_loop::serve(socket, shutdown),
     }
 }

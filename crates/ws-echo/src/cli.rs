@@ -5,20 +5,12 @@
 
 use std::net::SocketAddr;
 
-use lifecycle::limits::LimitArgs;
+use lifecycle::Shutdown;
 use lifecycle::tcp::listen_tcp;
-use lifecycle::{Limits, Shutdown};
+use serve::v3_event_loop::default_loops;
+use serve::{Engine, LimitArgs, Limits, Model};
 
-use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE, v2_threads, v3_event_loop};
-
-/// How the server runs its connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Model {
-    /// A thread per connection (tcp-echo's v2 accept loop)
-    Threads,
-    /// tcp-echo's mio event loops (one per core, --loops) with a WebSocket session
-    EventLoop,
-}
+use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE};
 
 /// Flags for the WebSocket echo server.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,6 +20,8 @@ pub enum Model {
   socklab serve ws --allow-origin http://127.0.0.1:8080   # other Origins get 403
   socklab serve ws --max-message-size 1024           # a 1025-byte message is closed with 1009
   socklab serve ws --model threads                   # a thread per connection instead of the event loop
+  socklab serve ws --max-connections 100             # the 101st client reads 503 + Retry-After
+  socklab serve ws --memory-budget 64                # messages held across all clients: 64 MiB, then 1013
   RUST_LOG=debug socklab serve ws                    # the narration plus every byte
 Try: curl -i http://127.0.0.1:8080/chat   (426: no Upgrade header)")]
 pub struct Args {
@@ -65,15 +59,10 @@ impl Args {
 
 /// Listens on `args.addr` and serves until `shutdown` fires.
 pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
-    let listener = listen_tcp(args.addr)?;
-    match args.model {
-        Model::Threads => v2_threads::serve(listener, shutdown, args.config()),
-        Model::EventLoop => {
-            let loops = args
-                .loops
-                .unwrap_or_else(tcp_echo::v3_event_loop::default_loops);
-            let stats = Default::default();
-            v3_event_loop::serve_observed(listener, shutdown, args.config(), stats, loops)
-        }
+    if args.loops.is_some() && args.model != Model::EventLoop {
+        log::warn!("--loops applies only to --model event-loop; ignored");
     }
+    let listener = listen_tcp(args.addr)?;
+    let engine = Engine::new(args.loops.unwrap_or_else(default_loops))?;
+    crate::serve(args.model, listener, shutdown, args.config(), engine)
 }

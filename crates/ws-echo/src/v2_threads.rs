@@ -1,21 +1,120 @@
-//! ws-echo with a thread per connection: tcp-echo's accept loop, ws-echo's handler.
+//! ws-echo with blocking sockets: the [`Machine`] driven by `read()` and
+//! `write()` that wait, for `serve`'s v1 (iterative) and v2 (a thread per
+//! connection).
 //!
-//! Diff this file with `tcp_echo::v2_threads::serve`: the accept loop is the same
-//! function; only the per-connection work (`ws_echo::handle`) differs.
+//! Diff this with `v3_event_loop.rs`: the same machine, the same decisions and
+//! log lines; only *how we wait* differs. Here the kernel's socket timeouts are
+//! the deadlines: SO_RCVTIMEO for the request (what is left of the handshake
+//! timeout) and then the idle timeout, SO_SNDTIMEO for the write stall.
 //!
 //! Run: `socklab serve ws --model threads`.
 
-use std::io;
-use std::net::TcpListener;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use lifecycle::Shutdown;
+use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
+use log::{info, warn};
+use serve::limits::{Held, Limits};
+use serve::v3_event_loop::Expiry;
 
-use crate::{Config, handle};
+use crate::machine::Machine;
+use crate::{Config, READ_BUFFER};
 
-/// Serves WebSocket echo with a thread per connection until `shutdown` fires.
-pub fn serve(listener: TcpListener, shutdown: Shutdown, config: Config) -> io::Result<()> {
-    let limits = config.limits;
-    tcp_echo::v2_threads::serve_with(listener, shutdown, limits, move |conn| {
-        handle(conn, &config)
-    })
+/// How a blocking connection ended, for the close that follows.
+enum Ending {
+    /// The protocol finished (or the peer went away): close gracefully.
+    Finished,
+    /// The peer does not read: a drain would protect bytes it will never read,
+    /// so close at once.
+    Stalled,
+}
+
+// ANCHOR: handle
+/// Serves one accepted connection from the request to the close, blocking.
+///
+/// Every way a connection can end is expected here and logged as what it is; none
+/// of them can stop the server.
+pub fn handle(mut conn: Connection, config: &Arc<Config>, limits: &Limits, held: Held) {
+    let mut machine = Machine::new(conn.tuple(), Arc::clone(config), held);
+    match drive(&mut conn, &mut machine, config.handshake_timeout, limits) {
+        Ending::Finished => graceful_close(conn),
+        Ending::Stalled => conn.close(),
+    }
+}
+// ANCHOR_END: handle
+
+// ANCHOR: drive
+/// Moves bytes between the socket and the machine until the machine is done.
+fn drive(
+    conn: &mut Connection,
+    machine: &mut Machine,
+    handshake: Duration,
+    limits: &Limits,
+) -> Ending {
+    let tuple = conn.tuple();
+    let opened_by = Instant::now() + handshake;
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        // 1. Write everything the machine queued; write() waits for room, at
+        //    most the write-stall timeout without progress (SO_SNDTIMEO).
+        while !machine.output().is_empty() {
+            match conn.write(machine.output()) {
+                Ok(n) => machine.sent(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_timeout(&e) => {
+                    info!(
+                        "[{tuple}] {} bytes queued and none taken for {:?} (--write-stall-timeout): closing",
+                        machine.output().len(),
+                        limits.write_stall.unwrap_or_default()
+                    );
+                    machine.expire(Expiry::Stalled);
+                    return Ending::Stalled;
+                }
+                Err(e) => {
+                    log_end(tuple, &e);
+                    return Ending::Finished;
+                }
+            }
+        }
+        if machine.is_done() {
+            return Ending::Finished;
+        }
+        // 2. Read; read() waits for a byte at most what is left of the handshake
+        //    timeout, then the idle timeout (SO_RCVTIMEO).
+        let wait = if machine.is_open() {
+            limits.idle_timeout
+        } else {
+            Some(
+                opened_by
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            )
+        };
+        if let Err(e) = conn.set_timeouts(wait, limits.write_stall) {
+            warn!("[{tuple}] cannot set the socket timeouts: {e}");
+        }
+        match conn.read(&mut buf) {
+            Ok(0) => machine.peer_closed(),
+            Ok(n) => machine.receive(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // The deadline: the machine queues its last words (408 or 1001),
+            // and step 1 writes them.
+            Err(e) if is_timeout(&e) => machine.expire(Expiry::Idle),
+            Err(e) => {
+                log_end(tuple, &e);
+                return Ending::Finished;
+            }
+        }
+    }
+}
+// ANCHOR_END: drive
+
+/// A socket error ends the connection: a vanished peer is normal, the rest is logged.
+fn log_end(tuple: lifecycle::FourTuple, e: &io::Error) {
+    if is_disconnect(e) {
+        info!("[{tuple}] the peer went away: {e}");
+    } else {
+        warn!("[{tuple}] connection failed: {e}");
+    }
 }

@@ -3,63 +3,52 @@
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
-use lifecycle::Shutdown;
-use lifecycle::tcp::listen_tcp;
-use tcp_echo::v3_event_loop::LoopStats;
+use serve::{Engine, LoopStats, Model, Running};
 use tungstenite::{Message, WebSocket};
 use ws_echo::Config;
 
 /// How long any single read may wait before the test fails instead of hanging.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A ws-echo server on a kernel-chosen loopback port, with its counters;
+/// stopped when dropped.
 struct Server {
-    addr: SocketAddr,
-    shutdown: Shutdown,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
+    running: Running,
+    #[allow(dead_code)] // read by the hardening tests below
+    stats: Arc<LoopStats>,
 }
 
 impl Server {
     fn start(config: Config) -> Server {
-        let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = Shutdown::new();
-        let s = shutdown.clone();
-        let stats = Arc::new(LoopStats::default());
-        let thread = thread::spawn(move || {
-            ws_echo::v3_event_loop::serve_observed(listener, s, config, stats, 2)
-        });
-        Server {
-            addr,
-            shutdown,
-            thread: Some(thread),
-        }
+        Server::start_model(Model::EventLoop, 2, config)
+    }
+
+    fn start_model(model: Model, loops: usize, config: Config) -> Server {
+        eprintln!("--- ws-echo, model {model:?}");
+        let engine = Engine::new(loops).unwrap();
+        let stats = engine.stats();
+        let running = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
+            ws_echo::serve(model, listener, shutdown, config, engine)
+        })
+        .unwrap();
+        Server { running, stats }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.running.addr()
     }
 
     fn connect(&self) -> WebSocket<TcpStream> {
-        let stream = TcpStream::connect(self.addr).unwrap();
+        let stream = TcpStream::connect(self.addr()).unwrap();
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        let url = format!("ws://{}/", self.addr);
+        let url = format!("ws://{}/", self.addr());
         tungstenite::client(url, stream).unwrap().0
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
-        if let Some(thread) = self.thread.take() {
-            let result = thread.join().expect("the server thread panicked");
-            if !thread::panicking() {
-                result.expect("serve returned an error");
-            }
-        }
-    }
-}
-
-/// Text and binary messages come back as the same messages, each whole; a message
-/// larger than the 4 KiB read buffer and the 64 KiB write buffer is no exception.
 #[test]
 fn echoes_messages_whole() {
     let server = Server::start(Config::default());
@@ -122,9 +111,9 @@ fn oversized_message_ends_only_its_connection() {
 #[test]
 fn idle_websocket_gets_1001_then_fin() {
     let server = Server::start(Config {
-        limits: lifecycle::Limits {
+        limits: serve::Limits {
             idle_timeout: Some(Duration::from_millis(200)),
-            ..lifecycle::Limits::default()
+            ..serve::Limits::default()
         },
         ..Config::default()
     });

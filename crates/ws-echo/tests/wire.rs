@@ -7,12 +7,10 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::thread;
 use std::time::Duration;
 
-use lifecycle::Shutdown;
-use lifecycle::tcp::listen_tcp;
-use ws_echo::{Config, v2_threads};
+use serve::{Engine, Model, Running};
+use ws_echo::Config;
 
 /// How long any single read may wait before the test fails instead of hanging.
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -24,30 +22,32 @@ const RFC_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 /// The mask key the tests' "client" uses. Any 4 bytes work.
 const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
+/// Both server models: every test here runs against each, and both must
+/// answer the same bytes with the same bytes.
+const MODELS: [Model; 2] = [Model::Threads, Model::EventLoop];
+
 /// A server on a kernel-chosen loopback port, stopped when dropped.
 struct Server {
-    addr: SocketAddr,
-    shutdown: Shutdown,
+    running: Running,
 }
 
 impl Server {
-    fn start(config: Config) -> Server {
-        let listener = listen_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = Shutdown::new();
-        let signal = shutdown.clone();
-        // WS_ECHO_MODEL=event-loop runs every test here against the event loop:
-        // both models must answer the same bytes with the same bytes.
-        let serve = match std::env::var("WS_ECHO_MODEL").as_deref() {
-            Ok("event-loop") => ws_echo::v3_event_loop::serve,
-            _ => v2_threads::serve,
-        };
-        thread::spawn(move || serve(listener, signal, config));
-        Server { addr, shutdown }
+    fn start(model: Model, config: Config) -> Server {
+        // Shown with a failing test's output: which model it was.
+        eprintln!("--- ws-echo, model {model:?}");
+        let running = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
+            ws_echo::serve(model, listener, shutdown, config, Engine::new(2)?)
+        })
+        .unwrap();
+        Server { running }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.running.addr()
     }
 
     fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.addr).unwrap();
+        let stream = TcpStream::connect(self.addr()).unwrap();
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         stream
     }
@@ -59,12 +59,6 @@ impl Server {
         let head = read_head(&mut s);
         assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
         s
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
     }
 }
 
@@ -174,194 +168,209 @@ fn expect_close(s: &mut TcpStream) -> u16 {
 /// Lesson 6: the RFC's key gives the RFC's Accept, in an exact 101 response.
 #[test]
 fn valid_upgrade_gets_exact_101() {
-    let server = Server::start(Config::default());
-    let mut s = server.connect();
-    s.write_all(upgrade_request("").as_bytes()).unwrap();
-    assert_eq!(
-        read_head(&mut s),
-        format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {RFC_ACCEPT}\r\n\r\n"
-        )
-    );
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let mut s = server.connect();
+        s.write_all(upgrade_request("").as_bytes()).unwrap();
+        assert_eq!(
+            read_head(&mut s),
+            format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Accept: {RFC_ACCEPT}\r\n\r\n"
+            )
+        );
+    }
 }
 
 /// Bad upgrades: each gets its exact status line and required headers, a short
 /// plain-text body, then a graceful close (FIN, not RST).
 #[test]
 fn bad_handshakes_get_exact_statuses() {
-    let server = Server::start(Config::default());
-    let ok = upgrade_request("");
-    let big = upgrade_request(&format!("X-Padding: {}\r\n", "a".repeat(9000)));
-    let cases: Vec<(String, &str, &[&str], &str)> = vec![
-        (
-            ok.replacen("GET", "POST", 1),
-            "HTTP/1.1 405 Method Not Allowed",
-            &["Allow: GET"],
-            "method POST not allowed",
-        ),
-        (
-            ok.replacen("HTTP/1.1", "HTTP/1.0", 1),
-            "HTTP/1.1 400 Bad Request",
-            &[],
-            "HTTP/1.0 cannot upgrade",
-        ),
-        (
-            ok.replacen("Host: 127.0.0.1\r\n", "", 1),
-            "HTTP/1.1 400 Bad Request",
-            &[],
-            "missing Host",
-        ),
-        (
-            ok.replacen(RFC_KEY, "c2hvcnQ=", 1),
-            "HTTP/1.1 400 Bad Request",
-            &[],
-            "not base64 of 16 bytes",
-        ),
-        (
-            ok.replacen("Upgrade: websocket\r\n", "", 1),
-            "HTTP/1.1 426 Upgrade Required",
-            &["Upgrade: websocket", "Sec-WebSocket-Version: 13"],
-            "speaks only WebSocket",
-        ),
-        (
-            ok.replacen("Connection: Upgrade", "Connection: keep-alive", 1),
-            "HTTP/1.1 426 Upgrade Required",
-            &["Upgrade: websocket", "Sec-WebSocket-Version: 13"],
-            "missing Connection: Upgrade",
-        ),
-        (
-            ok.replacen("Version: 13", "Version: 8", 1),
-            "HTTP/1.1 426 Upgrade Required",
-            &["Upgrade: websocket", "Sec-WebSocket-Version: 13"],
-            "not supported: use 13",
-        ),
-        (
-            "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".into(),
-            "HTTP/1.1 400 Bad Request",
-            &[],
-            "socket.io is its own protocol",
-        ),
-        (
-            big,
-            "HTTP/1.1 431 Request Header Fields Too Large",
-            &[],
-            "request head over 8192 bytes",
-        ),
-    ];
-    for (request, status, headers, body) in cases {
-        let mut s = server.connect();
-        s.write_all(request.as_bytes()).unwrap();
-        let response = String::from_utf8(read_to_end(&mut s)).unwrap();
-        let (head, text) = response.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.lines();
-        assert_eq!(lines.next(), Some(status), "{request:.40}");
-        let lines: Vec<&str> = lines.collect();
-        for h in headers.iter().chain(&[
-            "Content-Type: text/plain; charset=utf-8",
-            "Connection: close",
-        ]) {
-            assert!(lines.contains(h), "{status}: no {h:?} in {lines:?}");
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let ok = upgrade_request("");
+        let big = upgrade_request(&format!("X-Padding: {}\r\n", "a".repeat(9000)));
+        let cases: Vec<(String, &str, &[&str], &str)> = vec![
+            (
+                ok.replacen("GET", "POST", 1),
+                "HTTP/1.1 405 Method Not Allowed",
+                &["Allow: GET"],
+                "method POST not allowed",
+            ),
+            (
+                ok.replacen("HTTP/1.1", "HTTP/1.0", 1),
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "HTTP/1.0 cannot upgrade",
+            ),
+            (
+                ok.replacen("Host: 127.0.0.1\r\n", "", 1),
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "missing Host",
+            ),
+            (
+                ok.replacen(RFC_KEY, "c2hvcnQ=", 1),
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "not base64 of 16 bytes",
+            ),
+            (
+                ok.replacen("Upgrade: websocket\r\n", "", 1),
+                "HTTP/1.1 426 Upgrade Required",
+                &["Upgrade: websocket", "Sec-WebSocket-Version: 13"],
+                "speaks only WebSocket",
+            ),
+            (
+                ok.replacen("Connection: Upgrade", "Connection: keep-alive", 1),
+                "HTTP/1.1 426 Upgrade Required",
+                &["Upgrade: websocket", "Sec-WebSocket-Version: 13"],
+                "missing Connection: Upgrade",
+            ),
+            (
+                ok.replacen("Version: 13", "Version: 8", 1),
+                "HTTP/1.1 426 Upgrade Required",
+                &["Upgrade: websocket", "Sec-WebSocket-Version: 13"],
+                "not supported: use 13",
+            ),
+            (
+                "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    .into(),
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "socket.io is its own protocol",
+            ),
+            (
+                big,
+                "HTTP/1.1 431 Request Header Fields Too Large",
+                &[],
+                "request head over 8192 bytes",
+            ),
+        ];
+        for (request, status, headers, body) in cases {
+            let mut s = server.connect();
+            s.write_all(request.as_bytes()).unwrap();
+            let response = String::from_utf8(read_to_end(&mut s)).unwrap();
+            let (head, text) = response.split_once("\r\n\r\n").unwrap();
+            let mut lines = head.lines();
+            assert_eq!(lines.next(), Some(status), "{request:.40}");
+            let lines: Vec<&str> = lines.collect();
+            for h in headers.iter().chain(&[
+                "Content-Type: text/plain; charset=utf-8",
+                "Connection: close",
+            ]) {
+                assert!(lines.contains(h), "{status}: no {h:?} in {lines:?}");
+            }
+            assert!(lines.contains(&format!("Content-Length: {}", text.len()).as_str()));
+            assert!(text.contains(body), "{status}: body {text:?}");
         }
-        assert!(lines.contains(&format!("Content-Length: {}", text.len()).as_str()));
-        assert!(text.contains(body), "{status}: body {text:?}");
     }
 }
 
 /// Lesson 16: with --allow-origin, another Origin gets 403 and a listed one upgrades.
 #[test]
 fn origin_not_allowed_is_403() {
-    let config = Config {
-        allow_origins: vec!["http://127.0.0.1:8080".into()],
-        ..Config::default()
-    };
-    let server = Server::start(config);
-    let mut s = server.connect();
-    s.write_all(upgrade_request("Origin: http://evil.example\r\n").as_bytes())
-        .unwrap();
-    let response = String::from_utf8(read_to_end(&mut s)).unwrap();
-    assert!(
-        response.starts_with("HTTP/1.1 403 Forbidden\r\n"),
-        "{response}"
-    );
-    assert!(response.ends_with("\r\n\r\nOrigin http://evil.example is not allowed\n"));
+    for model in MODELS {
+        let config = Config {
+            allow_origins: vec!["http://127.0.0.1:8080".into()],
+            ..Config::default()
+        };
+        let server = Server::start(model, config);
+        let mut s = server.connect();
+        s.write_all(upgrade_request("Origin: http://evil.example\r\n").as_bytes())
+            .unwrap();
+        let response = String::from_utf8(read_to_end(&mut s)).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 403 Forbidden\r\n"),
+            "{response}"
+        );
+        assert!(response.ends_with("\r\n\r\nOrigin http://evil.example is not allowed\n"));
 
-    let mut s = server.connect();
-    s.write_all(upgrade_request("Origin: http://127.0.0.1:8080\r\n").as_bytes())
-        .unwrap();
-    assert!(read_head(&mut s).starts_with("HTTP/1.1 101 "));
+        let mut s = server.connect();
+        s.write_all(upgrade_request("Origin: http://127.0.0.1:8080\r\n").as_bytes())
+            .unwrap();
+        assert!(read_head(&mut s).starts_with("HTTP/1.1 101 "));
+    }
 }
 
 /// Lesson 8: the page and the WebSocket share one port; GET / is the page.
 #[test]
 fn plain_get_serves_the_page() {
-    let server = Server::start(Config::default());
-    let mut s = server.connect();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        .unwrap();
-    let response = String::from_utf8(read_to_end(&mut s)).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
-    assert!(head.contains("Content-Type: text/html; charset=utf-8"));
-    assert!(head.contains(&format!("Content-Length: {}", ws_echo::PAGE.len())));
-    assert_eq!(body, ws_echo::PAGE);
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let mut s = server.connect();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let response = String::from_utf8(read_to_end(&mut s)).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(head.contains("Content-Type: text/html; charset=utf-8"));
+        assert!(head.contains(&format!("Content-Length: {}", ws_echo::PAGE.len())));
+        assert_eq!(body, ws_echo::PAGE);
+    }
 }
 
 /// Lesson 3: a Text message comes back as one Text frame, a Binary one as Binary,
 /// unmasked (lesson 10: only clients mask).
 #[test]
 fn text_and_binary_echo() {
-    let server = Server::start(Config::default());
-    let mut s = server.open();
-    s.write_all(&masked(0x1, "héllo".as_bytes())).unwrap();
-    assert_eq!(read_frame(&mut s), (0x81, "héllo".as_bytes().to_vec()));
-    let bytes: Vec<u8> = (0..=255).collect();
-    s.write_all(&masked(0x2, &bytes)).unwrap();
-    assert_eq!(read_frame(&mut s), (0x82, bytes));
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let mut s = server.open();
+        s.write_all(&masked(0x1, "héllo".as_bytes())).unwrap();
+        assert_eq!(read_frame(&mut s), (0x81, "héllo".as_bytes().to_vec()));
+        let bytes: Vec<u8> = (0..=255).collect();
+        s.write_all(&masked(0x2, &bytes)).unwrap();
+        assert_eq!(read_frame(&mut s), (0x82, bytes));
+    }
 }
 
 /// The first frame may arrive in the same segment as the request: the bytes read
 /// past the request are handed to tungstenite, not lost.
 #[test]
 fn frame_sent_with_the_request_is_echoed() {
-    let server = Server::start(Config::default());
-    let mut s = server.connect();
-    let mut bytes = upgrade_request("").into_bytes();
-    bytes.extend_from_slice(&masked(0x1, b"early"));
-    s.write_all(&bytes).unwrap();
-    assert!(read_head(&mut s).starts_with("HTTP/1.1 101 "));
-    assert_eq!(read_frame(&mut s), (0x81, b"early".to_vec()));
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let mut s = server.connect();
+        let mut bytes = upgrade_request("").into_bytes();
+        bytes.extend_from_slice(&masked(0x1, b"early"));
+        s.write_all(&bytes).unwrap();
+        assert!(read_head(&mut s).starts_with("HTTP/1.1 101 "));
+        assert_eq!(read_frame(&mut s), (0x81, b"early".to_vec()));
+    }
 }
 
 /// Each protocol violation earns its close code on the wire before TCP closes.
 #[test]
 fn violations_get_their_close_codes() {
-    let server = Server::start(Config::default());
-    let invalid_utf8: &[u8] = &[b'a', 0xff, b'b'];
-    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
-        // Lesson 10: a client frame without a mask.
-        ("unmasked frame", frame(true, 0, 0x1, false, b"hi"), 1002),
-        (
-            "RSV1 set, nothing negotiated",
-            frame(true, 0b100, 0x1, true, b"hi"),
-            1002,
-        ),
-        ("reserved data opcode 3", masked(0x3, b"hi"), 1002),
-        ("reserved control opcode 11", masked(0xb, b""), 1002),
-        ("ping of 126 bytes", masked(0x9, &[0u8; 126]), 1002),
-        ("fragmented ping", frame(false, 0, 0x9, true, b"p"), 1002),
-        (
-            "continuation with nothing to continue",
-            masked(0x0, b"x"),
-            1002,
-        ),
-        ("close with a 1-byte payload", masked(0x8, &[3]), 1002),
-        ("invalid UTF-8 in text", masked(0x1, invalid_utf8), 1007),
-    ];
-    for (what, bytes, code) in cases {
-        let mut s = server.open();
-        s.write_all(&bytes).unwrap();
-        assert_eq!(expect_close(&mut s), code, "{what}");
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let invalid_utf8: &[u8] = &[b'a', 0xff, b'b'];
+        let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+            // Lesson 10: a client frame without a mask.
+            ("unmasked frame", frame(true, 0, 0x1, false, b"hi"), 1002),
+            (
+                "RSV1 set, nothing negotiated",
+                frame(true, 0b100, 0x1, true, b"hi"),
+                1002,
+            ),
+            ("reserved data opcode 3", masked(0x3, b"hi"), 1002),
+            ("reserved control opcode 11", masked(0xb, b""), 1002),
+            ("ping of 126 bytes", masked(0x9, &[0u8; 126]), 1002),
+            ("fragmented ping", frame(false, 0, 0x9, true, b"p"), 1002),
+            (
+                "continuation with nothing to continue",
+                masked(0x0, b"x"),
+                1002,
+            ),
+            ("close with a 1-byte payload", masked(0x8, &[3]), 1002),
+            ("invalid UTF-8 in text", masked(0x1, invalid_utf8), 1007),
+        ];
+        for (what, bytes, code) in cases {
+            let mut s = server.open();
+            s.write_all(&bytes).unwrap();
+            assert_eq!(expect_close(&mut s), code, "{what}");
+        }
     }
 }
 
@@ -369,105 +378,128 @@ fn violations_get_their_close_codes() {
 /// the server neither waits for nor allocates the payload.
 #[test]
 fn huge_length_header_is_1009_without_allocating() {
-    let server = Server::start(Config::default());
-    let mut s = server.open();
-    let mut header = vec![0x82, 0x80 | 127];
-    header.extend_from_slice(&(i64::MAX as u64).to_be_bytes());
-    header.extend_from_slice(&MASK);
-    s.write_all(&header).unwrap();
-    assert_eq!(expect_close(&mut s), 1009);
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let mut s = server.open();
+        let mut header = vec![0x82, 0x80 | 127];
+        header.extend_from_slice(&(i64::MAX as u64).to_be_bytes());
+        header.extend_from_slice(&MASK);
+        s.write_all(&header).unwrap();
+        assert_eq!(expect_close(&mut s), 1009);
+    }
 }
 
 /// --max-message-size counts a fragmented message as a whole: 1009.
 #[test]
 fn fragmented_message_over_the_limit_is_1009() {
-    let server = Server::start(Config {
-        max_message_size: 1000,
-        ..Config::default()
-    });
-    let mut s = server.open();
-    s.write_all(&frame(false, 0, 0x2, true, &[7; 600])).unwrap();
-    s.write_all(&frame(true, 0, 0x0, true, &[7; 600])).unwrap();
-    assert_eq!(expect_close(&mut s), 1009);
+    for model in MODELS {
+        let server = Server::start(
+            model,
+            Config {
+                max_message_size: 1000,
+                ..Config::default()
+            },
+        );
+        let mut s = server.open();
+        s.write_all(&frame(false, 0, 0x2, true, &[7; 600])).unwrap();
+        s.write_all(&frame(true, 0, 0x0, true, &[7; 600])).unwrap();
+        assert_eq!(expect_close(&mut s), 1009);
+    }
 }
 
 /// §5.4: a control frame may arrive between fragments; its Pong goes out at once,
 /// before the fragmented message is complete.
 #[test]
 fn ping_inside_fragmented_message_is_answered_at_once() {
-    let server = Server::start(Config::default());
-    let mut s = server.open();
-    s.write_all(&frame(false, 0, 0x1, true, b"hel")).unwrap();
-    s.write_all(&masked(0x9, b"are you there")).unwrap();
-    assert_eq!(read_frame(&mut s), (0x8a, b"are you there".to_vec()));
-    s.write_all(&frame(true, 0, 0x0, true, b"lo")).unwrap();
-    assert_eq!(read_frame(&mut s), (0x81, b"hello".to_vec()));
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let mut s = server.open();
+        s.write_all(&frame(false, 0, 0x1, true, b"hel")).unwrap();
+        s.write_all(&masked(0x9, b"are you there")).unwrap();
+        assert_eq!(read_frame(&mut s), (0x8a, b"are you there".to_vec()));
+        s.write_all(&frame(true, 0, 0x0, true, b"lo")).unwrap();
+        assert_eq!(read_frame(&mut s), (0x81, b"hello".to_vec()));
+    }
 }
 
 /// Lesson 11: a Close is answered with the same code, anything sent after it is
 /// ignored, and then the server closes TCP (the client reads FIN).
 #[test]
 fn close_handshake_then_server_closes_tcp() {
-    let server = Server::start(Config::default());
-    let mut s = server.open();
-    let mut bytes = masked(0x8, &[0x03, 0xe8, b'b', b'y', b'e']);
-    bytes.extend_from_slice(&masked(0x1, b"after close"));
-    s.write_all(&bytes).unwrap();
-    assert_eq!(
-        read_frame(&mut s),
-        (0x88, vec![0x03, 0xe8, b'b', b'y', b'e'])
-    );
-    assert_eq!(
-        read_to_end(&mut s),
-        b"",
-        "data after Close must not be echoed"
-    );
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let mut s = server.open();
+        let mut bytes = masked(0x8, &[0x03, 0xe8, b'b', b'y', b'e']);
+        bytes.extend_from_slice(&masked(0x1, b"after close"));
+        s.write_all(&bytes).unwrap();
+        assert_eq!(
+            read_frame(&mut s),
+            (0x88, vec![0x03, 0xe8, b'b', b'y', b'e'])
+        );
+        assert_eq!(
+            read_to_end(&mut s),
+            b"",
+            "data after Close must not be echoed"
+        );
+    }
 }
 
 /// A connection that never finishes its request does not stop other clients.
 #[test]
 fn silent_client_does_not_block_others() {
-    let server = Server::start(Config::default());
-    let mut idle = server.connect();
-    idle.write_all(b"GET / HT").unwrap();
-    let mut s = server.open();
-    s.write_all(&masked(0x1, b"still here")).unwrap();
-    assert_eq!(read_frame(&mut s), (0x81, b"still here".to_vec()));
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let mut idle = server.connect();
+        idle.write_all(b"GET / HT").unwrap();
+        let mut s = server.open();
+        s.write_all(&masked(0x1, b"still here")).unwrap();
+        assert_eq!(read_frame(&mut s), (0x81, b"still here".to_vec()));
+    }
 }
 
 /// The handshake deadline: a client that never finishes its request gets
 /// `408 Request Timeout` and a FIN, instead of holding a thread forever.
 #[test]
 fn unfinished_request_times_out_with_408() {
-    let server = Server::start(Config {
-        handshake_timeout: Duration::from_millis(200),
-        ..Config::default()
-    });
-    let mut s = server.connect();
-    s.write_all(b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        .unwrap();
-    let response = String::from_utf8(read_to_end(&mut s)).unwrap();
-    assert!(
-        response.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
-        "{response}"
-    );
-    assert!(
-        response.ends_with("\r\n\r\nno complete request within 200ms\n"),
-        "{response}"
-    );
+    for model in MODELS {
+        let server = Server::start(
+            model,
+            Config {
+                handshake_timeout: Duration::from_millis(200),
+                ..Config::default()
+            },
+        );
+        let mut s = server.connect();
+        s.write_all(b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .unwrap();
+        let response = String::from_utf8(read_to_end(&mut s)).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{response}"
+        );
+        assert!(
+            response.ends_with("\r\n\r\nno complete request within 200ms\n"),
+            "{response}"
+        );
+    }
 }
 
 /// --idle-timeout: a WebSocket that stays silent is closed with 1001 (going away),
 /// then TCP is closed, so an idle client cannot hold a thread forever.
 #[test]
 fn idle_websocket_is_closed_with_1001() {
-    let server = Server::start(Config {
-        limits: lifecycle::Limits {
-            idle_timeout: Some(Duration::from_millis(200)),
-            ..lifecycle::Limits::default()
-        },
-        ..Config::default()
-    });
-    let mut s = server.open();
-    assert_eq!(expect_close(&mut s), 1001);
+    for model in MODELS {
+        let server = Server::start(
+            model,
+            Config {
+                limits: serve::Limits {
+                    idle_timeout: Some(Duration::from_millis(200)),
+                    ..serve::Limits::default()
+                },
+                ..Config::default()
+            },
+        );
+        let mut s = server.open();
+        assert_eq!(expect_close(&mut s), 1001);
+    }
 }

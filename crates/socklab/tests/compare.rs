@@ -1,9 +1,9 @@
 //! compare's measurements on loopback, against the three echo servers started
 //! in-process on ephemeral ports: the facts the comparison table is built on.
 
-use client::LocalServers;
 use client::compare::{Comparison, Script, compare};
 use serde_json::Value;
+use socklab::servers::LocalServers;
 
 /// Runs the default burst ("hello" x3) and a few round trips over tcp, udp, ws.
 fn run() -> (Comparison, Value) {

@@ -2,8 +2,8 @@
 //!
 //! The loop knows sockets and readiness, not protocols. Each connection is a
 //! [`Session`]: the loop calls [`Session::ready`] when epoll says the socket is
-//! ready and reads the answer, a [`Step`]. The TCP echo (`Echo`, in `mod.rs`) and
-//! ws-echo's WebSocket session are both sessions, so both run on the same loop.
+//! ready and reads the answer, a [`Step`]. tcp-echo's `Echo` and ws-echo's
+//! WebSocket session are both sessions, so both run on the same loop.
 //!
 //! A blocking `read()` either returns bytes or sleeps; a non-blocking one may also
 //! say WouldBlock ("nothing now"). [`read_some`] and [`write_some`] turn that into
@@ -20,8 +20,7 @@ use lifecycle::tcp::Escaped;
 use log::{debug, info};
 use mio::net::TcpStream;
 
-#[cfg(doc)]
-use super::LoopStats;
+use super::mailbox::{ConnId, Mail, Mailbox};
 
 /// Readiness, as one event reported it.
 #[derive(Debug, Clone, Copy)]
@@ -34,41 +33,100 @@ pub struct Readiness {
     pub read_closed: bool,
 }
 
+impl Readiness {
+    /// What a connection served again from the still-ready list is told: it may
+    /// have more to read, and may have room to write. At worst a read or a
+    /// write says WouldBlock once more — a spurious wake-up, which is expected.
+    pub const AGAIN: Readiness = Readiness {
+        readable: true,
+        writable: true,
+        read_closed: false,
+    };
+}
+
 /// What a session wants after it was served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Still open, and bytes moved: the idle clock starts again.
-    Active,
-    /// Still open, nothing moved (a spurious wake-up, or nothing to do yet).
-    Waiting,
+    /// Still open: wait for the next readiness event (the socket said WouldBlock,
+    /// or the session stopped reading on purpose: backpressure).
+    Wait,
+    /// The session spent its [`Turn`] budget with bytes still waiting: serve it
+    /// again on the next turn, after everyone else ready now (fairness).
+    Yield,
     /// The protocol is finished: the loop sends FIN, drains, and closes.
     Done,
+}
+
+/// Bytes a session has moved, counted from its start: the loop's clocks.
+///
+/// A byte read restarts the idle clock (the peer is alive, whatever it sent: a
+/// Ping, half a frame). A byte written restarts the write-stall clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes read from the socket.
+    pub read: u64,
+    /// Bytes written to the socket.
+    pub written: u64,
+}
+
+/// Why a session's deadline passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// No byte from the peer for the idle timeout, or the protocol was not open
+    /// by its [`Session::opening_deadline`] (a handshake that never finished).
+    Idle,
+    /// Output queued for the peer and none of it taken for the write-stall timeout.
+    Stalled,
+}
+
+/// What one serving of a session may use: the loop's shared read buffer, its
+/// byte budget, and the mailbox.
+pub struct Turn<'a> {
+    /// A read buffer shared by every connection of the loop.
+    pub scratch: &'a mut [u8],
+    /// Bytes this session may read in this turn ([`super::TURN_BUDGET`]): past it, it
+    /// returns [`Step::Yield`] and lets the others be served.
+    pub budget: u64,
+    /// Where to post messages for other connections (1:N servers).
+    pub mailbox: &'a Mailbox,
+    /// This connection's address in the mailbox.
+    pub me: ConnId,
 }
 
 /// One connection's protocol, driven by the event loop.
 pub trait Session {
     /// Serves a readiness event. It must go on until the socket says `WouldBlock`
-    /// (or the session deliberately stops reading: backpressure), because the same
-    /// readiness is not reported twice. `scratch` is a read buffer shared by all
-    /// connections of the loop.
-    fn ready(&mut self, ready: Readiness, scratch: &mut [u8]) -> io::Result<Step>;
+    /// (the same readiness is not reported twice), unless it stops on purpose:
+    /// its queue to the peer is full (backpressure: [`Step::Wait`], a writable
+    /// event brings it back) or it read `turn.budget` bytes ([`Step::Yield`]).
+    fn ready(&mut self, ready: Readiness, turn: &mut Turn<'_>) -> io::Result<Step>;
     /// The socket, for `shutdown(2)` and the final drain (`None`: no socket any
     /// more; the loop just forgets the connection).
     fn stream(&self) -> Option<&TcpStream>;
-    /// Bytes this session holds unsent (for [`LoopStats`]).
+    /// Bytes moved so far (see [`Progress`]).
+    fn progress(&self) -> Progress;
+    /// Bytes this session holds queued for the peer, not yet written.
     fn pending(&self) -> usize;
-    /// How long the session may go without progress right now. The loop's idle
-    /// timeout (`idle`) unless the session knows better (a handshake is shorter).
-    fn timeout(&self, idle: Option<Duration>) -> Option<Duration> {
-        idle
+    /// While the protocol is still opening (an HTTP request being read, a TLS
+    /// handshake), how long after accept it must be open. Counted from accept,
+    /// not from the last byte: a client sending one byte a second must not hold
+    /// a connection forever by never finishing its request. `None`: no such limit
+    /// (any more).
+    fn opening_deadline(&self) -> Option<Duration> {
+        None
     }
     /// The deadline passed: last words to the peer, if any, written without
     /// blocking (an HTTP 408, a Close frame). The loop then closes gracefully.
-    fn expire(&mut self) {}
+    fn expire(&mut self, _why: Expiry) {}
     /// Whether this session has already read the peer's FIN. Then the final drain
     /// is not needed: nothing more can arrive to turn our close into a reset.
     fn read_closed(&self) -> bool {
         false
+    }
+    /// A message another connection (or a thread outside the loops) posted to
+    /// this one. Echo servers get none; a chat member writes it to its peer.
+    fn deliver(&mut self, _mail: &Mail) -> io::Result<Step> {
+        Ok(Step::Wait)
     }
 }
 
@@ -129,6 +187,8 @@ pub struct Tracked {
     fd: i32,
     maybe_readable: bool,
     read_closed: bool,
+    write_blocked: bool,
+    progress: Progress,
 }
 
 impl Tracked {
@@ -141,6 +201,8 @@ impl Tracked {
             fd,
             maybe_readable: true,
             read_closed: false,
+            write_blocked: false,
+            progress: Progress::default(),
         }
     }
 
@@ -152,6 +214,21 @@ impl Tracked {
         if ready.read_closed {
             self.read_closed = true;
         }
+        if ready.writable {
+            self.write_blocked = false;
+        }
+    }
+
+    /// Whether the last `write(2)` said WouldBlock and no writable event came
+    /// since: the send buffer is full, so queue no more — stop reading
+    /// (backpressure) until the peer takes what is queued.
+    pub fn write_blocked(&self) -> bool {
+        self.write_blocked
+    }
+
+    /// Bytes read and written so far.
+    pub fn progress(&self) -> Progress {
+        self.progress
     }
 
     /// The socket itself.
@@ -174,6 +251,7 @@ impl Read for Tracked {
                 tcp_state(tuple.local, tuple.peer)
             ),
             Ok(n) => {
+                self.progress.read += *n as u64;
                 info!("[{tuple}] read(fd {fd}) = {n}");
                 debug!("[{tuple}] read bytes {:?}", Escaped(&buf[..*n]));
                 // Short read: the socket is empty now.
@@ -197,11 +275,13 @@ impl Write for Tracked {
         let result = self.stream.write(buf);
         match &result {
             Ok(n) => {
+                self.progress.written += *n as u64;
                 info!("[{tuple}] write(fd {fd}, {} bytes) = {n}", buf.len());
                 debug!("[{tuple}] wrote bytes {:?}", Escaped(&buf[..*n]));
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 debug!("[{tuple}] write(fd {fd}): EAGAIN (send buffer full)");
+                self.write_blocked = true;
             }
             Err(_) => {}
         }

@@ -11,17 +11,21 @@
 use std::io;
 use std::net::TcpListener;
 use std::thread;
-use std::time::Duration;
 
-use lifecycle::tcp::accept;
-use lifecycle::{Limits, Proto, Shutdown};
+use lifecycle::tcp::{Connection, accept};
+use lifecycle::{Proto, Shutdown};
 use log::{info, warn};
 
-use crate::{handle, out_of_fds};
+use crate::out_of_fds;
+use crate::v3_event_loop::ACCEPT_BACKOFF;
 
 // ANCHOR: serve
-/// Accepts and serves clients one after another until `shutdown` fires.
-pub fn serve(listener: TcpListener, shutdown: Shutdown, limits: Limits) -> io::Result<()> {
+/// Accepts clients one after another and runs `handle` on each, to the end,
+/// until `shutdown` fires.
+pub fn serve<H>(listener: TcpListener, shutdown: Shutdown, handle: H) -> io::Result<()>
+where
+    H: Fn(Connection),
+{
     // Register for the wake-up poke, then check the flag at the top of every turn:
     // a trigger() that came before this registration poked nobody, and is seen here.
     shutdown.wake_on(Proto::Tcp, listener.local_addr()?);
@@ -32,18 +36,19 @@ pub fn serve(listener: TcpListener, shutdown: Shutdown, limits: Limits) -> io::R
             Err(e) => {
                 warn!("accept() failed: {e}; still listening");
                 if out_of_fds(&e) {
-                    thread::sleep(Duration::from_millis(100));
+                    thread::sleep(ACCEPT_BACKOFF);
                 }
                 continue;
             }
         };
         if shutdown.is_triggered() {
+            // Shutdown::trigger connected to us to wake this accept(): not a client.
             info!("[{}] the shutdown wake-up: closing it", conn.tuple());
             conn.close();
             break;
         }
         // The whole server waits here until this client is done.
-        handle(conn, &limits);
+        handle(conn);
     }
     info!("shutdown: no longer accepting");
     Ok(())

@@ -1,0 +1,598 @@
+//! One event loop: `epoll_wait(2)`, serve what is ready, expire what is late.
+//!
+//! This is the part a thread per connection did for free. Every connection has a
+//! [`Slot`] in a table keyed by its mio token; `poll()` names the tokens that are
+//! ready, and the loop hands each event to that connection's session. A session
+//! that spent its turn's budget goes on the still-ready list and is served again
+//! next turn, after the others. When a session says [`Step::Done`], the loop
+//! closes gracefully without blocking: FIN first, then it drains (reads and
+//! discards) until the peer's FIN or a deadline.
+//!
+//! Deadlines (idle, write stall, end of the drain) live in one heap, soonest
+//! first, and the soonest one becomes `poll()`'s timeout: no timer thread.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::io;
+use std::net::{Shutdown as How, TcpListener};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use lifecycle::state::tcp_state;
+use lifecycle::tcp::{DRAIN_LIMIT, DRAIN_TIMEOUT, is_disconnect};
+use lifecycle::{FourTuple, Shutdown};
+use log::{debug, info, warn};
+use mio::net::TcpStream;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use super::loops::{Inbox, Shared};
+use super::mailbox::{ConnId, Letter, Mail, Mailbox};
+use super::{
+    Expiry, Progress, READ_BUFFER, Readiness, Session, Step, TURN_BUDGET, Turn, read_some,
+};
+use crate::limits::{Limits, Place};
+
+/// The listening socket's token; connections get 1, 2, 3 … and a token is never reused.
+pub(super) const LISTENER: Token = Token(0);
+
+/// The token of a loop's waker: another loop (or thread) has put something in
+/// this loop's inbox, or the server is shutting down.
+pub(super) const WAKER: Token = Token(usize::MAX);
+
+/// How many readiness events one `poll()` hands back at most. More ready sockets
+/// simply wait for the next round: nothing is lost.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// Refused connections (past the cap) kept draining at once, at most: each is
+/// read and discarded until its FIN so our refusal reaches the client before a
+/// reset could. Past this, a refused connection is closed at once.
+const MAX_REFUSED_DRAINING: usize = 64;
+
+/// What the loops observed: counters for tests, the shutdown log line and
+/// `socklab bench`. Shared by all loops of a server (and by the threads model).
+#[derive(Debug, Default)]
+pub struct LoopStats {
+    /// The largest queue any one connection held for its peer, in bytes.
+    pub peak_pending: AtomicUsize,
+    /// Connections open right now.
+    pub open: AtomicUsize,
+    /// Connections refused at the cap.
+    pub refused: AtomicUsize,
+    /// Times accept was paused after EMFILE (or another accept failure).
+    pub accept_pauses: AtomicUsize,
+    /// Times a session spent its turn's budget and yielded to the others.
+    pub yields: AtomicUsize,
+    /// Connections closed by the idle deadline.
+    pub idle_closes: AtomicUsize,
+    /// Connections closed by the write-stall deadline (a peer that does not read).
+    pub stall_closes: AtomicUsize,
+    /// Letters handed to a session's `deliver`.
+    pub delivered: AtomicUsize,
+}
+
+/// The connection's place in the loop: its session, its clocks, and whether we
+/// are closing it.
+pub(super) struct Slot<S> {
+    pub(super) session: S,
+    pub(super) tuple: FourTuple,
+    /// Bytes moved as of the last look, to tell when the clocks restart.
+    progress: Progress,
+    /// When the connection was accepted (the opening deadline counts from here).
+    accepted: Instant,
+    /// When the peer last sent a byte (the idle clock).
+    heard: Instant,
+    /// Since when queued output has made no progress (the write-stall clock).
+    stalled_since: Instant,
+    /// When the connection is closed if nothing happens: the sooner of the two
+    /// clocks' deadlines, or the end of the final drain.
+    deadline: Option<Instant>,
+    /// `Some(bytes discarded)` once our FIN is sent and we wait for the peer's.
+    closing: Option<usize>,
+    /// The loop turn this slot was last served in (served once per turn at most).
+    served_turn: u64,
+    /// Its place under the connection cap, given back when the slot is dropped.
+    _place: Place,
+}
+
+/// A connection turned away at the cap: its refusal is written and our FIN sent;
+/// we read and discard until its FIN, then close.
+pub(super) struct Refused {
+    stream: TcpStream,
+    tuple: FourTuple,
+}
+
+// ANCHOR: serve
+/// One event loop: wait, serve what is ready, serve again what yielded, expire
+/// what is late — until shutdown. Only loop 0 has the listener.
+pub(super) fn run_loop<S, F>(
+    index: usize,
+    mut poll: Poll,
+    inbox: Inbox,
+    listener: Option<&TcpListener>,
+    shutdown: &Shutdown,
+    shared: Shared,
+    mut start: F,
+) -> io::Result<()>
+where
+    S: Session,
+    F: FnMut(TcpStream, FourTuple) -> S,
+{
+    if let Some(listener) = listener {
+        // epoll_ctl(2) EPOLL_CTL_ADD: wake us when the listener has a connection waiting.
+        poll.registry().register(
+            &mut SourceFd(&listener.as_raw_fd()),
+            LISTENER,
+            Interest::READABLE,
+        )?;
+    }
+    let mut events = Events::with_capacity(EVENTS_CAPACITY);
+    let mut state = Loop {
+        slots: HashMap::new(),
+        refused: HashMap::new(),
+        deadlines: BinaryHeap::new(),
+        still_ready: VecDeque::new(),
+        turn: 0,
+        next_token: 1,
+        accept_paused_until: None,
+        limits: shared.limits,
+        stats: Arc::clone(&shared.stats),
+        count: shared.count.clone(),
+        mailbox: shared.mailbox.clone(),
+        index,
+        next_loop: 0,
+        scratch: vec![0u8; READ_BUFFER],
+    };
+
+    while !shutdown.is_triggered() {
+        // Someone yielded last turn: look for events without sleeping, then serve them.
+        let timeout = if state.still_ready.is_empty() {
+            state.timeout(Instant::now())
+        } else {
+            Some(Duration::ZERO)
+        };
+        // epoll_wait(2): sleep until a socket is ready or the soonest deadline.
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue, // a signal
+            Err(e) => return Err(e),
+        }
+        state.turn += 1;
+        let now = Instant::now();
+        // Those that yielded last turn; taken now, so that a connection yielding
+        // again this turn waits for the next one.
+        let again = std::mem::take(&mut state.still_ready);
+        for event in events.iter() {
+            let ready = Readiness {
+                readable: event.is_readable(),
+                writable: event.is_writable(),
+                read_closed: event.is_read_closed() || event.is_error(),
+            };
+            match event.token() {
+                LISTENER => {
+                    if let Some(listener) = listener {
+                        state.accept_all(listener, &poll, shutdown, &shared, &mut start, now);
+                    }
+                }
+                // Another loop or thread put something in our inbox (or: shutdown).
+                WAKER => state.open_inbox(&inbox, &poll, &mut start, now),
+                token => state.serve_ready(token, ready, now),
+            }
+        }
+        // Those that yielded last turn, after everyone who had an event this turn.
+        // (One served by an event already had its turn, and is skipped.)
+        for token in again {
+            state.serve_ready(token, Readiness::AGAIN, now);
+        }
+        state.expire(now);
+        if let Some(listener) = listener
+            && state.accept_paused_until.is_some_and(|t| t <= now)
+        {
+            state.accept_paused_until = None;
+            state.accept_all(listener, &poll, shutdown, &shared, &mut start, now);
+        }
+    }
+    if listener.is_some() {
+        info!(
+            "shutdown: no longer accepting; closing {} connections (largest queue: {} bytes)",
+            state.slots.len(),
+            state.stats.peak_pending.load(Ordering::Relaxed)
+        );
+    } else {
+        debug!(
+            "event loop {index}: closing {} connections",
+            state.slots.len()
+        );
+    }
+    Ok(())
+}
+// ANCHOR_END: serve
+
+/// Everything the loop keeps between two `poll()` calls.
+pub(super) struct Loop<S> {
+    pub(super) slots: HashMap<Token, Slot<S>>,
+    pub(super) refused: HashMap<Token, Refused>,
+    /// Deadlines, soonest on top. An entry may be stale (the connection was active
+    /// since, or is gone): it is checked when it comes up, see [`Loop::expire`].
+    pub(super) deadlines: BinaryHeap<Reverse<(Instant, Token)>>,
+    /// Connections that spent their budget with bytes still waiting, in order.
+    still_ready: VecDeque<Token>,
+    /// Which turn of the loop this is (one turn = one `poll()` and what follows).
+    turn: u64,
+    pub(super) next_token: usize,
+    /// Set after EMFILE: accept nothing until then.
+    pub(super) accept_paused_until: Option<Instant>,
+    pub(super) limits: Limits,
+    pub(super) stats: Arc<LoopStats>,
+    /// Open connections across all loops, for the cap.
+    pub(super) count: crate::limits::ConnectionCount,
+    mailbox: Mailbox,
+    /// This loop's number; loop 0 accepts.
+    pub(super) index: usize,
+    /// Which loop gets the next accepted connection (loop 0 only).
+    pub(super) next_loop: usize,
+    /// The read buffer every session of this loop shares.
+    scratch: Vec<u8>,
+}
+
+impl<S: Session> Loop<S> {
+    /// How long `poll()` may sleep: until the soonest deadline, or forever if none.
+    fn timeout(&self, now: Instant) -> Option<Duration> {
+        let soonest = self.deadlines.peek().map(|Reverse((t, _))| *t);
+        [soonest, self.accept_paused_until]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|t| t.saturating_duration_since(now))
+    }
+
+    /// Takes a new connection into the table, its clocks starting now.
+    pub(super) fn insert(&mut self, token: Token, session: S, tuple: FourTuple, place: Place) {
+        let now = Instant::now();
+        let slot = Slot {
+            progress: session.progress(),
+            session,
+            tuple,
+            accepted: now,
+            heard: now,
+            stalled_since: now,
+            deadline: None,
+            closing: None,
+            served_turn: 0,
+            _place: place,
+        };
+        self.slots.insert(token, slot);
+        self.reschedule(token);
+        self.stats.open.store(self.count.open(), Ordering::Relaxed);
+    }
+
+    // ANCHOR: serve_ready
+    /// Serves one readiness event of one connection (or of a refused one).
+    fn serve_ready(&mut self, token: Token, ready: Readiness, now: Instant) {
+        if self.refused.contains_key(&token) {
+            return self.drain_refused(token);
+        }
+        // A spurious wake-up: the connection was closed earlier in this round.
+        let Some(slot) = self.slots.get_mut(&token) else {
+            return;
+        };
+        // Once per turn: an event and the still-ready list may both name it.
+        if slot.served_turn == self.turn {
+            return;
+        }
+        slot.served_turn = self.turn;
+        let step = match slot.closing {
+            Some(_) => drain(slot),
+            None => {
+                let mut turn = Turn {
+                    scratch: &mut self.scratch,
+                    budget: TURN_BUDGET,
+                    mailbox: &self.mailbox,
+                    me: ConnId {
+                        loop_index: self.index,
+                        token: token.0,
+                    },
+                };
+                slot.session.ready(ready, &mut turn)
+            }
+        };
+        self.after(token, step, now);
+    }
+    // ANCHOR_END: serve_ready
+
+    // ANCHOR: after
+    /// What a session's answer means for the loop: restart its clocks if bytes
+    /// moved, serve it again next turn if it yielded, close it if it is done.
+    fn after(&mut self, token: Token, step: io::Result<Step>, now: Instant) {
+        let Some(slot) = self.slots.get_mut(&token) else {
+            return;
+        };
+        let pending = slot.session.pending();
+        self.stats
+            .peak_pending
+            .fetch_max(pending, Ordering::Relaxed);
+        let progress = slot.session.progress();
+        if progress.read != slot.progress.read {
+            slot.heard = now; // a byte from the peer: it is not idle
+        }
+        if pending == 0 || progress.written != slot.progress.written {
+            slot.stalled_since = now; // nothing queued, or the peer took some
+        }
+        slot.progress = progress;
+        match step {
+            Ok(Step::Wait) => self.reschedule(token),
+            Ok(Step::Yield) => {
+                self.stats.yields.fetch_add(1, Ordering::Relaxed);
+                self.still_ready.push_back(token);
+                self.reschedule(token);
+            }
+            Ok(Step::Done) if slot.closing.is_some() => self.close(token),
+            Ok(Step::Done) => self.begin_close(token, now),
+            Err(e) => {
+                if is_disconnect(&e) {
+                    info!("[{}] the peer went away: {e}", slot.tuple);
+                } else {
+                    warn!("[{}] connection failed: {e}", slot.tuple);
+                }
+                self.close(token);
+            }
+        }
+    }
+    // ANCHOR_END: after
+
+    /// Recomputes a connection's deadline from its two clocks.
+    ///
+    /// A later deadline leaves the old heap entry stale, and [`Loop::expire`]
+    /// finds the new one when the old comes up; an earlier one needs its own entry.
+    fn reschedule(&mut self, token: Token) {
+        let Some(slot) = self.slots.get_mut(&token) else {
+            return;
+        };
+        if slot.closing.is_some() {
+            return; // the drain's deadline stands
+        }
+        let idle = self.limits.idle_timeout.map(|t| slot.heard + t);
+        let opening = slot.session.opening_deadline().map(|t| slot.accepted + t);
+        let stall = match (slot.session.pending(), self.limits.write_stall) {
+            (0, _) | (_, None) => None,
+            (_, Some(t)) => Some(slot.stalled_since + t),
+        };
+        let new = [idle, opening, stall].into_iter().flatten().min();
+        if let Some(t) = new.filter(|t| slot.deadline.is_none_or(|old| *t < old)) {
+            self.deadlines.push(Reverse((t, token)));
+        }
+        slot.deadline = new;
+    }
+
+    // ANCHOR: mail
+    /// Hands every letter waiting in our inbox to its connection(s), and takes in
+    /// the connections loop 0 dealt us.
+    fn open_inbox<F>(&mut self, inbox: &Inbox, poll: &Poll, start: &mut F, now: Instant)
+    where
+        F: FnMut(TcpStream, FourTuple) -> S,
+    {
+        while let Ok(arrival) = inbox.arrivals.try_recv() {
+            self.adopt(arrival, poll, start);
+        }
+        while let Ok(letter) = inbox.letters.try_recv() {
+            match letter {
+                Letter::To(token, mail) => self.deliver(token, &mail, now),
+                Letter::All(mail) => {
+                    let tokens: Vec<Token> = self.slots.keys().copied().collect();
+                    for token in tokens {
+                        let me = ConnId {
+                            loop_index: self.index,
+                            token: token.0,
+                        };
+                        if mail.from != Some(me) {
+                            self.deliver(token, &mail, now);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives one letter to one open connection's session.
+    fn deliver(&mut self, token: Token, mail: &Mail, now: Instant) {
+        let Some(slot) = self.slots.get_mut(&token) else {
+            return; // closed since the letter was posted
+        };
+        if slot.closing.is_some() {
+            return;
+        }
+        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        let step = slot.session.deliver(mail);
+        self.after(token, step, now);
+    }
+    // ANCHOR_END: mail
+
+    // ANCHOR: expire
+    /// Closes the connections whose deadline has passed.
+    ///
+    /// A connection's deadline moves every time bytes move. Rather than find and
+    /// update its heap entry each time, we leave the entry where it is: when it
+    /// comes up, a connection that was active since is pushed back with its real
+    /// deadline. So the heap keeps about one entry per connection, and `poll()`
+    /// may wake a little early — another expected spurious wake-up.
+    fn expire(&mut self, now: Instant) {
+        while let Some(&Reverse((when, token))) = self.deadlines.peek() {
+            if when > now {
+                break;
+            }
+            self.deadlines.pop();
+            if self.refused.contains_key(&token) {
+                self.close_refused(token);
+                continue;
+            }
+            let Some(slot) = self.slots.get_mut(&token) else {
+                continue; // closed already
+            };
+            match slot.deadline {
+                Some(real) if real > now => self.deadlines.push(Reverse((real, token))),
+                Some(_) if slot.closing.is_some() => {
+                    debug!("[{}] no FIN from the peer in time; closing", slot.tuple);
+                    self.close(token);
+                }
+                Some(_) => {
+                    let stalled = self.limits.write_stall.is_some_and(|t| {
+                        slot.session.pending() > 0 && slot.stalled_since + t <= now
+                    });
+                    if stalled {
+                        // The peer does not read: a drain would protect bytes it
+                        // will never read, so close at once.
+                        info!(
+                            "[{}] {} bytes queued and none taken for {:?} (--write-stall-timeout): closing",
+                            slot.tuple,
+                            slot.session.pending(),
+                            self.limits.write_stall.unwrap_or_default()
+                        );
+                        self.stats.stall_closes.fetch_add(1, Ordering::Relaxed);
+                        slot.session.expire(Expiry::Stalled);
+                        self.close(token);
+                    } else {
+                        match slot.session.opening_deadline() {
+                            Some(t) if slot.accepted + t <= now => info!(
+                                "[{}] not open {t:?} after accept (handshake timeout): closing",
+                                slot.tuple
+                            ),
+                            _ => info!(
+                                "[{}] no byte from the peer for {:?} (--idle-timeout): closing",
+                                slot.tuple,
+                                self.limits.idle_timeout.unwrap_or_default()
+                            ),
+                        }
+                        self.stats.idle_closes.fetch_add(1, Ordering::Relaxed);
+                        slot.session.expire(Expiry::Idle);
+                        self.begin_close(token, now);
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    // ANCHOR_END: expire
+
+    /// Graceful close, step 1: `shutdown(2)` SHUT_WR sends our FIN; then we read and
+    /// discard until the peer's FIN (see `lifecycle::tcp::graceful_close` for why).
+    fn begin_close(&mut self, token: Token, now: Instant) {
+        let Some(slot) = self.slots.get_mut(&token) else {
+            return;
+        };
+        let shut = slot.session.stream().map(|s| s.shutdown(How::Write));
+        if !matches!(shut, Some(Ok(()))) {
+            self.close(token); // the peer is gone already
+            return;
+        }
+        info!(
+            "[{}] shutdown(fd {}, SHUT_WR): our FIN is sent: {}",
+            slot.tuple,
+            slot.session.stream().map_or(-1, |s| s.as_raw_fd()),
+            tcp_state(slot.tuple.local, slot.tuple.peer)
+        );
+        if slot.session.read_closed() {
+            self.close(token); // the peer's FIN is already in: no drain needed
+            return;
+        }
+        slot.closing = Some(0);
+        let deadline = now + DRAIN_TIMEOUT;
+        slot.deadline = Some(deadline);
+        self.deadlines.push(Reverse((deadline, token)));
+        // The peer's FIN may be here already (it usually is, for an echo client).
+        if !matches!(drain(slot), Ok(Step::Wait)) {
+            self.close(token);
+        }
+    }
+
+    /// Graceful close, last step: `close(2)`. Dropping the stream closes the fd, and
+    /// the kernel removes a closed fd from epoll by itself.
+    fn close(&mut self, token: Token) {
+        if let Some(slot) = self.slots.remove(&token) {
+            let fd = slot.session.stream().map_or(-1, |s| s.as_raw_fd());
+            let tuple = slot.tuple;
+            drop(slot); // this is the close(2)
+            info!(
+                "[{tuple}] close(fd {fd}): {}",
+                tcp_state(tuple.local, tuple.peer)
+            );
+        }
+        self.stats.open.store(self.count.open(), Ordering::Relaxed);
+    }
+
+    // ANCHOR: refused
+    /// Keeps a refused connection until its FIN (or a deadline), reading and
+    /// discarding, so the refusal we wrote is not destroyed by a reset: closing
+    /// with unread bytes in the receive buffer makes the kernel send RST.
+    pub(super) fn keep_refused(&mut self, poll: &Poll, mut stream: TcpStream, tuple: FourTuple) {
+        if self.refused.len() >= MAX_REFUSED_DRAINING {
+            return; // too many at once: this one is closed as it drops
+        }
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        if poll
+            .registry()
+            .register(&mut stream, token, Interest::READABLE)
+            .is_err()
+        {
+            return;
+        }
+        self.refused.insert(token, Refused { stream, tuple });
+        self.deadlines
+            .push(Reverse((Instant::now() + DRAIN_TIMEOUT, token)));
+        self.drain_refused(token);
+    }
+
+    fn drain_refused(&mut self, token: Token) {
+        let Some(refused) = self.refused.get_mut(&token) else {
+            return;
+        };
+        let mut buf = [0u8; 1024];
+        loop {
+            match read_some(&mut refused.stream, &mut buf) {
+                Ok(None) => return, // wait for more, or for the deadline
+                Ok(Some(n)) if n > 0 => continue,
+                _ => break, // FIN, or the client is gone
+            }
+        }
+        self.close_refused(token);
+    }
+
+    fn close_refused(&mut self, token: Token) {
+        if let Some(refused) = self.refused.remove(&token) {
+            debug!("[{}] refused connection closed", refused.tuple);
+        }
+    }
+    // ANCHOR_END: refused
+}
+
+/// The final drain: reads and discards until the peer's FIN (then `Done`), or until
+/// it has sent more than `DRAIN_LIMIT` bytes after our FIN (also `Done`).
+fn drain<S: Session>(slot: &mut Slot<S>) -> io::Result<Step> {
+    let mut buf = [0u8; 1024];
+    let Some(mut stream) = slot.session.stream() else {
+        return Ok(Step::Done);
+    };
+    loop {
+        match read_some(&mut stream, &mut buf)? {
+            Some(0) => {
+                info!(
+                    "[{}] read(fd {}) = 0: the peer sent FIN: {}",
+                    slot.tuple,
+                    stream.as_raw_fd(),
+                    tcp_state(slot.tuple.local, slot.tuple.peer)
+                );
+                return Ok(Step::Done);
+            }
+            Some(n) => {
+                let drained = slot.closing.get_or_insert(0);
+                *drained += n;
+                if *drained > DRAIN_LIMIT {
+                    return Ok(Step::Done);
+                }
+            }
+            None => return Ok(Step::Wait),
+        }
+    }
+}

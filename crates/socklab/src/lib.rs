@@ -1,0 +1,8 @@
+//! What the `socklab` command line shares with its tests: the in-process servers.
+//!
+//! The commands themselves live in the binary (`main.rs` and one file per
+//! command); [`servers`] is here so integration tests can start the same servers
+//! `socklab tour` and `socklab compare` start.
+#![deny(missing_docs)]
+
+pub mod servers;

@@ -1,0 +1,153 @@
+//! The TCP echo as an event-loop session: [`crate::echo_stream`] with its state
+//! written out, for `serve`'s version 3.
+//!
+//! A thread running `echo_stream` keeps everything on its stack and sleeps in
+//! `read()` and `write()`. On the event loop nobody sleeps, so what the stack
+//! held lives in [`Echo`]: the bytes read but not yet written back, and whether
+//! the peer has sent FIN. The rules the loop needs from every session (see
+//! `serve::v3_event_loop`) are kept here in three lines each: older bytes go
+//! first; past [`QUEUE_LIMIT`] unsent bytes we stop reading (backpressure); past
+//! the turn's budget we yield to the other connections (fairness).
+//!
+//! Run: `socklab serve tcp` (the event loop is the default), then `ncat 127.0.0.1 7007`.
+
+use std::io;
+
+use lifecycle::FourTuple;
+use log::info;
+use mio::net::TcpStream;
+use serve::v3_event_loop::{
+    Progress, QUEUE_LIMIT, READ_BUFFER, Readiness, Session, Step, Tracked, Turn, read_some,
+    write_some,
+};
+
+/// A drained queue bigger than this is freed rather than kept, so a burst on one
+/// connection does not pin memory for the rest of its life.
+const KEEP_CAPACITY: usize = 4 * READ_BUFFER;
+
+// ANCHOR: echo
+/// The TCP echo as an event-loop session: `echo_stream` with its state written out.
+pub struct Echo {
+    stream: Tracked,
+    tuple: FourTuple,
+    /// Bytes read but not yet written back; the first `offset` of them are sent.
+    pending: Vec<u8>,
+    offset: usize,
+    /// The peer sent FIN: nothing more will arrive, but its echo must still go out.
+    peer_fin: bool,
+}
+
+impl Echo {
+    /// A session for a freshly accepted connection.
+    pub fn new(stream: TcpStream, tuple: FourTuple) -> Echo {
+        Echo {
+            stream: Tracked::new(stream, tuple),
+            tuple,
+            pending: Vec::new(),
+            offset: 0,
+            peer_fin: false,
+        }
+    }
+
+    fn unsent(&self) -> usize {
+        self.pending.len() - self.offset
+    }
+
+    /// Writes `bytes` until they are all out or the socket says WouldBlock;
+    /// returns how many went out.
+    fn write_out(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mut sent = 0;
+        while sent < bytes.len() {
+            match write_some(&mut self.stream, &bytes[sent..])? {
+                Some(n) => sent += n,
+                None => break, // the send buffer is full: Tracked remembers
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends the pending bytes, oldest first, as far as the socket takes them.
+    fn flush_pending(&mut self) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let sent = self.write_out(&pending[self.offset..]);
+        self.pending = pending;
+        self.offset += sent?;
+        if self.offset == self.pending.len() {
+            self.pending.clear();
+            self.offset = 0;
+            if self.pending.capacity() > KEEP_CAPACITY {
+                self.pending = Vec::new();
+            }
+        } else if self.offset >= self.pending.len() / 2 {
+            // A partial write: drop the sent half so the buffer does not creep.
+            self.pending.drain(..self.offset);
+            self.offset = 0;
+        }
+        Ok(())
+    }
+}
+
+impl Session for Echo {
+    fn ready(&mut self, ready: Readiness, turn: &mut Turn<'_>) -> io::Result<Step> {
+        self.stream.on_event(ready);
+        let start = self.stream.progress().read;
+        loop {
+            // 1. Older bytes first: whatever is pending goes out before anything new.
+            if self.unsent() > 0 && !self.stream.write_blocked() {
+                self.flush_pending()?;
+            }
+            // 2. Read more, unless the peer is finished or we hold too much of its
+            //    echo: then we stop reading (backpressure) until a writable event
+            //    lets step 1 drain the queue, and this loop reads again.
+            if self.peer_fin || self.unsent() >= QUEUE_LIMIT {
+                break;
+            }
+            // 3. Fairness: this turn's budget is spent; the others go first.
+            if self.stream.progress().read - start >= turn.budget {
+                return Ok(Step::Yield);
+            }
+            let n = match read_some(&mut self.stream, turn.scratch)? {
+                None => break, // WouldBlock: drained; wait for the next event
+                Some(0) => {
+                    self.peer_fin = true;
+                    continue; // step 1 may still have echo to send
+                }
+                Some(n) => n,
+            };
+            // 4. Echo it at once if nothing older is waiting; what the socket does
+            //    not take is kept, behind the older bytes, never ahead of them.
+            let sent = if self.unsent() == 0 && !self.stream.write_blocked() {
+                self.write_out(&turn.scratch[..n])?
+            } else {
+                0
+            };
+            self.pending.extend_from_slice(&turn.scratch[sent..n]);
+        }
+        if self.peer_fin && self.unsent() == 0 {
+            info!(
+                "[{}] done: echoed {} bytes",
+                self.tuple,
+                self.stream.progress().written
+            );
+            return Ok(Step::Done);
+        }
+        Ok(Step::Wait)
+    }
+
+    fn stream(&self) -> Option<&TcpStream> {
+        Some(self.stream.get_ref())
+    }
+
+    fn progress(&self) -> Progress {
+        self.stream.progress()
+    }
+
+    fn read_closed(&self) -> bool {
+        self.peer_fin
+    }
+
+    fn pending(&self) -> usize {
+        self.unsent()
+    }
+}
+// ANCHOR_END: echo

@@ -1,0 +1,400 @@
+//! One WebSocket connection as a state machine with no I/O: bytes in, bytes out,
+//! every decision made here once, for both server models.
+//!
+//! A server model only moves bytes: the thread per connection with blocking
+//! `read()`/`write()`, the event loop with non-blocking ones. Everything else —
+//! is the request a valid Upgrade, what to answer, when a message is complete,
+//! which close code a broken peer gets, what to say at a deadline (408 before the
+//! Upgrade, 1001 after), when memory is too tight (1013) — is decided here, with
+//! the log line that says so. That is the spirit of tungstenite's own
+//! `HandshakeMachine`: the protocol is a pure function of the bytes seen.
+//!
+//! How a driver uses it (see `v2_threads.rs`'s `drive` and `v3_event_loop.rs`):
+//!
+//! ```text
+//! loop {
+//!     write machine.output() to the socket, then machine.sent(n)
+//!     if machine.is_done() and nothing is left to write: close TCP
+//!     if machine.wants_input(): read from the socket, machine.receive(bytes)
+//!     a deadline passed: machine.expire(why)
+//! }
+//! ```
+//!
+//! After the Upgrade, tungstenite does the framing over [`Buffers`], an in-memory
+//! stream: its reads take what [`Machine::receive`] put in (and say WouldBlock
+//! when that is used up: "no whole frame yet"), its writes land in our output
+//! queue. So we know exactly how many bytes we hold for the peer — echoes, Pongs,
+//! Close replies alike — and stop reading past [`QUEUE_LIMIT`]: a peer that
+//! floods Pings and never reads its Pongs holds at most that much here.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use lifecycle::FourTuple;
+use log::{info, warn};
+use serve::limits::Held;
+use serve::v3_event_loop::{Expiry, QUEUE_LIMIT};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role};
+use tungstenite::{Error, Message, WebSocket};
+
+use crate::upgrade::{self, Decision, Rejection, check_request, page_response};
+use crate::{Config, PAGE, close};
+
+/// Where one connection is in its life.
+enum Phase {
+    /// Reading the HTTP request; `head` holds what has arrived so far.
+    Request { head: Vec<u8> },
+    /// Upgraded: frames both ways, through tungstenite.
+    Open(Box<WebSocket<Buffers>>),
+    /// Nothing more to read: once the output is written, TCP is closed.
+    Done,
+}
+
+// ANCHOR: buffers
+/// The stream tungstenite runs on: bytes the driver received, bytes for the
+/// driver to send. No socket: reading past the input says WouldBlock, which
+/// tungstenite takes as "no whole frame yet, try again later".
+#[derive(Default)]
+pub struct Buffers {
+    input: VecDeque<u8>,
+    output: Vec<u8>,
+}
+
+impl Read for Buffers {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.input.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.input.read(buf)
+    }
+}
+
+impl Write for Buffers {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+// ANCHOR_END: buffers
+
+/// One WebSocket connection's protocol, from the first byte of its request to
+/// the last byte of its Close frame.
+pub struct Machine {
+    phase: Phase,
+    tuple: FourTuple,
+    config: Arc<Config>,
+    /// Bytes for the peer before the Upgrade (the 101, the page, an HTTP error).
+    /// After it, tungstenite writes into its [`Buffers`]' output instead.
+    answer: Vec<u8>,
+    /// Bytes received since the last whole message came out of tungstenite:
+    /// what it holds of a message still arriving.
+    arriving: usize,
+    /// This connection's share of the server's memory budget.
+    held: Held,
+    /// Data messages echoed.
+    echoed: u64,
+}
+
+impl Machine {
+    /// A machine for a freshly accepted connection: its HTTP request comes next.
+    pub fn new(tuple: FourTuple, config: Arc<Config>, held: Held) -> Machine {
+        Machine {
+            phase: Phase::Request { head: Vec::new() },
+            tuple,
+            config,
+            answer: Vec::new(),
+            arriving: 0,
+            held,
+            echoed: 0,
+        }
+    }
+
+    /// The bytes waiting to be written to the peer, oldest first.
+    pub fn output(&self) -> &[u8] {
+        match &self.phase {
+            Phase::Open(ws) if self.answer.is_empty() => &ws.get_ref().output,
+            _ => &self.answer,
+        }
+    }
+
+    /// The driver wrote the first `n` bytes of [`Machine::output`].
+    pub fn sent(&mut self, n: usize) {
+        match &mut self.phase {
+            Phase::Open(ws) if self.answer.is_empty() => {
+                ws.get_mut().output.drain(..n);
+            }
+            _ => {
+                self.answer.drain(..n);
+            }
+        }
+        self.account();
+    }
+
+    /// Whether the driver should read more from the peer now: not once the
+    /// machine is done, and not while too much waits for the peer
+    /// (backpressure: the peer must read before it may send more).
+    pub fn wants_input(&self) -> bool {
+        !self.is_done() && self.output().len() < QUEUE_LIMIT
+    }
+
+    /// Whether the protocol is over: once [`Machine::output`] is written, close TCP.
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    /// Whether the Upgrade is done (then the idle timeout applies, not the
+    /// handshake's).
+    pub fn is_open(&self) -> bool {
+        matches!(self.phase, Phase::Open(_))
+    }
+
+    /// Data messages echoed so far.
+    pub fn echoed(&self) -> u64 {
+        self.echoed
+    }
+
+    // ANCHOR: receive
+    /// Bytes arrived from the peer: take them, and do everything they allow —
+    /// answer the request, echo whole messages, answer Pings and Closes.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        match &mut self.phase {
+            Phase::Request { head } => {
+                head.extend_from_slice(bytes);
+                // check_request answers 431 once MAX_HEAD bytes are in without the
+                // blank line, so `head` never grows much past MAX_HEAD.
+                match check_request(head, &self.config.allow_origins) {
+                    Decision::Incomplete => {}
+                    decision => {
+                        let head = std::mem::take(head);
+                        self.decide(decision, &head);
+                    }
+                }
+            }
+            Phase::Open(ws) => {
+                ws.get_mut().input.extend(bytes);
+                self.arriving += bytes.len();
+                self.messages();
+            }
+            Phase::Done => {} // after the close: ignored, as RFC 6455 §1.4 allows
+        }
+        self.account();
+    }
+    // ANCHOR_END: receive
+
+    /// The peer sent FIN. Before the close handshake that is a peer that went
+    /// away (a browser closing a spare connection, a crashed client).
+    pub fn peer_closed(&mut self) {
+        match self.phase {
+            Phase::Request { ref head } => info!(
+                "[{}] the peer went away during the handshake: FIN after {} bytes, before the request ended",
+                self.tuple,
+                head.len()
+            ),
+            Phase::Open(_) => info!(
+                "[{}] the peer went away: FIN without a close frame",
+                self.tuple
+            ),
+            Phase::Done => {}
+        }
+        self.finish();
+    }
+
+    // ANCHOR: expire
+    /// A deadline passed. Before the Upgrade: 408 Request Timeout. After it: the
+    /// peer was idle, or does not read (the write stall): Close 1001 Going Away.
+    pub fn expire(&mut self, why: Expiry) {
+        let tuple = self.tuple;
+        match &self.phase {
+            Phase::Request { .. } => {
+                let timeout = Rejection {
+                    status: 408,
+                    reason: format!(
+                        "no complete request within {:?}",
+                        self.config.handshake_timeout
+                    ),
+                };
+                info!("[{tuple}] 408 Request Timeout: {}", timeout.reason);
+                self.answer.extend_from_slice(&timeout.response());
+                self.phase = Phase::Done;
+            }
+            Phase::Open(_) => {
+                let (what, reason) = match why {
+                    Expiry::Idle => ("idle (--idle-timeout)", "idle timeout"),
+                    Expiry::Stalled => (
+                        "not reading (--write-stall-timeout)",
+                        "not reading: write stalled",
+                    ),
+                };
+                info!("[{tuple}] {what}: closing with 1001");
+                self.close_with(CloseCode::Away, reason);
+            }
+            Phase::Done => {}
+        }
+    }
+    // ANCHOR_END: expire
+
+    /// Answers a complete request: the 101 (and from here on, frames), the page,
+    /// or an HTTP error with its reason.
+    fn decide(&mut self, decision: Decision, head: &[u8]) {
+        let tuple = self.tuple;
+        match decision {
+            Decision::Upgrade(up) => {
+                crate::narrate_upgrade(tuple, &up);
+                self.answer.extend_from_slice(&up.response());
+                info!("[{tuple}] 101 Switching Protocols: from here on, WebSocket frames");
+                // tungstenite takes over, with the bytes that came after the head
+                // (a first frame sent without waiting for the 101): not lost.
+                let mut buffers = Buffers::default();
+                buffers.input.extend(&head[up.head_len..]);
+                self.arriving = head.len() - up.head_len;
+                let ws = WebSocket::from_raw_socket(
+                    buffers,
+                    Role::Server,
+                    Some(self.config.websocket_config()),
+                );
+                self.phase = Phase::Open(Box::new(ws));
+                self.messages();
+            }
+            Decision::Page => {
+                info!("[{tuple}] GET / without Upgrade: serving the browser page");
+                self.answer.extend_from_slice(&page_response(PAGE));
+                self.phase = Phase::Done;
+            }
+            Decision::Reject(r) => {
+                info!(
+                    "[{tuple}] {} {}: {}",
+                    r.status,
+                    upgrade::reason_phrase(r.status),
+                    r.reason
+                );
+                self.answer.extend_from_slice(&r.response());
+                self.phase = Phase::Done;
+            }
+            // `receive` decides only on complete requests.
+            Decision::Incomplete => {}
+        }
+    }
+
+    // ANCHOR: messages
+    /// Takes every whole message tungstenite can make of the input, and echoes
+    /// the data ones — until the input is used up, or the output queue is over
+    /// [`QUEUE_LIMIT`] (then the rest waits: backpressure).
+    fn messages(&mut self) {
+        let tuple = self.tuple;
+        let Phase::Open(ws) = &mut self.phase else {
+            return;
+        };
+        while ws.get_ref().output.len() < QUEUE_LIMIT {
+            let message = match ws.read() {
+                Ok(message) => message,
+                // No whole frame in the input yet: wait for more bytes.
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // Both Close frames exchanged: the normal end.
+                Err(Error::ConnectionClosed) => {
+                    info!("[{tuple}] close handshake done");
+                    return self.finish();
+                }
+                Err(e) => return self.fail(e),
+            };
+            // Pings and Closes need no code here: tungstenite queued the Pong or
+            // the Close reply, and writes it on its next read or flush.
+            match message {
+                Message::Text(_) | Message::Binary(_) => {
+                    // The message left tungstenite's buffers for ours (below).
+                    self.arriving = 0;
+                    self.echoed += 1;
+                    if let Err(e) = ws.send(message) {
+                        return self.fail(e);
+                    }
+                }
+                Message::Ping(ref p) | Message::Pong(ref p) => {
+                    self.arriving = self.arriving.saturating_sub(p.len() + 6);
+                }
+                Message::Close(Some(f)) => info!(
+                    "[{tuple}] close frame received: {} {:?}",
+                    u16::from(f.code),
+                    f.reason.as_str()
+                ),
+                Message::Close(None) => {
+                    info!("[{tuple}] close frame received, without a code");
+                }
+                Message::Frame(_) => {}
+            }
+        }
+        // A Pong or Close reply tungstenite queued goes into our output now.
+        if let Phase::Open(ws) = &mut self.phase
+            && let Err(e) = ws.flush()
+        {
+            self.fail(e);
+        }
+    }
+    // ANCHOR_END: messages
+
+    // ANCHOR: fail
+    /// Ends the WebSocket after `e`: a peer that broke the protocol gets the
+    /// close code [`close::ending`] picks (1002, 1007, 1009); a vanished one gets
+    /// nothing.
+    fn fail(&mut self, e: Error) {
+        match close::ending(self.tuple, &e) {
+            Some(frame) => self.close_with(frame.code, &frame.reason),
+            None => self.finish(),
+        }
+    }
+    // ANCHOR_END: fail
+
+    /// Queues a Close frame with `code` and ends: no more input is read.
+    fn close_with(&mut self, code: CloseCode, reason: &str) {
+        if let Phase::Open(ws) = &mut self.phase {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            // Into our output queue: never blocks, and is not refused for size.
+            let _ = ws.close(Some(frame));
+            let _ = ws.flush();
+        }
+        self.finish();
+    }
+
+    /// Ends the protocol: nothing more is read. What tungstenite already wrote
+    /// for the peer (an echo, the Close reply) is kept and still goes out; what
+    /// it held of an unfinished message is dropped with it.
+    fn finish(&mut self) {
+        if let Phase::Open(ws) = &mut self.phase {
+            let out = std::mem::take(&mut ws.get_mut().output);
+            self.answer.extend_from_slice(&out);
+        }
+        self.phase = Phase::Done;
+    }
+
+    // ANCHOR: account
+    /// Tells the memory budget what this connection holds now: the message
+    /// still arriving, and everything queued for the peer. Past the budget, the
+    /// connection is closed with 1013 Try Again Later — its bytes are let go, the
+    /// others keep theirs.
+    fn account(&mut self) {
+        let input = match &self.phase {
+            Phase::Open(ws) => ws.get_ref().input.len(),
+            Phase::Request { head } => head.len(),
+            Phase::Done => 0,
+        };
+        let holding = self.arriving.max(input) + self.output().len();
+        if let Err(over) = self.held.set(holding) {
+            warn!(
+                "[{}] memory budget: this connection would hold {} bytes with {} held by all, over --memory-budget {} bytes: closing with 1013",
+                self.tuple, over.wanted, over.used, over.cap
+            );
+            self.arriving = 0;
+            self.close_with(CloseCode::Again, "server memory budget exceeded");
+            // The Close frame itself is small; hold it whatever the budget says.
+            let _ = self.held.set(0);
+        }
+    }
+    // ANCHOR_END: account
+}
