@@ -115,6 +115,8 @@ pub struct Connection {
     stream: TcpStream,
     tuple: FourTuple,
     fd: i32,
+    /// A `read` returned 0: the peer's FIN has arrived and we have seen it.
+    peer_sent_fin: bool,
 }
 
 impl Connection {
@@ -125,7 +127,12 @@ impl Connection {
             peer,
         };
         let fd = stream.as_raw_fd();
-        Ok(Connection { stream, tuple, fd })
+        Ok(Connection {
+            stream,
+            tuple,
+            fd,
+            peer_sent_fin: false,
+        })
     }
 
     /// The connection's name: tcp, local IP:port, peer IP:port.
@@ -179,7 +186,9 @@ impl Connection {
     /// `close(2)`: gives the fd back. If we had not sent FIN yet, the kernel sends it
     /// now; whichever side sent FIN first ends in TIME_WAIT.
     pub fn close(self) {
-        let Connection { stream, tuple, fd } = self;
+        let Connection {
+            stream, tuple, fd, ..
+        } = self;
         drop(stream); // this is the close(2)
         // The fd is gone, so the kernel is asked by the connection's 4-tuple; in
         // TIME_WAIT it still remembers the connection.
@@ -204,6 +213,7 @@ impl Read for Connection {
         let n = self.stream.read(buf)?;
         if n == 0 {
             // 0 is not an error: it is how read() says the peer sent FIN.
+            self.peer_sent_fin = true;
             info!(
                 "[{}] read(fd {}) = 0: the peer sent FIN: {}",
                 self.tuple,
@@ -246,9 +256,10 @@ impl Write for Connection {
 /// sent it. So we send our FIN, then read (and discard, up to [`DRAIN_LIMIT`]
 /// bytes, for at most [`DRAIN_TIMEOUT`]) until the peer's FIN arrives.
 pub fn graceful_close(mut conn: Connection) {
-    // If the kernel already holds the peer's FIN (CLOSE_WAIT: we read 0), there is
-    // nothing left to drain: shutdown and close are enough.
-    let peer_done = conn.state() == TcpState::CloseWait;
+    // If we already read the peer's FIN (read returned 0), there is nothing left to
+    // drain: shutdown and close are enough. (A flag, not a state lookup: this runs
+    // whether or not anyone is watching the narration.)
+    let peer_done = conn.peer_sent_fin;
     // The peer may also be gone (reset); then there is nothing to shut down.
     if conn.shutdown_write().is_ok() && !peer_done {
         // One deadline for the whole drain, not one per read: a peer trickling a
