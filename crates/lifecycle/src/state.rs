@@ -23,7 +23,8 @@
 //! Try: `socklab serve tcp &`, `nc 127.0.0.1 7007`, then `ss -tan '( sport = :7007 )'`
 //! in another terminal and compare with the log.
 //!
-//! This is Linux's interface; elsewhere every lookup answers [`TcpState::Unknown`].
+//! `TCP_INFO` and sock_diag are Linux interfaces, so this module (like socklab) is
+//! Linux-only.
 
 mod proc_net;
 mod sock_diag;
