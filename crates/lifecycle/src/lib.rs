@@ -21,7 +21,8 @@
 //!   themselves; [`tcp::graceful_close`] (shutdown, drain, close: the peer sees FIN, not RST).
 //! - [`udp`]: `socket → bind → recv_from/send_to` — no listen, no accept, no connection.
 //! - [`state`]: the kernel's own TCP state of a socket (LISTEN, ESTABLISHED,
-//!   TIME_WAIT …), read from `/proc/net/tcp` and `/proc/net/tcp6`.
+//!   TIME_WAIT …): `TCP_INFO` for a socket we hold, one netlink sock_diag request
+//!   for a 4-tuple (a closed socket in TIME_WAIT, the other end of a connection).
 //! - [`tap`]: the [`tap::Tap`], a `Read + Write` wrapper that records every byte
 //!   with its direction and time; the client's wire view and byte counts come from it.
 //! - [`limits`]: raising the open-file limit (every socket is a file descriptor).

@@ -1,19 +1,38 @@
 //! The kernel's own view of a TCP socket: its state in the RFC 793 state machine.
 //!
-//! Linux lists every TCP socket in `/proc/net/tcp` (IPv4) and `/proc/net/tcp6`
-//! (IPv6), one line each, with the local and remote address and a state number.
-//! Reading it is how `ss -t` and `netstat` work; socklab reads it after each
-//! lifecycle step so the narration can say "ESTABLISHED" or "TIME_WAIT" because the
-//! kernel said so, not because the code assumes it.
+//! socklab reads the state after each lifecycle step so the narration can say
+//! "ESTABLISHED" or "TIME_WAIT" because the kernel said so, not because the code
+//! assumes it. There are two questions, and each has its own exact answer:
+//!
+//! - **A socket we hold** (we have its fd): [`state_of`] asks the socket itself with
+//!   `getsockopt(fd, IPPROTO_TCP, TCP_INFO)` and reads `tcpi_state`. One system
+//!   call; nothing else on the machine affects its cost.
+//! - **A socket named by its addresses** (after `close()`, when only the kernel
+//!   remembers it in `TIME_WAIT`; or the other end of a loopback connection):
+//!   [`tcp_state`] sends the kernel one netlink `NETLINK_SOCK_DIAG` request for that
+//!   exact 4-tuple (see `state/sock_diag.rs`). The kernel answers from its hash
+//!   tables, the way it finds the socket for an arriving segment.
+//!
+//! **Fallback.** Where the netlink socket cannot be opened, or the kernel refuses the
+//! request (no `inet_diag` support: `EPROTONOSUPPORT`, `EINVAL`, …), [`tcp_state`]
+//! reads `/proc/net/tcp` (IPv4) or `/proc/net/tcp6` (IPv6) instead, as `netstat`
+//! does (see `state/proc_net.rs`). That scans every TCP socket on the machine, so
+//! one lookup costs milliseconds once there are thousands of (say, `TIME_WAIT`)
+//! sockets. [`lookup`] tells which way a state was read.
 //!
 //! Try: `socklab serve tcp &`, `nc 127.0.0.1 7007`, then `ss -tan '( sport = :7007 )'`
 //! in another terminal and compare with the log.
 //!
-//! On systems without `/proc/net/tcp` every lookup answers [`TcpState::Unknown`].
+//! `TCP_INFO` and sock_diag are Linux interfaces, so this module (like socklab) is
+//! Linux-only.
+
+mod proc_net;
+mod sock_diag;
 
 use std::fmt;
-use std::fs;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::mem;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd};
 
 /// A TCP state, named as RFC 793 (and `ss`) name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,7 +64,8 @@ pub enum TcpState {
     /// No socket with this address pair is listed: the kernel has forgotten it
     /// (RFC 793's CLOSED, which Linux never lists).
     Closed,
-    /// The state could not be read (not Linux, or /proc not mounted).
+    /// The state could not be read (not a TCP socket, not Linux, or neither
+    /// sock_diag nor `/proc` available).
     Unknown,
 }
 
@@ -70,8 +90,10 @@ impl TcpState {
         }
     }
 
-    /// The state for the number in the `st` column (include/net/tcp_states.h).
-    fn from_proc(code: u8) -> TcpState {
+    /// The state for the kernel's state number (`include/net/tcp_states.h`): the
+    /// `st` column of `/proc/net/tcp`, `tcpi_state` of `TCP_INFO`, `idiag_state` of
+    /// sock_diag.
+    fn from_kernel(code: u8) -> TcpState {
         match code {
             0x01 => TcpState::Established,
             0x02 => TcpState::SynSent,
@@ -96,87 +118,61 @@ impl fmt::Display for TcpState {
     }
 }
 
+/// How a state was read: the exact lookup, or the table scan it falls back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// One netlink `SOCK_DIAG_BY_FAMILY` request for the exact 4-tuple.
+    SockDiag,
+    /// A read of the whole `/proc/net/tcp` (or `tcp6`) table: the fallback.
+    ProcScan,
+}
+
+/// The kernel's state of a TCP socket we hold: `getsockopt(2)` with `TCP_INFO`.
+///
+/// [`TcpState::Unknown`] if the call fails, e.g. because `socket` is not TCP.
+pub fn state_of(socket: &impl AsFd) -> TcpState {
+    // SAFETY: tcp_info is plain integers, for which all zeros is valid.
+    let mut info: libc::tcp_info = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // getsockopt(2) TCP_INFO: the kernel copies its view of the connection (state,
+    // round-trip time, windows …) into `info`; we keep only the state.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_fd().as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 || len == 0 {
+        return TcpState::Unknown;
+    }
+    TcpState::from_kernel(info.tcpi_state)
+}
+
 /// The kernel's state of the TCP socket with this local and remote address.
 ///
 /// For a listening socket pass the unspecified remote address (`0.0.0.0:0`).
 /// A 4-tuple names at most one non-listening socket, so this also finds sockets
 /// that no longer have a file descriptor — the ones in `TIME_WAIT` after `close()`.
+/// [`TcpState::Closed`] if the kernel has no such socket.
 pub fn tcp_state(local: SocketAddr, remote: SocketAddr) -> TcpState {
-    let table = match local {
-        SocketAddr::V4(_) => "/proc/net/tcp",
-        SocketAddr::V6(_) => "/proc/net/tcp6",
-    };
-    let Ok(text) = fs::read_to_string(table) else {
-        return TcpState::Unknown;
-    };
-    find_state(&text, local, remote).unwrap_or(TcpState::Closed)
+    lookup(local, remote).0
 }
 
-/// Finds the state column of the line whose addresses match. Pure, so it is tested
-/// against a captured copy of the file.
-fn find_state(table: &str, local: SocketAddr, remote: SocketAddr) -> Option<TcpState> {
-    // Line format: "  sl  local_address rem_address   st tx_queue:rx_queue ..."
-    // e.g.         "   0: 0100007F:1B5F 00000000:0000 0A 00000000:00000000 ..."
-    table.lines().skip(1).find_map(|line| {
-        let mut cols = line.split_whitespace().skip(1);
-        let l = parse_proc_addr(cols.next()?)?;
-        let r = parse_proc_addr(cols.next()?)?;
-        let st = u8::from_str_radix(cols.next()?, 16).ok()?;
-        (l == local && r == remote).then(|| TcpState::from_proc(st))
-    })
-}
-
-/// Parses `0100007F:1B5F` (IPv4) or 32 hex digits + `:port` (IPv6).
-///
-/// The kernel prints each 32-bit word of the address as a native-endian integer,
-/// so on x86 127.0.0.1 appears as `0100007F`; `to_ne_bytes` undoes exactly that.
-/// The port is printed in host order.
-fn parse_proc_addr(text: &str) -> Option<SocketAddr> {
-    let (ip, port) = text.split_once(':')?;
-    let port = u16::from_str_radix(port, 16).ok()?;
-    let word = |i: usize| -> Option<[u8; 4]> {
-        let hex = ip.get(i * 8..i * 8 + 8)?;
-        Some(u32::from_str_radix(hex, 16).ok()?.to_ne_bytes())
-    };
-    let ip = match ip.len() {
-        8 => IpAddr::V4(Ipv4Addr::from(word(0)?)),
-        32 => {
-            let mut bytes = [0u8; 16];
-            for i in 0..4 {
-                bytes[i * 4..i * 4 + 4].copy_from_slice(&word(i)?);
-            }
-            IpAddr::V6(Ipv6Addr::from(bytes))
-        }
-        _ => return None,
-    };
-    Some(SocketAddr::new(ip, port))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Lesson 1: the kernel's table names each socket by its addresses and state;
-    /// this is a real excerpt of /proc/net/tcp on x86_64 Linux.
-    #[test]
-    #[cfg(target_endian = "little")]
-    fn reads_listen_and_time_wait_from_a_proc_excerpt() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-   0: 0100007F:1B5F 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0\n\
-   1: 0100007F:D0E4 0100007F:1B5F 06 00000000:00000000 03:00000F4B 00000000     0        0 0 3 0000000000000000\n";
-        let listen: SocketAddr = "127.0.0.1:7007".parse().unwrap();
-        let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
-        let client: SocketAddr = "127.0.0.1:53476".parse().unwrap();
-        assert_eq!(find_state(table, listen, any), Some(TcpState::Listen));
-        assert_eq!(find_state(table, client, listen), Some(TcpState::TimeWait));
-        assert_eq!(find_state(table, listen, client), None);
+/// [`tcp_state`], and how the state was read: by sock_diag, or by the `/proc` scan
+/// when sock_diag is not available.
+pub fn lookup(local: SocketAddr, remote: SocketAddr) -> (TcpState, Source) {
+    match sock_diag::state(local, remote) {
+        Ok(state) => (state, Source::SockDiag),
+        Err(_) => (proc_net::scan(local, remote), Source::ProcScan),
     }
+}
 
-    /// IPv6 addresses are four native-endian words: ::1 ends in 01000000.
-    #[test]
-    #[cfg(target_endian = "little")]
-    fn parses_ipv6_loopback() {
-        let addr = parse_proc_addr("00000000000000000000000001000000:1F90").unwrap();
-        assert_eq!(addr, "[::1]:8080".parse().unwrap());
-    }
+/// The state read the slow way, by scanning `/proc/net/tcp{,6}`, whatever sock_diag
+/// could do. [`tcp_state`] uses it only as its fallback; it is public so the two
+/// can be compared (see the ignored test in `tests/lookup_cost.rs`).
+pub fn proc_scan(local: SocketAddr, remote: SocketAddr) -> TcpState {
+    proc_net::scan(local, remote)
 }

@@ -2,7 +2,9 @@
 //! on the server, `socket → connect` on the client, then `read/write → shutdown → close`.
 //!
 //! Each function here makes exactly one call (or one short, named sequence) and logs
-//! it at `info` with the kernel's resulting TCP state, read back from `/proc`. Run
+//! it at `info` with the kernel's resulting TCP state, read back from the kernel
+//! (see [`crate::state`]). The state is read only when the line is logged: with
+//! narration off, no step pays for it. Run
 //! `RUST_LOG=info socklab serve tcp` and `nc 127.0.0.1 7007` to watch a connection live.
 //!
 //! `std::net::TcpListener::bind` hides four of these steps in one function; here
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::state::{TcpState, tcp_state};
+use crate::state::{TcpState, state_of, tcp_state};
 use crate::{FourTuple, Proto, family_name};
 
 /// How many fully handshaken connections the kernel queues for `accept()` before
@@ -55,8 +57,7 @@ pub fn listen_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
     // listen(2): from now on the kernel itself answers SYNs on this port and
     // queues finished handshakes until we accept() them.
     socket.listen(BACKLOG)?;
-    let state = tcp_state(local, unspecified(local));
-    info!("listen(fd {fd}, backlog={BACKLOG}): {state}");
+    info!("listen(fd {fd}, backlog={BACKLOG}): {}", state_of(&socket));
 
     Ok(socket.into())
 }
@@ -114,6 +115,8 @@ pub struct Connection {
     stream: TcpStream,
     tuple: FourTuple,
     fd: i32,
+    /// A `read` returned 0: the peer's FIN has arrived and we have seen it.
+    peer_sent_fin: bool,
 }
 
 impl Connection {
@@ -124,7 +127,12 @@ impl Connection {
             peer,
         };
         let fd = stream.as_raw_fd();
-        Ok(Connection { stream, tuple, fd })
+        Ok(Connection {
+            stream,
+            tuple,
+            fd,
+            peer_sent_fin: false,
+        })
     }
 
     /// The connection's name: tcp, local IP:port, peer IP:port.
@@ -142,9 +150,10 @@ impl Connection {
         &self.stream
     }
 
-    /// The kernel's TCP state of this connection right now.
+    /// The kernel's TCP state of this connection right now, asked of the socket
+    /// itself (`TCP_INFO`, see [`state_of`]).
     pub fn state(&self) -> TcpState {
-        tcp_state(self.tuple.local, self.tuple.peer)
+        state_of(&self.stream)
     }
 
     /// Gives up on a peer that makes no progress for `idle`: a read that waits that
@@ -185,8 +194,12 @@ impl Connection {
     /// `close(2)`: gives the fd back. If we had not sent FIN yet, the kernel sends it
     /// now; whichever side sent FIN first ends in TIME_WAIT.
     pub fn close(self) {
-        let Connection { stream, tuple, fd } = self;
+        let Connection {
+            stream, tuple, fd, ..
+        } = self;
         drop(stream); // this is the close(2)
+        // The fd is gone, so the kernel is asked by the connection's 4-tuple; in
+        // TIME_WAIT it still remembers the connection.
         info!(
             "[{tuple}] close(fd {fd}): {}",
             tcp_state(tuple.local, tuple.peer)
@@ -208,6 +221,7 @@ impl Read for Connection {
         let n = self.stream.read(buf)?;
         if n == 0 {
             // 0 is not an error: it is how read() says the peer sent FIN.
+            self.peer_sent_fin = true;
             info!(
                 "[{}] read(fd {}) = 0: the peer sent FIN: {}",
                 self.tuple,
@@ -250,9 +264,10 @@ impl Write for Connection {
 /// sent it. So we send our FIN, then read (and discard, up to [`DRAIN_LIMIT`]
 /// bytes, for at most [`DRAIN_TIMEOUT`]) until the peer's FIN arrives.
 pub fn graceful_close(mut conn: Connection) {
-    // If the kernel already holds the peer's FIN (CLOSE_WAIT: we read 0), there is
-    // nothing left to drain: shutdown and close are enough.
-    let peer_done = conn.state() == TcpState::CloseWait;
+    // If we already read the peer's FIN (read returned 0), there is nothing left to
+    // drain: shutdown and close are enough. (A flag, not a state lookup: this runs
+    // whether or not anyone is watching the narration.)
+    let peer_done = conn.peer_sent_fin;
     // The peer may also be gone (reset); then there is nothing to shut down.
     if conn.shutdown_write().is_ok() && !peer_done {
         // One deadline for the whole drain, not one per read: a peer trickling a
@@ -300,13 +315,6 @@ fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
         .local_addr()?
         .as_socket()
         .ok_or_else(|| io::Error::other("not an IP socket"))
-}
-
-fn unspecified(local: SocketAddr) -> SocketAddr {
-    match local {
-        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
-        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
-    }
 }
 
 pub(crate) fn with_context(e: io::Error, what: String) -> io::Error {
