@@ -5,6 +5,11 @@
 //! tells a server to, and answers one question: upgrade, serve the browser page,
 //! wait for more bytes, or refuse — and if refuse, with which HTTP status and why.
 //!
+//! Reading HTTP itself — the request line, the headers, the size limits — is
+//! the `http1` crate's job, shared with every other HTTP speaker here; this file
+//! keeps only what is WebSocket: the §4.2.1 rules, the Accept key, the Origin
+//! allowlist, and the page on `/`.
+//!
 //! Nothing here touches a socket, so every rule is unit-tested with byte strings
 //! (`cargo test -p ws-echo upgrade`), and any server can reuse it: the
 //! thread-per-connection server in this crate and an event-loop server that feeds
@@ -17,14 +22,12 @@
 //! `curl -i -X POST http://127.0.0.1:8080/` (405), or
 //! `curl -i 'http://127.0.0.1:8080/socket.io/?EIO=4&transport=polling'` (400).
 
+use http1::{HeadError, Parsed, RequestHead, Response, parse_request};
 use tungstenite::handshake::derive_accept_key;
 
-/// The most bytes a request head (request line plus headers) may take. Browsers
-/// send well under 2 KiB; past 8 KiB the answer is 431 and nothing more is read.
-pub const MAX_HEAD: usize = 8 * 1024;
-
-/// The most header lines parsed. More also gets 431.
-pub const MAX_HEADERS: usize = 64;
+// The limits and phrases are HTTP's, not WebSocket's; re-exported so both
+// server models (and their docs) keep naming them `upgrade::MAX_HEAD` and so on.
+pub use http1::{MAX_HEAD, MAX_HEADERS, reason_phrase};
 
 /// The only WebSocket version there is (RFC 6455 §4.1): anything else gets 426.
 pub const WEBSOCKET_VERSION: &str = "13";
@@ -62,14 +65,11 @@ impl Upgrade {
     /// The complete `101 Switching Protocols` response. After its last `\r\n`
     /// the connection carries WebSocket frames, not HTTP.
     pub fn response(&self) -> Vec<u8> {
-        format!(
-            "HTTP/1.1 101 Switching Protocols\r\n\
-             Upgrade: websocket\r\n\
-             Connection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {}\r\n\r\n",
-            self.accept
-        )
-        .into_bytes()
+        Response::new(101)
+            .header("Upgrade", "websocket")
+            .header("Connection", "Upgrade")
+            .header("Sec-WebSocket-Accept", &self.accept)
+            .to_bytes()
     }
 }
 
@@ -86,24 +86,17 @@ pub struct Rejection {
 impl Rejection {
     /// The complete HTTP response: status line, headers, a short plain-text body.
     pub fn response(&self) -> Vec<u8> {
-        let body = format!("{}\n", self.reason);
-        let extra = match self.status {
+        let response = Response::text(self.status, &self.reason);
+        let response = match self.status {
             // 405 must say which methods are allowed (RFC 9110 §15.5.6).
-            405 => "Allow: GET\r\n",
+            405 => response.header("Allow", "GET"),
             // 426 says what to upgrade to; RFC 6455 §4.4 asks for the versions we speak.
-            426 => "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
-            _ => "",
+            426 => response
+                .header("Upgrade", "websocket")
+                .header("Sec-WebSocket-Version", WEBSOCKET_VERSION),
+            _ => response,
         };
-        format!(
-            "HTTP/1.1 {} {}\r\n\
-             Content-Type: text/plain; charset=utf-8\r\n\
-             Content-Length: {}\r\n\
-             {extra}Connection: close\r\n\r\n{body}",
-            self.status,
-            reason_phrase(self.status),
-            body.len()
-        )
-        .into_bytes()
+        response.header("Connection", "close").to_bytes()
     }
 }
 
@@ -115,34 +108,13 @@ fn reject(status: u16, reason: impl Into<String>) -> Decision {
     })
 }
 
-/// The standard reason phrase of the statuses this server sends.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        101 => "Switching Protocols",
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        _ => "Error",
-    }
-}
-
 /// The page response: `200 OK` with the HTML, then the server closes.
 pub fn page_response(html: &str) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 200 OK\r\n\
-         Content-Type: text/html; charset=utf-8\r\n\
-         Content-Length: {}\r\n\
-         Cache-Control: no-store\r\n\
-         Connection: close\r\n\r\n",
-        html.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(html.as_bytes());
-    out
+    Response::new(200)
+        .body("text/html; charset=utf-8", html)
+        .header("Cache-Control", "no-store")
+        .header("Connection", "close")
+        .to_bytes()
 }
 
 // ANCHOR: check_request
@@ -153,28 +125,24 @@ pub fn page_response(html: &str) -> Vec<u8> {
 /// is it a GET, is it HTTP/1.1, is it socket.io, is it an Upgrade, is the key
 /// real, is the version 13, is the Origin allowed.
 pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    let head_len = match request.parse(bytes) {
-        Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
-        Ok(httparse::Status::Complete(_)) | Ok(httparse::Status::Partial)
-            if bytes.len() >= MAX_HEAD =>
-        {
-            return reject(431, format!("request head over {MAX_HEAD} bytes"));
+    // Reading HTTP is the http1 crate's job: it says Incomplete until the blank
+    // line is in, and 431 or 400 for a head it will not read.
+    let head = match parse_request(bytes) {
+        Ok(Parsed::Complete(head)) => head,
+        Ok(Parsed::Incomplete) => return Decision::Incomplete,
+        Err(e @ HeadError::Malformed(_)) => {
+            return reject(e.status(), format!("not an HTTP request: {e}"));
         }
-        Ok(httparse::Status::Complete(_)) | Ok(httparse::Status::Partial) => {
-            return Decision::Incomplete;
-        }
-        Err(httparse::Error::TooManyHeaders) => {
-            return reject(431, format!("more than {MAX_HEADERS} header lines"));
-        }
-        Err(e) => return reject(400, format!("not an HTTP request: {e}")),
+        Err(e) => return reject(e.status(), e.to_string()),
     };
-    let method = request.method.unwrap_or("");
-    let path = request.path.unwrap_or("");
-    let minor = request.version.unwrap_or(0);
-    let request_line = format!("{method} {path} HTTP/1.{minor}");
-    let header = |name: &str| find_header(request.headers, name);
+    check_head(&head, allow_origins)
+}
+
+/// The WebSocket rules, over a parsed request head.
+fn check_head(head: &RequestHead, allow_origins: &[String]) -> Decision {
+    let method = head.method.as_str();
+    let path = head.target.as_str();
+    let header = |name: &str| head.headers.get(name);
 
     // §4.2.1 (1): "An HTTP/1.1 or higher GET request".
     if method != "GET" {
@@ -183,7 +151,7 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
             format!("method {method} not allowed: a WebSocket opens with GET"),
         );
     }
-    if minor == 0 {
+    if head.version == http1::Version::Http10 {
         return reject(400, "HTTP/1.0 cannot upgrade: a WebSocket needs HTTP/1.1");
     }
     // Lesson 19: socket.io's clients speak the Engine.IO protocol (its own
@@ -201,22 +169,21 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
     }
     // §4.2.1 (3), (4): "Upgrade: websocket" and "Connection: Upgrade" (tokens,
     // case-insensitive; browsers send "Connection: keep-alive, Upgrade").
-    let upgrade = header("upgrade");
     let resource = path.split('?').next().unwrap_or(path);
-    if upgrade.is_none() && resource == "/" {
+    if header("upgrade").is_none() && resource == "/" {
         return Decision::Page;
     }
-    if !upgrade.is_some_and(|v| has_token(v, "websocket")) {
+    if !head.headers.has_token("upgrade", "websocket") {
         return reject(
             426,
             "this path speaks only WebSocket: send Upgrade: websocket (the page is at /)",
         );
     }
-    if !header("connection").is_some_and(|v| has_token(v, "upgrade")) {
+    if !head.headers.has_token("connection", "upgrade") {
         return reject(426, "missing Connection: Upgrade");
     }
     // §4.2.1 (5): Sec-WebSocket-Key, base64 of 16 bytes, exactly once.
-    let keys: Vec<&str> = all_headers(request.headers, "sec-websocket-key").collect();
+    let keys: Vec<&str> = head.headers.get_all("sec-websocket-key").collect();
     let key = match keys.as_slice() {
         [] => return reject(400, "missing Sec-WebSocket-Key"),
         [key] if is_base64_of_16_bytes(key) => *key,
@@ -251,37 +218,13 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
         }
     }
     Decision::Upgrade(Upgrade {
-        request_line,
+        request_line: head.request_line(),
         key: key.to_string(),
         accept: derive_accept_key(key.as_bytes()),
-        head_len,
+        head_len: head.head_len,
     })
 }
 // ANCHOR_END: check_request
-
-/// The value of header `name` (case-insensitive), if present and valid UTF-8.
-fn find_header<'a>(headers: &'a [httparse::Header<'_>], name: &str) -> Option<&'a str> {
-    all_headers(headers, name).next()
-}
-
-fn all_headers<'a>(
-    headers: &'a [httparse::Header<'_>],
-    name: &str,
-) -> impl Iterator<Item = &'a str> {
-    let name = name.to_string();
-    headers
-        .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(&name))
-        .filter_map(|h| std::str::from_utf8(h.value).ok())
-        .map(str::trim)
-}
-
-/// Whether a comma-separated header value contains `token` (case-insensitive).
-fn has_token(value: &str, token: &str) -> bool {
-    value
-        .split(',')
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
 
 // ANCHOR: key_check
 /// Whether `key` is the base64 encoding of exactly 16 bytes (§4.1: "a randomly
