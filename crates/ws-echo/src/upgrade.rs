@@ -22,6 +22,8 @@
 //! `curl -i -X POST http://127.0.0.1:8080/` (405), or
 //! `curl -i 'http://127.0.0.1:8080/socket.io/?EIO=4&transport=polling'` (400).
 
+use std::time::Duration;
+
 use http1::{HeadError, Parsed, RequestHead, Response, parse_request};
 use tungstenite::handshake::derive_accept_key;
 
@@ -77,7 +79,7 @@ impl Upgrade {
 /// the status requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
-    /// The HTTP status code (400, 403, 405, 408, 426, 431).
+    /// The HTTP status code (400, 403, 405, 408, 426, 431, 503).
     pub status: u16,
     /// One plain-text line saying what was wrong; the response body.
     pub reason: String,
@@ -108,6 +110,21 @@ fn reject(status: u16, reason: impl Into<String>) -> Decision {
     })
 }
 
+// ANCHOR: busy
+/// What a client gets past the connection cap: `503 Service Unavailable` with
+/// `Retry-After` (whole seconds, rounded up) and a body naming the cap, instead
+/// of a request read and refused. Then the server closes. A browser's WebSocket
+/// sees only a failed handshake; `curl -i` and the log show why.
+pub fn busy_response(max_connections: usize, retry_after: Duration) -> Vec<u8> {
+    http1::service_unavailable(
+        retry_after,
+        &format!(
+            "all {max_connections} connections are in use (--max-connections): try again later"
+        ),
+    )
+}
+// ANCHOR_END: busy
+
 /// The page response: `200 OK` with the HTML, then the server closes.
 pub fn page_response(html: &str) -> Vec<u8> {
     Response::new(200)
@@ -122,8 +139,9 @@ pub fn page_response(html: &str) -> Vec<u8> {
 ///
 /// `allow_origins`: if not empty, the only `Origin` values allowed to upgrade.
 /// The checks run in the order a student would debug them: is it HTTP at all,
-/// is it a GET, is it HTTP/1.1, is it socket.io, is it an Upgrade, is the key
-/// real, is the version 13, is the Origin allowed.
+/// is it a GET, is it HTTP/1.1, is the HTTP sound (a path, one Host, no body),
+/// is it socket.io, is it an Upgrade, is the key real, is the version 13, is
+/// the Origin allowed.
 pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
     // Reading HTTP is the http1 crate's job: it says Incomplete until the blank
     // line is in, and 431 or 400 for a head it will not read.
@@ -141,7 +159,6 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
 /// The WebSocket rules, over a parsed request head.
 fn check_head(head: &RequestHead, allow_origins: &[String]) -> Decision {
     let method = head.method.as_str();
-    let path = head.target.as_str();
     let header = |name: &str| head.headers.get(name);
 
     // §4.2.1 (1): "An HTTP/1.1 or higher GET request".
@@ -154,6 +171,25 @@ fn check_head(head: &RequestHead, allow_origins: &[String]) -> Decision {
     if head.version == http1::Version::Http10 {
         return reject(400, "HTTP/1.0 cannot upgrade: a WebSocket needs HTTP/1.1");
     }
+    // "…whose Request-URI identifies a resource" (§4.1, RFC 9112 §3.2): a path,
+    // or a whole URL naming this Host, whose path then counts; never `*`.
+    let path = match head.path() {
+        Ok(path) => path,
+        Err(why) => return reject(400, why),
+    };
+    // §4.2.1 (2): a Host header — and, as for any HTTP/1.1 request, exactly one
+    // (RFC 9112 §3.2), agreeing with an absolute-form target.
+    if let Err(why) = head.host() {
+        return reject(400, why);
+    }
+    // A handshake has no body. One announced here would be read by no one: its
+    // bytes would reach tungstenite and be parsed as WebSocket frames.
+    if let Some(line) = head.body_announced() {
+        return reject(
+            400,
+            format!("{line}: an opening handshake has no body, and this server reads none"),
+        );
+    }
     // Lesson 19: socket.io's clients speak the Engine.IO protocol (its own
     // handshake, packet types and long-polling fallback), not plain WebSocket.
     if path.starts_with("/socket.io/") && path.contains("EIO=") {
@@ -163,13 +199,9 @@ fn check_head(head: &RequestHead, allow_origins: &[String]) -> Decision {
              WebSocket or HTTP long polling, and needs a socket.io server",
         );
     }
-    // §4.2.1 (2): a Host header.
-    if header("host").is_none_or(|h| h.is_empty()) {
-        return reject(400, "missing Host header");
-    }
     // §4.2.1 (3), (4): "Upgrade: websocket" and "Connection: Upgrade" (tokens,
     // case-insensitive; browsers send "Connection: keep-alive, Upgrade").
-    let resource = path.split('?').next().unwrap_or(path);
+    let resource = path.split('?').next().unwrap_or(&path);
     if header("upgrade").is_none() && resource == "/" {
         return Decision::Page;
     }
@@ -182,7 +214,7 @@ fn check_head(head: &RequestHead, allow_origins: &[String]) -> Decision {
     if !head.headers.has_token("connection", "upgrade") {
         return reject(426, "missing Connection: Upgrade");
     }
-    // §4.2.1 (5): Sec-WebSocket-Key, base64 of 16 bytes, exactly once.
+    // §4.2.1 (5): Sec-WebSocket-Key, base64 of 16 bytes, exactly once (§11.3.1).
     let keys: Vec<&str> = head.headers.get_all("sec-websocket-key").collect();
     let key = match keys.as_slice() {
         [] => return reject(400, "missing Sec-WebSocket-Key"),
@@ -195,7 +227,11 @@ fn check_head(head: &RequestHead, allow_origins: &[String]) -> Decision {
         }
         _ => return reject(400, "more than one Sec-WebSocket-Key"),
     };
-    // §4.2.1 (6): Sec-WebSocket-Version: 13.
+    // §4.2.1 (6): Sec-WebSocket-Version: 13, once (§11.3.5: a request carries
+    // one; only a server's 426 may list several).
+    if head.headers.count("sec-websocket-version") > 1 {
+        return reject(400, "more than one Sec-WebSocket-Version");
+    }
     match header("sec-websocket-version") {
         Some(WEBSOCKET_VERSION) => {}
         Some(v) => {
@@ -370,10 +406,50 @@ mod tests {
                 400,
             ),
             ("HELLO\r\n\r\n".into(), 400),
+            // RFC 9112 §3.2: one Host line, never two, even two that agree.
+            (request(&format!("{v13}Host: 127.0.0.1\r\n")), 400),
+            // RFC 6455 §11.3.5: Sec-WebSocket-Version appears once in a request.
+            (request(&format!("{v13}{v13}")), 400),
+            // A handshake has no body: its bytes would be taken for frames.
+            (
+                request(&format!("{v13}Content-Length: 5\r\n")) + "hello",
+                400,
+            ),
+            (request(&format!("{v13}Content-Length: x\r\n")), 400),
+            (
+                request(&format!("{v13}Transfer-Encoding: chunked\r\n")),
+                400,
+            ),
+            // RFC 9112 §3.2: `*` is only for OPTIONS; an absolute-form URL must
+            // name the Host the request carries; anything else is no target.
+            (valid().replacen("GET /chat", "GET *", 1), 400),
+            (
+                valid().replacen("GET /chat", "GET http://other.example/chat", 1),
+                400,
+            ),
+            (valid().replacen("GET /chat", "GET chat", 1), 400),
         ];
         for (req, want) in cases {
             assert_eq!(status(req.as_bytes()), want, "{req:?}");
         }
+    }
+
+    /// What the strict checks must not refuse: an explicit empty body, and an
+    /// absolute-form target naming this Host, which counts by its path.
+    #[test]
+    fn strict_but_not_stricter() {
+        let zero = request("Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n");
+        assert!(matches!(
+            check_request(zero.as_bytes(), &[]),
+            Decision::Upgrade(_)
+        ));
+        let absolute = valid().replacen("GET /chat", "GET http://127.0.0.1/chat", 1);
+        let Decision::Upgrade(up) = check_request(absolute.as_bytes(), &[]) else {
+            panic!("an absolute-form target naming the Host must upgrade");
+        };
+        assert_eq!(up.request_line, "GET http://127.0.0.1/chat HTTP/1.1");
+        let page = b"GET http://localhost HTTP/1.1\r\nHost: LOCALHOST\r\n\r\n";
+        assert_eq!(check_request(page, &[]), Decision::Page);
     }
 
     /// 431: a head over the limit is refused without waiting for its end.
@@ -420,6 +496,18 @@ mod tests {
             "HTTP/1.1 426 Upgrade Required\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: 28\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
              Connection: close\r\n\r\nmissing Connection: Upgrade\n"
+        );
+    }
+
+    /// Past the connection cap: 503, when to retry, and which cap, exactly.
+    #[test]
+    fn busy_response_bytes() {
+        let bytes = busy_response(2, Duration::from_secs(5));
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: 66\r\nRetry-After: 5\r\nConnection: close\r\n\r\n\
+             all 2 connections are in use (--max-connections): try again later\n"
         );
     }
 
