@@ -28,9 +28,6 @@ cargo build --workspace --release --locked
 cargo test --workspace --locked 2>&1 | tee target/test-output.txt
 # Sum cargo's per-binary "test result" lines for the closing line below.
 read -r passed failed < <(awk '/^test result:/ { p += $4; f += $6 } END { print p+0, f+0 }' target/test-output.txt)
-# The WebSocket wire tests once more, against the event loop: both models must
-# answer the same bytes with the same bytes.
-WS_ECHO_MODEL=event-loop cargo test -p ws-echo --test wire --locked
 
 step "docs: every {{#include}} anchor resolves"
 scripts/check-docs.sh

@@ -22,6 +22,7 @@ use std::fmt::Write as _;
 use std::io::Cursor;
 use std::time::Duration;
 
+use http1::{Headers, Parsed};
 use lifecycle::Direction;
 use lifecycle::tap::Record;
 use tungstenite::protocol::frame::FrameHeader;
@@ -107,16 +108,9 @@ pub fn derive_accept(key: &str) -> AcceptDerivation {
 }
 // ANCHOR_END: derive_accept
 
-/// The length of an HTTP head (start line + headers + the empty line), if `bytes`
-/// holds a complete one: everything up to and including the first `\r\n\r\n`.
-pub fn http_head_len(bytes: &[u8]) -> Option<usize> {
-    bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|at| at + 4)
-}
-
-/// One HTTP request or response head, as text.
+/// One HTTP request or response head, as the wire view shows it. The parsing is
+/// the `http1` crate's, the same code the servers run, so the view cannot read a
+/// head differently from the server that answered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpHead {
     /// The head exactly as sent (lossy UTF-8), `\r\n` line ends included.
@@ -125,23 +119,40 @@ pub struct HttpHead {
     pub bytes: usize,
     /// `GET /chat HTTP/1.1` or `HTTP/1.1 101 Switching Protocols`.
     pub start_line: String,
-    /// Each `Name: value` header, in order.
-    pub headers: Vec<(String, String)>,
+    /// Every header line, in order, duplicates kept.
+    pub headers: Headers,
 }
 
 impl HttpHead {
-    /// Parses the head at the start of `bytes` (up to the empty line).
-    pub fn parse(bytes: &[u8]) -> HttpHead {
-        let len = http_head_len(bytes).unwrap_or(bytes.len());
-        let text = String::from_utf8_lossy(&bytes[..len]).into_owned();
-        let mut lines = text.split("\r\n");
-        let start_line = lines.next().unwrap_or_default().to_string();
-        let headers = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
-            .collect();
+    /// The request head at the start of `bytes`, if a complete, valid one is there.
+    pub fn request(bytes: &[u8]) -> Option<HttpHead> {
+        match http1::parse_request(bytes) {
+            Ok(Parsed::Complete(head)) => Some(HttpHead::new(
+                bytes,
+                head.head_len,
+                head.request_line(),
+                head.headers,
+            )),
+            _ => None,
+        }
+    }
+
+    /// The response head at the start of `bytes`, if a complete, valid one is there.
+    pub fn response(bytes: &[u8]) -> Option<HttpHead> {
+        match http1::parse_response(bytes) {
+            Ok(Parsed::Complete(head)) => Some(HttpHead::new(
+                bytes,
+                head.head_len,
+                head.status_line(),
+                head.headers,
+            )),
+            _ => None,
+        }
+    }
+
+    fn new(bytes: &[u8], len: usize, start_line: String, headers: Headers) -> HttpHead {
         HttpHead {
-            text,
+            text: String::from_utf8_lossy(&bytes[..len]).into_owned(),
             bytes: len,
             start_line,
             headers,
@@ -150,10 +161,7 @@ impl HttpHead {
 
     /// The value of header `name` (case-insensitive, as HTTP says).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name)
     }
 }
 
@@ -171,9 +179,16 @@ pub struct HandshakeView {
 }
 
 /// Takes apart a handshake: `request` and `response` start with the HTTP heads.
-pub fn handshake_view(request: &[u8], response: &[u8]) -> HandshakeView {
-    let request = HttpHead::parse(request);
-    let response = HttpHead::parse(response);
+/// `None` unless both heads are complete and valid HTTP.
+pub fn handshake_view(request: &[u8], response: &[u8]) -> Option<HandshakeView> {
+    Some(view_heads(
+        HttpHead::request(request)?,
+        HttpHead::response(response)?,
+    ))
+}
+
+/// The handshake made of two parsed heads, the Accept recomputed and compared.
+fn view_heads(request: HttpHead, response: HttpHead) -> HandshakeView {
     let derivation = request.header("Sec-WebSocket-Key").map(derive_accept);
     let accept_ok = match (&derivation, response.header("Sec-WebSocket-Accept")) {
         (Some(d), Some(got)) => d.accept == got,
@@ -571,10 +586,15 @@ pub struct WsConversation {
 pub fn ws_conversation(records: &[Record]) -> WsConversation {
     let sent = Flow::from_records(records, Direction::Sent);
     let received = Flow::from_records(records, Direction::Received);
-    let request_len = http_head_len(&sent.bytes).unwrap_or(0);
-    let response_len = http_head_len(&received.bytes).unwrap_or(0);
-    let handshake =
-        (request_len > 0 && response_len > 0).then(|| handshake_view(&sent.bytes, &received.bytes));
+    let request = HttpHead::request(&sent.bytes);
+    let response = HttpHead::response(&received.bytes);
+    // Frames start right after each head; without one, every byte is taken for
+    // frames (and the view says what did not parse).
+    let request_len = request.as_ref().map_or(0, |h| h.bytes);
+    let response_len = response.as_ref().map_or(0, |h| h.bytes);
+    let handshake = request
+        .zip(response)
+        .map(|(req, resp)| view_heads(req, resp));
     WsConversation {
         handshake,
         client: parse_frames(&sent.bytes[request_len..]),
@@ -722,7 +742,7 @@ mod tests {
     fn handshake_heads_and_accept_check() {
         let request = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
         let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x05Hello";
-        let h = handshake_view(request, response);
+        let h = handshake_view(request, response).expect("two complete heads");
         assert_eq!(h.request.bytes, request.len());
         assert_eq!(h.response.bytes, response.len() - 7);
         assert_eq!(h.request.start_line, "GET /chat HTTP/1.1");
@@ -732,7 +752,9 @@ mod tests {
         assert!(text.contains("matches the server's Sec-WebSocket-Accept"));
 
         let forged = b"HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: AAAA\r\n\r\n";
-        assert!(!handshake_view(request, forged).accept_ok);
+        assert!(!handshake_view(request, forged).unwrap().accept_ok);
+        // Half a response is no handshake yet.
+        assert_eq!(handshake_view(request, &response[..20]), None);
     }
 
     fn only_frame(bytes: &[u8]) -> FrameView {

@@ -77,18 +77,11 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// message is still read, just in more `read()` calls.
 pub const READ_BUFFER: usize = 4 * 1024;
 
+/// What a client past `--max-connections` is told to wait before trying again.
+pub const REFUSAL_RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// The browser page served on `GET /`: one HTML file, no CDN, its own small JS client.
 pub const PAGE: &str = include_str!("page.html");
-
-/// What a client past `--max-connections` reads before our FIN: an HTTP answer
-/// it can act on, not a bare end of stream.
-pub const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-Retry-After: 1\r\n\
-Content-Type: text/plain; charset=utf-8\r\n\
-Content-Length: 60\r\n\
-Connection: close\r\n\
-\r\n\
-too many connections (--max-connections); try again shortly\n";
 
 /// What a ws-echo server enforces.
 #[derive(Debug, Clone)]
@@ -127,8 +120,11 @@ pub fn serve(
     config: Config,
     engine: Engine,
 ) -> io::Result<()> {
+    // Past the cap, a client reads a 503 with Retry-After it can act on, not a
+    // bare end of stream. (Made once per server; it lives as long as the process.)
+    let refusal = upgrade::busy_response(config.limits.max_connections, REFUSAL_RETRY_AFTER);
     let limits = Limits {
-        refusal: REFUSAL,
+        refusal: Box::leak(refusal.into_boxed_slice()),
         ..config.limits
     };
     let budget = MemoryBudget::new(limits.memory_budget);

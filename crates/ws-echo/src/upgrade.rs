@@ -5,6 +5,11 @@
 //! tells a server to, and answers one question: upgrade, serve the browser page,
 //! wait for more bytes, or refuse — and if refuse, with which HTTP status and why.
 //!
+//! Reading HTTP itself — the request line, the headers, the size limits — is
+//! the `http1` crate's job, shared with every other HTTP speaker here; this file
+//! keeps only what is WebSocket: the §4.2.1 rules, the Accept key, the Origin
+//! allowlist, and the page on `/`.
+//!
 //! Nothing here touches a socket, so every rule is unit-tested with byte strings
 //! (`cargo test -p ws-echo upgrade`), and any server can reuse it: the
 //! thread-per-connection server in this crate and an event-loop server that feeds
@@ -17,14 +22,14 @@
 //! `curl -i -X POST http://127.0.0.1:8080/` (405), or
 //! `curl -i 'http://127.0.0.1:8080/socket.io/?EIO=4&transport=polling'` (400).
 
+use std::time::Duration;
+
+use http1::{HeadError, Parsed, RequestHead, Response, parse_request};
 use tungstenite::handshake::derive_accept_key;
 
-/// The most bytes a request head (request line plus headers) may take. Browsers
-/// send well under 2 KiB; past 8 KiB the answer is 431 and nothing more is read.
-pub const MAX_HEAD: usize = 8 * 1024;
-
-/// The most header lines parsed. More also gets 431.
-pub const MAX_HEADERS: usize = 64;
+// The limits and phrases are HTTP's, not WebSocket's; re-exported so both
+// server models (and their docs) keep naming them `upgrade::MAX_HEAD` and so on.
+pub use http1::{MAX_HEAD, MAX_HEADERS, reason_phrase};
 
 /// The only WebSocket version there is (RFC 6455 §4.1): anything else gets 426.
 pub const WEBSOCKET_VERSION: &str = "13";
@@ -62,14 +67,11 @@ impl Upgrade {
     /// The complete `101 Switching Protocols` response. After its last `\r\n`
     /// the connection carries WebSocket frames, not HTTP.
     pub fn response(&self) -> Vec<u8> {
-        format!(
-            "HTTP/1.1 101 Switching Protocols\r\n\
-             Upgrade: websocket\r\n\
-             Connection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {}\r\n\r\n",
-            self.accept
-        )
-        .into_bytes()
+        Response::new(101)
+            .header("Upgrade", "websocket")
+            .header("Connection", "Upgrade")
+            .header("Sec-WebSocket-Accept", &self.accept)
+            .to_bytes()
     }
 }
 
@@ -77,7 +79,7 @@ impl Upgrade {
 /// the status requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
-    /// The HTTP status code (400, 403, 405, 408, 426, 431).
+    /// The HTTP status code (400, 403, 405, 408, 426, 431, 503).
     pub status: u16,
     /// One plain-text line saying what was wrong; the response body.
     pub reason: String,
@@ -86,24 +88,17 @@ pub struct Rejection {
 impl Rejection {
     /// The complete HTTP response: status line, headers, a short plain-text body.
     pub fn response(&self) -> Vec<u8> {
-        let body = format!("{}\n", self.reason);
-        let extra = match self.status {
+        let response = Response::text(self.status, &self.reason);
+        let response = match self.status {
             // 405 must say which methods are allowed (RFC 9110 §15.5.6).
-            405 => "Allow: GET\r\n",
+            405 => response.header("Allow", "GET"),
             // 426 says what to upgrade to; RFC 6455 §4.4 asks for the versions we speak.
-            426 => "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
-            _ => "",
+            426 => response
+                .header("Upgrade", "websocket")
+                .header("Sec-WebSocket-Version", WEBSOCKET_VERSION),
+            _ => response,
         };
-        format!(
-            "HTTP/1.1 {} {}\r\n\
-             Content-Type: text/plain; charset=utf-8\r\n\
-             Content-Length: {}\r\n\
-             {extra}Connection: close\r\n\r\n{body}",
-            self.status,
-            reason_phrase(self.status),
-            body.len()
-        )
-        .into_bytes()
+        response.header("Connection", "close").to_bytes()
     }
 }
 
@@ -115,34 +110,28 @@ fn reject(status: u16, reason: impl Into<String>) -> Decision {
     })
 }
 
-/// The standard reason phrase of the statuses this server sends.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        101 => "Switching Protocols",
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        _ => "Error",
-    }
+// ANCHOR: busy
+/// What a client gets past the connection cap: `503 Service Unavailable` with
+/// `Retry-After` (whole seconds, rounded up) and a body naming the cap, instead
+/// of a request read and refused. Then the server closes. A browser's WebSocket
+/// sees only a failed handshake; `curl -i` and the log show why.
+pub fn busy_response(max_connections: usize, retry_after: Duration) -> Vec<u8> {
+    http1::service_unavailable(
+        retry_after,
+        &format!(
+            "all {max_connections} connections are in use (--max-connections): try again later"
+        ),
+    )
 }
+// ANCHOR_END: busy
 
 /// The page response: `200 OK` with the HTML, then the server closes.
 pub fn page_response(html: &str) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 200 OK\r\n\
-         Content-Type: text/html; charset=utf-8\r\n\
-         Content-Length: {}\r\n\
-         Cache-Control: no-store\r\n\
-         Connection: close\r\n\r\n",
-        html.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(html.as_bytes());
-    out
+    Response::new(200)
+        .body("text/html; charset=utf-8", html)
+        .header("Cache-Control", "no-store")
+        .header("Connection", "close")
+        .to_bytes()
 }
 
 // ANCHOR: check_request
@@ -150,31 +139,27 @@ pub fn page_response(html: &str) -> Vec<u8> {
 ///
 /// `allow_origins`: if not empty, the only `Origin` values allowed to upgrade.
 /// The checks run in the order a student would debug them: is it HTTP at all,
-/// is it a GET, is it HTTP/1.1, is it socket.io, is it an Upgrade, is the key
-/// real, is the version 13, is the Origin allowed.
+/// is it a GET, is it HTTP/1.1, is the HTTP sound (a path, one Host, no body),
+/// is it socket.io, is it an Upgrade, is the key real, is the version 13, is
+/// the Origin allowed.
 pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    let head_len = match request.parse(bytes) {
-        Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
-        Ok(httparse::Status::Complete(_)) | Ok(httparse::Status::Partial)
-            if bytes.len() >= MAX_HEAD =>
-        {
-            return reject(431, format!("request head over {MAX_HEAD} bytes"));
+    // Reading HTTP is the http1 crate's job: it says Incomplete until the blank
+    // line is in, and 431 or 400 for a head it will not read.
+    let head = match parse_request(bytes) {
+        Ok(Parsed::Complete(head)) => head,
+        Ok(Parsed::Incomplete) => return Decision::Incomplete,
+        Err(e @ HeadError::Malformed(_)) => {
+            return reject(e.status(), format!("not an HTTP request: {e}"));
         }
-        Ok(httparse::Status::Complete(_)) | Ok(httparse::Status::Partial) => {
-            return Decision::Incomplete;
-        }
-        Err(httparse::Error::TooManyHeaders) => {
-            return reject(431, format!("more than {MAX_HEADERS} header lines"));
-        }
-        Err(e) => return reject(400, format!("not an HTTP request: {e}")),
+        Err(e) => return reject(e.status(), e.to_string()),
     };
-    let method = request.method.unwrap_or("");
-    let path = request.path.unwrap_or("");
-    let minor = request.version.unwrap_or(0);
-    let request_line = format!("{method} {path} HTTP/1.{minor}");
-    let header = |name: &str| find_header(request.headers, name);
+    check_head(&head, allow_origins)
+}
+
+/// The WebSocket rules, over a parsed request head.
+fn check_head(head: &RequestHead, allow_origins: &[String]) -> Decision {
+    let method = head.method.as_str();
+    let header = |name: &str| head.headers.get(name);
 
     // §4.2.1 (1): "An HTTP/1.1 or higher GET request".
     if method != "GET" {
@@ -183,8 +168,27 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
             format!("method {method} not allowed: a WebSocket opens with GET"),
         );
     }
-    if minor == 0 {
+    if head.version == http1::Version::Http10 {
         return reject(400, "HTTP/1.0 cannot upgrade: a WebSocket needs HTTP/1.1");
+    }
+    // "…whose Request-URI identifies a resource" (§4.1, RFC 9112 §3.2): a path,
+    // or a whole URL naming this Host, whose path then counts; never `*`.
+    let path = match head.path() {
+        Ok(path) => path,
+        Err(why) => return reject(400, why),
+    };
+    // §4.2.1 (2): a Host header — and, as for any HTTP/1.1 request, exactly one
+    // (RFC 9112 §3.2), agreeing with an absolute-form target.
+    if let Err(why) = head.host() {
+        return reject(400, why);
+    }
+    // A handshake has no body. One announced here would be read by no one: its
+    // bytes would reach tungstenite and be parsed as WebSocket frames.
+    if let Some(line) = head.body_announced() {
+        return reject(
+            400,
+            format!("{line}: an opening handshake has no body, and this server reads none"),
+        );
     }
     // Lesson 19: socket.io's clients speak the Engine.IO protocol (its own
     // handshake, packet types and long-polling fallback), not plain WebSocket.
@@ -195,28 +199,23 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
              WebSocket or HTTP long polling, and needs a socket.io server",
         );
     }
-    // §4.2.1 (2): a Host header.
-    if header("host").is_none_or(|h| h.is_empty()) {
-        return reject(400, "missing Host header");
-    }
     // §4.2.1 (3), (4): "Upgrade: websocket" and "Connection: Upgrade" (tokens,
     // case-insensitive; browsers send "Connection: keep-alive, Upgrade").
-    let upgrade = header("upgrade");
-    let resource = path.split('?').next().unwrap_or(path);
-    if upgrade.is_none() && resource == "/" {
+    let resource = path.split('?').next().unwrap_or(&path);
+    if header("upgrade").is_none() && resource == "/" {
         return Decision::Page;
     }
-    if !upgrade.is_some_and(|v| has_token(v, "websocket")) {
+    if !head.headers.has_token("upgrade", "websocket") {
         return reject(
             426,
             "this path speaks only WebSocket: send Upgrade: websocket (the page is at /)",
         );
     }
-    if !header("connection").is_some_and(|v| has_token(v, "upgrade")) {
+    if !head.headers.has_token("connection", "upgrade") {
         return reject(426, "missing Connection: Upgrade");
     }
-    // §4.2.1 (5): Sec-WebSocket-Key, base64 of 16 bytes, exactly once.
-    let keys: Vec<&str> = all_headers(request.headers, "sec-websocket-key").collect();
+    // §4.2.1 (5): Sec-WebSocket-Key, base64 of 16 bytes, exactly once (§11.3.1).
+    let keys: Vec<&str> = head.headers.get_all("sec-websocket-key").collect();
     let key = match keys.as_slice() {
         [] => return reject(400, "missing Sec-WebSocket-Key"),
         [key] if is_base64_of_16_bytes(key) => *key,
@@ -228,7 +227,11 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
         }
         _ => return reject(400, "more than one Sec-WebSocket-Key"),
     };
-    // §4.2.1 (6): Sec-WebSocket-Version: 13.
+    // §4.2.1 (6): Sec-WebSocket-Version: 13, once (§11.3.5: a request carries
+    // one; only a server's 426 may list several).
+    if head.headers.count("sec-websocket-version") > 1 {
+        return reject(400, "more than one Sec-WebSocket-Version");
+    }
     match header("sec-websocket-version") {
         Some(WEBSOCKET_VERSION) => {}
         Some(v) => {
@@ -251,37 +254,13 @@ pub fn check_request(bytes: &[u8], allow_origins: &[String]) -> Decision {
         }
     }
     Decision::Upgrade(Upgrade {
-        request_line,
+        request_line: head.request_line(),
         key: key.to_string(),
         accept: derive_accept_key(key.as_bytes()),
-        head_len,
+        head_len: head.head_len,
     })
 }
 // ANCHOR_END: check_request
-
-/// The value of header `name` (case-insensitive), if present and valid UTF-8.
-fn find_header<'a>(headers: &'a [httparse::Header<'_>], name: &str) -> Option<&'a str> {
-    all_headers(headers, name).next()
-}
-
-fn all_headers<'a>(
-    headers: &'a [httparse::Header<'_>],
-    name: &str,
-) -> impl Iterator<Item = &'a str> {
-    let name = name.to_string();
-    headers
-        .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(&name))
-        .filter_map(|h| std::str::from_utf8(h.value).ok())
-        .map(str::trim)
-}
-
-/// Whether a comma-separated header value contains `token` (case-insensitive).
-fn has_token(value: &str, token: &str) -> bool {
-    value
-        .split(',')
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
 
 // ANCHOR: key_check
 /// Whether `key` is the base64 encoding of exactly 16 bytes (§4.1: "a randomly
@@ -427,10 +406,50 @@ mod tests {
                 400,
             ),
             ("HELLO\r\n\r\n".into(), 400),
+            // RFC 9112 §3.2: one Host line, never two, even two that agree.
+            (request(&format!("{v13}Host: 127.0.0.1\r\n")), 400),
+            // RFC 6455 §11.3.5: Sec-WebSocket-Version appears once in a request.
+            (request(&format!("{v13}{v13}")), 400),
+            // A handshake has no body: its bytes would be taken for frames.
+            (
+                request(&format!("{v13}Content-Length: 5\r\n")) + "hello",
+                400,
+            ),
+            (request(&format!("{v13}Content-Length: x\r\n")), 400),
+            (
+                request(&format!("{v13}Transfer-Encoding: chunked\r\n")),
+                400,
+            ),
+            // RFC 9112 §3.2: `*` is only for OPTIONS; an absolute-form URL must
+            // name the Host the request carries; anything else is no target.
+            (valid().replacen("GET /chat", "GET *", 1), 400),
+            (
+                valid().replacen("GET /chat", "GET http://other.example/chat", 1),
+                400,
+            ),
+            (valid().replacen("GET /chat", "GET chat", 1), 400),
         ];
         for (req, want) in cases {
             assert_eq!(status(req.as_bytes()), want, "{req:?}");
         }
+    }
+
+    /// What the strict checks must not refuse: an explicit empty body, and an
+    /// absolute-form target naming this Host, which counts by its path.
+    #[test]
+    fn strict_but_not_stricter() {
+        let zero = request("Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n");
+        assert!(matches!(
+            check_request(zero.as_bytes(), &[]),
+            Decision::Upgrade(_)
+        ));
+        let absolute = valid().replacen("GET /chat", "GET http://127.0.0.1/chat", 1);
+        let Decision::Upgrade(up) = check_request(absolute.as_bytes(), &[]) else {
+            panic!("an absolute-form target naming the Host must upgrade");
+        };
+        assert_eq!(up.request_line, "GET http://127.0.0.1/chat HTTP/1.1");
+        let page = b"GET http://localhost HTTP/1.1\r\nHost: LOCALHOST\r\n\r\n";
+        assert_eq!(check_request(page, &[]), Decision::Page);
     }
 
     /// 431: a head over the limit is refused without waiting for its end.
@@ -477,6 +496,18 @@ mod tests {
             "HTTP/1.1 426 Upgrade Required\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: 28\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
              Connection: close\r\n\r\nmissing Connection: Upgrade\n"
+        );
+    }
+
+    /// Past the connection cap: 503, when to retry, and which cap, exactly.
+    #[test]
+    fn busy_response_bytes() {
+        let bytes = busy_response(2, Duration::from_secs(5));
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: 66\r\nRetry-After: 5\r\nConnection: close\r\n\r\n\
+             all 2 connections are in use (--max-connections): try again later\n"
         );
     }
 

@@ -246,6 +246,54 @@ fn bad_handshakes_get_exact_statuses() {
                 &[],
                 "request head over 8192 bytes",
             ),
+            // RFC 9112 §3.2: more than one Host line is a 400, even if they agree.
+            (
+                upgrade_request("Host: other.example\r\n"),
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "more than one Host",
+            ),
+            // RFC 6455 §11.3.1 and §11.3.5: Key and Version appear once in a request.
+            (
+                upgrade_request("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"),
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "more than one Sec-WebSocket-Key",
+            ),
+            (
+                upgrade_request("Sec-WebSocket-Version: 13\r\n"),
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "more than one Sec-WebSocket-Version",
+            ),
+            // A handshake has no body: these bytes would otherwise be read as frames.
+            (
+                upgrade_request("Content-Length: 5\r\n") + "hello",
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "Content-Length: 5",
+            ),
+            (
+                upgrade_request("Transfer-Encoding: chunked\r\n") + "5\r\nhello\r\n0\r\n\r\n",
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "Transfer-Encoding: chunked",
+            ),
+            // RFC 9112 §3.2.4: `*` names the server itself, only for OPTIONS.
+            (
+                ok.replacen("GET /chat", "GET *", 1),
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "asterisk-form",
+            ),
+            // RFC 9112 §3.2.2: an absolute-form target names its own host; a Host
+            // that says otherwise is a contradiction, not a choice.
+            (
+                ok.replacen("GET /chat", "GET http://other.example/chat", 1),
+                "HTTP/1.1 400 Bad Request",
+                &[],
+                "other.example",
+            ),
         ];
         for (request, status, headers, body) in cases {
             let mut s = server.connect();
@@ -264,6 +312,29 @@ fn bad_handshakes_get_exact_statuses() {
             assert!(lines.contains(&format!("Content-Length: {}", text.len()).as_str()));
             assert!(text.contains(body), "{status}: body {text:?}");
         }
+    }
+}
+
+/// RFC 9112 §3.2.2: a target in absolute-form naming this very Host is fine; its
+/// path is what counts, for the WebSocket and for the page alike.
+#[test]
+fn absolute_form_to_the_same_host_is_accepted() {
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        let mut s = server.connect();
+        let request = upgrade_request("").replacen("GET /chat", "GET http://127.0.0.1/chat", 1);
+        s.write_all(request.as_bytes()).unwrap();
+        let head = read_head(&mut s);
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+
+        let mut s = server.connect();
+        s.write_all(b"GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let response = String::from_utf8(read_to_end(&mut s)).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 200 OK\r\n"),
+            "{response:.80}"
+        );
     }
 }
 
