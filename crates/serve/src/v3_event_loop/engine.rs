@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use lifecycle::state::tcp_state;
+use lifecycle::state::{state_of, tcp_state};
 use lifecycle::tcp::{DRAIN_LIMIT, DRAIN_TIMEOUT, is_disconnect};
 use lifecycle::{FourTuple, Shutdown};
 use log::{debug, info, warn};
@@ -490,7 +490,7 @@ impl<S: Session> Loop<S> {
             "[{}] shutdown(fd {}, SHUT_WR): our FIN is sent: {}",
             slot.tuple,
             slot.session.stream().map_or(-1, |s| s.as_raw_fd()),
-            tcp_state(slot.tuple.local, slot.tuple.peer)
+            slot.session.stream().map_or(lifecycle::TcpState::Unknown, state_of)
         );
         if slot.session.read_closed() {
             self.close(token); // the peer's FIN is already in: no drain needed
@@ -581,7 +581,7 @@ fn drain<S: Session>(slot: &mut Slot<S>) -> io::Result<Step> {
                     "[{}] read(fd {}) = 0: the peer sent FIN: {}",
                     slot.tuple,
                     stream.as_raw_fd(),
-                    tcp_state(slot.tuple.local, slot.tuple.peer)
+                    state_of(stream)
                 );
                 return Ok(Step::Done);
             }

@@ -15,7 +15,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use lifecycle::FourTuple;
-use lifecycle::state::tcp_state;
+use lifecycle::state::state_of;
 use lifecycle::tcp::Escaped;
 use log::{debug, info};
 use mio::net::TcpStream;
@@ -248,7 +248,7 @@ impl Read for Tracked {
         match &result {
             Ok(0) => info!(
                 "[{tuple}] read(fd {fd}) = 0: the peer sent FIN: {}",
-                tcp_state(tuple.local, tuple.peer)
+                state_of(&self.stream)
             ),
             Ok(n) => {
                 self.progress.read += *n as u64;
