@@ -490,7 +490,9 @@ impl<S: Session> Loop<S> {
             "[{}] shutdown(fd {}, SHUT_WR): our FIN is sent: {}",
             slot.tuple,
             slot.session.stream().map_or(-1, |s| s.as_raw_fd()),
-            slot.session.stream().map_or(lifecycle::TcpState::Unknown, state_of)
+            slot.session
+                .stream()
+                .map_or(lifecycle::TcpState::Unknown, state_of)
         );
         if slot.session.read_closed() {
             self.close(token); // the peer's FIN is already in: no drain needed
