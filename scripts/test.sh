@@ -2,15 +2,18 @@
 # scripts/test.sh — every check socklab has, in one command (CI runs this via .ci/run).
 #
 # Usage: scripts/test.sh [--quick]
-#   --quick   format, lint and the Rust tests only (skip the third-party interop runs)
+#   --quick   format, lint, the Rust tests and the book only (skip the third-party
+#             interop runs, Autobahn, the bench smoke run, captures and the lossy link)
 #
-# Idempotent: whatever a step needs (ncat, Python and Node clients, Chromium,
-# Autobahn|Testsuite) is installed by that step's own script when missing.
+# Idempotent: whatever a step needs (mdBook in .tools/mdbook, ncat, Python and Node
+# clients, Chromium, Autobahn|Testsuite) is installed by that step's own script
+# when missing. Run it as root: apt installs and the captures need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 case "${1:-}" in
-  -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) usage "$0"; exit 0 ;;
 esac
 quick=false
 [ "${1:-}" = "--quick" ] && quick=true
