@@ -38,6 +38,11 @@ WS_ECHO_MODEL=event-loop cargo test -p ws-echo --test wire --locked
 step "docs: every {{#include}} anchor resolves"
 scripts/check-docs.sh
 
+step "docs: mdbook build and mdbook test (the book renders; its Rust snippets compile)"
+mdbook=$(scripts/install-mdbook.sh)
+"$mdbook" build docs
+"$mdbook" test docs
+
 if ! $quick; then
   step "interop: real third-party clients"
   scripts/interop.sh | tee target/interop-output.txt
