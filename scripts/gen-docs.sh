@@ -20,6 +20,12 @@ bin=$(socklab_bin)
 out=docs/generated
 mkdir -p "$out"
 
+# --- docs/intro.md: the tour, as a newcomer first sees it ---------------------
+# It starts its own servers in-process on ephemeral loopback ports; NO_COLOR
+# keeps escape codes out of the file.
+NO_COLOR=1 "$bin" tour > "$out/tour.txt"
+echo "wrote $out/tour.txt"
+
 # --- docs/lifecycle.md: the narration of one TCP connection ------------------
 # A client connects, sends "hello\n", reads the echo, half-closes, reads the
 # server's FIN, closes. The server's log is the lesson.

@@ -157,7 +157,7 @@ impl Tour {
                 "{}",
                 style.paint(
                     Paint::Heading,
-                    "socklab tour: what a socket is, and what WebSocket adds — measured on this machine"
+                    "socklab tour: what a socket is, and what WebSocket adds — measured on this machine (lesson numbers: docs/lessons.md)"
                 )
             );
             outln!(
