@@ -4,12 +4,16 @@
 # Usage: scripts/autobahn.sh [--addr IP:PORT] [--server 'COMMAND'] [--cases '1.*,2.*'] [--agent NAME]
 #   (no option)       build socklab (release), run `socklab serve ws` on a free loopback port
 #   --server 'CMD'    start CMD instead; the string {addr} in it is replaced by IP:PORT
-#                     (e.g. --server 'target/release/socklab serve ws --model mio --addr {addr}')
+#                     (e.g. --server 'target/release/socklab serve ws --model threads --addr {addr}';
+#                     the models are iterative, threads and event-loop, the default)
 #   --addr IP:PORT    test a server that is already running there (start nothing)
 #   --cases LIST      comma-separated case patterns (default: 1.* … 7.*, 9.*, 10.*)
 #   --agent NAME      the server's name in the report (default: ws-echo)
 #
-# Installs autobahntestsuite==25.10.1 (Python 2.7, pyenv's 2.7.18) into .tools/autobahn.
+# Installs autobahntestsuite==25.10.1 into .tools/autobahn. It runs on Python 2.7
+# only, taken from $PYTHON2, else `pyenv prefix 2.7.18`, else python2.7 on PATH,
+# else ~/.pyenv/versions/2.7.18; without one the script stops and names the command
+# that installs it (it does not download Python itself).
 # Groups 12 and 13 (permessage-deflate) are excluded: ws-echo negotiates no extension.
 # Prints OK / NON-STRICT / FAILED counts; the HTML report is kept in target/autobahn/.
 # Exits non-zero on any FAILED case, or any NON-STRICT case not listed with its
@@ -22,7 +26,7 @@ addr="" server="" agent="ws-echo"
 cases='1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'
 while [ $# -gt 0 ]; do
   case "$1" in
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage "$0"; exit 0 ;;
     --addr) addr=$2; shift 2 ;;
     --server) server=$2; shift 2 ;;
     --cases) cases=$2; shift 2 ;;
@@ -31,16 +35,46 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# --- install Autobahn|Testsuite (idempotent) -----------------------------------
-# It is Python 2 only. pyenv's 2.7.18 lives on these machines; pip --target puts
-# everything in one git-ignored directory. zope is a namespace package (a .pth
-# file makes it importable), so the directory must be added with site.addsitedir,
-# not just PYTHONPATH.
-py2=${PYTHON2:-$HOME/.pyenv/versions/2.7.18/bin/python}
+# --- Python 2.7 and Autobahn|Testsuite (idempotent) ----------------------------
+# Autobahn|Testsuite is Python 2 only. pip --target puts everything in one
+# git-ignored directory. zope is a namespace package (a .pth file makes it
+# importable), so the directory must be added with site.addsitedir, not just
+# PYTHONPATH.
+
+# find_python2 : the path of a Python 2.7 interpreter, or nothing.
+find_python2() {
+  local prefix candidates=()
+  [ -n "${PYTHON2:-}" ] && candidates+=("$PYTHON2")
+  if command -v pyenv >/dev/null && prefix=$(pyenv prefix 2.7.18 2>/dev/null); then
+    candidates+=("$prefix/bin/python")
+  fi
+  command -v python2.7 >/dev/null && candidates+=("$(command -v python2.7)")
+  candidates+=("$HOME/.pyenv/versions/2.7.18/bin/python")
+  for py in "${candidates[@]}"; do
+    # A pyenv shim exists even when its version is not installed: ask the
+    # interpreter itself.
+    if [ -x "$py" ] && "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (2, 7))' 2>/dev/null; then
+      echo "$py"
+      return 0
+    fi
+  done
+  return 1
+}
+
+if ! py2=$(find_python2); then
+  echo "autobahn: Autobahn|Testsuite needs Python 2.7, and none was found" >&2
+  echo "  (tried \$PYTHON2, \`pyenv prefix 2.7.18\`, python2.7 on PATH, ~/.pyenv/versions/2.7.18)." >&2
+  if command -v pyenv >/dev/null; then
+    echo "  Install it with: pyenv install 2.7.18   (needs network access), then rerun." >&2
+  else
+    echo "  Install pyenv (https://github.com/pyenv/pyenv), run: pyenv install 2.7.18," >&2
+    echo "  or point PYTHON2=/path/to/python2.7 at one you have, then rerun." >&2
+  fi
+  exit 1
+fi
 tools=$PWD/.tools/autobahn
-[ -x "$py2" ] || { echo "autobahn: Python 2.7 not found at $py2 (set PYTHON2)" >&2; exit 1; }
 if ! "$py2" -c "import site; site.addsitedir('$tools'); import autobahntestsuite" 2>/dev/null; then
-  echo "installing autobahntestsuite==25.10.1 into .tools/autobahn"
+  echo "installing autobahntestsuite==25.10.1 into .tools/autobahn (with $py2)"
   rm -rf "$tools"
   "$py2" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
     --target "$tools" 'autobahntestsuite==25.10.1'

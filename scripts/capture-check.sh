@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-case "${1:-}" in -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
 dir=${1:-captures}
 # capture.env holds tcp_port, udp_port, ws_port and messages, written by capture.sh.
 # shellcheck source=/dev/null

@@ -25,7 +25,7 @@ keep=false
 check=false
 while [ $# -gt 0 ]; do
   case "$1" in
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage "$0"; exit 0 ;;
     --out) out=${2:?--out needs a directory}; shift ;;
     --keep-servers) keep=true ;;
     --check) check=true ;;
@@ -42,11 +42,10 @@ DEADLINE=10
 # --- tools -------------------------------------------------------------------
 # wireshark-common asks whether non-root users may capture; answer "no" up front so
 # apt never stops at a question (capture.sh runs tcpdump itself, as root).
-if ! command -v tshark >/dev/null || ! command -v tcpdump >/dev/null; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+# (Not root: apt_install stops and prints the apt-get command to run as root.)
+if { ! command -v tshark >/dev/null || ! command -v tcpdump >/dev/null; } && [ "$(id -u)" -eq 0 ]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" |
-    $sudo debconf-set-selections
+    debconf-set-selections
 fi
 apt_install tcpdump tshark iproute2
 bin=${SOCKLAB:-$(socklab_bin)}
@@ -82,8 +81,8 @@ start_tcpdump() {
     if ! kill -0 "$tcpdump_pid" 2>/dev/null; then
       if grep -qiE 'permission|not permitted' "$err"; then
         echo "capture.sh: no privilege to capture on lo: $(head -1 "$err")" >&2
-        echo "  run it as root (sudo scripts/capture.sh), or give tcpdump the capability:" >&2
-        echo "  sudo setcap cap_net_raw,cap_net_admin=eip $(command -v tcpdump)" >&2
+        echo "  run it as root, or, as root, give tcpdump the capability to capture:" >&2
+        echo "  setcap cap_net_raw,cap_net_admin=eip $(command -v tcpdump)" >&2
         exit 3
       fi
       echo "capture.sh: tcpdump failed: $(cat "$err")" >&2

@@ -5,7 +5,8 @@
 # Usage: scripts/check-docs.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case "${1:-}" in -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+source scripts/lib.sh
+case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
 bad=0
 while IFS= read -r line; do
   doc=${line%%:*}

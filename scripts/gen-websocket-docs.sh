@@ -12,8 +12,8 @@
 # Nothing in those files is typed by hand: rerun this after changing the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case "${1:-}" in -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 source scripts/lib.sh
+case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
 
 bin=$(socklab_bin)
 out=docs/generated

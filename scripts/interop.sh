@@ -5,12 +5,15 @@
 #
 # Starts each server on a free loopback port, talks to it with a client socklab
 # did not write, and compares what comes back byte for byte. Installs what it
-# needs (ncat and chromium from Debian, Python websockets in .tools/pyws, Node ws and
-# playwright-core in .tools/node) when missing. Exits non-zero on any mismatch.
+# needs when missing: from Debian, ncat and a headless Chromium (the package
+# chromium-headless-shell, or chromium where that does not exist; both without
+# recommends); Python websockets into .tools/pyws; Node ws and playwright-core
+# into .tools/node (playwright downloads no browser: it drives Debian's).
+# Exits non-zero on any mismatch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 source scripts/lib.sh
+case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
 
 apt_install ncat iproute2
 bin=$(socklab_bin)
@@ -46,9 +49,9 @@ check "ncat udp" "hello over udp" "$got"
 
 # --- WebSocket clients (added by the WebSocket work) -------------------------
 # Three clients socklab did not write: Python's `websockets`, Node's `ws`, and a
-# real browser (Debian's Chromium, headless) running the page ws-echo serves.
+# real browser (Debian's headless Chromium) running the page ws-echo serves.
 # Each sends text and binary and checks both come back unchanged and typed alike.
-apt_install chromium
+chromium=$(install_chromium)
 command -v npm >/dev/null || apt_install nodejs npm
 if ! .tools/pyws/bin/python -c 'import websockets' 2>/dev/null; then
   echo "installing Python websockets into .tools/pyws"
@@ -76,8 +79,9 @@ check "node ws: text, binary, close" $'text ok\nbinary ok\nclose 1000' "$got"
 # Chromium loads the page over HTTP from ws-echo's port, and the page's ?auto
 # script opens a WebSocket back to the same port, sends text and binary, closes
 # with 1000 and writes the outcome into <pre id="result">. playwright-core drives
-# Debian's Chromium and waits, in real time with a deadline, for that outcome.
-got=$(NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
+# the Chromium installed above ($CHROMIUM) and waits, in real time with a
+# deadline, for that outcome.
+got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
 check "chromium page: text, binary, close" "PASS text=true binary=true close=1000" "$got"
 
 if [ "$failures" -ne 0 ]; then

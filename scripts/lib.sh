@@ -1,17 +1,76 @@
+# shellcheck shell=bash
 # scripts/lib.sh — small helpers shared by the scripts (sourced, not run).
 
-# apt_install PKG... : install Debian packages that are missing (root; idempotent).
+# usage SCRIPT : print the comment block at the top of SCRIPT (its --help), from
+# line 2 to the first line that is not a comment, without the leading "# ".
+usage() {
+  awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$1"
+}
+
+# apt_install PKG... : install the Debian packages that are missing, and only
+# them: --no-install-recommends keeps apt from pulling in what a package merely
+# recommends (for a browser: printing, sound and network discovery services).
+# Needs root (these machines have no sudo); otherwise stops with the command to
+# run. Idempotent: installed packages are skipped without asking apt.
 apt_install() {
   local missing=()
   for pkg in "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]}; as root, run:" >&2
+    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
   echo "installing with apt: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# apt_available PKG : true when apt knows a candidate version of PKG (after an
+# `apt-get update`, which this runs once if the package lists are empty).
+apt_available() {
+  local candidate
+  candidate=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
+  if [ -z "$candidate" ] && [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
+    candidate=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
+  fi
+  [ -n "$candidate" ] && [ "$candidate" != "(none)" ]
+}
+
+# chromium_bin : path of an installed headless Chromium, or nothing. Debian's
+# chromium-headless-shell (the small headless-only build) first, then the full
+# chromium.
+chromium_bin() {
+  local b
+  for b in chromium-headless-shell chromium; do
+    if command -v "$b" >/dev/null; then command -v "$b"; return 0; fi
+  done
+  for b in /usr/lib/chromium/chromium-headless-shell /usr/lib/chromium/chromium; do
+    if [ -x "$b" ]; then echo "$b"; return 0; fi
+  done
+  return 1
+}
+
+# install_chromium : make sure a headless Chromium is installed, and print its
+# path. Prefers Debian's chromium-headless-shell; the full chromium package only
+# where that one does not exist. Both without recommends.
+install_chromium() {
+  if ! chromium_bin >/dev/null; then
+    if apt_available chromium-headless-shell; then
+      apt_install chromium-headless-shell >&2
+    else
+      apt_install chromium >&2
+    fi
+  fi
+  chromium_bin || { echo "no chromium binary found after installing it" >&2; exit 1; }
+}
+
+# version_at_least HAVE WANT : true when version HAVE (1.95.0) >= WANT (1.88).
+version_at_least() {
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]
 }
 
 # wait_port PROTO PORT : wait (at most 10 s) until something listens on loopback PORT.

@@ -26,7 +26,7 @@ count=100
 wire=auto
 while [ $# -gt 0 ]; do
   case "$1" in
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage "$0"; exit 0 ;;
     --loss) loss=${2:?}; shift ;;
     --delay) delay=${2:?}; shift ;;
     --count) count=${2:?}; shift ;;
@@ -52,7 +52,7 @@ RUN_LIMIT=120
 
 skip() { echo "SKIP lossy-link: $*"; exit 0; }
 
-[ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces (try sudo)"
+[ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces (run it as root)"
 apt_install iproute2 python3
 
 work=$(mktemp -d)

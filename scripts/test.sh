@@ -2,15 +2,18 @@
 # scripts/test.sh — every check socklab has, in one command (CI runs this via .ci/run).
 #
 # Usage: scripts/test.sh [--quick]
-#   --quick   format, lint and the Rust tests only (skip the third-party interop runs)
+#   --quick   format, lint, the Rust tests and the book only (skip the third-party
+#             interop runs, Autobahn, the bench smoke run, captures and the lossy link)
 #
-# Idempotent: whatever a step needs (ncat, Python and Node clients, Chromium,
-# Autobahn|Testsuite) is installed by that step's own script when missing.
+# Idempotent: whatever a step needs (mdBook in .tools/mdbook, ncat, Python and Node
+# clients, Chromium, Autobahn|Testsuite) is installed by that step's own script
+# when missing. Run it as root: apt installs and the captures need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 case "${1:-}" in
-  -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) usage "$0"; exit 0 ;;
 esac
 quick=false
 [ "${1:-}" = "--quick" ] && quick=true
@@ -32,6 +35,11 @@ read -r passed failed < <(awk '/^test result:/ { p += $4; f += $6 } END { print 
 step "docs: every {{#include}} anchor resolves"
 scripts/check-docs.sh
 
+step "docs: mdbook build and mdbook test (the book renders; its Rust snippets compile)"
+mdbook=$(scripts/install-mdbook.sh)
+"$mdbook" build docs
+"$mdbook" test docs
+
 if ! $quick; then
   step "interop: real third-party clients"
   scripts/interop.sh | tee target/interop-output.txt
@@ -44,7 +52,7 @@ if ! $quick; then
     --server "$PWD/target/release/socklab serve ws --model threads --addr {addr} --idle-timeout 30"
 
   step "bench: scripts/bench.sh end to end (a smoke run: its numbers mean nothing)"
-  scripts/bench.sh --secs 0.2 --runs 1 --idle 200 --out target/bench-smoke.md >/dev/null
+  scripts/bench.sh --secs 0.2 --runs 1 --idle 200 --out target/bench-smoke.md --no-goal-exit >/dev/null
 
   step "captures: the same exchange over tcp, udp and ws, asserted from tshark"
   scripts/capture.sh --out target/captures --check | tee target/capture-output.txt

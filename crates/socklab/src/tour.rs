@@ -158,7 +158,7 @@ impl Tour {
                 "{}",
                 style.paint(
                     Paint::Heading,
-                    "socklab tour: what a socket is, and what WebSocket adds — measured on this machine"
+                    "socklab tour: what a socket is, and what WebSocket adds — measured on this machine (lesson numbers: docs/lessons.md)"
                 )
             );
             outln!(
@@ -314,14 +314,14 @@ impl Tour {
             "  socklab chat ws://127.0.0.1:8080/       # type lines; arrivals print as they come (full duplex)"
         );
         outln!(
-            "  open http://127.0.0.1:8080/             # the browser page, served by `socklab serve ws`"
+            "  xdg-open http://127.0.0.1:8080/         # the browser page (`socklab serve ws`); or open it in any browser"
         );
         outln!("  socklab send ws://127.0.0.1:8080/ hi --wire   # any message, every byte decoded");
         outln!(
             "  socklab compare --count 10              # the table, with your own message and count"
         );
         outln!(
-            "  scripts/capture.sh                      # the same conversations in a packet capture"
+            "  scripts/capture.sh                      # as root: the same conversations in a packet capture"
         );
         Ok(())
     }
