@@ -229,3 +229,89 @@ fn idle_connection_is_closed_gracefully() {
         "expected the server's FIN"
     );
 }
+
+/// Fairness: on one loop, two clients streaming as fast as they can do not
+/// starve a light one. Each connection reads at most a turn's budget before the
+/// loop moves on (an older loop drained a busy socket until it ran dry), so the
+/// light client's echoes come back while the streams go on, and the loop's
+/// counters show the busy connections yielding.
+#[test]
+fn two_streams_do_not_starve_a_light_client_on_one_loop() {
+    use std::sync::atomic::AtomicBool;
+    let server = Server::start(Limits::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let streams: Vec<_> = (0..2)
+        .map(|_| {
+            let client = server.connect();
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                let mut reader = client.try_clone().unwrap();
+                let echo = thread::spawn(move || {
+                    let mut buf = vec![0u8; 256 * 1024];
+                    let mut got = 0u64;
+                    while let Ok(n) = reader.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        got += n as u64;
+                    }
+                    got
+                });
+                let chunk = vec![b's'; 256 * 1024];
+                let mut writer = client;
+                let mut sent = 0u64;
+                // Bounded: at most 4 GiB, in practice until the light client is done.
+                while !stop.load(Ordering::Relaxed) && sent < 4 << 30 {
+                    writer.write_all(&chunk).unwrap();
+                    sent += chunk.len() as u64;
+                }
+                writer.shutdown(std::net::Shutdown::Write).unwrap();
+                (sent, echo.join().unwrap())
+            })
+        })
+        .collect();
+    let mut light = server.connect();
+    for i in 0..50 {
+        let line = format!("light {i:02}\n");
+        light.write_all(line.as_bytes()).unwrap();
+        let mut reply = [0u8; 9];
+        light.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply[..], line.as_bytes());
+    }
+    stop.store(true, Ordering::Relaxed);
+    for stream in streams {
+        let (sent, echoed) = stream.join().unwrap();
+        assert!(sent > 0);
+        assert_eq!(sent, echoed, "a stream lost bytes");
+    }
+    assert!(server.stats.yields.load(Ordering::Relaxed) > 0);
+}
+
+/// Two clocks: a client that sends and never reads is never idle (bytes keep
+/// arriving), but the echo the server queues for it makes no progress: the
+/// write-stall deadline closes it, and the idle deadline does not fire.
+#[test]
+fn a_client_that_never_reads_is_closed_by_the_write_stall() {
+    let server = Server::start(Limits {
+        idle_timeout: Some(Duration::from_secs(60)),
+        write_stall: Some(Duration::from_millis(300)),
+        ..Limits::default()
+    });
+    let client = server.connect();
+    let writer = {
+        let stream = client.try_clone().unwrap();
+        // Bounded: 64 MiB at most; it fails once the server closes us.
+        thread::spawn(move || write_pattern(stream, 64 << 20))
+    };
+    server.wait_for("the write-stall deadline", |s| {
+        s.stall_closes.load(Ordering::Relaxed) == 1
+    });
+    assert_eq!(server.stats.idle_closes.load(Ordering::Relaxed), 0);
+    assert!(
+        writer.join().unwrap().is_err(),
+        "the server closed us mid-write"
+    );
+    server.wait_for("the connection to be gone", |s| {
+        s.open.load(Ordering::Relaxed) == 0
+    });
+}

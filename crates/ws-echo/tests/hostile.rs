@@ -410,3 +410,40 @@ fn past_the_cap_a_client_reads_503_with_retry_after() {
         }
     }
 }
+
+/// Lesson: the handshake deadline counts from accept, not from the last byte.
+/// A client that trickles its request a byte at a time is alive by the idle
+/// clock, but must not hold a connection forever: 408 when the time is up.
+#[test]
+fn a_request_trickled_byte_by_byte_gets_408_at_the_handshake_deadline() {
+    for model in MODELS {
+        let server = Server::start(
+            model,
+            1,
+            Config {
+                handshake_timeout: Duration::from_millis(500),
+                ..Config::default()
+            },
+        );
+        let mut slow = TcpStream::connect(server.addr()).unwrap();
+        slow.set_read_timeout(Some(DEADLINE)).unwrap();
+        let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".repeat(4);
+        let started = Instant::now();
+        for byte in request.iter() {
+            if slow.write_all(&[*byte]).is_err() {
+                break; // the server has answered and closed
+            }
+            thread::sleep(Duration::from_millis(20));
+            if started.elapsed() > Duration::from_secs(3) {
+                break; // bounded: well past the deadline
+            }
+        }
+        let mut answer = Vec::new();
+        let _ = slow.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{model:?}: {answer:?}"
+        );
+    }
+}
