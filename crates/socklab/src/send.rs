@@ -7,7 +7,7 @@
 //! `socklab send ws://127.0.0.1:8080/ hello --wire` (the Upgrade, masked frames,
 //! the close handshake).
 //! `--states` prints, after each step, the kernel's TCP state of both ends of the
-//! connection (read from /proc/net/tcp) with the time on the Tap's clock, so each
+//! connection (asked of the kernel by 4-tuple, sock_diag) with the time on the Tap's clock, so each
 //! line can be matched to its packets in `scripts/capture.sh`'s captures.
 
 use std::time::Duration;
@@ -50,7 +50,7 @@ pub struct Send {
 /// One `--states` line: the step just done, when it finished (ms on the Tap's
 /// clock, which starts just before connect(), as the capture's SYN does), and the
 /// kernel's state of each end. Both ends
-/// live on this machine, so /proc/net/tcp lists both: ours is (local, peer), the
+/// live on this machine, so the kernel knows both: ours is (local, peer), the
 /// server's accepted socket is (peer, local).
 fn print_states(step: &str, at: Duration, client: TcpState, server: TcpState) {
     outln!(
@@ -108,7 +108,7 @@ impl Send {
         // UDP sockets have no TCP state: --states only speaks for tcp and ws.
         let states = self.states && !self.json && scheme != Scheme::Udp;
         if self.states && !self.json && scheme == Scheme::Udp {
-            outln!("  [kernel] udp: no connection, so no state to show (nothing in /proc/net/tcp)");
+            outln!("  [kernel] udp: no connection, so no state to show (the kernel keeps no TCP state for it)");
         }
         if states {
             let at = t.log().elapsed();

@@ -40,7 +40,7 @@ const TOUR_ROUNDS: usize = 200;
 /// error (loopback answers in microseconds; this only bounds a broken setup).
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often the lifecycle step re-reads /proc/net/tcp while waiting for a state.
+/// How often the lifecycle step asks the kernel again while waiting for a state.
 const STATE_POLL: Duration = Duration::from_millis(1);
 
 /// How long the lifecycle step waits for a state change the next packet brings
@@ -172,7 +172,7 @@ impl Tour {
         // 1. The lifecycle, with the kernel's TCP states.
         heading(
             "A TCP connection's life, as the kernel sees it (lesson 1)",
-            "Each step is one system call; the states are read from /proc/net/tcp right after it, for both ends.",
+            "Each step is one system call; the states are the kernel's own (one sock_diag lookup per end, as `ss` asks), read right after it — on loopback the peer may already have answered.",
         );
         let lifecycle = lifecycle_walk().context("the lifecycle walk")?;
         if text {
