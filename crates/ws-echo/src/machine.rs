@@ -239,6 +239,7 @@ impl Machine {
     }
     // ANCHOR_END: expire
 
+    // ANCHOR: decide
     /// Answers a complete request: the 101 (and from here on, frames), the page,
     /// or an HTTP error with its reason.
     fn decide(&mut self, decision: Decision, head: &[u8]) {
@@ -280,6 +281,7 @@ impl Machine {
             Decision::Incomplete => {}
         }
     }
+    // ANCHOR_END: decide
 
     // ANCHOR: messages
     /// Takes every whole message tungstenite can make of the input, and echoes
