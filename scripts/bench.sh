@@ -287,9 +287,18 @@ def f(run, key, fmt="{:,.0f}"):
 def errs(r):
     return sum(r[k]["errors"] for k in ("c1", "c8", "idle") if r[k])
 
+# Each table sits between <!-- ANCHOR: name --> lines, so a page can quote one
+# with {{#include generated/bench.md:name}} (the comments do not render).
+def anchor(name):
+    return f"<!-- ANCHOR: {name} -->"
+
+def anchor_end(name):
+    return f"<!-- ANCHOR_END: {name} -->"
+
 lines = [
     "### Ping-pong, and idle connections",
     "",
+    anchor("pingpong"),
     f"| server | 1 conn msgs/s | p50 µs | p99 µs | 8 conns msgs/s | p50 µs | p99 µs "
     f"| {idle:,} idle: open s | peak RSS MB, load | peak RSS MB, {idle:,} idle | errors |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -310,7 +319,7 @@ lines += ["", f"Strict ping-pong, 64-byte messages, {secs} s per run, the median
           "per cell (errors summed over all runs), on 127.0.0.1; the idle run (WebSocket "
           "servers only, one run) holds the idle connections plus one ping-pong connection "
           f"for 1 s. The tcp and ws event loops run {loops} loops (one per core, their "
-          "default); the udp event loop is one loop on one socket.", ""]
+          "default); the udp event loop is one loop on one socket.", anchor_end("pingpong"), ""]
 
 def ratio(a, b):
     return a / b if b else float("nan")
@@ -339,7 +348,7 @@ targets.append((f"ws event loop, peak RSS with {idle:,} idle", f"{mb:.1f} MB", "
 
 # --- 2. fairness ----------------------------------------------------------------
 fair = {r["name"]: r["runs"] for r in load("fair.jsonl")}
-lines += ["### A light client beside two streaming ones", "",
+lines += ["### A light client beside two streaming ones", "", anchor("fairness"),
           "| server | light client p50 µs | p99 µs (min–max) | streamed MB/s | errors |",
           "|---|---:|---:|---:|---:|"]
 for name, rs in fair.items():
@@ -351,7 +360,8 @@ for name, rs in fair.items():
 lines += ["", f"One ping-pong connection (64-byte messages) measured while 2 more connections "
           f"stream 64 KiB binary messages at full speed ({{STREAM_WINDOW}} in flight each, every echo "
           f"read), {secs} s per run, median of {runs} runs; the event loop is one loop "
-          "(`--loops 1`), so all three connections share it.".replace("{STREAM_WINDOW}", "4"), ""]
+          "(`--loops 1`), so all three connections share it.".replace("{STREAM_WINDOW}", "4"),
+          anchor_end("fairness"), ""]
 for proto in ("tcp", "ws"):
     ev, th = fair.get(f"{proto} event-loop"), fair.get(f"{proto} threads")
     if ev and th:
@@ -361,7 +371,7 @@ for proto in ("tcp", "ws"):
 
 # --- 3. connections per second, and the storm ------------------------------------
 churn = {r["name"]: r["runs"] for r in load("churn.jsonl")}
-lines += ["### Connections per second", "",
+lines += ["### Connections per second", "", anchor("churn"),
           "| server (event loop) | RUST_LOG | connections/s (min–max) | errors |", "|---|---|---:|---:|"]
 for name, rs in churn.items():
     proto, level = name.split()
@@ -376,7 +386,7 @@ storm = {r["name"]: r["runs"] for r in load("storm.jsonl")}
 storm_n = idle // 5
 lines += ["", f"Each connection: connect, one 6-byte message, its echo, close (ws: the Upgrade "
           f"and the closing handshake too); one client, {secs} s per run, median of {runs} runs; "
-          "server stderr to /dev/null.", "",
+          "server stderr to /dev/null.", anchor_end("churn"), "", "### A close storm", "", anchor("storm"),
           f"| server (event loop, RUST_LOG=info) | storm opened in s | fds before | fds just after | back to baseline in s | errors |",
           "|---|---:|---:|---:|---:|---:|"]
 for name, rs in storm.items():
@@ -397,11 +407,11 @@ lines += ["", f"{storm_n:,} connections opened at once (8 threads) and dropped t
           "byte; the server's fds (`/proc/PID/fd`) are counted before, right after, and every "
           f"0.1 s until back to the count before (at most 10 s); median of {runs} storms. "
           "Opening takes seconds because the accept queue (backlog 128) overflows and the "
-          "kernel drops SYNs, which clients resend a second later.", ""]
+          "kernel drops SYNs, which clients resend a second later.", anchor_end("storm"), ""]
 
 # --- 4. ping flood -----------------------------------------------------------------
 flood = {r["name"]: r["runs"] for r in load("flood.jsonl")}
-lines += ["### Ping flood", "",
+lines += ["### Ping flood", "", anchor("flood"),
           "| server | peak RSS MB (min–max) | RSS at start MB | Pings sent | attacker closed | closed after s |",
           "|---|---:|---:|---:|---:|---:|"]
 for name, rs in flood.items():
@@ -418,12 +428,12 @@ for name, rs in flood.items():
 lines += ["", f"`ping-flood`: one client with a 1 KiB receive buffer asked for, sending 125-byte "
           f"Pings 64 per `write()` for {flood_secs} s and never reading; each run on a fresh server "
           f"started with `--write-stall-timeout 1`, {runs} runs per row. \"Closed\" means the "
-          "attacker's `write()` failed (the server reset the connection).", ""]
+          "attacker's `write()` failed (the server reset the connection).", anchor_end("flood"), ""]
 
 # --- 5. memory per idle connection ----------------------------------------------------
 mem = {r["name"]: r["runs"] for r in load("mem.jsonl")}
 steps = sorted({int(n.split()[-1]) for n in mem})
-lines += ["### Memory per idle WebSocket connection", "",
+lines += ["### Memory per idle WebSocket connection", "", anchor("memory"),
           "| server | " + " | ".join(f"{n:,} idle: KiB per connection" for n in steps) + " |",
           "|---|" + "---:|" * len(steps)]
 for model in ("event-loop", "threads"):
@@ -439,10 +449,13 @@ for model in ("event-loop", "threads"):
         cells.append(f"{med(per):.1f} ({min(per):.1f}–{max(per):.1f})")
     lines.append(f"| ws {model} | " + " | ".join(cells) + " |")
 lines += ["", "Peak RSS (VmHWM) with N idle connections plus one ping-pong connection, minus "
-          f"RSS at start, divided by N; median (min–max) of {runs} runs, each on a fresh server.", ""]
+          f"RSS at start, divided by N; median (min–max) of {runs} runs, each on a fresh server.",
+          anchor_end("memory"), ""]
 
-lines += ["### Targets", "", "| target | measured | goal | | note |", "|---|---:|---:|:---:|---|"]
+lines += ["### Targets", "", anchor("targets"), "| target | measured | goal | | note |", "|---|---:|---:|:---:|---|"]
 lines += [f"| {a} | {b} | {c} | {verdict(d)} | {n} |" for a, b, c, d, n in targets]
+lines += ["", "\"The two differ by less than their spread\": the ranges (min–max over the runs) "
+          "of the two cells overlap, so this run cannot tell them apart.", anchor_end("targets")]
 text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text)
