@@ -6,12 +6,23 @@
 //! without a byte, which is what costs a thread-per-connection server memory.
 //! The result is messages per second, RTT p50/p99, and the errors seen.
 //!
+//! With `stream` > 0, that many more connections stream large messages at full
+//! speed beside the measured ones (a few messages in flight, each echo read as
+//! it comes): the load a fair server must not let starve a light client. Their
+//! traffic is reported apart; the RTTs are the measured connections' only.
+//!
+//! [`churn`] holds the other two loads: connections opened, used once and
+//! closed in a loop (connections per second), and a storm of connections opened
+//! at once and dropped.
+//!
 //! It uses raw std sockets and tungstenite's client directly: a load generator
 //! must not record every byte (the shared client's Tap does, for the lessons).
 //!
 //! Run: `socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 5` (against
 //! `socklab serve ws`). Bounded: every loop stops at `secs` or [`MAX_MESSAGES`].
 #![deny(missing_docs)]
+
+pub mod churn;
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -29,6 +40,12 @@ pub const MAX_MESSAGES: u64 = 10_000_000;
 /// How long one reply may take before it counts as an error (a lost datagram, a
 /// stuck server).
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Messages each streaming connection keeps in flight: it sends this many, then
+/// one more per echo it reads. A few, so the server always has work queued;
+/// few enough that they fit in the socket buffers and the server's queue
+/// (otherwise both sides would block in `write()`).
+pub const STREAM_WINDOW: usize = 4;
 
 /// Threads that open the idle connections in parallel.
 const IDLE_OPENERS: usize = 4;
@@ -101,6 +118,11 @@ pub struct Options {
     pub size: usize,
     /// Extra connections opened first and held open, silent (tcp and ws only).
     pub idle: usize,
+    /// Extra connections streaming `stream_size`-byte messages at full speed
+    /// beside the measured ones (tcp and ws only).
+    pub stream: usize,
+    /// Bytes per streamed message.
+    pub stream_size: usize,
 }
 
 /// What one run measured.
@@ -116,6 +138,12 @@ pub struct Report {
     pub idle_open_secs: f64,
     /// Bytes per message.
     pub size: usize,
+    /// Streaming connections that ran beside the measured ones.
+    pub stream: usize,
+    /// Bytes per streamed message.
+    pub stream_size: usize,
+    /// Echoed bytes per second over all streaming connections, MB (10^6) per second.
+    pub stream_mb_per_sec: f64,
     /// Round trips completed.
     pub messages: u64,
     /// Round trips per second, all connections together.
@@ -146,8 +174,19 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
     let idle = open_idle(target, idle_wanted, &mut errors);
     let idle_open_secs = started.elapsed().as_secs_f64();
 
-    // 2. The ping-pong connections, all starting together.
-    let barrier = Arc::new(Barrier::new(opts.conns + 1));
+    // 2. The ping-pong connections and the streaming ones, all starting together.
+    let stream_wanted = if target.kind == Kind::Udp {
+        0
+    } else {
+        opts.stream
+    };
+    let barrier = Arc::new(Barrier::new(opts.conns + stream_wanted + 1));
+    let streams: Vec<_> = (0..stream_wanted)
+        .map(|_| {
+            let (target, opts, barrier) = (target.clone(), *opts, Arc::clone(&barrier));
+            thread::spawn(move || stream(&target, &opts, &barrier))
+        })
+        .collect();
     let workers: Vec<_> = (0..opts.conns)
         .map(|_| {
             let (target, opts, barrier) = (target.clone(), *opts, Arc::clone(&barrier));
@@ -169,6 +208,19 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let mut streamed: u64 = 0;
+    for worker in streams {
+        match worker.join() {
+            Ok(result) => {
+                streamed += result.bytes;
+                if let Some(e) = result.error {
+                    errors.add(format!("streaming connection: {e}"));
+                }
+            }
+            Err(_) => errors.add("a streaming thread panicked".to_string()),
+        }
+    }
+    let stream_elapsed = started.elapsed().as_secs_f64();
     drop(idle);
 
     rtts.sort_unstable();
@@ -179,6 +231,9 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
         idle: idle_wanted - errors.idle_failed,
         idle_open_secs,
         size: opts.size,
+        stream: stream_wanted,
+        stream_size: opts.stream_size,
+        stream_mb_per_sec: streamed as f64 / 1e6 / stream_elapsed.max(f64::EPSILON),
         messages,
         msgs_per_sec: messages as f64 / elapsed.max(f64::EPSILON),
         rtt_p50_us: percentile(&rtts, 50.0),
@@ -323,6 +378,81 @@ fn ping_pong(target: &Target, opts: &Options, barrier: &Barrier) -> Worker {
     worker
 }
 
+/// What one streaming connection did.
+struct Streamed {
+    /// Echoed bytes read back.
+    bytes: u64,
+    error: Option<String>,
+}
+
+/// One streaming connection: [`STREAM_WINDOW`] messages in flight, one more sent
+/// per echo read, until the deadline; then the echoes still in flight are read.
+fn stream(target: &Target, opts: &Options, barrier: &Barrier) -> Streamed {
+    let conn = open_one(target);
+    barrier.wait();
+    let mut done = Streamed {
+        bytes: 0,
+        error: None,
+    };
+    let mut conn = match conn {
+        Ok(conn) => conn,
+        Err(e) => {
+            done.error = Some(format!("connect: {e}"));
+            return done;
+        }
+    };
+    let payload: Vec<u8> = (0..opts.stream_size).map(|i| (i % 251) as u8).collect();
+    let message = Bytes::from(payload.clone());
+    let mut reply = vec![0u8; payload.len()];
+    let deadline = Instant::now() + opts.duration;
+    let mut in_flight = 0usize;
+    let mut sent: u64 = 0;
+    let result: io::Result<()> = (|| {
+        loop {
+            let more = Instant::now() < deadline && sent < MAX_MESSAGES;
+            if more && in_flight < STREAM_WINDOW {
+                match &mut conn {
+                    Conn::Tcp(s) => s.write_all(&payload)?,
+                    Conn::Ws(ws) => ws
+                        .send(Message::Binary(message.clone()))
+                        .map_err(io::Error::other)?,
+                    Conn::Udp(_) => return Ok(()),
+                }
+                in_flight += 1;
+                sent += 1;
+                continue;
+            }
+            if in_flight == 0 {
+                return Ok(());
+            }
+            match &mut conn {
+                Conn::Tcp(s) => {
+                    s.read_exact(&mut reply)?;
+                    check(reply == payload)?;
+                }
+                Conn::Ws(ws) => loop {
+                    match ws.read().map_err(io::Error::other)? {
+                        Message::Binary(b) => break check(b == message)?,
+                        Message::Ping(_) | Message::Pong(_) => continue,
+                        other => return Err(io::Error::other(format!("unexpected {other:?}"))),
+                    }
+                },
+                Conn::Udp(_) => return Ok(()),
+            }
+            in_flight -= 1;
+            done.bytes += payload.len() as u64;
+        }
+    })();
+    if let Err(e) = result {
+        done.error = Some(e.to_string());
+    }
+    if let Conn::Ws(ws) = &mut conn {
+        let _ = ws.close(None);
+        let _ = ws.flush();
+    }
+    done
+}
+
 fn round_trip_tcp(s: &mut TcpStream, payload: &[u8], reply: &mut [u8]) -> io::Result<()> {
     s.write_all(payload)?;
     // A stream has no messages: read until as many bytes came back as were sent.
@@ -348,7 +478,7 @@ fn round_trip_ws(ws: &mut WebSocket<TcpStream>, message: &Bytes) -> io::Result<(
     }
 }
 
-fn check(same: bool) -> io::Result<()> {
+pub(crate) fn check(same: bool) -> io::Result<()> {
     if same {
         Ok(())
     } else {
@@ -376,12 +506,15 @@ impl Report {
             None => "null".to_string(),
         };
         format!(
-            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{:.1},\"rtt_p99_us\":{:.1},\"errors\":{},\"first_error\":{}}}",
+            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"stream\":{},\"stream_size\":{},\"stream_mb_per_sec\":{:.1},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{:.1},\"rtt_p99_us\":{:.1},\"errors\":{},\"first_error\":{}}}",
             self.url,
             self.conns,
             self.idle,
             self.idle_open_secs,
             self.size,
+            self.stream,
+            self.stream_size,
+            self.stream_mb_per_sec,
             self.messages,
             self.msgs_per_sec,
             self.rtt_p50_us,

@@ -11,7 +11,7 @@ use clap::Args;
 /// Flags of `socklab bench`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\nStart the servers first: socklab serve all"
+    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\nStart the servers first: socklab serve all"
 )]
 pub struct Bench {
     /// Servers to load: tcp://IP:PORT, udp://IP:PORT, ws://IP:PORT/ (loopback only)
@@ -29,6 +29,12 @@ pub struct Bench {
     /// Extra connections opened first and held open without a byte (tcp, ws)
     #[arg(long, default_value_t = 0, value_name = "N")]
     idle: usize,
+    /// Extra connections streaming large messages at full speed beside the measured ones (tcp, ws)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    stream: usize,
+    /// Bytes per streamed message
+    #[arg(long, default_value_t = 65536, value_name = "B")]
+    stream_size: usize,
     /// One JSON object per line instead of the table
     #[arg(long)]
     json: bool,
@@ -47,6 +53,8 @@ impl Bench {
             duration: Duration::from_secs_f64(self.secs),
             size: self.size.max(1),
             idle: self.idle,
+            stream: self.stream,
+            stream_size: self.stream_size.max(1),
         };
         if !self.json {
             outln!("{}", Report::HEADER);

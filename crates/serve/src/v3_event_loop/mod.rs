@@ -66,6 +66,7 @@ pub use session::{
     Expiry, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
 };
 
+// ANCHOR: budgets
 /// The most bytes a session should hold queued for its peer before it stops
 /// reading from that peer (backpressure). 1 MiB: big enough that a fast reader
 /// never hits it.
@@ -74,6 +75,7 @@ pub const QUEUE_LIMIT: usize = 1 << 20;
 /// Bytes one connection may read in one turn before the others get theirs:
 /// 64 KiB, four reads of the loop's 16 KiB buffer.
 pub const TURN_BUDGET: u64 = 64 * 1024;
+// ANCHOR_END: budgets
 
 /// The loop's shared read buffer. Any size works; 16 KiB means few system calls
 /// for big transfers.
