@@ -166,6 +166,33 @@ impl Connection {
         self.set_timeouts(idle, idle)
     }
 
+    /// `write_all`, with the write-stall clock kept exactly: fails with
+    /// `TimedOut` once the peer has taken nothing for `stall`.
+    ///
+    /// SO_SNDTIMEO alone is not enough: a `write()` that copied some bytes at
+    /// once and then waited the whole timeout for room returns those bytes as a
+    /// success, and the next `write()` would wait the timeout again. So a call
+    /// that returned only after `stall` counts as stalled too.
+    pub fn write_all_or_stall(
+        &mut self,
+        mut buf: &[u8],
+        stall: Option<Duration>,
+    ) -> io::Result<()> {
+        while !buf.is_empty() {
+            let started = std::time::Instant::now();
+            match self.write(buf) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if !buf.is_empty() && stall.is_some_and(|t| started.elapsed() >= t) {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+        }
+        Ok(())
+    }
+
     /// Two clocks, as the event loop keeps them: `idle` bounds a `read()` waiting
     /// for a byte from the peer (SO_RCVTIMEO), `stall` bounds a `write()` waiting
     /// for room while the peer does not read (SO_SNDTIMEO). Each restarts on every

@@ -18,8 +18,9 @@
 pub mod cli;
 pub mod session;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::TcpListener;
+use std::time::Duration;
 
 use lifecycle::Shutdown;
 use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
@@ -60,7 +61,7 @@ pub fn serve(
 /// Returns how many bytes were echoed. There are no messages here: a read returns
 /// whatever the kernel has buffered, which may be part of what the client wrote,
 /// or several of its writes run together.
-pub fn echo_stream(conn: &mut Connection) -> io::Result<u64> {
+pub fn echo_stream(conn: &mut Connection, stall: Option<Duration>) -> io::Result<u64> {
     let mut buf = [0u8; READ_BUFFER];
     let mut echoed = 0;
     loop {
@@ -72,9 +73,10 @@ pub fn echo_stream(conn: &mut Connection) -> io::Result<u64> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        // write() may take fewer bytes than offered; write_all loops until all
-        // n bytes are in the kernel's send buffer (and retries EINTR itself).
-        conn.write_all(&buf[..n])?;
+        // write() may take fewer bytes than offered: loop until all n bytes are
+        // in the kernel's send buffer — unless the peer takes nothing for
+        // `stall` (it does not read): then give up (TimedOut).
+        conn.write_all_or_stall(&buf[..n], stall)?;
         echoed += n as u64;
     }
 }
@@ -90,11 +92,13 @@ pub fn handle(mut conn: Connection, limits: &Limits) {
     if let Err(e) = conn.set_timeouts(limits.idle_timeout, limits.write_stall) {
         warn!("[{tuple}] cannot set the idle timeout: {e}");
     }
-    match echo_stream(&mut conn) {
+    match echo_stream(&mut conn, limits.write_stall) {
         Ok(bytes) => info!("[{tuple}] done: echoed {bytes} bytes"),
         Err(e) if is_timeout(&e) => info!(
-            "[{tuple}] no byte in or out for {:?} (--idle-timeout): closing",
-            limits.idle_timeout.unwrap_or_default()
+            "[{tuple}] no byte from the peer for {:?} (--idle-timeout), or none of our \
+             echo taken for {:?} (--write-stall-timeout): closing",
+            limits.idle_timeout.unwrap_or_default(),
+            limits.write_stall.unwrap_or_default()
         ),
         Err(e) if is_disconnect(&e) => info!("[{tuple}] the peer went away: {e}"),
         Err(e) => warn!("[{tuple}] connection failed: {e}"),

@@ -59,7 +59,20 @@ fn drive(
         // 1. Write everything the machine queued; write() waits for room, at
         //    most the write-stall timeout without progress (SO_SNDTIMEO).
         while !machine.output().is_empty() {
-            match conn.write(machine.output()) {
+            let started = Instant::now();
+            let wrote = conn.write(machine.output());
+            // A write that returned only after the whole stall timeout took its
+            // bytes at once and then waited for room: stalled too (SO_SNDTIMEO
+            // alone would restart the clock for the next write).
+            let stalled = |t: Duration| started.elapsed() >= t;
+            let wrote = match wrote {
+                Ok(n) if n < machine.output().len() && limits.write_stall.is_some_and(stalled) => {
+                    machine.sent(n);
+                    Err(io::ErrorKind::TimedOut.into())
+                }
+                other => other,
+            };
+            match wrote {
                 Ok(n) => machine.sent(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_timeout(&e) => {

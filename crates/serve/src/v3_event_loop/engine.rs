@@ -93,6 +93,12 @@ pub(super) struct Slot<S> {
     closing: Option<usize>,
     /// The loop turn this slot was last served in (served once per turn at most).
     served_turn: u64,
+    /// It spent its budget and waits on the still-ready list: this turn it is
+    /// served after everyone else, even if an event names it too.
+    yielded: bool,
+    /// An event came for it while it waited there and said the peer's FIN is in:
+    /// kept, so the turn that serves it knows.
+    missed_fin: bool,
     /// Its place under the connection cap, given back when the slot is dropped.
     _place: Place,
 }
@@ -178,13 +184,20 @@ where
                 }
                 // Another loop or thread put something in our inbox (or: shutdown).
                 WAKER => state.open_inbox(&inbox, &poll, &mut start, now),
+                // A connection on the still-ready list waits for its place at
+                // the end of this turn: the light ones go first.
+                token if state.is_yielded(token) => state.note_missed(token, ready),
                 token => state.serve_ready(token, ready, now),
             }
         }
         // Those that yielded last turn, after everyone who had an event this turn.
-        // (One served by an event already had its turn, and is skipped.)
         for token in again {
-            state.serve_ready(token, Readiness::AGAIN, now);
+            let mut ready = Readiness::AGAIN;
+            if let Some(slot) = state.slots.get_mut(&token) {
+                ready.read_closed = std::mem::take(&mut slot.missed_fin);
+                slot.yielded = false;
+            }
+            state.serve_ready(token, ready, now);
         }
         state.expire(now);
         if let Some(listener) = listener
@@ -248,6 +261,19 @@ impl<S: Session> Loop<S> {
             .map(|t| t.saturating_duration_since(now))
     }
 
+    /// Whether this connection spent its budget last turn and waits on the
+    /// still-ready list.
+    fn is_yielded(&self, token: Token) -> bool {
+        self.slots.get(&token).is_some_and(|slot| slot.yielded)
+    }
+
+    /// Keeps what a skipped event said that [`Readiness::AGAIN`] does not.
+    fn note_missed(&mut self, token: Token, ready: Readiness) {
+        if let Some(slot) = self.slots.get_mut(&token) {
+            slot.missed_fin |= ready.read_closed;
+        }
+    }
+
     /// Takes a new connection into the table, its clocks starting now.
     pub(super) fn insert(&mut self, token: Token, session: S, tuple: FourTuple, place: Place) {
         let now = Instant::now();
@@ -261,6 +287,8 @@ impl<S: Session> Loop<S> {
             deadline: None,
             closing: None,
             served_turn: 0,
+            yielded: false,
+            missed_fin: false,
             _place: place,
         };
         self.slots.insert(token, slot);
@@ -324,6 +352,7 @@ impl<S: Session> Loop<S> {
         match step {
             Ok(Step::Wait) => self.reschedule(token),
             Ok(Step::Yield) => {
+                slot.yielded = true;
                 self.stats.yields.fetch_add(1, Ordering::Relaxed);
                 self.still_ready.push_back(token);
                 self.reschedule(token);
@@ -353,13 +382,17 @@ impl<S: Session> Loop<S> {
         if slot.closing.is_some() {
             return; // the drain's deadline stands
         }
-        let idle = self.limits.idle_timeout.map(|t| slot.heard + t);
+        let idle = slot
+            .session
+            .idle_timeout(self.limits.idle_timeout)
+            .map(|t| slot.heard + t);
         let opening = slot.session.opening_deadline().map(|t| slot.accepted + t);
         let stall = match (slot.session.pending(), self.limits.write_stall) {
             (0, _) | (_, None) => None,
             (_, Some(t)) => Some(slot.stalled_since + t),
         };
-        let new = [idle, opening, stall].into_iter().flatten().min();
+        let alarm = slot.session.alarm_at();
+        let new = [idle, opening, stall, alarm].into_iter().flatten().min();
         if let Some(t) = new.filter(|t| slot.deadline.is_none_or(|old| *t < old)) {
             self.deadlines.push(Reverse((t, token)));
         }
@@ -430,6 +463,14 @@ impl<S: Session> Loop<S> {
             let Some(slot) = self.slots.get_mut(&token) else {
                 continue; // closed already
             };
+            // A session's own alarm (a long poll's hold time) is not a deadline
+            // that closes it: ring it, and carry on.
+            if slot.closing.is_none() && slot.session.alarm_at().is_some_and(|t| t <= now) {
+                slot.deadline = None; // its heap entry is gone: reschedule anew
+                let step = slot.session.alarm();
+                self.after(token, step, now);
+                continue;
+            }
             match slot.deadline {
                 Some(real) if real > now => self.deadlines.push(Reverse((real, token))),
                 Some(_) if slot.closing.is_some() => {
@@ -461,7 +502,9 @@ impl<S: Session> Loop<S> {
                             _ => info!(
                                 "[{}] no byte from the peer for {:?} (--idle-timeout): closing",
                                 slot.tuple,
-                                self.limits.idle_timeout.unwrap_or_default()
+                                slot.session
+                                    .idle_timeout(self.limits.idle_timeout)
+                                    .unwrap_or_default()
                             ),
                         }
                         self.stats.idle_closes.fetch_add(1, Ordering::Relaxed);

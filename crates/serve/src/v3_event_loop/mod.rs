@@ -15,8 +15,9 @@
 //!   we read would keep its socket ready forever, and a loop that drains it to
 //!   the end would serve nobody else. So a session reads at most
 //!   [`TURN_BUDGET`] bytes per turn, then says [`Step::Yield`]; the loop puts it
-//!   on a *still-ready list* and serves it again next turn, after everyone else
-//!   that is ready. (No event will come for it: the bytes are already there.)
+//!   on a *still-ready list* and serves it again next turn, *after* everyone
+//!   else that is ready — even if a new event names it too. (Without the list
+//!   no event would come for it: the bytes are already there.)
 //! - **Spurious wake-ups.** An event may come for a socket with nothing to read,
 //!   or for a connection already closed. Both are expected.
 //! - **Partial writes.** A non-blocking `write()` takes what fits in the send
@@ -73,8 +74,10 @@ pub use session::{
 pub const QUEUE_LIMIT: usize = 1 << 20;
 
 /// Bytes one connection may read in one turn before the others get theirs:
-/// 64 KiB, four reads of the loop's 16 KiB buffer.
-pub const TURN_BUDGET: u64 = 64 * 1024;
+/// 16 KiB, one read of the loop's buffer. A light client waits at most one turn
+/// of each busy one; a bigger budget means fewer `epoll_wait` calls for a bulk
+/// transfer, and a longer wait for everyone beside it.
+pub const TURN_BUDGET: u64 = 16 * 1024;
 // ANCHOR_END: budgets
 
 /// The loop's shared read buffer. Any size works; 16 KiB means few system calls

@@ -12,7 +12,7 @@
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lifecycle::FourTuple;
 use lifecycle::state::state_of;
@@ -107,6 +107,23 @@ pub trait Session {
     fn progress(&self) -> Progress;
     /// Bytes this session holds queued for the peer, not yet written.
     fn pending(&self) -> usize;
+    /// How long this session may go without a byte from the peer: the loop's
+    /// idle timeout (`idle`) unless the protocol knows better — a client
+    /// listening to an event stream legitimately sends nothing (`None`); the
+    /// write-stall clock still guards it.
+    fn idle_timeout(&self, idle: Option<Duration>) -> Option<Duration> {
+        idle
+    }
+    /// A time the session wants to be woken at even if its socket stays quiet
+    /// (a long poll held until an event or its hold time). The loop calls
+    /// [`Session::alarm`] then.
+    fn alarm_at(&self) -> Option<Instant> {
+        None
+    }
+    /// Its [`Session::alarm_at`] time has come.
+    fn alarm(&mut self) -> io::Result<Step> {
+        Ok(Step::Wait)
+    }
     /// While the protocol is still opening (an HTTP request being read, a TLS
     /// handshake), how long after accept it must be open. Counted from accept,
     /// not from the last byte: a client sending one byte a second must not hold
