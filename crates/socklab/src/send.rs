@@ -108,7 +108,9 @@ impl Send {
         // UDP sockets have no TCP state: --states only speaks for tcp and ws.
         let states = self.states && !self.json && scheme != Scheme::Udp;
         if self.states && !self.json && scheme == Scheme::Udp {
-            outln!("  [kernel] udp: no connection, so no state to show (the kernel keeps no TCP state for it)");
+            outln!(
+                "  [kernel] udp: no connection, so no state to show (the kernel keeps no TCP state for it)"
+            );
         }
         if states {
             let at = t.log().elapsed();
