@@ -1,4 +1,4 @@
-//! `socklab serve tcp|udp|ws|all`: run echo servers until Ctrl-C.
+//! `socklab serve tcp|udp|ws|push|all`: run servers until Ctrl-C.
 //!
 //! Run: `socklab serve tcp`, then `nc 127.0.0.1 7007` in another terminal; every
 //! system call the server makes is logged. `socklab serve --help` lists the rest.
@@ -35,6 +35,8 @@ enum Server {
     Udp(udp_echo::cli::Args),
     /// WebSocket echo (RFC 6455) and its browser page, default 127.0.0.1:8080
     Ws(ws_echo::cli::Args),
+    /// HTTP push before WebSocket: polling, long polling, streaming, SSE and WebSocket, default 127.0.0.1:8090
+    Push(push::cli::Args),
     /// All three in one process: tcp and udp on 127.0.0.1:7007, ws on 127.0.0.1:8080
     #[command(
         after_help = "Examples:\n  socklab serve all                          # event loops; tcp+udp on 7007, ws on 8080\n  socklab serve all --model threads          # a thread per connection (UDP: one thread)\nThen: nc 127.0.0.1 7007, ncat -u 127.0.0.1 7007, socklab chat ws://127.0.0.1:8080/"
@@ -59,6 +61,7 @@ impl Serve {
             Server::Tcp(args) => tcp_echo::cli::run(&args, shutdown)?,
             Server::Udp(args) => udp_echo::cli::run(&args, shutdown)?,
             Server::Ws(args) => ws_echo::cli::run(&args, shutdown)?,
+            Server::Push(args) => push::cli::run(&args, shutdown)?,
             Server::All(all) => serve_all(shutdown, all.model)?,
         }
         Ok(())
