@@ -84,6 +84,17 @@ check "node ws: text, binary, close" $'text ok\nbinary ok\nclose 1000' "$got"
 got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
 check "chromium page: text, binary, close" "PASS text=true binary=true close=1000" "$got"
 
+# --- The push server's page: the same events by four browser techniques -------
+# Short polling, long polling, EventSource and WebSocket, in one page; the check
+# compares the sequences of event ids each received (consecutive: nothing lost
+# or doubled) and that a line published from the page reached all four.
+port=$(free_port)
+RUST_LOG=warn "$bin" serve push --rate 10 --hold 2 --addr "127.0.0.1:$port" &
+pids+=($!)
+wait_port tcp "$port"
+got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/push_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
+check "chromium push page: poll, long poll, SSE, WebSocket" "PASS every technique consecutive" "${got%% (*}"
+
 if [ "$failures" -ne 0 ]; then
   echo "interop: $failures failed"
   exit 1
