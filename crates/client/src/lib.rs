@@ -11,6 +11,10 @@
 //!   TCP read and each UDP datagram.
 //! - [`compare`]: one script over every transport → a [`compare::Comparison`] of
 //!   measured facts, as a table or as JSON.
+//! - [`push`]: `compare --push` — the same events by short polling, long
+//!   polling, streaming, Server-Sent Events and WebSocket, measured on the wire.
+//! - [`stats`]: the one percentile definition, the interquartile range, and the
+//!   bootstrap interval and noise rule that decide whether two medians differ.
 //! - [`style`]: terminal colors, off for pipes, `--no-color` and `NO_COLOR`.
 //!
 //! The client never imports a server: it knows only what it sees on the wire.
@@ -20,6 +24,8 @@
 #![deny(missing_docs)]
 
 pub mod compare;
+pub mod push;
+pub mod stats;
 pub mod style;
 pub mod transport;
 pub mod wire;

@@ -17,7 +17,7 @@ use socklab::servers::LocalServers;
 /// Flags of `socklab compare`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab compare                           # in-process servers on 127.0.0.1, random ports\n  socklab compare --count 10 --message hi   # ten back-to-back sends of \"hi\"\n  socklab compare --json | jq '.transports[] | {name, wire_bytes_sent}'\n  socklab compare --tcp tcp://127.0.0.1:7007 --udp udp://127.0.0.1:7007 --ws ws://127.0.0.1:8080/\n                                            # against `socklab serve all`"
+    after_help = "Examples:\n  socklab compare                           # in-process servers on 127.0.0.1, random ports\n  socklab compare --count 10 --message hi   # ten back-to-back sends of \"hi\"\n  socklab compare --json | jq '.transports[] | {name, wire_bytes_sent}'\n  socklab compare --tcp tcp://127.0.0.1:7007 --udp udp://127.0.0.1:7007 --ws ws://127.0.0.1:8080/\n                                            # against `socklab serve all`\n  socklab compare --push                    # polling, long polling, streaming, SSE, WebSocket at 1 and 100 events/s\n  socklab compare --push --rate 10 --secs 4 --json"
 )]
 pub struct Compare {
     /// Print JSON ({"transports":[{"name", "wire_bytes_sent", …}]}) instead of the table
@@ -44,11 +44,23 @@ pub struct Compare {
     /// No colors (also: NO_COLOR=1)
     #[arg(long)]
     no_color: bool,
+    /// Compare push techniques instead: short polling, long polling, streaming, SSE, WebSocket
+    #[arg(long)]
+    push: bool,
+    /// With --push: the push server's events per second; repeat for several runs
+    #[arg(long, value_name = "N", default_values_t = [1.0, 100.0], requires = "push")]
+    rate: Vec<f64>,
+    /// With --push: seconds each run listens (every client reconnects halfway)
+    #[arg(long, default_value_t = 6.0, value_name = "SECS", requires = "push")]
+    secs: f64,
 }
 
 impl Compare {
     /// Runs the comparison and prints it.
     pub fn run(self) -> anyhow::Result<()> {
+        if self.push {
+            return crate::compare_push::run(&self.rate, self.secs, self.json);
+        }
         let script = Script {
             message: self.message.into_bytes(),
             count: self.count,

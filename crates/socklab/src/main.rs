@@ -24,6 +24,7 @@ macro_rules! out {
 mod bench;
 mod chat;
 mod compare;
+mod compare_push;
 mod handshake;
 mod send;
 mod serve;
