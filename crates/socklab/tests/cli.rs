@@ -229,3 +229,20 @@ fn chat_sends_lines_and_prints_arrivals() {
         assert!(text.contains("← \"second\""), "{url}: {text}");
     }
 }
+
+/// Issue 10 #10: with RUST_BACKTRACE=1 in the environment, a user error is still
+/// one clean line: no backtrace of our own stack for a bad URL.
+#[test]
+fn user_errors_print_no_backtrace() {
+    let out = Command::new(env!("CARGO_BIN_EXE_socklab"))
+        .args(["send", "http://127.0.0.1:9/", "hi"])
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("socklab runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("backtrace"), "{err}");
+}
