@@ -246,3 +246,104 @@ fn user_errors_print_no_backtrace() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!err.contains("backtrace"), "{err}");
 }
+
+/// Issue 10 #7: an unknown scheme lists the known ones and suggests ws:// for
+/// http://; a refused connection names the `socklab serve` that would listen.
+#[test]
+fn send_suggests_the_scheme_and_the_server() {
+    let out = socklab(&["send", "http://127.0.0.1:8080/", "hi"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown scheme http://"), "{err}");
+    assert!(err.contains("tcp://, udp://, ws://"), "{err}");
+    assert!(err.contains("try ws://127.0.0.1:8080/"), "{err}");
+
+    // A TCP port nobody listens on: bound, then closed again.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind");
+    for (scheme, serve) in [("tcp", "socklab serve tcp"), ("ws", "socklab serve ws")] {
+        let out = socklab(&["send", &format!("{scheme}://{addr}/"), "hi"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("connection refused"), "{err}");
+        assert!(err.contains(&format!("{serve} --addr {addr}")), "{err}");
+    }
+}
+
+/// Issue 10 #7: a refused Upgrade shows the server's status line and reason,
+/// and with --wire the response head as it came.
+#[test]
+fn send_shows_a_refused_upgrade() {
+    use serve::{Engine, Model, Running};
+    let config = ws_echo::Config {
+        allow_origins: vec!["http://example.test".to_string()],
+        ..ws_echo::Config::default()
+    };
+    let engine = Engine::new(1).expect("engine");
+    let server = Running::tcp("127.0.0.1:0".parse().unwrap(), move |l, s| {
+        ws_echo::serve(Model::EventLoop, l, s, config, engine)
+    })
+    .expect("ws server");
+    let url = format!("ws://{}/", server.addr());
+    let out = socklab(&["send", &url, "hi", "--wire"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused the WebSocket upgrade: HTTP/1.1 403 Forbidden: "),
+        "{err}"
+    );
+    assert!(err.contains("Origin"), "the reason body: {err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("HTTP/1.1 403 Forbidden\\r\\n"), "{text}");
+    assert!(text.contains("Content-Length"), "{text}");
+}
+
+/// Issue 10 #6: ws:// against the TCP echo server gets our own request back;
+/// say so and point at tcp://, and with --wire show the bytes anyway.
+#[test]
+fn send_recognizes_a_tcp_echo_server() {
+    let servers = LocalServers::start().expect("servers");
+    let addr = servers.tcp_addr();
+    let out = socklab(&["send", &format!("ws://{addr}/"), "hi", "--wire"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "this looks like a TCP echo server (it sent our HTTP request back): try tcp://{addr}"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("httparse"), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("write()"), "{text}");
+    assert!(text.contains("read()"), "{text}");
+    assert!(text.contains("\"GET / HTTP/1.1\\r\\n"), "{text}");
+}
+
+/// Issue 10 #12: --json gives every record's bytes as hex, and text only where
+/// they are valid UTF-8 (a frame header is not), never U+FFFD.
+#[test]
+fn send_json_gives_bytes_as_hex() {
+    let servers = LocalServers::start().expect("servers");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(&["send", &servers.ws_url(), "hi", "--json"]))
+            .expect("valid JSON");
+    let records = json["records"].as_array().expect("records");
+    assert!(!json.to_string().contains('\u{fffd}'), "{json}");
+    // Our first frame: 0x81 (FIN + text), 0x82 (masked, length 2), 4 key bytes, 2 payload.
+    let frame = records
+        .iter()
+        .find(|r| r["dir"] == "sent" && r["len"] == 8)
+        .expect("the 8-byte frame");
+    assert!(
+        frame["hex"].as_str().unwrap().starts_with("8182"),
+        "{frame}"
+    );
+    assert!(frame.get("text").is_none(), "{frame}");
+    assert_eq!(
+        records[0]["text"].as_str().map(|t| t.starts_with("GET ")),
+        Some(true)
+    );
+    assert_eq!(json["exchanges"][0]["received_hex"][0], "6869");
+}
