@@ -347,3 +347,102 @@ fn send_json_gives_bytes_as_hex() {
     );
     assert_eq!(json["exchanges"][0]["received_hex"][0], "6869");
 }
+
+/// A `socklab serve …` running as a child process, its log read line by line
+/// on a thread; killed when dropped.
+struct ServeChild {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: std::cell::RefCell<Vec<String>>,
+}
+
+impl ServeChild {
+    fn start(args: &[&str]) -> ServeChild {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_socklab"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("socklab serve starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ServeChild {
+            child,
+            lines,
+            seen: Default::default(),
+        }
+    }
+
+    /// The whole log so far, once `count` of its lines contain `needle` (by
+    /// [`DEADLINE`]).
+    fn wait_for(&self, needle: &str, count: usize) -> Vec<String> {
+        let end = Instant::now() + DEADLINE;
+        let mut seen = self.seen.borrow_mut();
+        while seen.iter().filter(|l| l.contains(needle)).count() < count {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("no {count} × {needle:?} in the log: {seen:#?}"),
+            }
+        }
+        seen.clone()
+    }
+}
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address a `bind(fd N, ASKED) -> GOT` log line reports.
+fn bound(line: &str) -> std::net::SocketAddr {
+    let got = line.rsplit("-> ").next().expect("-> ADDR");
+    got.split(':')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(":")
+        .parse()
+        .expect("an address")
+}
+
+/// Issue 10 #8: `serve tcp --addr localhost:0` resolves the name, says what it
+/// resolved to and which address it binds, and echoes there.
+#[test]
+fn serve_takes_a_host_name() {
+    let server = ServeChild::start(&["serve", "tcp", "--addr", "localhost:0"]);
+    // After listen(2) the kernel completes connections, accepted or not yet.
+    let log = server.wait_for("): LISTEN", 1);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("localhost resolves to ") && l.contains("; binding ")),
+        "{log:#?}"
+    );
+    let addr = bound(
+        log.iter()
+            .find(|l| l.contains("bind(fd"))
+            .expect("the bind line"),
+    );
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let text = stdout_of(&["send", &format!("tcp://localhost:{}", addr.port()), "hi"]);
+    assert!(text.contains("← \"hi\""), "{text}");
+
+    let out = socklab(&["serve", "tcp", "--addr", "7007"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected HOST:PORT"), "{err}");
+}
