@@ -446,3 +446,35 @@ fn serve_takes_a_host_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("expected HOST:PORT"), "{err}");
 }
+
+/// Issue 10 #9: `serve all` moves off its default ports with --tcp-addr,
+/// --udp-addr and --ws-addr, and serves on each.
+#[test]
+fn serve_all_takes_three_addresses() {
+    let server = ServeChild::start(&[
+        "serve",
+        "all",
+        "--tcp-addr",
+        "127.0.0.1:0",
+        "--udp-addr",
+        "127.0.0.1:0",
+        "--ws-addr",
+        "localhost:0",
+    ]);
+    server.wait_for("bind(fd", 3);
+    let log = server.wait_for("): LISTEN", 2);
+    let binds: Vec<&String> = log.iter().filter(|l| l.contains("bind(fd")).collect();
+    let ports: Vec<u16> = binds.iter().map(|l| bound(l).port()).collect();
+    assert!(ports.iter().all(|p| *p != 7007 && *p != 8080), "{binds:#?}");
+    assert!(
+        log.iter().any(|l| l.contains("localhost resolves to")),
+        "{log:#?}"
+    );
+    // The three threads log in any order, so: one of the ports is the ws server.
+    let ws = ports.iter().find(|p| {
+        socklab(&["send", &format!("ws://localhost:{p}/"), "hi"])
+            .status
+            .success()
+    });
+    assert!(ws.is_some(), "no ws server on any of {ports:?}");
+}
