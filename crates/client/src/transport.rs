@@ -17,6 +17,7 @@
 //! Try: `socklab send tcp://127.0.0.1:7007 hello --wire`, then the same with
 //! `udp://` and `ws://127.0.0.1:8080/`.
 
+use lifecycle::narrate::plural;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -490,7 +491,10 @@ impl Transport {
                 Incoming::Close(_) | Incoming::End => {
                     return Err(Error::Io(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
-                        format!("the server ended the conversation after {got} of {bytes} bytes"),
+                        format!(
+                            "the server ended the conversation after {got} of {}",
+                            plural(bytes, "byte")
+                        ),
                     )));
                 }
             }

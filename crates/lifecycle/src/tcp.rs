@@ -15,6 +15,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use crate::narrate::plural;
 use log::{debug, info};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -241,10 +242,10 @@ impl Write for Connection {
         // A write may take fewer bytes than offered (a "short write"); write_all loops.
         let n = self.stream.write(buf)?;
         info!(
-            "[{}] write(fd {}, {} bytes) = {n}",
+            "[{}] write(fd {}, {}) = {n}",
             self.tuple,
             self.fd,
-            buf.len()
+            plural(buf.len(), "byte")
         );
         debug!("[{}] wrote bytes {:?}", self.tuple, Escaped(&buf[..n]));
         Ok(n)

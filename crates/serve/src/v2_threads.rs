@@ -12,6 +12,7 @@
 //!
 //! Run: `socklab serve tcp --model threads`, then connect two `nc` clients at once.
 
+use lifecycle::narrate::plural;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -98,9 +99,9 @@ where
 /// wait on this client, so every step here is bounded.
 fn refuse(mut conn: Connection, limits: &Limits) {
     warn!(
-        "[{}] refused: {} connections already open (--max-connections){}",
+        "[{}] refused: {} already open (--max-connections){}",
         conn.tuple(),
-        limits.max_connections,
+        plural(limits.max_connections, "connection"),
         if limits.refusal.is_empty() {
             ""
         } else {

@@ -10,6 +10,7 @@
 //! connection (read from /proc/net/tcp) with the time on the Tap's clock, so each
 //! line can be matched to its packets in `scripts/capture.sh`'s captures.
 
+use lifecycle::narrate::plural;
 use std::time::Duration;
 
 use clap::Args;
@@ -203,12 +204,16 @@ impl Send {
                 .receive_bytes(message.len())
                 .map_err(|e| echo_error(e, message, scheme, self.timeout))?;
             if !self.json {
-                outln!("→ {} ({} bytes)", quoted(message.as_bytes()), message.len());
+                outln!(
+                    "→ {} ({})",
+                    quoted(message.as_bytes()),
+                    plural(message.len(), "byte")
+                );
                 for unit in &echo {
                     outln!(
-                        "← {} ({} bytes, one {})",
+                        "← {} ({}, one {})",
                         quoted(unit),
-                        unit.len(),
+                        plural(unit.len(), "byte"),
                         scheme.unit()
                     );
                 }

@@ -18,6 +18,7 @@
 pub mod cli;
 pub mod session;
 
+use lifecycle::narrate::plural;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 
@@ -91,7 +92,7 @@ pub fn handle(mut conn: Connection, limits: &Limits) {
         warn!("[{tuple}] cannot set the idle timeout: {e}");
     }
     match echo_stream(&mut conn) {
-        Ok(bytes) => info!("[{tuple}] done: echoed {bytes} bytes"),
+        Ok(bytes) => info!("[{tuple}] done: echoed {}", plural(bytes, "byte")),
         Err(e) if is_timeout(&e) => info!(
             "[{tuple}] no byte in or out for {:?} (--idle-timeout): closing",
             limits.idle_timeout.unwrap_or_default()

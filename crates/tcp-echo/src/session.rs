@@ -11,6 +11,7 @@
 //!
 //! Run: `socklab serve tcp` (the event loop is the default), then `ncat 127.0.0.1 7007`.
 
+use lifecycle::narrate::plural;
 use std::io;
 
 use lifecycle::FourTuple;
@@ -125,9 +126,9 @@ impl Session for Echo {
         }
         if self.peer_fin && self.unsent() == 0 {
             info!(
-                "[{}] done: echoed {} bytes",
+                "[{}] done: echoed {}",
                 self.tuple,
-                self.stream.progress().written
+                plural(self.stream.progress().written, "byte")
             );
             return Ok(Step::Done);
         }

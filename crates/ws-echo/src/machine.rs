@@ -27,6 +27,7 @@
 //! Close replies alike — and stop reading past [`QUEUE_LIMIT`]: a peer that
 //! floods Pings and never reads its Pongs holds at most that much here.
 
+use lifecycle::narrate::plural;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -192,9 +193,9 @@ impl Machine {
     pub fn peer_closed(&mut self) {
         match self.phase {
             Phase::Request { ref head } => info!(
-                "[{}] the peer went away during the handshake: FIN after {} bytes, before the request ended",
+                "[{}] the peer went away during the handshake: FIN after {}, before the request ended",
                 self.tuple,
-                head.len()
+                plural(head.len(), "byte")
             ),
             Phase::Open(_) => info!(
                 "[{}] the peer went away: FIN without a close frame",

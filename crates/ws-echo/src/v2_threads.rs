@@ -9,6 +9,7 @@
 //!
 //! Run: `socklab serve ws --model threads`.
 
+use lifecycle::narrate::plural;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,8 +65,8 @@ fn drive(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_timeout(&e) => {
                     info!(
-                        "[{tuple}] {} bytes queued and none taken for {:?} (--write-stall-timeout): closing",
-                        machine.output().len(),
+                        "[{tuple}] {} queued and none taken for {:?} (--write-stall-timeout): closing",
+                        plural(machine.output().len(), "byte"),
                         limits.write_stall.unwrap_or_default()
                     );
                     machine.expire(Expiry::Stalled);

@@ -11,6 +11,7 @@
 //! (`--max-connections`, counted across all loops; a client past it reads the
 //! protocol's refusal, e.g. HTTP 503) and a pause after EMFILE.
 
+use lifecycle::narrate::plural;
 use std::io;
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
@@ -276,8 +277,8 @@ impl<S: Session> Loop<S> {
     fn refuse(&mut self, conn: lifecycle::tcp::Connection, poll: &Poll) {
         let tuple = conn.tuple();
         warn!(
-            "[{tuple}] refused: {} connections already open (--max-connections){}",
-            self.limits.max_connections,
+            "[{tuple}] refused: {} already open (--max-connections){}",
+            plural(self.limits.max_connections, "connection"),
             if self.limits.refusal.is_empty() {
                 ""
             } else {

@@ -10,6 +10,7 @@
 //! a plain `None`, and [`Tracked`] saves the extra `read(2)` that only says
 //! WouldBlock. They live here because every session needs them.
 
+use lifecycle::narrate::plural;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -276,7 +277,10 @@ impl Write for Tracked {
         match &result {
             Ok(n) => {
                 self.progress.written += *n as u64;
-                info!("[{tuple}] write(fd {fd}, {} bytes) = {n}", buf.len());
+                info!(
+                    "[{tuple}] write(fd {fd}, {}) = {n}",
+                    plural(buf.len(), "byte")
+                );
                 debug!("[{tuple}] wrote bytes {:?}", Escaped(&buf[..*n]));
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
