@@ -17,13 +17,13 @@
 //! Try: `socklab send tcp://127.0.0.1:7007 hello --wire`, then the same with
 //! `udp://` and `ws://127.0.0.1:8080/`.
 
-use lifecycle::narrate::plural;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use lifecycle::narrate::plural;
 use lifecycle::state::tcp_state;
 use lifecycle::tap::Record;
 use lifecycle::tcp::{Connection, connect_tcp};

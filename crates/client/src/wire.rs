@@ -18,13 +18,13 @@
 //!
 //! Try: `socklab send ws://127.0.0.1:8080/ hello --wire`.
 
-use lifecycle::narrate::plural;
 use std::fmt::Write as _;
 use std::io::Cursor;
 use std::time::Duration;
 
 use http1::{Headers, Parsed};
 use lifecycle::Direction;
+use lifecycle::narrate::plural;
 use lifecycle::tap::Record;
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, OpCode};

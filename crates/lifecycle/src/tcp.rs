@@ -15,10 +15,10 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use crate::narrate::plural;
 use log::{debug, info};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::narrate::plural;
 use crate::state::{TcpState, state_of, tcp_state};
 use crate::{FourTuple, Proto, family_name};
 

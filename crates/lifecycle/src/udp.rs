@@ -13,10 +13,10 @@ use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
-use crate::narrate::plural;
 use log::{debug, info, warn};
 use socket2::{Domain, MaybeUninitSlice, Protocol, Socket, Type};
 
+use crate::narrate::plural;
 use crate::tcp::{Escaped, with_context};
 use crate::{FourTuple, Proto, family_name};
 

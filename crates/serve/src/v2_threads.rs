@@ -12,7 +12,6 @@
 //!
 //! Run: `socklab serve tcp --model threads`, then connect two `nc` clients at once.
 
-use lifecycle::narrate::plural;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -20,6 +19,7 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
 
+use lifecycle::narrate::plural;
 use lifecycle::tcp::{Connection, accept};
 use lifecycle::{Proto, Shutdown};
 use log::{info, warn};

@@ -10,12 +10,12 @@
 //! connection (read from /proc/net/tcp) with the time on the Tap's clock, so each
 //! line can be matched to its packets in `scripts/capture.sh`'s captures.
 
-use lifecycle::narrate::plural;
 use std::time::Duration;
 
 use clap::Args;
 use client::wire::{quoted, render_datagrams, render_stream, render_ws, ws_conversation};
 use client::{Framing, Scheme, Style, Target, Transport};
+use lifecycle::narrate::plural;
 use lifecycle::state::{TcpState, tcp_state};
 use lifecycle::tap::Record;
 use lifecycle::{Direction, FourTuple, TapLog};

@@ -18,11 +18,11 @@
 pub mod cli;
 pub mod session;
 
-use lifecycle::narrate::plural;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 
 use lifecycle::Shutdown;
+use lifecycle::narrate::plural;
 use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
 use serve::{Engine, Limits, Model};

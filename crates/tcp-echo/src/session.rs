@@ -11,10 +11,10 @@
 //!
 //! Run: `socklab serve tcp` (the event loop is the default), then `ncat 127.0.0.1 7007`.
 
-use lifecycle::narrate::plural;
 use std::io;
 
 use lifecycle::FourTuple;
+use lifecycle::narrate::plural;
 use log::info;
 use mio::net::TcpStream;
 use serve::v3_event_loop::{

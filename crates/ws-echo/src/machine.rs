@@ -27,12 +27,12 @@
 //! Close replies alike — and stop reading past [`QUEUE_LIMIT`]: a peer that
 //! floods Pings and never reads its Pongs holds at most that much here.
 
-use lifecycle::narrate::plural;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use lifecycle::FourTuple;
+use lifecycle::narrate::plural;
 use log::{info, warn};
 use serve::limits::Held;
 use serve::v3_event_loop::{Expiry, QUEUE_LIMIT};

@@ -9,11 +9,11 @@
 //!
 //! Run: `socklab serve ws --model threads`.
 
-use lifecycle::narrate::plural;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lifecycle::narrate::plural;
 use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
 use serve::limits::{Held, Limits};

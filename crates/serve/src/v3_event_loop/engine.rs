@@ -11,7 +11,6 @@
 //! Deadlines (idle, write stall, end of the drain) live in one heap, soonest
 //! first, and the soonest one becomes `poll()`'s timeout: no timer thread.
 
-use lifecycle::narrate::plural;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
@@ -21,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use lifecycle::narrate::plural;
 use lifecycle::state::{state_of, tcp_state};
 use lifecycle::tcp::{DRAIN_LIMIT, DRAIN_TIMEOUT, is_disconnect};
 use lifecycle::{FourTuple, Shutdown};

@@ -11,7 +11,6 @@
 //! (`--max-connections`, counted across all loops; a client past it reads the
 //! protocol's refusal, e.g. HTTP 503) and a pause after EMFILE.
 
-use lifecycle::narrate::plural;
 use std::io;
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
@@ -19,6 +18,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Instant;
 
+use lifecycle::narrate::plural;
 use lifecycle::tcp::accept;
 use lifecycle::{FourTuple, Proto, Shutdown};
 use log::{info, warn};

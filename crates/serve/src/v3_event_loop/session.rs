@@ -10,12 +10,12 @@
 //! a plain `None`, and [`Tracked`] saves the extra `read(2)` that only says
 //! WouldBlock. They live here because every session needs them.
 
-use lifecycle::narrate::plural;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use lifecycle::FourTuple;
+use lifecycle::narrate::plural;
 use lifecycle::state::state_of;
 use lifecycle::tcp::Escaped;
 use log::{debug, info};
