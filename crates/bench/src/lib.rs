@@ -26,12 +26,13 @@ pub mod churn;
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::str::FromStr;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use client::Framing;
 use tungstenite::{Bytes, Message, WebSocket};
 
 /// Most messages one connection sends, whatever `secs` says: a hard bound.
@@ -79,21 +80,15 @@ impl FromStr for Target {
     type Err = String;
 
     fn from_str(url: &str) -> Result<Target, String> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| format!("{url}: expected tcp://, udp:// or ws://"))?;
-        let kind = match scheme {
-            "tcp" => Kind::Tcp,
-            "udp" => Kind::Udp,
-            "ws" => Kind::Ws,
-            other => return Err(format!("{url}: unknown scheme {other}:// (tcp, udp, ws)")),
+        // The one URL parser, shared with `socklab send`; the scheme's framing
+        // says which kind of load.
+        let parts = client::Url::parse(url).map_err(|e| e.to_string())?;
+        let kind = match parts.scheme.framing() {
+            Framing::Bytes => Kind::Tcp,
+            Framing::Datagrams => Kind::Udp,
+            Framing::Messages => Kind::Ws,
         };
-        let hostport = rest.split('/').next().unwrap_or(rest);
-        let addr = hostport
-            .to_socket_addrs()
-            .map_err(|e| format!("{url}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{url}: no address"))?;
+        let addr = parts.resolve().map_err(|e| e.to_string())?[0];
         if !addr.ip().is_loopback() {
             return Err(format!(
                 "{url}: socklab bench only loads loopback addresses"
@@ -553,7 +548,9 @@ mod tests {
         assert_eq!(t.kind, Kind::Ws);
         assert_eq!(t.addr, "127.0.0.1:8080".parse().unwrap());
         assert_eq!("udp://[::1]:7".parse::<Target>().unwrap().kind, Kind::Udp);
-        assert!("http://127.0.0.1:80".parse::<Target>().is_err());
+        assert_eq!("ws://localhost/".parse::<Target>().unwrap().addr.port(), 80);
+        let http = "http://127.0.0.1:80".parse::<Target>().unwrap_err();
+        assert!(http.contains("tcp://, udp://, ws://"), "{http}");
         assert!("tcp://192.0.2.1:7".parse::<Target>().is_err());
     }
 

@@ -6,6 +6,9 @@
 //! - [`transport`]: [`Transport`] — connect, send, receive, close — for
 //!   `tcp://`, `udp://` and `ws://` URLs, each running over lifecycle's Tap, so
 //!   every byte sent and received is recorded with its time.
+//! - [`url`] and [`scheme`]: the one URL parser and the registry of schemes —
+//!   what each needs (its framing, TLS or not, its default port, the
+//!   `socklab serve` that listens for it).
 //! - [`wire`]: pure functions over those records: the Upgrade request and
 //!   response, the Accept derivation, each frame's fields and its unmasking, each
 //!   TCP read and each UDP datagram.
@@ -25,10 +28,14 @@
 
 pub mod compare;
 pub mod push;
+pub mod scheme;
 pub mod stats;
 pub mod style;
 pub mod transport;
+pub mod url;
 pub mod wire;
 
+pub use scheme::{Framing, Scheme};
 pub use style::Style;
-pub use transport::{CloseReport, Error, Incoming, Scheme, Side, Target, Transport};
+pub use transport::{CloseReport, Error, Incoming, Side, Target, Transport};
+pub use url::{Url, UrlError};

@@ -19,11 +19,13 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use lifecycle::narrate::plural;
 use lifecycle::state::tcp_state;
+use lifecycle::tap::Record;
 use lifecycle::tcp::{Connection, connect_tcp};
 use lifecycle::udp::{RECV_BUFFER, UdpEndpoint};
 use lifecycle::{Direction, FourTuple, Tap, TapLog, TcpState};
@@ -32,6 +34,9 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::Utf8Bytes;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
+
+pub use crate::scheme::{Framing, Scheme};
+use crate::url::Url;
 
 /// How long connect (and the WebSocket handshake) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,84 +62,32 @@ const STATE_POLL: Duration = Duration::from_millis(1);
 /// large enough that "how many reads" is decided by the kernel, not by us.
 pub const READ_BUFFER: usize = 64 * 1024;
 
-/// The three kinds of URL the client understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scheme {
-    /// `tcp://host:port`: a raw TCP byte stream.
-    Tcp,
-    /// `udp://host:port`: raw UDP datagrams.
-    Udp,
-    /// `ws://host:port/path`: WebSocket messages over TCP.
-    Ws,
-}
-
-impl Scheme {
-    /// `tcp`, `udp` or `ws`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheme::Tcp => "tcp",
-            Scheme::Udp => "udp",
-            Scheme::Ws => "ws",
-        }
-    }
-
-    /// What one received unit is called on this transport.
-    pub fn unit(self) -> &'static str {
-        match self {
-            Scheme::Tcp => "read",
-            Scheme::Udp => "datagram",
-            Scheme::Ws => "message",
-        }
-    }
-}
-
-impl fmt::Display for Scheme {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A parsed URL: which transport, which address.
+/// A parsed and resolved URL: which transport, which address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// tcp, udp or ws.
     pub scheme: Scheme,
-    /// The server's address (the host name resolved).
+    /// The server's address (the host name resolved; its first address).
     pub addr: SocketAddr,
     /// The URL as given (tungstenite builds the request line and Host from it).
     pub url: String,
+    /// The URL's parts: host as written, port, path.
+    pub parts: Url,
 }
 
 impl Target {
-    /// Parses `tcp://HOST:PORT`, `udp://HOST:PORT` or `ws://HOST[:PORT][/PATH]`.
+    /// Parses `tcp://HOST:PORT`, `udp://HOST:PORT` or `ws://HOST[:PORT][/PATH]`
+    /// with the one URL parser, then resolves the host.
     pub fn parse(url: &str) -> Result<Target, Error> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| Error::Url(format!("{url}: expected tcp://, udp:// or ws://")))?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "tcp" => Scheme::Tcp,
-            "udp" => Scheme::Udp,
-            "ws" => Scheme::Ws,
-            "wss" => return Err(Error::Url(format!("{url}: wss:// (TLS) is not supported"))),
-            other => return Err(Error::Url(format!("{url}: unknown scheme {other}://"))),
-        };
-        let authority = rest.split('/').next().unwrap_or_default();
-        // ws:// may leave the port out: 80, as for http://.
-        let with_port = match (scheme, authority.rsplit_once(':')) {
-            (_, Some((_, port))) if !port.ends_with(']') => authority.to_string(),
-            (Scheme::Ws, _) => format!("{authority}:80"),
-            _ => return Err(Error::Url(format!("{url}: a port is needed"))),
-        };
-        let addr = with_port
-            .to_socket_addrs()
-            .map_err(|e| Error::Url(format!("{url}: {e}")))?
-            .next()
-            .ok_or_else(|| Error::Url(format!("{url}: the host has no address")))?;
+        let parts = Url::parse(url).map_err(|e| Error::Url(e.to_string()))?;
+        // resolve() returns at least one address or an error; we take the first,
+        // as connect(2) on a name usually does.
+        let addr = parts.resolve().map_err(|e| Error::Url(e.to_string()))?[0];
         Ok(Target {
-            scheme,
+            scheme: parts.scheme,
             addr,
             url: url.to_string(),
+            parts,
         })
     }
 }
@@ -148,6 +101,19 @@ pub enum Error {
     Io(io::Error),
     /// The WebSocket layer refused: a failed handshake or a protocol error.
     WebSocket(tungstenite::Error),
+    /// The server answered the Upgrade with another status than 101.
+    Refused {
+        /// The status line exactly as it came: `HTTP/1.1 403 Forbidden`.
+        status_line: String,
+        /// The response body, the server's reason (as text; may be empty).
+        body: String,
+    },
+    /// The server sent our own Upgrade request back: an echo server on a
+    /// byte stream, not a WebSocket server.
+    EchoedRequest {
+        /// The same host and port as tcp://, to try instead.
+        try_url: String,
+    },
 }
 
 impl Error {
@@ -167,6 +133,18 @@ impl fmt::Display for Error {
             Error::Url(msg) => write!(f, "bad URL: {msg}"),
             Error::Io(e) => write!(f, "{e}"),
             Error::WebSocket(e) => write!(f, "websocket: {e}"),
+            Error::Refused { status_line, body } if body.trim().is_empty() => {
+                write!(f, "the server refused the WebSocket upgrade: {status_line}")
+            }
+            Error::Refused { status_line, body } => write!(
+                f,
+                "the server refused the WebSocket upgrade: {status_line}: {}",
+                body.trim()
+            ),
+            Error::EchoedRequest { try_url } => write!(
+                f,
+                "this looks like a TCP echo server (it sent our HTTP request back): try {try_url}"
+            ),
         }
     }
 }
@@ -186,6 +164,44 @@ impl From<tungstenite::Error> for Error {
             other => Error::WebSocket(other),
         }
     }
+}
+
+/// The most bytes of a refusal's body quoted in the error.
+const SHOWN_BODY: usize = 200;
+
+/// Turns a failed Upgrade into what happened, read from the bytes the Tap
+/// recorded: our own request echoed back, a refusal with its status line and
+/// reason, or else tungstenite's own error.
+fn upgrade_failed(e: tungstenite::Error, target: &Target, records: &[Record]) -> Error {
+    let bytes = |dir| -> Vec<u8> {
+        records
+            .iter()
+            .filter(|r| r.dir == dir)
+            .flat_map(|r| r.bytes.iter().copied())
+            .collect()
+    };
+    let (sent, received) = (bytes(Direction::Sent), bytes(Direction::Received));
+    // Our request line, `GET / HTTP/1.1\r\n`: an HTTP server never starts its
+    // answer with it; an echo server always does.
+    let request_line = sent.split_inclusive(|&b| b == b'\n').next().unwrap_or(&[]);
+    if !request_line.is_empty() && received.starts_with(request_line) {
+        return Error::EchoedRequest {
+            try_url: target.parts.with_scheme(Scheme::Tcp),
+        };
+    }
+    if let tungstenite::Error::Http(response) = &e {
+        let text = String::from_utf8_lossy(&received);
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status_line = head.lines().next().unwrap_or_default().to_string();
+        // The body as tungstenite read it, else what the Tap saw after the head.
+        let body = match response.body() {
+            Some(body) if !body.is_empty() => String::from_utf8_lossy(body).into_owned(),
+            _ => rest.to_string(),
+        };
+        let body = body.chars().take(SHOWN_BODY).collect();
+        return Error::Refused { status_line, body };
+    }
+    Error::from(e)
 }
 
 /// What one `receive` got.
@@ -264,9 +280,12 @@ impl CloseReport {
 /// The socket under each transport, wrapped in the Tap.
 #[derive(Debug)]
 enum Link {
-    Tcp(Tap<Connection>),
-    Udp(Tap<UdpEndpoint>),
-    Ws(Box<WebSocket<Tap<Connection>>>),
+    /// [`Framing::Bytes`]: the TCP connection itself.
+    Bytes(Tap<Connection>),
+    /// [`Framing::Datagrams`]: a connected UDP socket.
+    Datagrams(Tap<UdpEndpoint>),
+    /// [`Framing::Messages`]: WebSocket over the TCP connection.
+    Messages(Box<WebSocket<Tap<Connection>>>),
 }
 
 /// A connected client on one of the three transports.
@@ -287,25 +306,35 @@ impl Transport {
         Transport::connect_to(&Target::parse(url)?)
     }
 
-    // ANCHOR: connect
     /// Connects to `target`; for ws this includes the HTTP Upgrade.
     pub fn connect_to(target: &Target) -> Result<Transport, Error> {
-        let log = TapLog::new();
+        Transport::connect_recorded(target, TapLog::new())
+    }
+
+    // ANCHOR: connect
+    /// Connects to `target`, recording every byte in `log`. The caller keeps a
+    /// handle on the log, so the bytes of a connect that failed (a refused
+    /// Upgrade, an echo server answering HTTP) can still be shown.
+    pub fn connect_recorded(target: &Target, log: TapLog) -> Result<Transport, Error> {
         let started = Instant::now();
-        let (link, tuple) = match target.scheme {
-            Scheme::Tcp => {
+        if target.scheme.secure() {
+            return Err(Error::Url(format!("{}: TLS is not built yet", target.url)));
+        }
+        // The scheme says how its bytes are framed; that decides the link.
+        let (link, tuple) = match target.scheme.framing() {
+            Framing::Bytes => {
                 // socket(2) + connect(2): the kernel's three-way handshake.
                 let conn = connect_tcp(target.addr, CONNECT_TIMEOUT)?;
                 let tuple = conn.tuple();
-                (Link::Tcp(Tap::with_log(conn, log.clone())), tuple)
+                (Link::Bytes(Tap::with_log(conn, log.clone())), tuple)
             }
-            Scheme::Udp => {
+            Framing::Datagrams => {
                 // socket(2) + bind(2) + connect(2): no packet leaves the machine.
                 let endpoint = UdpEndpoint::connect(target.addr)?;
                 let tuple = endpoint.tuple(target.addr);
-                (Link::Udp(Tap::with_log(endpoint, log.clone())), tuple)
+                (Link::Datagrams(Tap::with_log(endpoint, log.clone())), tuple)
             }
-            Scheme::Ws => {
+            Framing::Messages => {
                 // The same TCP connect, then tungstenite writes the Upgrade request
                 // and reads the 101 response through the Tap, on this one socket.
                 let conn = connect_tcp(target.addr, CONNECT_TIMEOUT)?;
@@ -315,7 +344,9 @@ impl Transport {
                 let (ws, response) =
                     tungstenite::client::client_with_config(target.url.as_str(), tap, None)
                         .map_err(|e| match e {
-                            tungstenite::HandshakeError::Failure(e) => Error::from(e),
+                            tungstenite::HandshakeError::Failure(e) => {
+                                upgrade_failed(e, target, &log.records())
+                            }
                             tungstenite::HandshakeError::Interrupted(_) => {
                                 Error::Io(io::Error::new(
                                     io::ErrorKind::TimedOut,
@@ -325,7 +356,7 @@ impl Transport {
                         })?;
                 ws.get_ref().get_ref().set_idle_timeout(None)?;
                 info!("[{tuple}] upgraded: HTTP {}", response.status());
-                (Link::Ws(Box::new(ws)), tuple)
+                (Link::Messages(Box::new(ws)), tuple)
             }
         };
         Ok(Transport {
@@ -370,9 +401,9 @@ impl Transport {
     /// true) when nothing arrives for `timeout`. `None` waits forever.
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<(), Error> {
         match &self.link {
-            Link::Tcp(tap) => tap.get_ref().set_idle_timeout(timeout)?,
-            Link::Udp(tap) => tap.get_ref().socket().set_read_timeout(timeout)?,
-            Link::Ws(ws) => ws.get_ref().get_ref().set_idle_timeout(timeout)?,
+            Link::Bytes(tap) => tap.get_ref().set_idle_timeout(timeout)?,
+            Link::Datagrams(tap) => tap.get_ref().socket().set_read_timeout(timeout)?,
+            Link::Messages(ws) => ws.get_ref().get_ref().set_idle_timeout(timeout)?,
         }
         Ok(())
     }
@@ -383,14 +414,14 @@ impl Transport {
     pub fn send(&mut self, message: &[u8]) -> Result<(), Error> {
         match &mut self.link {
             // write_all: a short write is followed by another write, never lost.
-            Link::Tcp(tap) => tap.write_all(message)?,
-            Link::Udp(tap) => {
+            Link::Bytes(tap) => tap.write_all(message)?,
+            Link::Datagrams(tap) => {
                 let n = tap.write(message)?;
                 if n != message.len() {
                     return Err(Error::Io(io::Error::other("datagram sent short")));
                 }
             }
-            Link::Ws(ws) => {
+            Link::Messages(ws) => {
                 let message = match std::str::from_utf8(message) {
                     Ok(text) => Message::text(text),
                     Err(_) => Message::binary(message.to_vec()),
@@ -408,20 +439,20 @@ impl Transport {
     /// messages), one datagram (udp), or one whole message (ws).
     pub fn receive(&mut self) -> Result<Incoming, Error> {
         match &mut self.link {
-            Link::Tcp(tap) => {
+            Link::Bytes(tap) => {
                 let mut buf = vec![0u8; READ_BUFFER];
                 match tap.read(&mut buf)? {
                     0 => Ok(Incoming::End), // the server sent FIN
                     n => Ok(Incoming::Data(buf[..n].to_vec())),
                 }
             }
-            Link::Udp(tap) => {
+            Link::Datagrams(tap) => {
                 // Room for any datagram, so none is cut short.
                 let mut buf = vec![0u8; RECV_BUFFER];
                 let n = tap.read(&mut buf)?;
                 Ok(Incoming::Data(buf[..n].to_vec()))
             }
-            Link::Ws(ws) => match ws.read() {
+            Link::Messages(ws) => match ws.read() {
                 Ok(Message::Text(text)) => Ok(Incoming::Data(text.as_bytes().to_vec())),
                 Ok(Message::Binary(bytes)) => Ok(Incoming::Data(bytes.to_vec())),
                 Ok(Message::Ping(bytes)) => Ok(Incoming::Ping(bytes.to_vec())),
@@ -460,7 +491,10 @@ impl Transport {
                 Incoming::Close(_) | Incoming::End => {
                     return Err(Error::Io(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
-                        format!("the server ended the conversation after {got} of {bytes} bytes"),
+                        format!(
+                            "the server ended the conversation after {got} of {}",
+                            plural(bytes, "byte")
+                        ),
                     )));
                 }
             }
@@ -476,9 +510,9 @@ impl Transport {
     /// is read whole whenever it is read.
     pub fn wait_buffered(&self, bytes: usize, deadline: Instant) -> Result<bool, Error> {
         let conn = match &self.link {
-            Link::Tcp(tap) => tap.get_ref(),
-            Link::Ws(ws) => ws.get_ref().get_ref(),
-            Link::Udp(_) => return Ok(true),
+            Link::Bytes(tap) => tap.get_ref(),
+            Link::Messages(ws) => ws.get_ref().get_ref(),
+            Link::Datagrams(_) => return Ok(true),
         };
         let mut buf = vec![0u8; bytes];
         // A short pause between peeks: the bytes are in flight on loopback, and
@@ -520,12 +554,12 @@ impl Transport {
         let mut report = CloseReport::default();
         let deadline = Instant::now() + CLOSE_TIMEOUT;
         match self.link {
-            Link::Udp(tap) => {
+            Link::Datagrams(tap) => {
                 drop(tap); // close(2): no packet, the server never knows
                 info!("[{}] close(): UDP sends nothing", self.tuple);
                 return Ok(report);
             }
-            Link::Tcp(ref mut tap) => {
+            Link::Bytes(ref mut tap) => {
                 tap.get_ref().shutdown_write()?;
                 self.our_fin = Some(self.log.elapsed());
                 let mut buf = vec![0u8; READ_BUFFER];
@@ -544,7 +578,7 @@ impl Transport {
                     }
                 }
             }
-            Link::Ws(ref mut ws) => {
+            Link::Messages(ref mut ws) => {
                 ws.get_ref()
                     .get_ref()
                     .set_idle_timeout(Some(CLOSE_TIMEOUT))?;

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use http1::{Headers, Parsed};
 use lifecycle::Direction;
+use lifecycle::narrate::plural;
 use lifecycle::tap::Record;
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, OpCode};
@@ -226,9 +227,9 @@ pub fn render_handshake(h: &HandshakeView, style: Style) -> String {
     let block = |out: &mut String, title: &str, head: &HttpHead, paint: Paint| {
         let _ = writeln!(
             out,
-            "{} ({} bytes)",
+            "{} ({})",
             style.paint(Paint::Heading, title),
-            head.bytes
+            plural(head.bytes, "byte")
         );
         for line in head.text.split("\r\n").filter(|l| !l.is_empty()) {
             let _ = writeln!(out, "  {}", style.paint(paint, format!("{line}\\r\\n")));
@@ -449,9 +450,9 @@ pub fn render_frame(f: &FrameView, title: &str, style: Style) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} ({} bytes: {} header + {} payload)",
+        "{} ({}: {} header + {} payload)",
         style.paint(Paint::Heading, title),
-        f.wire_len(),
+        plural(f.wire_len(), "byte"),
         f.header.len(),
         f.wire_payload.len()
     );

@@ -25,12 +25,14 @@
 //!   for a 4-tuple (a closed socket in TIME_WAIT, the other end of a connection).
 //! - [`tap`]: the [`tap::Tap`], a `Read + Write` wrapper that records every byte
 //!   with its direction and time; the client's wire view and byte counts come from it.
+//! - [`addr`]: [`BindAddr`], where a server listens as typed (`localhost:7007`), resolved and narrated.
 //! - [`limits`]: raising the open-file limit (every socket is a file descriptor).
 //! - [`narrate`]: turns the narration on (`env_logger`, default level `info`).
 //! - [`shutdown`]: the signal that stops a server (Ctrl-C, or a test finishing).
 //! - [`FourTuple`]: protocol + local address + peer address, the name of a connection.
 #![deny(missing_docs)]
 
+pub mod addr;
 pub mod limits;
 pub mod narrate;
 pub mod shutdown;
@@ -42,6 +44,7 @@ pub mod udp;
 use std::fmt;
 use std::net::SocketAddr;
 
+pub use addr::BindAddr;
 pub use shutdown::Shutdown;
 pub use state::TcpState;
 pub use tap::{Direction, Tap, TapLog};

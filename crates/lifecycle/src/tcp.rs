@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::narrate::plural;
 use crate::state::{TcpState, state_of, tcp_state};
 use crate::{FourTuple, Proto, family_name};
 
@@ -268,10 +269,10 @@ impl Write for Connection {
         // A write may take fewer bytes than offered (a "short write"); write_all loops.
         let n = self.stream.write(buf)?;
         info!(
-            "[{}] write(fd {}, {} bytes) = {n}",
+            "[{}] write(fd {}, {}) = {n}",
             self.tuple,
             self.fd,
-            buf.len()
+            plural(buf.len(), "byte")
         );
         debug!("[{}] wrote bytes {:?}", self.tuple, Escaped(&buf[..n]));
         Ok(n)

@@ -16,6 +16,7 @@ use std::os::fd::AsRawFd;
 use log::{debug, info, warn};
 use socket2::{Domain, MaybeUninitSlice, Protocol, Socket, Type};
 
+use crate::narrate::plural;
 use crate::tcp::{Escaped, with_context};
 use crate::{FourTuple, Proto, family_name};
 
@@ -152,8 +153,9 @@ impl UdpEndpoint {
         debug!("[{}] received {:?}", self.tuple(peer), Escaped(&buf[..len]));
         if datagram.truncated {
             warn!(
-                "[{}] datagram truncated to {len} bytes (MSG_TRUNC): the rest is lost",
-                self.tuple(peer)
+                "[{}] datagram truncated to {} (MSG_TRUNC): the rest is lost",
+                self.tuple(peer),
+                plural(len, "byte")
             );
         }
         Ok(datagram)
@@ -164,10 +166,10 @@ impl UdpEndpoint {
     pub fn send_to(&self, bytes: &[u8], peer: SocketAddr) -> io::Result<usize> {
         let n = self.socket.send_to(bytes, &peer.into())?;
         info!(
-            "[{}] send_to(fd {}, {} bytes) = {n}",
+            "[{}] send_to(fd {}, {}) = {n}",
             self.tuple(peer),
             self.fd(),
-            bytes.len()
+            plural(bytes.len(), "byte")
         );
         Ok(n)
     }

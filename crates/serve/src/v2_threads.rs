@@ -19,6 +19,7 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
 
+use lifecycle::narrate::plural;
 use lifecycle::tcp::{Connection, accept};
 use lifecycle::{Proto, Shutdown};
 use log::{info, warn};
@@ -98,9 +99,9 @@ where
 /// wait on this client, so every step here is bounded.
 fn refuse(mut conn: Connection, limits: &Limits) {
     warn!(
-        "[{}] refused: {} connections already open (--max-connections){}",
+        "[{}] refused: {} already open (--max-connections){}",
         conn.tuple(),
-        limits.max_connections,
+        plural(limits.max_connections, "connection"),
         if limits.refusal.is_empty() {
             ""
         } else {

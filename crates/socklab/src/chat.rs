@@ -15,7 +15,6 @@ use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Args;
 use client::wire::quoted;
 use client::{Incoming, Transport};
@@ -41,8 +40,10 @@ pub struct Chat {
 impl Chat {
     /// Runs until Ctrl-D, Ctrl-C or the server closing.
     pub fn run(self) -> anyhow::Result<()> {
-        let mut t =
-            Transport::connect(&self.url).with_context(|| format!("connect {}", self.url))?;
+        let mut t = {
+            let target = client::Target::parse(&self.url)?;
+            Transport::connect_to(&target).map_err(|e| crate::send::connect_error(e, &target))?
+        };
         t.set_read_timeout(Some(POLL))?;
         let started = Instant::now();
         eprintln!(

@@ -30,6 +30,8 @@ mod send;
 mod serve;
 mod tour;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// See what a raw TCP/UDP socket is and what a WebSocket adds on top of it,
@@ -86,10 +88,27 @@ fn write_out(args: std::fmt::Arguments<'_>) {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command. A user error (a bad URL, nothing listening, a refused
+/// Upgrade) is printed as one message, its causes joined by ": ", and exits 1.
+/// It is not returned from `main`: that would print anyhow's Debug form, which
+/// adds the backtrace anyhow captured whenever RUST_BACKTRACE is set — twenty
+/// lines about our own stack for "connection refused". A panic is a bug, not a
+/// user error, and keeps its backtrace.
+fn main() -> ExitCode {
     let cli = Cli::parse();
     lifecycle::narrate::init(cli.command.default_log_level());
-    match cli.command {
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("socklab: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Hands the command to its module.
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Tour(tour) => tour.run(),
         Command::Serve(serve) => serve.run(),
         Command::Bench(bench) => bench.run(),

@@ -12,12 +12,13 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
-use client::wire::{quoted, render_datagrams, render_stream, render_ws};
-use client::{Scheme, Style, Transport};
+use client::wire::{quoted, render_datagrams, render_stream, render_ws, ws_conversation};
+use client::{Framing, Scheme, Style, Target, Transport};
+use lifecycle::narrate::plural;
 use lifecycle::state::{TcpState, tcp_state};
-use lifecycle::{Direction, FourTuple};
+use lifecycle::tap::Record;
+use lifecycle::{Direction, FourTuple, TapLog};
 
 /// Flags of `socklab send`.
 #[derive(Args)]
@@ -70,18 +71,82 @@ fn states_now(tuple: FourTuple) -> (TcpState, TcpState) {
 }
 // ANCHOR_END: states
 
+/// One message and its echo, for `--json`. What came back is given as hex
+/// (every byte, exactly) and as text only where it is valid UTF-8: a TCP read
+/// may end in the middle of a character, and a WebSocket frame is not text.
 #[derive(serde::Serialize)]
 struct Exchange {
     sent: String,
-    received: Vec<String>,
+    /// Each unit received, as text, or null where it is not valid UTF-8.
+    received: Vec<Option<String>>,
+    /// Each unit received, as lowercase hex.
+    received_hex: Vec<String>,
 }
 
+/// One `read()`/`write()` the Tap recorded, for `--json`.
 #[derive(serde::Serialize)]
 struct RecordJson {
     dir: &'static str,
     at_us: f64,
     len: usize,
-    text: String,
+    /// The bytes as lowercase hex, two digits each, no spaces.
+    hex: String,
+    /// The bytes as text, only if they are valid UTF-8 (else absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+}
+
+impl RecordJson {
+    fn new(r: &Record) -> RecordJson {
+        RecordJson {
+            dir: match r.dir {
+                Direction::Sent => "sent",
+                Direction::Received => "received",
+            },
+            at_us: (r.at.as_secs_f64() * 1e7).round() / 10.0,
+            len: r.bytes.len(),
+            hex: hex(&r.bytes),
+            text: utf8(&r.bytes),
+        }
+    }
+}
+
+/// Bytes as lowercase hex, no separators: `8185`.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The bytes as text if they are valid UTF-8; never a lossy replacement.
+fn utf8(bytes: &[u8]) -> Option<String> {
+    std::str::from_utf8(bytes).ok().map(str::to_string)
+}
+
+/// The wire view of a connect that failed: the handshake view where the
+/// server answered with an HTTP response, else every read and write as bytes
+/// (an echo server's answer is our own request, not a response to decode).
+fn render_failed(framing: Framing, records: &[Record], style: Style) -> String {
+    let http_answer = ws_conversation(records).handshake.is_some();
+    let mut text = match framing {
+        Framing::Messages if !http_answer => render_stream(records, style),
+        _ => render(framing, records, style),
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// The wire view for this framing.
+fn render(framing: Framing, records: &[Record], style: Style) -> String {
+    match framing {
+        Framing::Bytes => render_stream(records, style),
+        Framing::Datagrams => render_datagrams(records, style),
+        Framing::Messages => render_ws(records, style),
+    }
 }
 
 impl Send {
@@ -93,11 +158,23 @@ impl Send {
         } else {
             self.messages.clone()
         };
-        refuse_empty_tcp(&self.url, &messages)?;
-        let mut t =
-            Transport::connect(&self.url).with_context(|| format!("connect {}", self.url))?;
+        let target = Target::parse(&self.url)?;
+        let scheme = target.scheme;
+        refuse_empty_tcp(scheme, &messages)?;
+        // Our handle on the Tap's records: kept even if connect fails, so
+        // --wire can show what was exchanged before it did.
+        let log = TapLog::new();
+        let mut t = match Transport::connect_recorded(&target, log.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                if self.wire && !self.json && !log.records().is_empty() {
+                    outln!("the bytes exchanged before connect failed:\n");
+                    out!("{}", render_failed(scheme.framing(), &log.records(), style));
+                }
+                return Err(connect_error(e, &target));
+            }
+        };
         t.set_read_timeout(Some(Duration::from_secs(self.timeout)))?;
-        let scheme = t.target().scheme;
         if !self.json {
             outln!(
                 "connected: {} in {:.0} µs",
@@ -106,8 +183,9 @@ impl Send {
             );
         }
         // UDP sockets have no TCP state: --states only speaks for tcp and ws.
-        let states = self.states && !self.json && scheme != Scheme::Udp;
-        if self.states && !self.json && scheme == Scheme::Udp {
+        let connected = scheme.framing().connected();
+        let states = self.states && !self.json && connected;
+        if self.states && !self.json && !connected {
             outln!(
                 "  [kernel] udp: no connection, so no state to show (the kernel keeps no TCP state for it)"
             );
@@ -115,8 +193,8 @@ impl Send {
         if states {
             let at = t.log().elapsed();
             let (c, s) = states_now(t.tuple());
-            let step = match scheme {
-                Scheme::Ws => "connect() + Upgrade + 101",
+            let step = match scheme.framing() {
+                Framing::Messages => "connect() + Upgrade + 101",
                 _ => "connect()",
             };
             print_states(step, at, c, s);
@@ -128,12 +206,16 @@ impl Send {
                 .receive_bytes(message.len())
                 .map_err(|e| echo_error(e, message, scheme, self.timeout))?;
             if !self.json {
-                outln!("→ {} ({} bytes)", quoted(message.as_bytes()), message.len());
+                outln!(
+                    "→ {} ({})",
+                    quoted(message.as_bytes()),
+                    plural(message.len(), "byte")
+                );
                 for unit in &echo {
                     outln!(
-                        "← {} ({} bytes, one {})",
+                        "← {} ({}, one {})",
                         quoted(unit),
-                        unit.len(),
+                        plural(unit.len(), "byte"),
                         scheme.unit()
                     );
                 }
@@ -145,10 +227,8 @@ impl Send {
             }
             exchanges.push(Exchange {
                 sent: message.clone(),
-                received: echo
-                    .iter()
-                    .map(|u| String::from_utf8_lossy(u).into_owned())
-                    .collect(),
+                received: echo.iter().map(|u| utf8(u)).collect(),
+                received_hex: echo.iter().map(|u| hex(u)).collect(),
             });
         }
         let log = t.log();
@@ -157,8 +237,8 @@ impl Send {
         let closed_at = log.elapsed();
         let records = log.records();
         if states {
-            let step = match scheme {
-                Scheme::Ws => "close frames, FINs, close()",
+            let step = match scheme.framing() {
+                Framing::Messages => "close frames, FINs, close()",
                 _ => "shutdown(), FINs, close()",
             };
             let unknown = TcpState::Unknown;
@@ -176,12 +256,7 @@ impl Send {
                 "scheme": scheme,
                 "tuple": tuple.to_string(),
                 "exchanges": exchanges,
-                "records": records.iter().map(|r| RecordJson {
-                    dir: match r.dir { Direction::Sent => "sent", Direction::Received => "received" },
-                    at_us: (r.at.as_secs_f64() * 1e7).round() / 10.0,
-                    len: r.bytes.len(),
-                    text: String::from_utf8_lossy(&r.bytes).into_owned(),
-                }).collect::<Vec<_>>(),
+                "records": records.iter().map(RecordJson::new).collect::<Vec<_>>(),
                 "close_code": report.close_code,
                 "first_fin": report.first_fin(),
                 "time_wait": report.time_wait(),
@@ -191,14 +266,7 @@ impl Send {
         }
         if self.wire {
             outln!();
-            out!(
-                "{}",
-                match scheme {
-                    Scheme::Tcp => render_stream(&records, style),
-                    Scheme::Udp => render_datagrams(&records, style),
-                    Scheme::Ws => render_ws(&records, style),
-                }
-            );
+            out!("{}", render(scheme.framing(), &records, style));
         }
         match (report.first_fin(), report.time_wait()) {
             (None, _) => outln!("closed (UDP: nothing sent on close)"),
@@ -217,9 +285,8 @@ impl Send {
 /// An empty message on TCP is refused before connecting: `write()` of 0 bytes
 /// puts nothing on a byte stream, so there would be no echo to wait for.
 /// (A 0-byte UDP datagram or WebSocket message does exist, and is sent.)
-fn refuse_empty_tcp(url: &str, messages: &[String]) -> anyhow::Result<()> {
-    let tcp = client::Target::parse(url).is_ok_and(|t| t.scheme == Scheme::Tcp);
-    if tcp && messages.iter().any(String::is_empty) {
+fn refuse_empty_tcp(scheme: Scheme, messages: &[String]) -> anyhow::Result<()> {
+    if scheme.framing() == Framing::Bytes && messages.iter().any(String::is_empty) {
         anyhow::bail!(
             "an empty message cannot be sent over TCP: a 0-byte write() sends nothing on a byte stream, so nothing would come back"
         );
@@ -236,7 +303,7 @@ fn echo_error(e: client::Error, message: &str, scheme: Scheme, timeout: u64) -> 
     }
     let refused =
         matches!(&e, client::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused);
-    if refused && scheme == Scheme::Udp {
+    if refused && scheme.framing() == Framing::Datagrams {
         return anyhow::anyhow!(
             "nothing listens there: the kernel answered our datagram with ICMP port unreachable, \
              and recv() reports it as {e}. (UDP connect() sends no packet, so \"connected\" \
@@ -244,4 +311,22 @@ fn echo_error(e: client::Error, message: &str, scheme: Scheme, timeout: u64) -> 
         );
     }
     anyhow::Error::new(e).context(format!("waiting for the echo of {message:?}"))
+}
+
+/// Turns a failed connect into what to do next. Connection refused means no
+/// process listens there: name the `socklab serve` that would. The client's own
+/// errors (a bad URL, a refused Upgrade, an echo server) already say it all.
+pub(crate) fn connect_error(e: client::Error, target: &Target) -> anyhow::Error {
+    match &e {
+        client::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            let addr = target.addr.to_string();
+            anyhow::anyhow!(
+                "connect {}: nothing listens on {addr} (connection refused). To start a server there: {}",
+                target.url,
+                target.scheme.serve_command(&addr)
+            )
+        }
+        client::Error::Io(_) => anyhow::Error::new(e).context(format!("connect {}", target.url)),
+        _ => anyhow::Error::new(e),
+    }
 }

@@ -8,13 +8,13 @@ use std::sync::mpsc;
 use std::thread;
 
 use clap::{Args, Subcommand};
-use lifecycle::Shutdown;
+use lifecycle::{BindAddr, Shutdown};
 use serve::Model;
 
 /// Flags of `socklab serve`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab serve tcp                          # mio event loop on 127.0.0.1:7007\n  socklab serve tcp --model threads          # a thread per connection\n  socklab serve tcp --model iterative        # one client at a time: try two nc at once\n  socklab serve tcp --max-connections 2      # the third client is closed at once\n  socklab serve udp --addr '[::1]:7007'      # UDP echo on IPv6 loopback\n  socklab serve ws                           # WebSocket echo and browser page on 127.0.0.1:8080\n  socklab serve all                          # tcp+udp on 7007, ws on 8080, one process\n  socklab serve all --model threads          # the same with a thread per connection\nThen: nc 127.0.0.1 7007   or   ncat -u 127.0.0.1 7007   or open http://127.0.0.1:8080/"
+    after_help = "Examples:\n  socklab serve tcp                          # mio event loop on 127.0.0.1:7007\n  socklab serve tcp --model threads          # a thread per connection\n  socklab serve tcp --model iterative        # one client at a time: try two nc at once\n  socklab serve tcp --max-connections 2      # the third client is closed at once\n  socklab serve udp --addr '[::1]:7007'      # UDP echo on IPv6 loopback\n  socklab serve ws                           # WebSocket echo and browser page on 127.0.0.1:8080\n  socklab serve all                          # tcp+udp on 7007, ws on 8080, one process\n  socklab serve all --model threads          # the same with a thread per connection\n  socklab serve all --tcp-addr localhost:7100 --udp-addr localhost:7100 --ws-addr localhost:8100\nThen: nc 127.0.0.1 7007   or   ncat -u 127.0.0.1 7007   or open http://127.0.0.1:8080/"
 )]
 pub struct Serve {
     #[command(subcommand)]
@@ -39,7 +39,7 @@ enum Server {
     Push(push::cli::Args),
     /// All three in one process: tcp and udp on 127.0.0.1:7007, ws on 127.0.0.1:8080
     #[command(
-        after_help = "Examples:\n  socklab serve all                          # event loops; tcp+udp on 7007, ws on 8080\n  socklab serve all --model threads          # a thread per connection (UDP: one thread)\nThen: nc 127.0.0.1 7007, ncat -u 127.0.0.1 7007, socklab chat ws://127.0.0.1:8080/"
+        after_help = "Examples:\n  socklab serve all                          # event loops; tcp+udp on 7007, ws on 8080\n  socklab serve all --model threads          # a thread per connection (UDP: one thread)\n  socklab serve all --tcp-addr 127.0.0.1:7100 --udp-addr 127.0.0.1:7100 --ws-addr localhost:8100\nThen: nc 127.0.0.1 7007, ncat -u 127.0.0.1 7007, socklab chat ws://127.0.0.1:8080/"
     )]
     All(AllArgs),
 }
@@ -50,6 +50,15 @@ struct AllArgs {
     /// Server version for all three (UDP: iterative and threads both mean one blocking thread)
     #[arg(long, value_enum, default_value_t = Model::EventLoop)]
     model: Model,
+    /// Where the TCP echo listens (IP:PORT or HOST:PORT)
+    #[arg(long, default_value = tcp_echo::DEFAULT_ADDR, value_name = "HOST:PORT")]
+    tcp_addr: BindAddr,
+    /// Where the UDP echo receives (IP:PORT or HOST:PORT)
+    #[arg(long, default_value = udp_echo::DEFAULT_ADDR, value_name = "HOST:PORT")]
+    udp_addr: BindAddr,
+    /// Where the WebSocket echo listens (IP:PORT or HOST:PORT)
+    #[arg(long, default_value = ws_echo::DEFAULT_ADDR, value_name = "HOST:PORT")]
+    ws_addr: BindAddr,
 }
 
 impl Serve {
@@ -62,15 +71,16 @@ impl Serve {
             Server::Udp(args) => udp_echo::cli::run(&args, shutdown)?,
             Server::Ws(args) => ws_echo::cli::run(&args, shutdown)?,
             Server::Push(args) => push::cli::run(&args, shutdown)?,
-            Server::All(all) => serve_all(shutdown, all.model)?,
+            Server::All(all) => serve_all(shutdown, all)?,
         }
         Ok(())
     }
 }
 
-/// Runs the three default servers on their own threads. When one of them fails
-/// (say its port is taken), the others are stopped too and the error is reported.
-fn serve_all(shutdown: Shutdown, model: Model) -> anyhow::Result<()> {
+/// Runs the three servers on their own threads, each with its defaults but for
+/// the model and the address. When one of them fails (say its port is taken),
+/// the others are stopped too and the error is reported.
+fn serve_all(shutdown: Shutdown, all: AllArgs) -> anyhow::Result<()> {
     use clap::Parser;
     // Each server's defaults, exactly as `socklab serve X` with no flags.
     #[derive(Parser)]
@@ -81,7 +91,8 @@ fn serve_all(shutdown: Shutdown, model: Model) -> anyhow::Result<()> {
     let mut tcp = Defaults::<tcp_echo::cli::Args>::parse_from(["tcp"]).args;
     let mut udp = Defaults::<udp_echo::cli::Args>::parse_from(["udp"]).args;
     let mut ws = Defaults::<ws_echo::cli::Args>::parse_from(["ws"]).args;
-    (tcp.model, udp.model, ws.model) = (model, model, model);
+    (tcp.model, udp.model, ws.model) = (all.model, all.model, all.model);
+    (tcp.addr, udp.addr, ws.addr) = (all.tcp_addr, all.udp_addr, all.ws_addr);
 
     let (done, finished) = mpsc::channel();
     let start = |name: &'static str, run: Box<dyn FnOnce(Shutdown) -> io::Result<()> + Send>| {

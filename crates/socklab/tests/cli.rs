@@ -229,3 +229,252 @@ fn chat_sends_lines_and_prints_arrivals() {
         assert!(text.contains("← \"second\""), "{url}: {text}");
     }
 }
+
+/// Issue 10 #10: with RUST_BACKTRACE=1 in the environment, a user error is still
+/// one clean line: no backtrace of our own stack for a bad URL.
+#[test]
+fn user_errors_print_no_backtrace() {
+    let out = Command::new(env!("CARGO_BIN_EXE_socklab"))
+        .args(["send", "http://127.0.0.1:9/", "hi"])
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("socklab runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("backtrace"), "{err}");
+}
+
+/// Issue 10 #7: an unknown scheme lists the known ones and suggests ws:// for
+/// http://; a refused connection names the `socklab serve` that would listen.
+#[test]
+fn send_suggests_the_scheme_and_the_server() {
+    let out = socklab(&["send", "http://127.0.0.1:8080/", "hi"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown scheme http://"), "{err}");
+    assert!(err.contains("tcp://, udp://, ws://"), "{err}");
+    assert!(err.contains("try ws://127.0.0.1:8080/"), "{err}");
+
+    // A TCP port nobody listens on: bound, then closed again.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind");
+    for (scheme, serve) in [("tcp", "socklab serve tcp"), ("ws", "socklab serve ws")] {
+        let out = socklab(&["send", &format!("{scheme}://{addr}/"), "hi"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("connection refused"), "{err}");
+        assert!(err.contains(&format!("{serve} --addr {addr}")), "{err}");
+    }
+}
+
+/// Issue 10 #7: a refused Upgrade shows the server's status line and reason,
+/// and with --wire the response head as it came.
+#[test]
+fn send_shows_a_refused_upgrade() {
+    use serve::{Engine, Model, Running};
+    let config = ws_echo::Config {
+        allow_origins: vec!["http://example.test".to_string()],
+        ..ws_echo::Config::default()
+    };
+    let engine = Engine::new(1).expect("engine");
+    let server = Running::tcp("127.0.0.1:0".parse().unwrap(), move |l, s| {
+        ws_echo::serve(Model::EventLoop, l, s, config, engine)
+    })
+    .expect("ws server");
+    let url = format!("ws://{}/", server.addr());
+    let out = socklab(&["send", &url, "hi", "--wire"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused the WebSocket upgrade: HTTP/1.1 403 Forbidden: "),
+        "{err}"
+    );
+    assert!(err.contains("Origin"), "the reason body: {err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("HTTP/1.1 403 Forbidden\\r\\n"), "{text}");
+    assert!(text.contains("Content-Length"), "{text}");
+}
+
+/// Issue 10 #6: ws:// against the TCP echo server gets our own request back;
+/// say so and point at tcp://, and with --wire show the bytes anyway.
+#[test]
+fn send_recognizes_a_tcp_echo_server() {
+    let servers = LocalServers::start().expect("servers");
+    let addr = servers.tcp_addr();
+    let out = socklab(&["send", &format!("ws://{addr}/"), "hi", "--wire"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "this looks like a TCP echo server (it sent our HTTP request back): try tcp://{addr}"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("httparse"), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("write()"), "{text}");
+    assert!(text.contains("read()"), "{text}");
+    assert!(text.contains("\"GET / HTTP/1.1\\r\\n"), "{text}");
+}
+
+/// Issue 10 #12: --json gives every record's bytes as hex, and text only where
+/// they are valid UTF-8 (a frame header is not), never U+FFFD.
+#[test]
+fn send_json_gives_bytes_as_hex() {
+    let servers = LocalServers::start().expect("servers");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(&["send", &servers.ws_url(), "hi", "--json"]))
+            .expect("valid JSON");
+    let records = json["records"].as_array().expect("records");
+    assert!(!json.to_string().contains('\u{fffd}'), "{json}");
+    // Our first frame: 0x81 (FIN + text), 0x82 (masked, length 2), 4 key bytes, 2 payload.
+    let frame = records
+        .iter()
+        .find(|r| r["dir"] == "sent" && r["len"] == 8)
+        .expect("the 8-byte frame");
+    assert!(
+        frame["hex"].as_str().unwrap().starts_with("8182"),
+        "{frame}"
+    );
+    assert!(frame.get("text").is_none(), "{frame}");
+    assert_eq!(
+        records[0]["text"].as_str().map(|t| t.starts_with("GET ")),
+        Some(true)
+    );
+    assert_eq!(json["exchanges"][0]["received_hex"][0], "6869");
+}
+
+/// A `socklab serve …` running as a child process, its log read line by line
+/// on a thread; killed when dropped.
+struct ServeChild {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: std::cell::RefCell<Vec<String>>,
+}
+
+impl ServeChild {
+    fn start(args: &[&str]) -> ServeChild {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_socklab"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("socklab serve starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ServeChild {
+            child,
+            lines,
+            seen: Default::default(),
+        }
+    }
+
+    /// The whole log so far, once `count` of its lines contain `needle` (by
+    /// [`DEADLINE`]).
+    fn wait_for(&self, needle: &str, count: usize) -> Vec<String> {
+        let end = Instant::now() + DEADLINE;
+        let mut seen = self.seen.borrow_mut();
+        while seen.iter().filter(|l| l.contains(needle)).count() < count {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("no {count} × {needle:?} in the log: {seen:#?}"),
+            }
+        }
+        seen.clone()
+    }
+}
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address a `bind(fd N, ASKED) -> GOT` log line reports.
+fn bound(line: &str) -> std::net::SocketAddr {
+    let got = line.rsplit("-> ").next().expect("-> ADDR");
+    got.split(':')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(":")
+        .parse()
+        .expect("an address")
+}
+
+/// Issue 10 #8: `serve tcp --addr localhost:0` resolves the name, says what it
+/// resolved to and which address it binds, and echoes there.
+#[test]
+fn serve_takes_a_host_name() {
+    let server = ServeChild::start(&["serve", "tcp", "--addr", "localhost:0"]);
+    // After listen(2) the kernel completes connections, accepted or not yet.
+    let log = server.wait_for("): LISTEN", 1);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("localhost resolves to ") && l.contains("; binding ")),
+        "{log:#?}"
+    );
+    let addr = bound(
+        log.iter()
+            .find(|l| l.contains("bind(fd"))
+            .expect("the bind line"),
+    );
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let text = stdout_of(&["send", &format!("tcp://localhost:{}", addr.port()), "hi"]);
+    assert!(text.contains("← \"hi\""), "{text}");
+
+    let out = socklab(&["serve", "tcp", "--addr", "7007"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected HOST:PORT"), "{err}");
+}
+
+/// Issue 10 #9: `serve all` moves off its default ports with --tcp-addr,
+/// --udp-addr and --ws-addr, and serves on each.
+#[test]
+fn serve_all_takes_three_addresses() {
+    let server = ServeChild::start(&[
+        "serve",
+        "all",
+        "--tcp-addr",
+        "127.0.0.1:0",
+        "--udp-addr",
+        "127.0.0.1:0",
+        "--ws-addr",
+        "localhost:0",
+    ]);
+    server.wait_for("bind(fd", 3);
+    let log = server.wait_for("): LISTEN", 2);
+    let binds: Vec<&String> = log.iter().filter(|l| l.contains("bind(fd")).collect();
+    let ports: Vec<u16> = binds.iter().map(|l| bound(l).port()).collect();
+    assert!(ports.iter().all(|p| *p != 7007 && *p != 8080), "{binds:#?}");
+    assert!(
+        log.iter().any(|l| l.contains("localhost resolves to")),
+        "{log:#?}"
+    );
+    // The three threads log in any order, so: one of the ports is the ws server.
+    let ws = ports.iter().find(|p| {
+        socklab(&["send", &format!("ws://localhost:{p}/"), "hi"])
+            .status
+            .success()
+    });
+    assert!(ws.is_some(), "no ws server on any of {ports:?}");
+}

@@ -2,10 +2,8 @@
 //!
 //! Run: `socklab serve tcp --help` to see them with examples.
 
-use std::net::SocketAddr;
-
-use lifecycle::Shutdown;
 use lifecycle::tcp::listen_tcp;
+use lifecycle::{BindAddr, Shutdown};
 use serve::v3_event_loop::default_loops;
 use serve::{Engine, LimitArgs, Limits, Model};
 
@@ -14,9 +12,9 @@ use crate::DEFAULT_ADDR;
 /// Flags for the TCP echo server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Address to listen on (IP:PORT; port 0 lets the kernel pick)
-    #[arg(long, default_value = DEFAULT_ADDR, value_name = "IP:PORT")]
-    pub addr: SocketAddr,
+    /// Address to listen on (IP:PORT or HOST:PORT, a name is resolved; port 0 lets the kernel pick)
+    #[arg(long, default_value = DEFAULT_ADDR, value_name = "HOST:PORT")]
+    pub addr: BindAddr,
     /// Server version to run
     #[arg(long, value_enum, default_value_t = Model::EventLoop)]
     pub model: Model,
@@ -33,7 +31,7 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
     if args.loops.is_some() && args.model != Model::EventLoop {
         log::warn!("--loops applies only to --model event-loop; ignored");
     }
-    let listener = listen_tcp(args.addr)?;
+    let listener = listen_tcp(args.addr.resolve()?)?;
     let engine = Engine::new(args.loops.unwrap_or_else(default_loops))?;
     crate::serve(
         args.model,

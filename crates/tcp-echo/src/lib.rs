@@ -23,6 +23,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use lifecycle::Shutdown;
+use lifecycle::narrate::plural;
 use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
 use serve::{Engine, Limits, Model};
@@ -93,7 +94,7 @@ pub fn handle(mut conn: Connection, limits: &Limits) {
         warn!("[{tuple}] cannot set the idle timeout: {e}");
     }
     match echo_stream(&mut conn, limits.write_stall) {
-        Ok(bytes) => info!("[{tuple}] done: echoed {bytes} bytes"),
+        Ok(bytes) => info!("[{tuple}] done: echoed {}", plural(bytes, "byte")),
         Err(e) if is_timeout(&e) => info!(
             "[{tuple}] no byte from the peer for {:?} (--idle-timeout), or none of our \
              echo taken for {:?} (--write-stall-timeout): closing",

@@ -14,6 +14,7 @@
 use std::io;
 
 use lifecycle::FourTuple;
+use lifecycle::narrate::plural;
 use log::info;
 use mio::net::TcpStream;
 use serve::v3_event_loop::{
@@ -125,9 +126,9 @@ impl Session for Echo {
         }
         if self.peer_fin && self.unsent() == 0 {
             info!(
-                "[{}] done: echoed {} bytes",
+                "[{}] done: echoed {}",
                 self.tuple,
-                self.stream.progress().written
+                plural(self.stream.progress().written, "byte")
             );
             return Ok(Step::Done);
         }

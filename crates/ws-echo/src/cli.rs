@@ -3,10 +3,8 @@
 //! Run: `socklab serve ws --help`. The flags are the server's limits: the
 //! largest message, the Origins allowed, the connection cap and idle timeout.
 
-use std::net::SocketAddr;
-
-use lifecycle::Shutdown;
 use lifecycle::tcp::listen_tcp;
+use lifecycle::{BindAddr, Shutdown};
 use serve::v3_event_loop::default_loops;
 use serve::{Engine, LimitArgs, Limits, Model};
 
@@ -25,9 +23,9 @@ use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE};
   RUST_LOG=debug socklab serve ws                    # the narration plus every byte
 Try: curl -i http://127.0.0.1:8080/chat   (426: no Upgrade header)")]
 pub struct Args {
-    /// Address to listen on (IP:PORT; port 0 lets the kernel pick)
-    #[arg(long, default_value = DEFAULT_ADDR, value_name = "IP:PORT")]
-    pub addr: SocketAddr,
+    /// Address to listen on (IP:PORT or HOST:PORT, a name is resolved; port 0 lets the kernel pick)
+    #[arg(long, default_value = DEFAULT_ADDR, value_name = "HOST:PORT")]
+    pub addr: BindAddr,
     /// Server version to run
     #[arg(long, value_enum, default_value_t = Model::EventLoop)]
     pub model: Model,
@@ -62,7 +60,7 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
     if args.loops.is_some() && args.model != Model::EventLoop {
         log::warn!("--loops applies only to --model event-loop; ignored");
     }
-    let listener = listen_tcp(args.addr)?;
+    let listener = listen_tcp(args.addr.resolve()?)?;
     let engine = Engine::new(args.loops.unwrap_or_else(default_loops))?;
     crate::serve(args.model, listener, shutdown, args.config(), engine)
 }

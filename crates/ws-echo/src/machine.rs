@@ -32,6 +32,7 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 use lifecycle::FourTuple;
+use lifecycle::narrate::plural;
 use log::{info, warn};
 use serve::limits::Held;
 use serve::v3_event_loop::{Expiry, QUEUE_LIMIT};
@@ -192,9 +193,9 @@ impl Machine {
     pub fn peer_closed(&mut self) {
         match self.phase {
             Phase::Request { ref head } => info!(
-                "[{}] the peer went away during the handshake: FIN after {} bytes, before the request ended",
+                "[{}] the peer went away during the handshake: FIN after {}, before the request ended",
                 self.tuple,
-                head.len()
+                plural(head.len(), "byte")
             ),
             Phase::Open(_) => info!(
                 "[{}] the peer went away: FIN without a close frame",

@@ -13,6 +13,7 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lifecycle::narrate::plural;
 use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
 use serve::limits::{Held, Limits};
@@ -77,8 +78,8 @@ fn drive(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_timeout(&e) => {
                     info!(
-                        "[{tuple}] {} bytes queued and none taken for {:?} (--write-stall-timeout): closing",
-                        machine.output().len(),
+                        "[{tuple}] {} queued and none taken for {:?} (--write-stall-timeout): closing",
+                        plural(machine.output().len(), "byte"),
                         limits.write_stall.unwrap_or_default()
                     );
                     machine.expire(Expiry::Stalled);

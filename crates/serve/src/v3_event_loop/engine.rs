@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use lifecycle::narrate::plural;
 use lifecycle::state::{state_of, tcp_state};
 use lifecycle::tcp::{DRAIN_LIMIT, DRAIN_TIMEOUT, is_disconnect};
 use lifecycle::{FourTuple, Shutdown};
@@ -209,14 +210,14 @@ where
     }
     if listener.is_some() {
         info!(
-            "shutdown: no longer accepting; closing {} connections (largest queue: {} bytes)",
-            state.slots.len(),
-            state.stats.peak_pending.load(Ordering::Relaxed)
+            "shutdown: no longer accepting; closing {} (largest queue: {})",
+            plural(state.slots.len(), "connection"),
+            plural(state.stats.peak_pending.load(Ordering::Relaxed), "byte")
         );
     } else {
         debug!(
-            "event loop {index}: closing {} connections",
-            state.slots.len()
+            "event loop {index}: closing {}",
+            plural(state.slots.len(), "connection")
         );
     }
     Ok(())
@@ -485,9 +486,9 @@ impl<S: Session> Loop<S> {
                         // The peer does not read: a drain would protect bytes it
                         // will never read, so close at once.
                         info!(
-                            "[{}] {} bytes queued and none taken for {:?} (--write-stall-timeout): closing",
+                            "[{}] {} queued and none taken for {:?} (--write-stall-timeout): closing",
                             slot.tuple,
-                            slot.session.pending(),
+                            plural(slot.session.pending(), "byte"),
                             self.limits.write_stall.unwrap_or_default()
                         );
                         self.stats.stall_closes.fetch_add(1, Ordering::Relaxed);

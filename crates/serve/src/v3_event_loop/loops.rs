@@ -18,6 +18,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Instant;
 
+use lifecycle::narrate::plural;
 use lifecycle::tcp::accept;
 use lifecycle::{FourTuple, Proto, Shutdown};
 use log::{info, warn};
@@ -276,8 +277,8 @@ impl<S: Session> Loop<S> {
     fn refuse(&mut self, conn: lifecycle::tcp::Connection, poll: &Poll) {
         let tuple = conn.tuple();
         warn!(
-            "[{tuple}] refused: {} connections already open (--max-connections){}",
-            self.limits.max_connections,
+            "[{tuple}] refused: {} already open (--max-connections){}",
+            plural(self.limits.max_connections, "connection"),
             if self.limits.refusal.is_empty() {
                 ""
             } else {

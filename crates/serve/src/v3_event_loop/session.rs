@@ -15,6 +15,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use lifecycle::FourTuple;
+use lifecycle::narrate::plural;
 use lifecycle::state::state_of;
 use lifecycle::tcp::Escaped;
 use log::{debug, info};
@@ -293,7 +294,10 @@ impl Write for Tracked {
         match &result {
             Ok(n) => {
                 self.progress.written += *n as u64;
-                info!("[{tuple}] write(fd {fd}, {} bytes) = {n}", buf.len());
+                info!(
+                    "[{tuple}] write(fd {fd}, {}) = {n}",
+                    plural(buf.len(), "byte")
+                );
                 debug!("[{tuple}] wrote bytes {:?}", Escaped(&buf[..*n]));
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
