@@ -60,6 +60,12 @@ echo "wrote $out/lifecycle-server.log, $out/lifecycle-client.txt"
 # --- docs/websocket.md: the handshake, frames and close, on the wire ---------
 scripts/gen-websocket-docs.sh
 
+# --- docs/socketio.md: plain WebSocket clients and a socket.io client ---------
+# scripts/socketio.sh starts a real socket.io server (npm socket.io) and writes
+# what four clients saw, each file opening with its command; scripts/interop.sh
+# asserts on the same files.
+scripts/socketio.sh --out "$out"
+
 # --- docs/compare.md: the comparison table and one transport's JSON ----------
 # socklab compare starts its own servers in-process on ephemeral loopback ports,
 # so nothing else needs to run. NO_COLOR keeps escape codes out of the file.

@@ -8,7 +8,8 @@
 # needs when missing: from Debian, ncat and a headless Chromium (the package
 # chromium-headless-shell, or chromium where that does not exist; both without
 # recommends); Python websockets into .tools/pyws; Node ws and playwright-core
-# into .tools/node (playwright downloads no browser: it drives Debian's).
+# into .tools/node (playwright downloads no browser: it drives Debian's);
+# socket.io and socket.io-client into .tools/node (by scripts/socketio.sh).
 # Exits non-zero on any mismatch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,6 +95,40 @@ pids+=($!)
 wait_port tcp "$port"
 got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/push_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
 check "chromium push page: poll, long poll, SSE, WebSocket" "PASS every technique consecutive" "${got%% (*}"
+
+# --- socket.io, for what it is (lesson 19) -------------------------------------
+# scripts/socketio.sh runs four clients against a real socket.io server (npm
+# socket.io v4, installed into .tools/node) and writes what each saw; the checks
+# read those files. A plain WebSocket client gets through the Upgrade and is then
+# dropped for not speaking Engine.IO; a real socket.io client is served.
+sio=$(mktemp -d)
+scripts/socketio.sh --out "$sio"
+# has FILE TEXT: "yes" when FILE has a line containing TEXT (fixed string).
+has() { grep -qF -- "$2" "$sio/$1" && echo yes || echo no; }
+# The direction of the first close frame in a --wire view: who closed first.
+first_close=$(awk '/→ .* frame, in/ { dir = $1 } /opcode=0x8 CLOSE/ { print dir; exit }' "$sio/sio-plain-ws.txt")
+check "socket.io, plain ws client: the query reaches the server" yes \
+  "$(has sio-plain-ws.txt 'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1')"
+check "socket.io, plain ws client: the Upgrade succeeds (101)" yes \
+  "$(has sio-plain-ws.txt 'HTTP/1.1 101 Switching Protocols')"
+check "socket.io, plain ws client: Engine.IO open 0{ received" yes "$(has sio-plain-ws.txt '← "0{\"sid\"')"
+check "socket.io, plain ws client: the wire view names it" yes "$(has sio-plain-ws.txt 'engine.io   0 open')"
+check "socket.io, plain ws client: ping 2 arrives, gets no pong" yes "$(has sio-plain-ws.txt '← "2" (1 bytes')"
+check "socket.io, plain ws client: the server closes within 3 s" yes \
+  "$(has sio-plain-ws.txt '← close frame from the server')"
+check "socket.io, plain ws client: no close frame from us first" server "$first_close"
+check "socket.io, browser new WebSocket(): open, 0{, 2, close 1005" \
+  $'open\nmessage "0{…\nmessage "2"\nclose code=1005 wasClean=true' \
+  "$(sed -E '1d; s/^ *[0-9]+ ms  //; s/^(message "0\{).*/\1…/' "$sio/sio-browser.txt")"
+check "socket.io, long polling by hand: open over HTTP" yes "$(has sio-polling.txt '"upgrades":["websocket"]')"
+check "socket.io, long polling by hand: 40 joins the namespace" yes "$(has sio-polling.txt '40{"sid"')"
+check "socket.io, upgrade by hand: 2probe answered with 3probe" yes "$(has sio-polling.txt '← "3probe"')"
+for packet in '← polling   "0{' '→ polling   "40"' '"40{\"sid\"' '→ websocket "2probe"' \
+              '← websocket "3probe"' '→ websocket "5"' '→ websocket "420[\"echo\",\"hi\"]"' \
+              '← websocket "430[\"hi\"]"' '← websocket "2"' '→ websocket "3"' 'ack: "hi"'; do
+  check "socket.io client: $packet" yes "$(has sio-client.txt "$packet")"
+done
+rm -rf "$sio"
 
 if [ "$failures" -ne 0 ]; then
   echo "interop: $failures failed"

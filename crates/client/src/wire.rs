@@ -517,6 +517,12 @@ pub fn render_frame(f: &FrameView, title: &str, style: Style) -> String {
             );
         }
     }
+    // Text messages only: Engine.IO packets over WebSocket are text frames.
+    if f.opcode == OpCode::Data(tungstenite::protocol::frame::coding::Data::Text) {
+        if let Some(packet) = engine_io_packet(&f.payload) {
+            let _ = writeln!(out, "  engine.io   {}", style.paint(Paint::Dim, packet));
+        }
+    }
     if let Some(code) = f.close_code() {
         let _ = writeln!(
             out,
@@ -527,6 +533,83 @@ pub fn render_frame(f: &FrameView, title: &str, style: Style) -> String {
     }
     out
 }
+
+// ---------------------------------------------------------------------------
+// Engine.IO and Socket.IO packets (lesson 19)
+// ---------------------------------------------------------------------------
+
+// ANCHOR: engine_io
+/// What a text message means if it is an Engine.IO packet — the protocol
+/// socket.io runs over WebSocket or long polling — or `None` when it does not
+/// have that shape. The first character is the Engine.IO packet type; inside a
+/// `4` (message) the next one is the Socket.IO packet type, then an optional
+/// namespace (`/admin,`), an optional ack id (digits) and JSON. Only a guess
+/// from the bytes: an echo server that is sent `"2"` sends back something that
+/// reads as a ping. The bytes themselves are never changed.
+pub fn engine_io_packet(text: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(text).ok()?;
+    let (kind, rest) = text.split_at_checked(1)?;
+    let what = match (kind, rest) {
+        ("0", r) if r.starts_with('{') => {
+            "open: the session id (sid), the upgrades and the heartbeat timing"
+        }
+        ("1", "") => "close: this Engine.IO session ends",
+        ("2", "") => "ping: are you there? (socket.io's own heartbeat; the answer is pong 3)",
+        ("2", "probe") => "ping probe: is this new transport working? (the upgrade's first step)",
+        ("3", "") => "pong: the answer to ping 2",
+        ("3", "probe") => "pong probe: the new transport works",
+        ("4", r) => return socket_io_packet(r).map(|sio| format!("4 message + Socket.IO {sio}")),
+        ("5", "") => "upgrade: from now on, this transport carries the session",
+        ("6", "") => "noop: sent over the old transport to end its pending poll",
+        _ => return None,
+    };
+    Some(format!("{kind} {what}"))
+}
+
+/// The Socket.IO packet inside an Engine.IO message: `2["echo","hi"]` is
+/// `2 EVENT`, `30["hi"]` is `3 ACK (id 0)`. `None` unless the whole text has
+/// that shape.
+fn socket_io_packet(text: &str) -> Option<String> {
+    let (kind, mut rest) = text.split_at_checked(1)?;
+    let (name, needs) = match kind {
+        "0" => ("CONNECT: join a namespace", None),
+        "1" => ("DISCONNECT: leave a namespace", None),
+        "2" => ("EVENT", Some('[')),
+        "3" => ("ACK", Some('[')),
+        "4" => ("CONNECT_ERROR", Some('{')),
+        "5" => ("BINARY_EVENT", Some('[')),
+        "6" => ("BINARY_ACK", Some('[')),
+        _ => return None,
+    };
+    // Binary packets first say how many binary attachments follow: `51-[…]`.
+    let mut attachments = "";
+    if matches!(kind, "5" | "6") {
+        (attachments, rest) = rest.split_once('-')?;
+        if attachments.is_empty() || !attachments.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+    }
+    let mut namespace = "/";
+    if rest.starts_with('/') {
+        (namespace, rest) = rest.split_once(',').unwrap_or((rest, ""));
+    }
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (ack_id, json) = rest.split_at(digits);
+    match (needs, json.chars().next()) {
+        (Some(open), Some(first)) if first == open => {}
+        (None, None | Some('{')) => {}
+        _ => return None,
+    }
+    let mut out = format!("{kind} {name}, namespace {namespace}");
+    if !ack_id.is_empty() {
+        out.push_str(&format!(", ack id {ack_id}"));
+    }
+    if !attachments.is_empty() {
+        out.push_str(&format!(", {attachments} binary attachment(s) follow"));
+    }
+    Some(out)
+}
+// ANCHOR_END: engine_io
 
 // ---------------------------------------------------------------------------
 // Recorded conversations
@@ -911,6 +994,66 @@ mod tests {
         assert!(text.contains("read()            #1        6 bytes  |\"onetwo\"|"));
         assert!(text.contains("write()           #2        3 bytes  |\"two\"|"));
         assert!(text.contains("end of stream: the peer sent FIN"));
+    }
+
+    /// Lesson 19: socket.io's packets, as the wire view names them. Engine.IO's
+    /// type comes first; inside a message (4), Socket.IO's type, namespace and
+    /// ack id.
+    #[test]
+    fn engine_io_and_socket_io_packets() {
+        let name = |s: &str| engine_io_packet(s.as_bytes());
+        let open = r#"0{"sid":"abc","upgrades":[],"pingInterval":300,"pingTimeout":300}"#;
+        assert!(name(open).unwrap().starts_with("0 open"));
+        assert!(name("2").unwrap().starts_with("2 ping"));
+        assert!(name("3").unwrap().starts_with("3 pong"));
+        assert!(name("2probe").unwrap().starts_with("2 ping probe"));
+        assert!(name("3probe").unwrap().starts_with("3 pong probe"));
+        assert!(name("5").unwrap().starts_with("5 upgrade"));
+        assert!(name("6").unwrap().starts_with("6 noop"));
+        assert!(name("1").unwrap().starts_with("1 close"));
+        assert_eq!(
+            name("40").as_deref(),
+            Some("4 message + Socket.IO 0 CONNECT: join a namespace, namespace /")
+        );
+        assert_eq!(
+            name(r#"42["echo","hi"]"#).as_deref(),
+            Some("4 message + Socket.IO 2 EVENT, namespace /")
+        );
+        assert_eq!(
+            name(r#"420["echo","hi"]"#).as_deref(),
+            Some("4 message + Socket.IO 2 EVENT, namespace /, ack id 0")
+        );
+        assert_eq!(
+            name(r#"43/admin,7["hi"]"#).as_deref(),
+            Some("4 message + Socket.IO 3 ACK, namespace /admin, ack id 7")
+        );
+        assert_eq!(
+            name(r#"451-["up",{"_placeholder":true,"num":0}]"#).as_deref(),
+            Some(
+                "4 message + Socket.IO 5 BINARY_EVENT, namespace /, 1 binary attachment(s) follow"
+            )
+        );
+        assert!(name(r#"40{"sid":"xyz"}"#).unwrap().contains("0 CONNECT"));
+    }
+
+    /// Lesson 19: ordinary text is left alone — an echo of "hello", a number, an
+    /// event without its JSON array — and the frame's bytes are never changed.
+    #[test]
+    fn plain_text_is_not_engine_io() {
+        for text in [
+            "hello", "", "7", "42", "4", "0", "2x", "12", "49[]", "42hello", "451[",
+        ] {
+            assert_eq!(engine_io_packet(text.as_bytes()), None, "{text:?}");
+        }
+        // A server's unmasked text frame "2": annotated beside the bytes.
+        let f = only_frame(&[0x81, 0x01, b'2']);
+        let text = render_frame(&f, "frame", Style::PLAIN);
+        assert!(text.contains("payload     32  \"2\""));
+        assert!(text.contains("engine.io   2 ping"));
+        assert_eq!(f.payload, b"2");
+        // The same byte in a binary frame is not Engine.IO text.
+        let f = only_frame(&[0x82, 0x01, b'2']);
+        assert!(!render_frame(&f, "frame", Style::PLAIN).contains("engine.io"));
     }
 
     /// Colors appear only when asked for.

@@ -9,12 +9,16 @@
 //! `--states` prints, after each step, the kernel's TCP state of both ends of the
 //! connection (asked of the kernel by 4-tuple, sock_diag) with the time on the Tap's clock, so each
 //! line can be matched to its packets in `scripts/capture.sh`'s captures.
+//! `--listen SECS` sends the messages without waiting for echoes, then prints
+//! whatever the server sends until it closes or SECS pass — for servers that
+//! speak first or do not echo, such as socket.io
+//! (`socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use client::wire::{quoted, render_datagrams, render_stream, render_ws, ws_conversation};
-use client::{Framing, Scheme, Style, Target, Transport};
+use client::{Framing, Incoming, Scheme, Style, Target, Transport};
 use lifecycle::narrate::plural;
 use lifecycle::state::{TcpState, tcp_state};
 use lifecycle::tap::Record;
@@ -23,12 +27,12 @@ use lifecycle::{Direction, FourTuple, TapLog};
 /// Flags of `socklab send`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON"
+    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)"
 )]
 pub struct Send {
     /// Where to send: tcp://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH
     url: String,
-    /// Messages to send, each one write / datagram / WebSocket message [default: hello]
+    /// Messages to send, each one write / datagram / WebSocket message [default: hello; none with --listen]
     messages: Vec<String>,
     /// Also show every byte both ways, decoded (handshake, frame fields, unmasking)
     #[arg(long)]
@@ -45,6 +49,10 @@ pub struct Send {
     /// After each step, print the kernel's TCP state of our socket and the server's
     #[arg(long)]
     states: bool,
+    /// Do not wait for echoes: send the messages, then print what the server
+    /// sends until it closes or SECS pass (nothing is answered but WebSocket pings)
+    #[arg(long, value_name = "SECS")]
+    listen: Option<f64>,
 }
 
 // ANCHOR: states
@@ -153,7 +161,7 @@ impl Send {
     /// Connects, sends, prints the echoes, closes.
     pub fn run(self) -> anyhow::Result<()> {
         let style = Style::detect(self.no_color);
-        let messages = if self.messages.is_empty() {
+        let messages = if self.messages.is_empty() && self.listen.is_none() {
             vec!["hello".to_string()]
         } else {
             self.messages.clone()
@@ -161,6 +169,12 @@ impl Send {
         let target = Target::parse(&self.url)?;
         let scheme = target.scheme;
         refuse_empty_tcp(scheme, &messages)?;
+        if let Some(secs) = self
+            .listen
+            .filter(|s| !(s.is_finite() && (0.0..=3600.0).contains(s)))
+        {
+            anyhow::bail!("--listen takes seconds between 0 and 3600, not {secs}");
+        }
         // Our handle on the Tap's records: kept even if connect fails, so
         // --wire can show what was exchanged before it did.
         let log = TapLog::new();
@@ -200,7 +214,16 @@ impl Send {
             print_states(step, at, c, s);
         }
         let mut exchanges = Vec::new();
-        for message in &messages {
+        if let Some(secs) = self.listen {
+            for message in &messages {
+                t.send(message.as_bytes())?;
+                if !self.json {
+                    outln!("→ {} ({} bytes)", quoted(message.as_bytes()), message.len());
+                }
+            }
+            listen(&mut t, secs, self.json)?;
+        }
+        for message in messages.iter().filter(|_| self.listen.is_none()) {
             t.send(message.as_bytes())?;
             let echo = t
                 .receive_bytes(message.len())
@@ -281,6 +304,56 @@ impl Send {
         Ok(())
     }
 }
+
+// ANCHOR: listen
+/// `--listen`: prints every unit the server sends, with its time on the Tap's
+/// clock, until the server closes (its close frame, then its FIN) or `secs` pass.
+/// Nothing is answered above the transport: tungstenite still answers a
+/// WebSocket ping with a pong and a close frame with a close frame, as RFC 6455
+/// asks of every endpoint, but a protocol riding on top gets no reply from us.
+fn listen(t: &mut Transport, secs: f64, quiet: bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    if !quiet {
+        outln!("listening for up to {secs} s (answering nothing but WebSocket pings)");
+    }
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        t.set_read_timeout(Some(left))?;
+        let incoming = match t.receive() {
+            Ok(incoming) => incoming,
+            // The time is up and the server is still there: an expected end.
+            Err(e) if e.is_timeout() => break,
+            Err(e) => return Err(e.into()),
+        };
+        let at = t.log().elapsed().as_secs_f64() * 1e3;
+        let what = match &incoming {
+            Incoming::Data(unit) => format!(
+                "{} ({} bytes, one {})",
+                quoted(unit),
+                unit.len(),
+                t.target().scheme.unit()
+            ),
+            Incoming::Ping(_) => "WebSocket ping (tungstenite answers it with a pong)".into(),
+            Incoming::Pong(_) => "WebSocket pong".into(),
+            Incoming::Close(code) => format!(
+                "close frame from the server ({})",
+                code.map_or("no status code".to_string(), |c| c.to_string())
+            ),
+            Incoming::End => "end of stream: the server sent FIN".into(),
+        };
+        if !quiet {
+            outln!("← {what} at {at:.1} ms");
+        }
+        if incoming == Incoming::End {
+            break;
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: listen
 
 /// An empty message on TCP is refused before connecting: `write()` of 0 bytes
 /// puts nothing on a byte stream, so there would be no echo to wait for.
