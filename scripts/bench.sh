@@ -150,7 +150,8 @@ out, secs, idle = sys.argv[2], sys.argv[3], int(sys.argv[4])
 by = {r["name"]: r for r in rows}
 
 def f(run, key, fmt="{:,.0f}"):
-    return fmt.format(run[key]) if run else "–"
+    # None: no round trip completed (socklab bench prints null, never 0).
+    return fmt.format(run[key]) if run and run[key] is not None else "–"
 
 def errs(r):
     return sum(r[k]["errors"] for k in ("c1", "c8", "idle") if r[k])

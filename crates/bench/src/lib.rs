@@ -21,6 +21,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use client::stats::percentile;
 use tungstenite::{Bytes, Message, WebSocket};
 
 /// Most messages one connection sends, whatever `secs` says: a hard bound.
@@ -120,10 +121,10 @@ pub struct Report {
     pub messages: u64,
     /// Round trips per second, all connections together.
     pub msgs_per_sec: f64,
-    /// Median round-trip time, microseconds.
-    pub rtt_p50_us: f64,
-    /// 99th-percentile round-trip time, microseconds.
-    pub rtt_p99_us: f64,
+    /// Median round-trip time, microseconds; `None` when no round trip completed.
+    pub rtt_p50_us: Option<f64>,
+    /// 99th-percentile round-trip time, microseconds; `None` when no round trip completed.
+    pub rtt_p99_us: Option<f64>,
     /// Connections that failed, replies that were wrong or late, idle connections
     /// that could not be opened.
     pub errors: u64,
@@ -173,6 +174,7 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
 
     rtts.sort_unstable();
     let messages = rtts.len() as u64;
+    let rtts_us: Vec<f64> = rtts.iter().map(|&ns| f64::from(ns) / 1000.0).collect();
     Ok(Report {
         url: target.url.clone(),
         conns: opts.conns,
@@ -181,8 +183,8 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
         size: opts.size,
         messages,
         msgs_per_sec: messages as f64 / elapsed.max(f64::EPSILON),
-        rtt_p50_us: percentile(&rtts, 50.0),
-        rtt_p99_us: percentile(&rtts, 99.0),
+        rtt_p50_us: percentile(&rtts_us, 50.0),
+        rtt_p99_us: percentile(&rtts_us, 99.0),
         errors: errors.count,
         first_error: errors.first,
     })
@@ -356,15 +358,6 @@ fn check(same: bool) -> io::Result<()> {
     }
 }
 
-/// The `p`th percentile of sorted nanosecond samples, in microseconds (0 if none).
-pub fn percentile(sorted_ns: &[u32], p: f64) -> f64 {
-    if sorted_ns.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * (sorted_ns.len() - 1) as f64).round() as usize;
-    f64::from(sorted_ns[rank.min(sorted_ns.len() - 1)]) / 1000.0
-}
-
 impl Report {
     /// The column titles matching [`Report`]'s `Display`.
     pub const HEADER: &'static str = "target                          conns   idle  idle open s     msgs/s   p50 µs   p99 µs  errors";
@@ -376,7 +369,7 @@ impl Report {
             None => "null".to_string(),
         };
         format!(
-            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{:.1},\"rtt_p99_us\":{:.1},\"errors\":{},\"first_error\":{}}}",
+            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{},\"rtt_p99_us\":{},\"errors\":{},\"first_error\":{}}}",
             self.url,
             self.conns,
             self.idle,
@@ -384,26 +377,36 @@ impl Report {
             self.size,
             self.messages,
             self.msgs_per_sec,
-            self.rtt_p50_us,
-            self.rtt_p99_us,
+            json_us(self.rtt_p50_us),
+            json_us(self.rtt_p99_us),
             self.errors,
             first_error
         )
     }
 }
 
+/// µs to 0.1 for JSON, `null` when nothing was measured.
+fn json_us(v: Option<f64>) -> String {
+    v.map_or("null".to_string(), |v| format!("{v:.1}"))
+}
+
+/// µs to 0.1 for the table, `-` when nothing was measured.
+fn cell_us(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |v| format!("{v:.1}"))
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<30} {:>6} {:>6} {:>12.2} {:>10.0} {:>8.1} {:>8.1} {:>7}",
+            "{:<30} {:>6} {:>6} {:>12.2} {:>10.0} {:>8} {:>8} {:>7}",
             self.url,
             self.conns,
             self.idle,
             self.idle_open_secs,
             self.msgs_per_sec,
-            self.rtt_p50_us,
-            self.rtt_p99_us,
+            cell_us(self.rtt_p50_us),
+            cell_us(self.rtt_p99_us),
             self.errors
         )
     }
@@ -424,12 +427,33 @@ mod tests {
         assert!("tcp://192.0.2.1:7".parse::<Target>().is_err());
     }
 
-    /// Percentiles come from the sorted samples, in microseconds.
+    /// A run with no completed round trip has no RTT: `-` in the table, `null`
+    /// in JSON (client::stats::percentile gives None), never 0.
     #[test]
-    fn percentile_of_sorted_samples() {
-        let ns: Vec<u32> = (1..=100).map(|i| i * 1000).collect();
-        assert_eq!(percentile(&ns, 50.0), 51.0);
-        assert_eq!(percentile(&ns, 99.0), 99.0);
-        assert_eq!(percentile(&[], 50.0), 0.0);
+    fn no_samples_means_no_rtt() {
+        let report = Report {
+            url: "tcp://127.0.0.1:7".into(),
+            conns: 1,
+            idle: 0,
+            idle_open_secs: 0.0,
+            size: 64,
+            messages: 0,
+            msgs_per_sec: 0.0,
+            rtt_p50_us: percentile(&[], 50.0),
+            rtt_p99_us: percentile(&[], 99.0),
+            errors: 1,
+            first_error: None,
+        };
+        assert!(
+            report
+                .to_json()
+                .contains("\"rtt_p50_us\":null,\"rtt_p99_us\":null")
+        );
+        let row = report.to_string();
+        assert_eq!(
+            row.split_whitespace().filter(|c| *c == "-").count(),
+            2,
+            "{row}"
+        );
     }
 }

@@ -24,6 +24,7 @@ use lifecycle::Direction;
 use lifecycle::tap::Record;
 use tungstenite::protocol::frame::FrameHeader;
 
+use crate::stats;
 use crate::style::{Paint, Style};
 use crate::transport::{Error, Incoming, Scheme, Side, Transport};
 use crate::wire::{quoted_short, ws_conversation};
@@ -242,14 +243,11 @@ fn round_us(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e7).round() / 10.0
 }
 
-/// Nearest-rank percentile of sorted samples, in µs; `None` without samples
-/// (every round lost): there is no time to report, and 0 µs would be a lie.
-fn percentile_us(sorted: &[Duration], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(round_us(sorted[rank - 1]))
+/// A percentile of sorted samples in µs, rounded to 0.1 µs ([`stats::percentile`]:
+/// nearest rank); `None` without samples (every round lost): there is no time
+/// to report, and 0 µs would be a lie.
+fn percentile_us(sorted_us: &[f64], p: f64) -> Option<f64> {
+    stats::percentile(sorted_us, p).map(|v| (v * 10.0).round() / 10.0)
 }
 
 // ANCHOR: measure
@@ -331,7 +329,8 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
         }
         samples.push(started.elapsed());
     }
-    samples.sort();
+    let mut samples: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+    samples.sort_by(f64::total_cmp);
 
     // Masking, read from the frames themselves (ws only).
     let (masked_c2s, masked_s2c) = if scheme == Scheme::Ws {
@@ -383,8 +382,8 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
         boundaries_preserved,
         rtt_samples: samples.len(),
         rtt_lost: lost,
-        rtt_p50_us: percentile_us(&samples, 0.50),
-        rtt_p99_us: percentile_us(&samples, 0.99),
+        rtt_p50_us: percentile_us(&samples, 50.0),
+        rtt_p99_us: percentile_us(&samples, 99.0),
         masked_client_to_server: masked_c2s,
         masked_server_to_client: masked_s2c,
         close_code: report.close_code,

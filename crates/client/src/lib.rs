@@ -11,6 +11,8 @@
 //!   TCP read and each UDP datagram.
 //! - [`compare`]: one script over every transport → a [`compare::Comparison`] of
 //!   measured facts, as a table or as JSON.
+//! - [`stats`]: the one percentile definition, the interquartile range, and the
+//!   bootstrap interval and noise rule that decide whether two medians differ.
 //! - [`style`]: terminal colors, off for pipes, `--no-color` and `NO_COLOR`.
 //!
 //! The client never imports a server: it knows only what it sees on the wire.
@@ -20,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod compare;
+pub mod stats;
 pub mod style;
 pub mod transport;
 pub mod wire;
