@@ -10,7 +10,7 @@
 use clap::Args;
 use client::Style;
 use client::compare::{
-    DEFAULT_COUNT, DEFAULT_MESSAGE, DEFAULT_ROUNDS, Script, compare, render_table,
+    DEFAULT_COUNT, DEFAULT_MESSAGE, DEFAULT_ROUNDS, DEFAULT_WARMUP, Script, compare, render_table,
 };
 use socklab::servers::LocalServers;
 
@@ -32,6 +32,9 @@ pub struct Compare {
     /// How many timed round trips (strict ping-pong) per transport
     #[arg(long, default_value_t = DEFAULT_ROUNDS)]
     rounds: usize,
+    /// Round trips per transport taken first and discarded (the transports take turns throughout)
+    #[arg(long, default_value_t = DEFAULT_WARMUP)]
+    warmup: usize,
     /// A running TCP echo server to use instead of the in-process one
     #[arg(long, value_name = "URL")]
     tcp: Option<String>,
@@ -53,6 +56,7 @@ impl Compare {
             message: self.message.into_bytes(),
             count: self.count,
             rounds: self.rounds,
+            warmup: self.warmup,
         };
         script.check().map_err(anyhow::Error::msg)?;
         // Servers in this process only for the transports not given on the command line.

@@ -93,7 +93,55 @@ fn compare_json_on_loopback() {
 
     for t in [tcp, udp, ws] {
         assert_eq!(t["rtt_samples"], 20);
-        assert!(t["rtt_p50_us"].as_f64().unwrap() <= t["rtt_p99_us"].as_f64().unwrap());
+        assert_eq!(t["rtt_warmup_discarded"], json["warmup_rounds"]);
+        let p = |k: &str| t[k].as_f64().unwrap();
+        assert!(p("rtt_p25_us") <= p("rtt_p50_us"), "{t}");
+        assert!(p("rtt_p50_us") <= p("rtt_p75_us"), "{t}");
+        assert!(p("rtt_p75_us") <= p("rtt_p99_us"), "{t}");
+    }
+}
+
+/// Lesson 1 of issue 10: two medians are compared with an interval, and the
+/// verdict follows the noise rule (0 inside the interval → no winner named),
+/// in the JSON and in the table alike.
+#[test]
+fn rtt_differences_follow_the_noise_rule() {
+    let (comparison, json) = run();
+    let diffs = json["rtt_differences"].as_array().expect("an array");
+    let pairs: Vec<(&str, &str)> = diffs
+        .iter()
+        .map(|d| (d["a"].as_str().unwrap(), d["b"].as_str().unwrap()))
+        .collect();
+    assert_eq!(pairs, [("udp", "tcp"), ("ws", "tcp"), ("ws", "udp")]);
+    for d in diffs {
+        let (low, high) = (
+            d["ci_low_us"].as_f64().unwrap(),
+            d["ci_high_us"].as_f64().unwrap(),
+        );
+        assert!(low <= high, "{d}");
+        let expected = if low <= 0.0 && high >= 0.0 {
+            (
+                "no_measurable_difference",
+                client::compare::NO_DIFFERENCE.to_string(),
+            )
+        } else if high < 0.0 {
+            ("a_lower", format!("{} lower", d["a"].as_str().unwrap()))
+        } else {
+            ("b_lower", format!("{} lower", d["b"].as_str().unwrap()))
+        };
+        assert_eq!(
+            (
+                d["verdict"].as_str().unwrap(),
+                d["summary"].as_str().unwrap().to_string()
+            ),
+            (expected.0, expected.1),
+            "{d}"
+        );
+        assert_eq!(d["resamples"], client::stats::RESAMPLES);
+    }
+    let table = client::compare::render_table(&comparison, client::Style::PLAIN);
+    for line in client::compare::difference_lines(&comparison) {
+        assert!(table.contains(&line), "{table}");
     }
 }
 
