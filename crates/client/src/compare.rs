@@ -9,7 +9,9 @@
 //! 4. strict ping-pong: send one message, wait for its whole echo, R times, timing
 //!    each round trip — with the transports taking turns, round by round, after
 //!    a warm-up whose rounds are discarded;
-//! 5. close, and ask the kernel which socket is left in TIME_WAIT (lesson 11).
+//! 5. one large message (1 MiB) sent with one `send` on a fresh connection, and
+//!    the number of reads its echo took: many over TCP, one message over ws;
+//! 6. close, and ask the kernel which socket is left in TIME_WAIT (lesson 11).
 //!
 //! Every number in a [`Measurement`] is counted from the Tap's records or read
 //! from the kernel while the script ran. Nothing is assumed from the protocol:
@@ -22,6 +24,7 @@
 //! Try: `socklab compare`, `socklab compare --count 10 --message "$(head -c 200 /dev/zero | tr '\0' x)"`.
 
 use std::fmt::Write as _;
+use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
 use lifecycle::Direction;
@@ -45,6 +48,16 @@ pub const DEFAULT_ROUNDS: usize = 1000;
 /// Default number of round trips per transport taken first and discarded: the
 /// first ones pay for page faults, cold caches and sleeping threads.
 pub const DEFAULT_WARMUP: usize = 100;
+
+/// Default size of the one large message sent whole (1 MiB): far more than one
+/// `read()` (64 KiB here) or a socket buffer holds at once.
+pub const DEFAULT_LARGE: usize = 1 << 20;
+
+/// The largest large message: well under ws-echo's default 16 MiB message limit.
+pub const MAX_LARGE: usize = 8 << 20;
+
+/// How long the large message's echo may take, from any one read to the next.
+pub const LARGE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long the burst's echoes may take to arrive.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -70,6 +83,8 @@ pub struct Script {
     pub rounds: usize,
     /// Round trips per transport before the timed ones, not kept.
     pub warmup: usize,
+    /// Bytes of the one large message sent with one `send` (0: not sent).
+    pub large: usize,
 }
 
 impl Default for Script {
@@ -79,6 +94,7 @@ impl Default for Script {
             count: DEFAULT_COUNT,
             rounds: DEFAULT_ROUNDS,
             warmup: DEFAULT_WARMUP,
+            large: DEFAULT_LARGE,
         }
     }
 }
@@ -129,6 +145,13 @@ pub struct Measurement {
     pub received: Vec<String>,
     /// True when each message came back as exactly one unit, equal to it.
     pub boundaries_preserved: bool,
+    /// Bytes of the one large message sent with one `send` (0: not sent).
+    pub large_message_bytes: usize,
+    /// Units its echo came back as (tcp: reads, ws: messages); `None` for udp
+    /// (no datagram holds it) or when it was not sent.
+    pub large_message_units: Option<usize>,
+    /// `read()` calls that returned its echo's bytes; `None` as above.
+    pub large_message_reads: Option<usize>,
     /// Warm-up round trips taken before the timed ones and discarded.
     pub rtt_warmup_discarded: usize,
     /// Completed (timed) ping-pong round trips.
@@ -179,6 +202,8 @@ pub struct Comparison {
     pub rounds: usize,
     /// Discarded warm-up round trips per transport.
     pub warmup_rounds: usize,
+    /// Bytes of the one large message (0: not sent).
+    pub large: usize,
     /// One entry per transport, in the order given.
     pub transports: Vec<Measurement>,
     /// Each pair's difference of RTT medians and the noise rule's verdict.
@@ -212,6 +237,12 @@ impl Script {
                 "rounds must be at least 1: with no round trip there is no time to report".into(),
             );
         }
+        if self.large > MAX_LARGE {
+            return Err(format!(
+                "the large message is {} bytes; at most {MAX_LARGE} (the ws server takes 16 MiB)",
+                self.large
+            ));
+        }
         if self.message.len().saturating_mul(self.count) > MAX_BURST_BYTES {
             return Err(format!(
                 "message × count is over {MAX_BURST_BYTES} bytes: the burst would fill the socket buffers"
@@ -237,6 +268,13 @@ pub fn compare(urls: &[String], script: &Script) -> Result<Comparison, Error> {
     // 4: the timed round trips, interleaved across the transports.
     ping_pong(&mut runs, script)?;
     let rtt_differences = differences(&runs);
+    // The large message, on a connection of its own (after the timed rounds,
+    // so its megabyte does not disturb them).
+    if script.large > 0 {
+        for run in runs.iter_mut() {
+            run.large = large_message(&run.url, script.large)?;
+        }
+    }
     // 5: close each, and ask the kernel.
     let transports = runs
         .into_iter()
@@ -247,6 +285,7 @@ pub fn compare(urls: &[String], script: &Script) -> Result<Comparison, Error> {
         count: script.count,
         rounds: script.rounds,
         warmup_rounds: script.warmup,
+        large: script.large,
         transports,
         rtt_differences,
     })
@@ -317,6 +356,8 @@ struct Run {
     /// Timed round trips after the warm-up, in µs, in the order taken.
     rtts_us: Vec<f64>,
     lost: usize,
+    /// How the large message came back (on its own connection).
+    large: Option<LargeEcho>,
 }
 
 // ANCHOR: measure
@@ -382,6 +423,7 @@ impl Run {
             payload_received,
             rtts_us: Vec::with_capacity(script.rounds),
             lost: 0,
+            large: None,
         })
     }
 
@@ -415,6 +457,7 @@ impl Run {
             payload_received,
             rtts_us,
             lost,
+            large,
         } = self;
         let expected = script.message.len() * script.count;
         let wire_bytes_sent = sum(&burst, Direction::Sent);
@@ -471,6 +514,9 @@ impl Run {
             reads,
             received: units.iter().map(|u| quoted_short(u, 64)).collect(),
             boundaries_preserved,
+            large_message_bytes: script.large,
+            large_message_units: large.map(|l| l.units),
+            large_message_reads: large.map(|l| l.reads),
             rtt_warmup_discarded: script.warmup,
             rtt_samples: sorted.len(),
             rtt_lost: lost,
@@ -520,6 +566,76 @@ fn ping_pong(runs: &mut [Run], script: &Script) -> Result<(), Error> {
     Ok(())
 }
 // ANCHOR_END: measure
+
+/// How one large message came back: "TCP is a stream" from the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LargeEcho {
+    /// Units the application received: reads (tcp) or messages (ws).
+    units: usize,
+    /// `read()` calls that returned its bytes.
+    reads: usize,
+}
+
+/// Sends one `size`-byte message with one `send` and counts what its echo came
+/// back as. TCP: the echo server sends bytes back while we are still writing,
+/// so a writer thread writes (one `write_all`) while this thread reads, or both
+/// sides would wait for buffer room forever; each `read()` is one unit. ws: the
+/// server echoes only a whole message, so one thread does: one message back,
+/// whatever number of reads carried it. UDP: `None` — one datagram carries at
+/// most 65,507 bytes, so there is no single large message to send.
+fn large_message(url: &str, size: usize) -> Result<Option<LargeEcho>, Error> {
+    let target = crate::transport::Target::parse(url)?;
+    let message: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+    match target.scheme {
+        Scheme::Udp => Ok(None),
+        Scheme::Tcp => {
+            let conn = lifecycle::tcp::connect_tcp(target.addr, LARGE_TIMEOUT)?;
+            conn.set_idle_timeout(Some(LARGE_TIMEOUT))?;
+            let log = TapLog::new();
+            let mut writer = lifecycle::Tap::with_log(conn.stream().try_clone()?, log.clone());
+            let sending = std::thread::spawn(move || writer.write_all(&message));
+            let mut reader = lifecycle::Tap::with_log(conn, log.clone());
+            let mark = log.mark();
+            let mut buf = vec![0u8; crate::transport::READ_BUFFER];
+            let mut got = 0;
+            while got < size {
+                match reader.read(&mut buf)? {
+                    0 => break, // the server ended early: report what came
+                    n => got += n,
+                }
+            }
+            sending
+                .join()
+                .map_err(|_| Error::Io(std::io::Error::other("the writer thread panicked")))??;
+            reader.get_ref().shutdown_write()?;
+            let reads = received_reads(&log.since(mark));
+            // On a stream, each read is what the application gets: a unit.
+            Ok(Some(LargeEcho {
+                units: reads,
+                reads,
+            }))
+        }
+        Scheme::Ws => {
+            let mut t = Transport::connect(url)?;
+            t.set_read_timeout(Some(LARGE_TIMEOUT))?;
+            let log = t.log();
+            let mark = log.mark();
+            t.send(&message)?;
+            let units = t.receive_bytes(size)?.len();
+            let reads = received_reads(&log.since(mark));
+            t.close()?;
+            Ok(Some(LargeEcho { units, reads }))
+        }
+    }
+}
+
+/// `read()`s in `records` that returned bytes.
+fn received_reads(records: &[Record]) -> usize {
+    records
+        .iter()
+        .filter(|r| r.dir == Direction::Received && !r.bytes.is_empty())
+        .count()
+}
 
 /// The difference of two transports' RTT medians, with its bootstrap interval
 /// and the verdict of the noise rule.
@@ -622,6 +738,17 @@ fn us(v: Option<f64>) -> String {
     }
 }
 
+/// `1 MiB`, `64 KiB`, `1000 B`: a size as a reader says it.
+fn bytes_text(n: usize) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} B")
+    }
+}
+
 /// Formats µs to 0.1 µs (`18.4 µs`), or `-`: medians are compared to a tenth.
 fn us_tenth(v: Option<f64>) -> String {
     v.map_or("-".to_string(), |v| format!("{v:.1} µs"))
@@ -690,6 +817,19 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
             }
             cell
         }),
+        row(
+            &format!("1 send of {} came back as", bytes_text(c.large)),
+            &|m| match (m.large_message_units, m.large_message_reads) {
+                (Some(units), Some(reads)) if m.name == Scheme::Ws => {
+                    format!("{} in {}", plural(units, m.unit), plural(reads, "read"))
+                }
+                (Some(units), _) => plural(units, m.unit),
+                _ if m.name == Scheme::Udp && c.large > lifecycle::udp::MAX_IPV4_PAYLOAD => {
+                    "- (> 1 datagram)".to_string()
+                }
+                _ => "-".to_string(),
+            },
+        ),
         row("message boundaries kept", &|m| {
             yes_no(Some(m.boundaries_preserved)).to_string()
         }),

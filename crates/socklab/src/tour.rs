@@ -248,7 +248,7 @@ impl Tour {
 
         heading(
             "Boundaries: three sends, how many receives? (lesson 3)",
-            "Three back-to-back sends of \"hello\", read only once all the echoes have arrived: a TCP stream keeps no boundaries, UDP datagrams and WebSocket messages do.",
+            "Three back-to-back sends of \"hello\", read only once all the echoes have arrived: a TCP stream keeps no boundaries, UDP datagrams and WebSocket messages do. The same holds the other way: one large send comes back in many reads.",
         );
         if text {
             print_boundaries(&comparison);
@@ -523,6 +523,31 @@ fn print_boundaries(c: &Comparison) {
             if m.units_received == 1 { "" } else { "s" },
             m.received.join(" ")
         );
+    }
+    outln!();
+    outln!(
+        "  And the other way round: one send of {} bytes, its echo read back:",
+        c.large
+    );
+    for m in &c.transports {
+        let how = match (m.large_message_units, m.large_message_reads) {
+            (Some(units), Some(reads)) if m.name == Scheme::Ws => format!(
+                "{units} message{} ({reads} read{} underneath)",
+                if units == 1 { "" } else { "s" },
+                if reads == 1 { "" } else { "s" }
+            ),
+            (Some(units), _) => format!(
+                "{units} {}{}: the receiver cannot tell where it ends",
+                m.unit,
+                if units == 1 { "" } else { "s" }
+            ),
+            _ if m.name == Scheme::Udp => format!(
+                "not sent: one datagram holds at most {} bytes",
+                lifecycle::udp::MAX_IPV4_PAYLOAD
+            ),
+            _ => "not sent".to_string(),
+        };
+        outln!("  {:<4}1 send → {how}", m.name.name());
     }
     outln!();
     outln!(

@@ -70,6 +70,20 @@ fn compare_json_on_loopback() {
     assert_eq!(tcp["units_received"], 1);
     assert_eq!(tcp["received"][0], "\"hellohellohello\"");
 
+    // "TCP is a stream", the other way: one 1 MiB send comes back in many reads
+    // (each read takes at most the client's 64 KiB buffer); over ws it is one
+    // message, however many reads (of tungstenite's own buffer size) carried it;
+    // UDP cannot send it at all.
+    let min_reads = (client::compare::DEFAULT_LARGE / client::transport::READ_BUFFER) as u64;
+    assert!(
+        tcp["large_message_units"].as_u64().unwrap() >= min_reads,
+        "{tcp}"
+    );
+    assert_eq!(tcp["large_message_units"], tcp["large_message_reads"]);
+    assert_eq!(ws["large_message_units"], 1);
+    assert!(ws["large_message_reads"].as_u64().unwrap() > 1, "{ws}");
+    assert_eq!(udp["large_message_units"], Value::Null);
+
     // Lesson 10: clients mask, servers do not.
     assert_eq!(ws["masked_client_to_server"], true);
     assert_eq!(ws["masked_server_to_client"], false);
