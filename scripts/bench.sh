@@ -133,7 +133,7 @@ run_server() {
     start_server "$@" --addr "127.0.0.1:$port"
     wait_port "$proto" "$port"
     rss_start=$(peak_rss_kb)
-    idle_run=$("$bin/socklab" bench "$url" --conns 1 --secs 1 --idle "$idle" --json)
+    idle_run=$("$bin/socklab" bench "$url" --conns 1 --secs 1 --idle "$idle" --json || true)
     rss_idle=$(peak_rss_kb)
     stop_server
   fi
@@ -145,7 +145,7 @@ run_server() {
 load_runs() {
   local all=""
   for _ in $(seq "$runs"); do
-    all+="${all:+,}$("$bin/socklab" bench "$1" --conns "$2" --secs "$secs" --json)"
+    all+="${all:+,}$("$bin/socklab" bench "$1" --conns "$2" --secs "$secs" --json || true)"
   done
   echo "[$all]"
 }
@@ -164,6 +164,8 @@ run_server "udp blocking"       udp udp "c1 c8"       $s udp --model threads
 run_server "udp event loop"     udp udp "c1 c8"       $s udp --model event-loop
 
 
+# (`socklab bench` exits 1 when a run saw errors; its JSON still says which, and
+# the table below counts them, so `|| true` keeps the run going.)
 # --- 2. fairness: a light client beside two streaming ones -------------------
 for proto in tcp ws; do
   for model in event-loop threads; do
@@ -172,7 +174,7 @@ for proto in tcp ws; do
     start_on "$proto" $s "$proto" --model "$model" "${extra[@]}" "${cap[@]}"
     all=()
     for _ in $(seq "$runs"); do
-      all+=("$("$bin/socklab" bench "$url" --conns 1 --secs "$secs" --stream 2 --stream-size 65536 --json)")
+      all+=("$("$bin/socklab" bench "$url" --conns 1 --secs "$secs" --stream 2 --stream-size 65536 --json || true)")
     done
     stop_server
     emit fair.jsonl "$proto $model" "${all[@]}"
@@ -237,7 +239,7 @@ for model in event-loop threads; do
     for _ in $(seq "$runs"); do
       start_on ws $s ws --model "$model" "${cap[@]}"
       start_kb=$(peak_rss_kb)
-      r=$("$bin/socklab" bench "$url" --conns 1 --secs 0.5 --idle "$n" --json)
+      r=$("$bin/socklab" bench "$url" --conns 1 --secs 0.5 --idle "$n" --json || true)
       all+=("{\"idle\":$n,\"rss_start_kb\":$start_kb,\"rss_peak_kb\":$(peak_rss_kb),\"bench\":$r}")
       stop_server
     done
@@ -292,7 +294,8 @@ for r in rows:
 by = {r["name"]: r for r in rows}
 
 def f(run, key, fmt="{:,.0f}"):
-    return fmt.format(run[key]) if run else "–"
+    # None: no round trip completed (socklab bench prints null, never 0).
+    return fmt.format(run[key]) if run and run[key] is not None else "–"
 
 def errs(r):
     return sum(r[k]["errors"] for k in ("c1", "c8", "idle") if r[k])

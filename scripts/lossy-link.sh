@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # scripts/lossy-link.sh — the same 100 messages over UDP and TCP across a lossy, slow link.
 #
-# Usage: scripts/lossy-link.sh [--loss PCT] [--delay MS] [--count N] [--wire auto|netem|tun]
+# Usage: scripts/lossy-link.sh [--loss PCT] [--delay MS] [--count N] [--reorder PCT] [--wire auto|netem|tun]
 #   --loss PCT    packets dropped on each direction of the link (default 10)
 #   --delay MS    one-way delay added to every packet (default 20)
 #   --count N     messages per transport (default 100)
+#   --reorder PCT for the last run only, a UDP burst: packets reordered on each direction
+#                 (default 25; netem sends that share at once, ahead of the delayed
+#                 rest; the TUN wire holds that share one delay longer)
 #   --wire KIND   netem: a veth pair with `tc netem`; tun: a user-space wire over two
 #                 TUN devices (scripts/lossy/wire.py), for kernels built without netem;
 #                 auto (default): netem if the kernel has it, else tun
@@ -14,6 +17,8 @@
 # `socklab serve tcp` in one and scripts/lossy/client.py in the other, and reports UDP
 # datagrams lost against TCP segments retransmitted (kernel counters from
 # /proc/net/snmp inside each namespace) and the round-trip time each paid (lesson 2).
+# Then the link starts reordering too, and one burst of N datagrams sent at once
+# shows UDP delivering them out of order (TCP would put its bytes back in order).
 # Needs root; where namespaces are not permitted it prints SKIP and exits 0. The
 # namespaces are deleted on every exit, failure included; each message has a deadline.
 set -euo pipefail
@@ -23,6 +28,7 @@ source scripts/lib.sh
 loss=10
 delay=20
 count=100
+reorder=25
 wire=auto
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -30,6 +36,7 @@ while [ $# -gt 0 ]; do
     --loss) loss=${2:?}; shift ;;
     --delay) delay=${2:?}; shift ;;
     --count) count=${2:?}; shift ;;
+    --reorder) reorder=${2:?}; shift ;;
     --wire) wire=${2:?}; shift ;;
     *) echo "lossy-link.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -47,6 +54,8 @@ UDP_TIMEOUT=0.5
 # How long one TCP echo may take (s): room for several retransmission timeouts
 # (200 ms at first, doubling on each loss of the same segment).
 TCP_TIMEOUT=10
+# How long the burst's receiver waits for one more echo before it stops (s).
+BURST_QUIET=1
 # Bound on each client run as a whole (s).
 RUN_LIMIT=120
 
@@ -126,6 +135,7 @@ else
   [ -c /dev/net/tun ] || skip "the kernel has no netem and /dev/net/tun is missing"
   python3 scripts/lossy/wire.py --ns-a "$CLI" --dev-a sl-tun-c --ns-b "$SRV" --dev-b sl-tun-s \
     --loss "$(awk -v l="$loss" 'BEGIN { print l / 100 }')" --delay-ms "$delay" \
+    --reorder "$(awk -v r="$reorder" 'BEGIN { print r / 100 }')" --reorder-on-signal \
     --ready "$work/ready" --stats "$work/wire-stats" 2>"$work/wire.log" &
   wire_pid=$!
   for _ in $(seq 100); do
@@ -177,6 +187,16 @@ retrans_s=$(snmp "$SRV" Tcp RetransSegs)
 out_c=$(snmp "$CLI" Tcp OutSegs)
 out_s=$(snmp "$SRV" Tcp OutSegs)
 
+# Now the link reorders as well, for the burst only (so the runs above measured
+# loss and delay alone).
+if [ "$wire" = netem ]; then
+  ip netns exec "$SRV" tc qdisc change dev sl-veth-s root netem delay "${delay}ms" loss "${loss}%" reorder "${reorder}%"
+  ip netns exec "$CLI" tc qdisc change dev sl-veth-c root netem delay "${delay}ms" loss "${loss}%" reorder "${reorder}%"
+else
+  kill -USR1 "$wire_pid"
+fi
+run udp-burst "$BURST_QUIET"
+
 echo
 printf '%-40s %12s %12s\n' "" udp tcp
 row() { printf '%-40s %12s %12s\n' "$1" "$2" "$3"; }
@@ -195,6 +215,10 @@ row "round trip p99, ms" "$(get udp rtt_p99_ms)" "$(get tcp rtt_p99_ms)"
 row "round trip max, ms" "$(get udp rtt_max_ms)" "$(get tcp rtt_max_ms)"
 row "whole run, s" "$(get udp total_s)" "$(get tcp total_s)"
 echo "UDP deadline per message: ${UDP_TIMEOUT} s; RTT of UDP counts only the echoes that came back."
+echo
+echo "Then with reordering (${reorder} % of packets each way): $count datagrams sent at once, echoes read until ${BURST_QUIET} s of silence"
+row "UDP burst: echoes received" "$(get udp-burst received)" "-"
+row "  arrived after a later-numbered one" "$(get udp-burst out_of_order)" "-"
 if [ "$wire" = tun ]; then
   for p in "${servers[@]}"; do stop "$p"; done
   servers=()
@@ -210,4 +234,5 @@ failures=0
 check "lossy-link: tcp echoed all $count messages" "$count" "$(get tcp received)"
 check "lossy-link: tcp echoes intact and in order" yes "$(get tcp in_order)"
 check "lossy-link: udp echoed + lost = $count" "$count" "$(($(get udp received) + $(get udp lost)))"
+check "lossy-link: udp burst echoed + lost = $count" "$count" "$(($(get udp-burst received) + $(get udp-burst lost)))"
 [ "$failures" -eq 0 ]

@@ -4,6 +4,7 @@
 Used by scripts/lossy-link.sh inside the client namespace:
   client.py udp 10.77.0.1 7007 100 0.5
   client.py tcp 10.77.0.1 7007 100 10
+  client.py udp-burst 10.77.0.1 7007 100 1
 
 udp: each message is one datagram; if its echo has not come back within TIMEOUT
 seconds the message counts as lost (nothing in UDP will send it again). An echo
@@ -12,8 +13,13 @@ tcp: one connection; each message is written, then exactly its bytes are read
 back. A lost segment is the kernel's business: it retransmits, and the only trace
 left to this program is the time the echo took. TIMEOUT bounds each message.
 
+udp-burst: all COUNT datagrams sent back to back, then echoes collected until
+none has come for TIMEOUT seconds; an echo whose number is below one already
+received arrived out of order (the link let a later packet overtake it).
+
 Prints key=value lines: sent, received, lost, late, connect_ms, rtt_p50_ms,
-rtt_p90_ms, rtt_p99_ms, rtt_max_ms, total_s, in_order (tcp: every echo matched).
+rtt_p90_ms, rtt_p99_ms, rtt_max_ms, total_s, in_order (tcp: every echo matched);
+udp-burst: sent, received, lost, out_of_order, total_s.
 """
 
 import socket
@@ -84,10 +90,45 @@ def run_tcp(host, port, count, timeout):
     return rtts, 0, 0, connect_ms, in_order
 
 
+def run_udp_burst(host, port, count, timeout):
+    """All datagrams at once, then count the echoes and the ones that came out of order."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((host, port))
+    for i in range(count):
+        s.send(message(i))
+    s.settimeout(timeout)
+    seen, out_of_order, highest = set(), 0, -1
+    while len(seen) < count:  # bounded: each wait ends after TIMEOUT of silence
+        try:
+            reply = s.recv(2048)
+        except socket.timeout:
+            break
+        try:
+            i = int(reply.split()[1])
+        except (IndexError, ValueError):
+            continue
+        if i in seen:
+            continue
+        seen.add(i)
+        if i < highest:
+            out_of_order += 1
+        highest = max(highest, i)
+    s.close()
+    return len(seen), out_of_order
+
+
 def main():
     proto, host, port, count, timeout = sys.argv[1:6]
     port, count, timeout = int(port), int(count), float(timeout)
     started = time.monotonic()
+    if proto == "udp-burst":
+        received, out_of_order = run_udp_burst(host, port, count, timeout)
+        print(f"sent={count}")
+        print(f"received={received}")
+        print(f"lost={count - received}")
+        print(f"out_of_order={out_of_order}")
+        print(f"total_s={time.monotonic() - started:.2f}")
+        return
     run = run_udp if proto == "udp" else run_tcp
     rtts, lost, late, connect_ms, in_order = run(host, port, count, timeout)
     rtts.sort()

@@ -7,7 +7,9 @@ there this program plays the wire instead: it opens a TUN device in each namespa
 (a TUN device hands every IP packet the kernel routes into it to the process that
 opened it, and injects what that process writes as if it had arrived), and copies
 packets from one to the other, dropping each with probability --loss and holding
-each for --delay-ms. The kernels at both ends see an ordinary IP link: TCP
+each for --delay-ms; with --reorder, a packet picked with that probability is held
+one --delay-ms longer, so packets sent just after it overtake it (from the start,
+or only once the wire gets SIGUSR1 when --reorder-on-signal is given). The kernels at both ends see an ordinary IP link: TCP
 retransmits what is dropped, UDP does not.
 
 Run (as root, namespaces made by lossy-link.sh):
@@ -69,6 +71,10 @@ def main():
     p.add_argument("--dev-b", required=True)
     p.add_argument("--loss", type=float, required=True, help="drop probability, 0..1")
     p.add_argument("--delay-ms", type=float, required=True, help="one-way delay")
+    p.add_argument("--reorder", type=float, default=0.0,
+                   help="probability, 0..1, that a packet is held one delay longer (reordering)")
+    p.add_argument("--reorder-on-signal", action="store_true",
+                   help="start reordering only when SIGUSR1 arrives")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--ready", required=True, help="file touched once both devices exist")
     p.add_argument("--stats", required=True, help="file written at exit")
@@ -87,7 +93,7 @@ def main():
 
     peer = {fd_a: fd_b, fd_b: fd_a}
     label = {fd_a: "a->b", fd_b: "b->a"}
-    stats = {k: {"forwarded": 0, "dropped": 0} for k in label.values()}
+    stats = {k: {"forwarded": 0, "dropped": 0, "held": 0} for k in label.values()}
     pending = []  # heap of (due time, sequence, fd to write, packet)
     seq = 0
     running = True
@@ -96,6 +102,13 @@ def main():
         nonlocal running
         running = False
 
+    reorder = 0.0 if args.reorder_on_signal else args.reorder
+
+    def start_reordering(_sig, _frame):
+        nonlocal reorder
+        reorder = args.reorder
+
+    signal.signal(signal.SIGUSR1, start_reordering)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     with open(args.ready, "w") as f:
@@ -125,12 +138,16 @@ def main():
                 direction["dropped"] += 1
                 continue
             direction["forwarded"] += 1
+            due = time.monotonic() + delay
+            if reorder and rng.random() < reorder:
+                direction["held"] += 1
+                due += delay  # held back: what comes next overtakes it
             seq += 1
-            heapq.heappush(pending, (time.monotonic() + delay, seq, peer[fd], packet))
+            heapq.heappush(pending, (due, seq, peer[fd], packet))
 
     with open(args.stats, "w") as f:
         for name, s in stats.items():
-            f.write(f"{name} forwarded={s['forwarded']} dropped={s['dropped']}\n")
+            f.write(f"{name} forwarded={s['forwarded']} dropped={s['dropped']} held={s['held']}\n")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 //! whole echo, records the round-trip time, and sends the next — for `secs`
 //! seconds. Meanwhile `idle` more connections are opened first and held open
 //! without a byte, which is what costs a thread-per-connection server memory.
-//! The result is messages per second, RTT p50/p99, and the errors seen.
+//! The result is messages per second, RTT p50/p99, and the errors seen, with
+//! refusals at the server's connection cap counted apart and the likely cause
+//! named ([`Report::diagnosis`]).
 //!
 //! With `stream` > 0, that many more connections stream large messages at full
 //! speed beside the measured ones (a few messages in flight, each echo read as
@@ -33,6 +35,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use client::Framing;
+use client::stats::percentile;
 use tungstenite::{Bytes, Message, WebSocket};
 
 /// Most messages one connection sends, whatever `secs` says: a hard bound.
@@ -54,6 +57,12 @@ const IDLE_OPENERS: usize = 4;
 /// File descriptors kept free beyond the connections themselves.
 const SPARE_FDS: u64 = 64;
 
+/// Round trips per second per connection below which the report suggests the
+/// server is slow for a reason of its own (narration, a debug build): a loopback
+/// round trip takes tens of µs, so one taking over a millisecond on average is
+/// not the network.
+pub const LOW_RATE_PER_CONN: f64 = 1000.0;
+
 /// Where to send load: `tcp://IP:PORT`, `udp://IP:PORT` or `ws://IP:PORT/path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -74,6 +83,17 @@ pub enum Kind {
     Udp,
     /// One binary WebSocket message out, one back.
     Ws,
+}
+
+impl Kind {
+    /// `tcp`, `udp` or `ws`: the scheme, and the `socklab serve` subcommand.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Tcp => "tcp",
+            Kind::Udp => "udp",
+            Kind::Ws => "ws",
+        }
+    }
 }
 
 impl FromStr for Target {
@@ -125,8 +145,12 @@ pub struct Options {
 pub struct Report {
     /// The target URL.
     pub url: String,
+    /// Its transport.
+    pub kind: Kind,
     /// Ping-pong connections.
     pub conns: usize,
+    /// Idle connections asked for (tcp and ws; 0 for udp).
+    pub idle_asked: usize,
     /// Idle connections actually held open.
     pub idle: usize,
     /// Seconds it took to open (and, for ws, upgrade) the idle connections.
@@ -143,13 +167,18 @@ pub struct Report {
     pub messages: u64,
     /// Round trips per second, all connections together.
     pub msgs_per_sec: f64,
-    /// Median round-trip time, microseconds.
-    pub rtt_p50_us: f64,
-    /// 99th-percentile round-trip time, microseconds.
-    pub rtt_p99_us: f64,
+    /// Median round-trip time, microseconds; `None` when no round trip completed.
+    pub rtt_p50_us: Option<f64>,
+    /// 99th-percentile round-trip time, microseconds; `None` when no round trip completed.
+    pub rtt_p99_us: Option<f64>,
     /// Connections that failed, replies that were wrong or late, idle connections
-    /// that could not be opened.
+    /// that could not be opened or were found closed.
     pub errors: u64,
+    /// Of those errors, connections the server turned away at its connection cap:
+    /// a WebSocket server answers `503 Service Unavailable`; a TCP server accepts
+    /// and closes at once, so the connection ends (EOF or reset) before any echo —
+    /// for an idle connection, found closed when the run ends.
+    pub refused: u64,
     /// The first error, to say what went wrong.
     pub first_error: Option<String>,
 }
@@ -199,7 +228,7 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
                     errors.add(e);
                 }
             }
-            Err(_) => errors.add("a load thread panicked".to_string()),
+            Err(_) => errors.add(Failure::Other("a load thread panicked".to_string())),
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -209,21 +238,32 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
             Ok(result) => {
                 streamed += result.bytes;
                 if let Some(e) = result.error {
-                    errors.add(format!("streaming connection: {e}"));
+                    errors.add(Failure::Other(format!("streaming connection: {e}")));
                 }
             }
-            Err(_) => errors.add("a streaming thread panicked".to_string()),
+            Err(_) => errors.add(Failure::Other("a streaming thread panicked".to_string())),
         }
     }
     let stream_elapsed = started.elapsed().as_secs_f64();
+    // An idle TCP connection past the cap was accepted and closed at once; it
+    // never sent a byte, so only now, by looking, do we learn it is gone.
+    let closed = idle.iter().filter(|c| closed_by_peer(c)).count();
+    for _ in 0..closed {
+        errors.add(Failure::Refused(
+            "idle connection: closed by the server before any echo".to_string(),
+        ));
+    }
     drop(idle);
 
     rtts.sort_unstable();
     let messages = rtts.len() as u64;
+    let rtts_us: Vec<f64> = rtts.iter().map(|&ns| f64::from(ns) / 1000.0).collect();
     Ok(Report {
         url: target.url.clone(),
+        kind: target.kind,
         conns: opts.conns,
-        idle: idle_wanted - errors.idle_failed,
+        idle_asked: idle_wanted,
+        idle: idle_wanted - errors.idle_failed - closed,
         idle_open_secs,
         size: opts.size,
         stream: stream_wanted,
@@ -231,9 +271,10 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
         stream_mb_per_sec: streamed as f64 / 1e6 / stream_elapsed.max(f64::EPSILON),
         messages,
         msgs_per_sec: messages as f64 / elapsed.max(f64::EPSILON),
-        rtt_p50_us: percentile(&rtts, 50.0),
-        rtt_p99_us: percentile(&rtts, 99.0),
+        rtt_p50_us: percentile(&rtts_us, 50.0),
+        rtt_p99_us: percentile(&rtts_us, 99.0),
         errors: errors.count,
+        refused: errors.refused,
         first_error: errors.first,
     })
 }
@@ -241,20 +282,70 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
 #[derive(Default)]
 struct Errors {
     count: u64,
+    refused: u64,
     idle_failed: usize,
     first: Option<String>,
 }
 
 impl Errors {
-    fn add(&mut self, e: String) {
+    fn add(&mut self, e: Failure) {
         self.count += 1;
-        self.first.get_or_insert(e);
+        let text = match e {
+            Failure::Refused(text) => {
+                self.refused += 1;
+                text
+            }
+            Failure::Other(text) => text,
+        };
+        self.first.get_or_insert(text);
+    }
+}
+
+/// Why a connection or a round trip failed, as far as a client can tell.
+#[derive(Debug)]
+enum Failure {
+    /// Turned away at the server's connection cap: a 503 to the Upgrade (ws), or
+    /// the end of the connection before any echo (tcp).
+    Refused(String),
+    /// Anything else: refused connect(), a timeout, a wrong echo.
+    Other(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Refused(why) | Failure::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Other(e.to_string())
+    }
+}
+
+/// Whether the server has closed this idle connection (a TCP read would return
+/// 0 or fail with a reset). Looks without taking or waiting: a non-blocking peek.
+fn closed_by_peer(conn: &Idle) -> bool {
+    let stream = match conn {
+        Idle::Tcp(s) => s,
+        Idle::Ws(_) => return false, // a refused ws connection never became idle: 503
+    };
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    match stream.peek(&mut byte) {
+        Ok(0) => true, // FIN: end of stream
+        Ok(_) => false,
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock, // a reset: closed too
     }
 }
 
 /// A connection that is open and silent.
 enum Idle {
-    Tcp(#[allow(dead_code)] TcpStream),
+    Tcp(TcpStream),
     Ws(#[allow(dead_code)] Box<WebSocket<TcpStream>>),
 }
 
@@ -272,7 +363,7 @@ fn open_idle(target: &Target, count: usize, errors: &mut Errors) -> Vec<Idle> {
                         Ok(Conn::Tcp(s)) => opened.push(Idle::Tcp(s)),
                         Ok(Conn::Ws(ws)) => opened.push(Idle::Ws(ws)),
                         Ok(Conn::Udp(_)) => {}
-                        Err(e) => failed.push(e.to_string()),
+                        Err(e) => failed.push(e),
                     }
                 }
                 (opened, failed)
@@ -285,7 +376,10 @@ fn open_idle(target: &Target, count: usize, errors: &mut Errors) -> Vec<Idle> {
             all.extend(opened);
             errors.idle_failed += failed.len();
             for e in failed {
-                errors.add(format!("idle connection: {e}"));
+                errors.add(match e {
+                    Failure::Refused(e) => Failure::Refused(format!("idle connection: {e}")),
+                    Failure::Other(e) => Failure::Other(format!("idle connection: {e}")),
+                });
             }
         }
     }
@@ -299,7 +393,7 @@ enum Conn {
     Ws(Box<WebSocket<TcpStream>>),
 }
 
-fn open_one(target: &Target) -> io::Result<Conn> {
+fn open_one(target: &Target) -> Result<Conn, Failure> {
     match target.kind {
         Kind::Udp => {
             let any: SocketAddr = if target.addr.is_ipv4() {
@@ -320,9 +414,19 @@ fn open_one(target: &Target) -> io::Result<Conn> {
             if target.kind == Kind::Tcp {
                 return Ok(Conn::Tcp(stream));
             }
-            let (ws, _response) = tungstenite::client(target.url.as_str(), stream)
-                .map_err(|e| io::Error::other(format!("handshake: {e}")))?;
-            Ok(Conn::Ws(Box::new(ws)))
+            match tungstenite::client(target.url.as_str(), stream) {
+                Ok((ws, _response)) => Ok(Conn::Ws(Box::new(ws))),
+                // Past its cap a WebSocket server answers the Upgrade with 503.
+                Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response)))
+                    if response.status() == tungstenite::http::StatusCode::SERVICE_UNAVAILABLE =>
+                {
+                    Err(Failure::Refused(format!(
+                        "handshake: the server answered {}",
+                        response.status()
+                    )))
+                }
+                Err(e) => Err(Failure::Other(format!("handshake: {e}"))),
+            }
         }
     }
 }
@@ -331,7 +435,7 @@ fn open_one(target: &Target) -> io::Result<Conn> {
 struct Worker {
     /// Round-trip times in nanoseconds (saturating at ~4.3 s).
     rtts: Vec<u32>,
-    error: Option<String>,
+    error: Option<Failure>,
 }
 
 fn ping_pong(target: &Target, opts: &Options, barrier: &Barrier) -> Worker {
@@ -343,8 +447,12 @@ fn ping_pong(target: &Target, opts: &Options, barrier: &Barrier) -> Worker {
     };
     let mut conn = match conn {
         Ok(conn) => conn,
-        Err(e) => {
-            worker.error = Some(format!("connect: {e}"));
+        Err(Failure::Refused(e)) => {
+            worker.error = Some(Failure::Refused(format!("connect: {e}")));
+            return worker;
+        }
+        Err(Failure::Other(e)) => {
+            worker.error = Some(Failure::Other(format!("connect: {e}")));
             return worker;
         }
     };
@@ -360,7 +468,18 @@ fn ping_pong(target: &Target, opts: &Options, barrier: &Barrier) -> Worker {
             Conn::Ws(ws) => round_trip_ws(ws, &message),
         };
         if let Err(e) = result {
-            worker.error = Some(e.to_string());
+            // A TCP server past its cap accepts and closes at once: the first
+            // echo never comes, the connection just ends (EOF, or a reset because
+            // our message arrived unread).
+            let ended = matches!(
+                e.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+            );
+            worker.error = Some(if ended && worker.rtts.is_empty() {
+                Failure::Refused(format!("closed by the server before any echo ({e})"))
+            } else {
+                Failure::Other(e.to_string())
+            });
             break;
         }
         let rtt = sent.elapsed().as_nanos();
@@ -481,15 +600,6 @@ pub(crate) fn check(same: bool) -> io::Result<()> {
     }
 }
 
-/// The `p`th percentile of sorted nanosecond samples, in microseconds (0 if none).
-pub fn percentile(sorted_ns: &[u32], p: f64) -> f64 {
-    if sorted_ns.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * (sorted_ns.len() - 1) as f64).round() as usize;
-    f64::from(sorted_ns[rank.min(sorted_ns.len() - 1)]) / 1000.0
-}
-
 impl Report {
     /// The column titles matching [`Report`]'s `Display`.
     pub const HEADER: &'static str = "target                          conns   idle  idle open s     msgs/s   p50 µs   p99 µs  errors";
@@ -501,7 +611,7 @@ impl Report {
             None => "null".to_string(),
         };
         format!(
-            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"stream\":{},\"stream_size\":{},\"stream_mb_per_sec\":{:.1},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{:.1},\"rtt_p99_us\":{:.1},\"errors\":{},\"first_error\":{}}}",
+            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"stream\":{},\"stream_size\":{},\"stream_mb_per_sec\":{:.1},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{},\"rtt_p99_us\":{},\"errors\":{},\"refused\":{},\"first_error\":{}}}",
             self.url,
             self.conns,
             self.idle,
@@ -512,26 +622,91 @@ impl Report {
             self.stream_mb_per_sec,
             self.messages,
             self.msgs_per_sec,
-            self.rtt_p50_us,
-            self.rtt_p99_us,
+            json_us(self.rtt_p50_us),
+            json_us(self.rtt_p99_us),
             self.errors,
+            self.refused,
             first_error
         )
     }
+
+    /// What went wrong, in words, with the likely cause: one sentence per cause
+    /// seen. Empty when there were no errors and the rate looks like loopback's.
+    pub fn diagnosis(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let asked = self.conns + self.idle_asked;
+        if self.refused > 0 {
+            out.push(format!(
+                "the server refused {} ({} asked for: --conns {} + --idle {}): its --max-connections is probably lower than {asked}; start it with a higher one, e.g. `RUST_LOG=warn socklab serve {} --max-connections {}`",
+                plural(self.refused, "connection"),
+                asked,
+                self.conns,
+                self.idle_asked,
+                self.kind.name(),
+                (asked + 100).max(1024),
+            ));
+        }
+        let other = self.errors - self.refused;
+        if other > 0 {
+            out.push(format!(
+                "{} other than refusals; the first: {}",
+                plural(other, "error"),
+                self.first_error.as_deref().unwrap_or("?")
+            ));
+        }
+        let slow = self.messages > 0 && self.msgs_per_sec < LOW_RATE_PER_CONN * self.conns as f64;
+        if self.errors > 0 || slow {
+            out.push(format!(
+                "{}if the server narrates (`socklab serve` logs every system call at its default RUST_LOG=info), start it with RUST_LOG=warn for load",
+                if slow {
+                    format!(
+                        "{:.0} round trips/s per connection is slow for loopback; ",
+                        self.msgs_per_sec / self.conns as f64
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        out
+    }
+}
+
+/// "1 connection", "8,977 connections".
+fn plural(n: u64, word: &str) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// µs to 0.1 for JSON, `null` when nothing was measured.
+fn json_us(v: Option<f64>) -> String {
+    v.map_or("null".to_string(), |v| format!("{v:.1}"))
+}
+
+/// µs to 0.1 for the table, `-` when nothing was measured.
+fn cell_us(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |v| format!("{v:.1}"))
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<30} {:>6} {:>6} {:>12.2} {:>10.0} {:>8.1} {:>8.1} {:>7}",
+            "{:<30} {:>6} {:>6} {:>12.2} {:>10.0} {:>8} {:>8} {:>7}",
             self.url,
             self.conns,
             self.idle,
             self.idle_open_secs,
             self.msgs_per_sec,
-            self.rtt_p50_us,
-            self.rtt_p99_us,
+            cell_us(self.rtt_p50_us),
+            cell_us(self.rtt_p99_us),
             self.errors
         )
     }
@@ -554,12 +729,93 @@ mod tests {
         assert!("tcp://192.0.2.1:7".parse::<Target>().is_err());
     }
 
-    /// Percentiles come from the sorted samples, in microseconds.
+    /// The causes are named: refusals at the cap apart from other errors, with
+    /// the serve command to fix them; a slow rate gets the narration hint.
     #[test]
-    fn percentile_of_sorted_samples() {
-        let ns: Vec<u32> = (1..=100).map(|i| i * 1000).collect();
-        assert_eq!(percentile(&ns, 50.0), 51.0);
-        assert_eq!(percentile(&ns, 99.0), 99.0);
-        assert_eq!(percentile(&[], 50.0), 0.0);
+    fn diagnosis_names_the_cause() {
+        let mut report = Report {
+            url: "ws://127.0.0.1:8080/".into(),
+            kind: Kind::Ws,
+            conns: 8,
+            idle_asked: 10_000,
+            idle: 1016,
+            idle_open_secs: 1.0,
+            size: 64,
+            stream: 0,
+            stream_size: 0,
+            stream_mb_per_sec: 0.0,
+            messages: 0,
+            msgs_per_sec: 0.0,
+            rtt_p50_us: None,
+            rtt_p99_us: None,
+            errors: 8_992,
+            refused: 8_977,
+            first_error: Some("connect: timed out".into()),
+        };
+        let d = report.diagnosis().join("\n");
+        assert!(
+            d.contains("the server refused 8,977 connections (10008 asked for"),
+            "{d}"
+        );
+        assert!(
+            d.contains("socklab serve ws --max-connections 10108"),
+            "{d}"
+        );
+        assert!(
+            d.contains("15 errors other than refusals; the first: connect: timed out"),
+            "{d}"
+        );
+        assert!(d.contains("RUST_LOG=warn"), "{d}");
+        // No error, but 200 round trips/s over 8 connections: the hint alone.
+        (
+            report.errors,
+            report.refused,
+            report.messages,
+            report.msgs_per_sec,
+        ) = (0, 0, 1000, 200.0);
+        let d = report.diagnosis();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].starts_with("25 round trips/s per connection is slow"),
+            "{d:?}"
+        );
+        report.msgs_per_sec = 80_000.0;
+        assert!(report.diagnosis().is_empty());
+    }
+
+    /// A run with no completed round trip has no RTT: `-` in the table, `null`
+    /// in JSON (client::stats::percentile gives None), never 0.
+    #[test]
+    fn no_samples_means_no_rtt() {
+        let report = Report {
+            url: "tcp://127.0.0.1:7".into(),
+            kind: Kind::Tcp,
+            conns: 1,
+            idle_asked: 0,
+            idle: 0,
+            idle_open_secs: 0.0,
+            size: 64,
+            stream: 0,
+            stream_size: 0,
+            stream_mb_per_sec: 0.0,
+            messages: 0,
+            msgs_per_sec: 0.0,
+            rtt_p50_us: percentile(&[], 50.0),
+            rtt_p99_us: percentile(&[], 99.0),
+            errors: 1,
+            refused: 0,
+            first_error: None,
+        };
+        assert!(
+            report
+                .to_json()
+                .contains("\"rtt_p50_us\":null,\"rtt_p99_us\":null")
+        );
+        let row = report.to_string();
+        assert_eq!(
+            row.split_whitespace().filter(|c| *c == "-").count(),
+            2,
+            "{row}"
+        );
     }
 }

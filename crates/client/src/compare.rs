@@ -7,23 +7,31 @@
 //! 3. wait until every echoed byte is in the kernel's receive buffer, then read
 //!    units (reads / datagrams / messages) until all payload bytes are back;
 //! 4. strict ping-pong: send one message, wait for its whole echo, R times, timing
-//!    each round trip;
-//! 5. close, and ask the kernel which socket is left in TIME_WAIT (lesson 11).
+//!    each round trip — with the transports taking turns, round by round, after
+//!    a warm-up whose rounds are discarded;
+//! 5. one large message (1 MiB) sent with one `send` on a fresh connection, and
+//!    the number of reads its echo took: many over TCP, one message over ws;
+//! 6. close, and ask the kernel which socket is left in TIME_WAIT (lesson 11).
 //!
 //! Every number in a [`Measurement`] is counted from the Tap's records or read
 //! from the kernel while the script ran. Nothing is assumed from the protocol:
 //! if a WebSocket server did not mask, or a TCP read came back split, the report
-//! says so.
+//! says so. Times come with their spread (the interquartile range), and two
+//! medians are only called different when the bootstrap interval of their
+//! difference leaves 0 out ([`stats`]); otherwise the report says "no measurable
+//! difference on this machine".
 //!
 //! Try: `socklab compare`, `socklab compare --count 10 --message "$(head -c 200 /dev/zero | tr '\0' x)"`.
 
 use std::fmt::Write as _;
+use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
 use lifecycle::Direction;
-use lifecycle::tap::Record;
+use lifecycle::tap::{Record, TapLog};
 use tungstenite::protocol::frame::FrameHeader;
 
+use crate::stats::{self, Verdict};
 use crate::style::{Paint, Style};
 use crate::transport::{Error, Incoming, Scheme, Side, Transport};
 use crate::wire::{quoted_short, ws_conversation};
@@ -36,6 +44,20 @@ pub const DEFAULT_COUNT: usize = 3;
 
 /// Default number of timed ping-pong round trips (enough for a p99 that means something).
 pub const DEFAULT_ROUNDS: usize = 1000;
+
+/// Default number of round trips per transport taken first and discarded: the
+/// first ones pay for page faults, cold caches and sleeping threads.
+pub const DEFAULT_WARMUP: usize = 100;
+
+/// Default size of the one large message sent whole (1 MiB): far more than one
+/// `read()` (64 KiB here) or a socket buffer holds at once.
+pub const DEFAULT_LARGE: usize = 1 << 20;
+
+/// The largest large message: well under ws-echo's default 16 MiB message limit.
+pub const MAX_LARGE: usize = 8 << 20;
+
+/// How long the large message's echo may take, from any one read to the next.
+pub const LARGE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long the burst's echoes may take to arrive.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -59,6 +81,10 @@ pub struct Script {
     pub count: usize,
     /// Timed round trips.
     pub rounds: usize,
+    /// Round trips per transport before the timed ones, not kept.
+    pub warmup: usize,
+    /// Bytes of the one large message sent with one `send` (0: not sent).
+    pub large: usize,
 }
 
 impl Default for Script {
@@ -67,6 +93,8 @@ impl Default for Script {
             message: DEFAULT_MESSAGE.as_bytes().to_vec(),
             count: DEFAULT_COUNT,
             rounds: DEFAULT_ROUNDS,
+            warmup: DEFAULT_WARMUP,
+            large: DEFAULT_LARGE,
         }
     }
 }
@@ -117,12 +145,25 @@ pub struct Measurement {
     pub received: Vec<String>,
     /// True when each message came back as exactly one unit, equal to it.
     pub boundaries_preserved: bool,
-    /// Completed ping-pong round trips.
+    /// Bytes of the one large message sent with one `send` (0: not sent).
+    pub large_message_bytes: usize,
+    /// Units its echo came back as (tcp: reads, ws: messages); `None` for udp
+    /// (no datagram holds it) or when it was not sent.
+    pub large_message_units: Option<usize>,
+    /// `read()` calls that returned its echo's bytes; `None` as above.
+    pub large_message_reads: Option<usize>,
+    /// Warm-up round trips taken before the timed ones and discarded.
+    pub rtt_warmup_discarded: usize,
+    /// Completed (timed) ping-pong round trips.
     pub rtt_samples: usize,
     /// Round trips whose echo did not come back within the round timeout.
     pub rtt_lost: usize,
+    /// 25th percentile round trip, µs: the interquartile range's lower end.
+    pub rtt_p25_us: Option<f64>,
     /// Median round trip, µs; `None` (JSON `null`) when no round trip completed.
     pub rtt_p50_us: Option<f64>,
+    /// 75th percentile round trip, µs: the interquartile range's upper end.
+    pub rtt_p75_us: Option<f64>,
     /// 99th percentile round trip, µs; `None` (JSON `null`) when no round trip completed.
     pub rtt_p99_us: Option<f64>,
     /// Whether every client→server frame carried a masking key (ws only).
@@ -159,8 +200,14 @@ pub struct Comparison {
     pub count: usize,
     /// Timed round trips per transport.
     pub rounds: usize,
-    /// One entry per transport, in the order run.
+    /// Discarded warm-up round trips per transport.
+    pub warmup_rounds: usize,
+    /// Bytes of the one large message (0: not sent).
+    pub large: usize,
+    /// One entry per transport, in the order given.
     pub transports: Vec<Measurement>,
+    /// Each pair's difference of RTT medians and the noise rule's verdict.
+    pub rtt_differences: Vec<RttDifference>,
 }
 
 impl Script {
@@ -190,6 +237,12 @@ impl Script {
                 "rounds must be at least 1: with no round trip there is no time to report".into(),
             );
         }
+        if self.large > MAX_LARGE {
+            return Err(format!(
+                "the large message is {} bytes; at most {MAX_LARGE} (the ws server takes 16 MiB)",
+                self.large
+            ));
+        }
         if self.message.len().saturating_mul(self.count) > MAX_BURST_BYTES {
             return Err(format!(
                 "message × count is over {MAX_BURST_BYTES} bytes: the burst would fill the socket buffers"
@@ -199,21 +252,54 @@ impl Script {
     }
 }
 
-/// Runs `script` against each URL in turn.
+/// Runs `script` over every URL: each transport connects and runs its burst,
+/// then all of them take turns in the timed ping-pong (see [`ping_pong`]), then
+/// each closes. The RTT medians are compared pairwise with the noise rule of
+/// [`stats`].
 pub fn compare(urls: &[String], script: &Script) -> Result<Comparison, Error> {
     script
         .check()
         .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
-    let transports = urls
+    // 1–3: connect and the burst, one transport after the other (not timed).
+    let mut runs = urls
         .iter()
-        .map(|url| measure(url, script))
+        .map(|url| Run::start(url, script))
+        .collect::<Result<Vec<_>, _>>()?;
+    // 4: the timed round trips, interleaved across the transports.
+    ping_pong(&mut runs, script)?;
+    let rtt_differences = differences(&runs);
+    // The large message, on a connection of its own (after the timed rounds,
+    // so its megabyte does not disturb them).
+    if script.large > 0 {
+        for run in runs.iter_mut() {
+            run.large = large_message(&run.url, script.large)?;
+        }
+    }
+    // 5: close each, and ask the kernel.
+    let transports = runs
+        .into_iter()
+        .map(|run| run.finish(script))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Comparison {
         message: String::from_utf8_lossy(&script.message).into_owned(),
         count: script.count,
         rounds: script.rounds,
+        warmup_rounds: script.warmup,
+        large: script.large,
         transports,
+        rtt_differences,
     })
+}
+
+/// Runs the script over one transport alone (its round trips then have nobody
+/// to take turns with; [`compare`] interleaves them).
+pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
+    script
+        .check()
+        .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+    let mut runs = vec![Run::start(url, script)?];
+    ping_pong(&mut runs, script)?;
+    runs.remove(0).finish(script)
 }
 
 fn sum(records: &[Record], dir: Direction) -> usize {
@@ -242,163 +328,389 @@ fn round_us(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e7).round() / 10.0
 }
 
-/// Nearest-rank percentile of sorted samples, in µs; `None` without samples
-/// (every round lost): there is no time to report, and 0 µs would be a lie.
-fn percentile_us(sorted: &[Duration], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(round_us(sorted[rank - 1]))
+/// A value in µs, to 0.1 µs.
+fn round_tenth(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// A percentile of sorted samples in µs, rounded to 0.1 µs ([`stats::percentile`]:
+/// nearest rank); `None` without samples (every round lost): there is no time
+/// to report, and 0 µs would be a lie.
+fn percentile_us(sorted_us: &[f64], p: f64) -> Option<f64> {
+    stats::percentile(sorted_us, p).map(round_tenth)
+}
+
+/// One transport while the script runs: the connection and what it measured so far.
+struct Run {
+    url: String,
+    t: Transport,
+    scheme: Scheme,
+    log: TapLog,
+    connect_time: Duration,
+    handshake: Vec<Record>,
+    transport_round_trips: u32,
+    handshake_round_trips: u32,
+    burst: Vec<Record>,
+    units: Vec<Vec<u8>>,
+    payload_received: usize,
+    /// Timed round trips after the warm-up, in µs, in the order taken.
+    rtts_us: Vec<f64>,
+    lost: usize,
+    /// How the large message came back (on its own connection).
+    large: Option<LargeEcho>,
 }
 
 // ANCHOR: measure
-/// Runs the script over one transport.
-pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
-    // 1. Connect. Everything the Tap saw so far is handshake.
-    let mut t = Transport::connect(url)?;
-    let connect_time = t.connect_time();
-    let scheme = t.target().scheme;
-    let log = t.log();
-    let handshake = log.records();
-    let tcp_established = t.tuple().proto == lifecycle::Proto::Tcp
-        && lifecycle::state::tcp_state(t.tuple().local, t.tuple().peer)
-            == lifecycle::TcpState::Established;
-    let transport_round_trips = u32::from(tcp_established);
-    let handshake_round_trips = exchanges(&handshake);
+impl Run {
+    /// Steps 1–3: connect, the burst, and reading its echoes back.
+    fn start(url: &str, script: &Script) -> Result<Run, Error> {
+        // 1. Connect. Everything the Tap saw so far is handshake.
+        let mut t = Transport::connect(url)?;
+        let scheme = t.target().scheme;
+        let log = t.log();
+        let handshake = log.records();
+        let tcp_established = t.tuple().proto == lifecycle::Proto::Tcp
+            && lifecycle::state::tcp_state(t.tuple().local, t.tuple().peer)
+                == lifecycle::TcpState::Established;
 
-    // 2. The burst: N sends back to back, nothing read in between.
-    let burst_start = log.mark();
-    for _ in 0..script.count {
-        t.send(&script.message)?;
-    }
+        // 2. The burst: N sends back to back, nothing read in between.
+        let burst_start = log.mark();
+        for _ in 0..script.count {
+            t.send(&script.message)?;
+        }
 
-    // 3. Wait until all the echoed bytes are buffered, then read units.
-    let expected = script.message.len() * script.count;
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    let echoed_wire = match scheme {
-        // A server frame is unmasked: its header is all the overhead.
-        Scheme::Ws => {
-            script.count * (FrameHeader::default().len(script.message.len() as u64)) + expected
-        }
-        _ => expected,
-    };
-    t.wait_buffered(echoed_wire, deadline)?;
-    let mut units = Vec::new();
-    let mut payload_received = 0;
-    while payload_received < expected || (scheme == Scheme::Udp && units.len() < script.count) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        t.set_read_timeout(Some(left))?;
-        match t.receive() {
-            Ok(Incoming::Data(unit)) => {
-                payload_received += unit.len();
-                units.push(unit);
+        // 3. Wait until all the echoed bytes are buffered, then read units.
+        let expected = script.message.len() * script.count;
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let echoed_wire = match scheme {
+            // A server frame is unmasked: its header is all the overhead.
+            Scheme::Ws => {
+                script.count * (FrameHeader::default().len(script.message.len() as u64)) + expected
             }
-            Ok(Incoming::Ping(_) | Incoming::Pong(_)) => {}
-            Ok(Incoming::Close(_) | Incoming::End) => break,
-            Err(e) if e.is_timeout() => break, // lost (UDP) or late: report what came
-            Err(e) => return Err(e),
+            _ => expected,
+        };
+        t.wait_buffered(echoed_wire, deadline)?;
+        let mut units = Vec::new();
+        let mut payload_received = 0;
+        while payload_received < expected || (scheme == Scheme::Udp && units.len() < script.count) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            t.set_read_timeout(Some(left))?;
+            match t.receive() {
+                Ok(Incoming::Data(unit)) => {
+                    payload_received += unit.len();
+                    units.push(unit);
+                }
+                Ok(Incoming::Ping(_) | Incoming::Pong(_)) => {}
+                Ok(Incoming::Close(_) | Incoming::End) => break,
+                Err(e) if e.is_timeout() => break, // lost (UDP) or late: report what came
+                Err(e) => return Err(e),
+            }
         }
+        Ok(Run {
+            url: url.to_string(),
+            connect_time: t.connect_time(),
+            transport_round_trips: u32::from(tcp_established),
+            handshake_round_trips: exchanges(&handshake),
+            burst: log.since(burst_start),
+            t,
+            scheme,
+            log,
+            handshake,
+            units,
+            payload_received,
+            rtts_us: Vec::with_capacity(script.rounds),
+            lost: 0,
+            large: None,
+        })
     }
-    let burst = log.since(burst_start);
-    let wire_bytes_sent = sum(&burst, Direction::Sent);
-    let wire_bytes_received = sum(&burst, Direction::Received);
-    let reads = burst
-        .iter()
-        .filter(|r| r.dir == Direction::Received && !r.bytes.is_empty())
-        .count();
-    let boundaries_preserved =
-        units.len() == script.count && units.iter().all(|u| *u == script.message);
 
-    // 4. Ping-pong: one message out, its whole echo back, timed.
-    let mut samples = Vec::with_capacity(script.rounds);
-    let mut lost = 0;
-    t.set_read_timeout(Some(ROUND_TIMEOUT))?;
-    for _ in 0..script.rounds {
+    /// Step 4, once: one message out, its whole echo back. The time it took, or
+    /// `None` when the echo did not come within [`ROUND_TIMEOUT`] (lost).
+    fn round_trip(&mut self, message: &[u8]) -> Result<Option<Duration>, Error> {
         let started = Instant::now();
-        t.send(&script.message)?;
+        self.t.send(message)?;
         // On TCP the echo may come back in pieces: receive until all of it is here.
-        match t.receive_bytes(script.message.len()) {
-            Ok(_) => {}
-            Err(e) if e.is_timeout() => {
-                lost += 1;
-                continue;
-            }
-            Err(e) => return Err(e),
+        match self.t.receive_bytes(message.len()) {
+            Ok(_) => Ok(Some(started.elapsed())),
+            Err(e) if e.is_timeout() => Ok(None),
+            Err(e) => Err(e),
         }
-        samples.push(started.elapsed());
     }
-    samples.sort();
 
-    // Masking, read from the frames themselves (ws only).
-    let (masked_c2s, masked_s2c) = if scheme == Scheme::Ws {
-        let conv = ws_conversation(&log.records());
-        (
-            Some(
-                !conv.client.frames.is_empty()
-                    && conv.client.frames.iter().all(|f| f.mask.is_some()),
-            ),
-            Some(conv.server.frames.iter().any(|f| f.mask.is_some())),
-        )
-    } else {
-        (None, None)
-    };
+    /// Step 5 and the report: masking read from the frames, close, the kernel's
+    /// word on both ends.
+    fn finish(self, script: &Script) -> Result<Measurement, Error> {
+        let Run {
+            url,
+            t,
+            scheme,
+            log,
+            connect_time,
+            handshake,
+            transport_round_trips,
+            handshake_round_trips,
+            burst,
+            units,
+            payload_received,
+            rtts_us,
+            lost,
+            large,
+        } = self;
+        let expected = script.message.len() * script.count;
+        let wire_bytes_sent = sum(&burst, Direction::Sent);
+        let wire_bytes_received = sum(&burst, Direction::Received);
+        let reads = burst
+            .iter()
+            .filter(|r| r.dir == Direction::Received && !r.bytes.is_empty())
+            .count();
+        let boundaries_preserved =
+            units.len() == script.count && units.iter().all(|u| *u == script.message);
 
-    // 5. Close, then the kernel's word on both ends.
-    let close_start = log.mark();
-    let tcp = t.tuple().proto == lifecycle::Proto::Tcp;
-    let report = t.close()?;
-    let closing = log.since(close_start);
-
-    let per_message = |wire: usize, payload: usize| {
-        if script.count == 0 {
-            0.0
+        // Masking, read from the frames themselves (ws only).
+        let (masked_c2s, masked_s2c) = if scheme == Scheme::Ws {
+            let conv = ws_conversation(&log.records());
+            (
+                Some(
+                    !conv.client.frames.is_empty()
+                        && conv.client.frames.iter().all(|f| f.mask.is_some()),
+                ),
+                Some(conv.server.frames.iter().any(|f| f.mask.is_some())),
+            )
         } else {
-            (wire as f64 - payload as f64) / script.count as f64
+            (None, None)
+        };
+
+        // 5. Close, then the kernel's word on both ends.
+        let close_start = log.mark();
+        let tcp = t.tuple().proto == lifecycle::Proto::Tcp;
+        let report = t.close()?;
+        let closing = log.since(close_start);
+
+        let per_message =
+            |wire: usize, payload: usize| (wire as f64 - payload as f64) / script.count as f64;
+        let mut sorted = rtts_us;
+        sorted.sort_by(f64::total_cmp);
+        Ok(Measurement {
+            name: scheme,
+            url,
+            connect_us: round_us(connect_time),
+            transport_round_trips,
+            handshake_round_trips,
+            round_trips_before_payload: transport_round_trips + handshake_round_trips,
+            handshake_bytes_sent: sum(&handshake, Direction::Sent),
+            handshake_bytes_received: sum(&handshake, Direction::Received),
+            messages_sent: script.count,
+            payload_bytes_sent: expected,
+            payload_bytes_received: payload_received,
+            wire_bytes_sent,
+            wire_bytes_received,
+            overhead_bytes_per_message_sent: per_message(wire_bytes_sent, expected),
+            overhead_bytes_per_message_received: per_message(wire_bytes_received, payload_received),
+            unit: scheme.unit(),
+            units_received: units.len(),
+            reads,
+            received: units.iter().map(|u| quoted_short(u, 64)).collect(),
+            boundaries_preserved,
+            large_message_bytes: script.large,
+            large_message_units: large.map(|l| l.units),
+            large_message_reads: large.map(|l| l.reads),
+            rtt_warmup_discarded: script.warmup,
+            rtt_samples: sorted.len(),
+            rtt_lost: lost,
+            rtt_p25_us: percentile_us(&sorted, 25.0),
+            rtt_p50_us: percentile_us(&sorted, 50.0),
+            rtt_p75_us: percentile_us(&sorted, 75.0),
+            rtt_p99_us: percentile_us(&sorted, 99.0),
+            masked_client_to_server: masked_c2s,
+            masked_server_to_client: masked_s2c,
+            close_code: report.close_code,
+            close_bytes_sent: sum(&closing, Direction::Sent),
+            close_bytes_received: sum(&closing, Direction::Received),
+            fin_sent: tcp.then_some(report.our_fin.is_some()),
+            fin_received: tcp.then_some(report.their_fin.is_some()),
+            first_fin: if tcp { report.first_fin() } else { None },
+            time_wait: report.time_wait(),
+            client_state_after_close: report.client_state.map(|s| s.name().to_string()),
+            server_state_after_close: report.server_state.map(|s| s.name().to_string()),
+        })
+    }
+}
+
+/// Step 4 for every transport together. Round `i` gives each transport one
+/// round trip, starting with transport `i mod n` (tcp, udp, ws; then udp, ws,
+/// tcp; …), so no transport always goes first, and whatever the machine does
+/// meanwhile — a frequency change, another program, a cold cache — falls on all
+/// of them alike. The first `script.warmup` rounds are discarded: they pay for
+/// the first page faults, cache misses and thread wake-ups.
+fn ping_pong(runs: &mut [Run], script: &Script) -> Result<(), Error> {
+    for run in runs.iter_mut() {
+        run.t.set_read_timeout(Some(ROUND_TIMEOUT))?;
+    }
+    let n = runs.len();
+    for round in 0..script.warmup + script.rounds {
+        for k in 0..n {
+            let run = &mut runs[(round + k) % n];
+            let rtt = run.round_trip(&script.message)?;
+            if round < script.warmup {
+                continue; // warm-up: taken, not kept
+            }
+            match rtt {
+                Some(d) => run.rtts_us.push(d.as_secs_f64() * 1e6),
+                None => run.lost += 1,
+            }
         }
-    };
-    Ok(Measurement {
-        name: scheme,
-        url: url.to_string(),
-        connect_us: round_us(connect_time),
-        transport_round_trips,
-        handshake_round_trips,
-        round_trips_before_payload: transport_round_trips + handshake_round_trips,
-        handshake_bytes_sent: sum(&handshake, Direction::Sent),
-        handshake_bytes_received: sum(&handshake, Direction::Received),
-        messages_sent: script.count,
-        payload_bytes_sent: expected,
-        payload_bytes_received: payload_received,
-        wire_bytes_sent,
-        wire_bytes_received,
-        overhead_bytes_per_message_sent: per_message(wire_bytes_sent, expected),
-        overhead_bytes_per_message_received: per_message(wire_bytes_received, payload_received),
-        unit: scheme.unit(),
-        units_received: units.len(),
-        reads,
-        received: units.iter().map(|u| quoted_short(u, 64)).collect(),
-        boundaries_preserved,
-        rtt_samples: samples.len(),
-        rtt_lost: lost,
-        rtt_p50_us: percentile_us(&samples, 0.50),
-        rtt_p99_us: percentile_us(&samples, 0.99),
-        masked_client_to_server: masked_c2s,
-        masked_server_to_client: masked_s2c,
-        close_code: report.close_code,
-        close_bytes_sent: sum(&closing, Direction::Sent),
-        close_bytes_received: sum(&closing, Direction::Received),
-        fin_sent: tcp.then_some(report.our_fin.is_some()),
-        fin_received: tcp.then_some(report.their_fin.is_some()),
-        first_fin: if tcp { report.first_fin() } else { None },
-        time_wait: report.time_wait(),
-        client_state_after_close: report.client_state.map(|s| s.name().to_string()),
-        server_state_after_close: report.server_state.map(|s| s.name().to_string()),
-    })
+    }
+    Ok(())
 }
 // ANCHOR_END: measure
+
+/// How one large message came back: "TCP is a stream" from the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LargeEcho {
+    /// Units the application received: reads (tcp) or messages (ws).
+    units: usize,
+    /// `read()` calls that returned its bytes.
+    reads: usize,
+}
+
+/// Sends one `size`-byte message with one `send` and counts what its echo came
+/// back as. TCP: the echo server sends bytes back while we are still writing,
+/// so a writer thread writes (one `write_all`) while this thread reads, or both
+/// sides would wait for buffer room forever; each `read()` is one unit. ws: the
+/// server echoes only a whole message, so one thread does: one message back,
+/// whatever number of reads carried it. UDP: `None` — one datagram carries at
+/// most 65,507 bytes, so there is no single large message to send.
+fn large_message(url: &str, size: usize) -> Result<Option<LargeEcho>, Error> {
+    let target = crate::transport::Target::parse(url)?;
+    let message: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+    match target.scheme {
+        Scheme::Udp => Ok(None),
+        Scheme::Tcp => {
+            let conn = lifecycle::tcp::connect_tcp(target.addr, LARGE_TIMEOUT)?;
+            conn.set_idle_timeout(Some(LARGE_TIMEOUT))?;
+            let log = TapLog::new();
+            let mut writer = lifecycle::Tap::with_log(conn.stream().try_clone()?, log.clone());
+            let sending = std::thread::spawn(move || writer.write_all(&message));
+            let mut reader = lifecycle::Tap::with_log(conn, log.clone());
+            let mark = log.mark();
+            let mut buf = vec![0u8; crate::transport::READ_BUFFER];
+            let mut got = 0;
+            while got < size {
+                match reader.read(&mut buf)? {
+                    0 => break, // the server ended early: report what came
+                    n => got += n,
+                }
+            }
+            sending
+                .join()
+                .map_err(|_| Error::Io(std::io::Error::other("the writer thread panicked")))??;
+            reader.get_ref().shutdown_write()?;
+            let reads = received_reads(&log.since(mark));
+            // On a stream, each read is what the application gets: a unit.
+            Ok(Some(LargeEcho {
+                units: reads,
+                reads,
+            }))
+        }
+        Scheme::Ws => {
+            let mut t = Transport::connect(url)?;
+            t.set_read_timeout(Some(LARGE_TIMEOUT))?;
+            let log = t.log();
+            let mark = log.mark();
+            t.send(&message)?;
+            let units = t.receive_bytes(size)?.len();
+            let reads = received_reads(&log.since(mark));
+            t.close()?;
+            Ok(Some(LargeEcho { units, reads }))
+        }
+    }
+}
+
+/// `read()`s in `records` that returned bytes.
+fn received_reads(records: &[Record]) -> usize {
+    records
+        .iter()
+        .filter(|r| r.dir == Direction::Received && !r.bytes.is_empty())
+        .count()
+}
+
+/// The difference of two transports' RTT medians, with its bootstrap interval
+/// and the verdict of the noise rule.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RttDifference {
+    /// The transport whose median is subtracted from.
+    pub a: Scheme,
+    /// The transport whose median is subtracted.
+    pub b: Scheme,
+    /// `median(a) − median(b)` of the timed round trips, µs.
+    pub median_diff_us: f64,
+    /// Lower end of the bootstrap interval of that difference, µs.
+    pub ci_low_us: f64,
+    /// Upper end of the bootstrap interval, µs.
+    pub ci_high_us: f64,
+    /// The interval's confidence (0.95).
+    pub confidence: f64,
+    /// Bootstrap resamples drawn.
+    pub resamples: usize,
+    /// The resampling generator's seed: the same samples give the same interval.
+    pub seed: u64,
+    /// The noise rule's answer: whether the interval contains 0.
+    pub verdict: Verdict,
+    /// The verdict in words: "no measurable difference on this machine", or
+    /// which transport's median was lower.
+    pub summary: String,
+}
+
+/// Every pair of transports, later minus earlier (udp − tcp, ws − tcp, ws − udp):
+/// "what does ws cost over tcp" reads as a positive number when it costs.
+fn differences(runs: &[Run]) -> Vec<RttDifference> {
+    let mut out = Vec::new();
+    for (j, b) in runs.iter().enumerate() {
+        for a in &runs[j + 1..] {
+            let Some(ci) = stats::bootstrap_diff_ci(
+                &a.rtts_us,
+                &b.rtts_us,
+                stats::RESAMPLES,
+                stats::CONFIDENCE,
+                stats::SEED,
+            ) else {
+                continue; // one side has no completed round trip: nothing to compare
+            };
+            // Rounded to the 0.1 µs printed, so the verdict agrees with the
+            // numbers a reader sees ([-0.0, +1.2] is "0 inside").
+            let ci = stats::Interval {
+                diff: round_tenth(ci.diff),
+                low: round_tenth(ci.low),
+                high: round_tenth(ci.high),
+            };
+            let verdict = stats::verdict(&ci);
+            let summary = match verdict {
+                Verdict::NoMeasurableDifference => NO_DIFFERENCE.to_string(),
+                Verdict::ALower => format!("{} lower", a.scheme.name()),
+                Verdict::BLower => format!("{} lower", b.scheme.name()),
+            };
+            out.push(RttDifference {
+                a: a.scheme,
+                b: b.scheme,
+                median_diff_us: ci.diff,
+                ci_low_us: ci.low,
+                ci_high_us: ci.high,
+                confidence: stats::CONFIDENCE,
+                resamples: stats::RESAMPLES,
+                seed: stats::SEED,
+                verdict,
+                summary,
+            });
+        }
+    }
+    out
+}
+
+/// What the noise rule prints when an interval contains 0.
+pub const NO_DIFFERENCE: &str = "no measurable difference on this machine";
 
 /// A cell: `yes`/`no`, or `-` where the question does not apply.
 fn yes_no(v: Option<bool>) -> &'static str {
@@ -424,6 +736,39 @@ fn us(v: Option<f64>) -> String {
         Some(v) if v >= 1000.0 => format!("{:.1} ms", v / 1000.0),
         Some(v) => format!("{v:.0} µs"),
     }
+}
+
+/// `1 MiB`, `64 KiB`, `1000 B`: a size as a reader says it.
+fn bytes_text(n: usize) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} B")
+    }
+}
+
+/// Formats µs to 0.1 µs (`18.4 µs`), or `-`: medians are compared to a tenth.
+fn us_tenth(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |v| format!("{v:.1} µs"))
+}
+
+/// One line per pair: `ws − tcp  +0.4 µs  [-0.3, +1.0]  no measurable difference…`.
+pub fn difference_lines(c: &Comparison) -> Vec<String> {
+    c.rtt_differences
+        .iter()
+        .map(|d| {
+            format!(
+                "{:<10} {:>+7.1} µs  [{:+.1}, {:+.1}]  {}",
+                format!("{} − {}", d.a.name(), d.b.name()),
+                d.median_diff_us,
+                d.ci_low_us,
+                d.ci_high_us,
+                d.summary
+            )
+        })
+        .collect()
 }
 
 /// One row per fact, one column per transport: the table `socklab compare` prints.
@@ -472,12 +817,30 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
             }
             cell
         }),
+        row(
+            &format!("1 send of {} came back as", bytes_text(c.large)),
+            &|m| match (m.large_message_units, m.large_message_reads) {
+                (Some(units), Some(reads)) if m.name == Scheme::Ws => {
+                    format!("{} in {}", plural(units, m.unit), plural(reads, "read"))
+                }
+                (Some(units), _) => plural(units, m.unit),
+                _ if m.name == Scheme::Udp && c.large > lifecycle::udp::MAX_IPV4_PAYLOAD => {
+                    "- (> 1 datagram)".to_string()
+                }
+                _ => "-".to_string(),
+            },
+        ),
         row("message boundaries kept", &|m| {
             yes_no(Some(m.boundaries_preserved)).to_string()
         }),
-        row("echo RTT p50 / p99", &|m| {
-            format!("{} / {}", us(m.rtt_p50_us), us(m.rtt_p99_us))
-        }),
+        row(
+            "echo RTT p50 [IQR]",
+            &|m| match (m.rtt_p25_us, m.rtt_p75_us) {
+                (Some(q1), Some(q3)) => format!("{} [{q1:.1}–{q3:.1}]", us_tenth(m.rtt_p50_us)),
+                _ => us(m.rtt_p50_us),
+            },
+        ),
+        row("echo RTT p99", &|m| us(m.rtt_p99_us)),
         row(
             "masked client→srv / back",
             &|m| match m.masked_client_to_server {
@@ -544,12 +907,32 @@ pub fn render_table(c: &Comparison, style: Style) -> String {
         style.paint(
             Paint::Dim,
             format!(
-                "message {} x{}, {} timed round trips each; wire bytes = what read()/write() moved (IP/TCP/UDP headers not counted)",
+                "message {} x{}, {} timed round trips each after {} warm-up, the transports taking turns; wire bytes = what read()/write() moved (IP/TCP/UDP headers not counted)",
                 quoted_short(c.message.as_bytes(), 32),
                 c.count,
-                c.rounds
+                c.rounds,
+                c.warmup_rounds
             )
         )
     );
+    if let Some(d) = c.rtt_differences.first() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{}",
+            style.paint(
+                Paint::Heading,
+                format!(
+                    "RTT p50 differences, {:.0} % bootstrap interval ({} resamples, seed {:#x}); 0 inside = within the noise:",
+                    d.confidence * 100.0,
+                    d.resamples,
+                    d.seed
+                )
+            )
+        );
+        for line in difference_lines(c) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     out
 }

@@ -11,7 +11,7 @@ use clap::Args;
 /// Flags of `socklab bench`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\nStart the servers first: socklab serve all"
+    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\nStart the servers first, quiet, with room for every connection you ask for:\n  RUST_LOG=warn socklab serve all\n  RUST_LOG=warn socklab serve ws --max-connections 20000   # for --idle 10000\nExit status: 0 when every round trip succeeded; 1 on any error (the likely cause is printed on stderr)."
 )]
 pub struct Bench {
     /// Servers to load: tcp://IP:PORT, udp://IP:PORT, ws://IP:PORT/ (loopback only)
@@ -59,17 +59,27 @@ impl Bench {
         if !self.json {
             outln!("{}", Report::HEADER);
         }
+        let mut errors = 0;
         for target in &self.targets {
             let report = bench::run(target, &opts)?;
             if self.json {
                 outln!("{}", report.to_json());
             } else {
                 outln!("{report}");
-                if let Some(e) = &report.first_error {
-                    outln!("  first error: {e}");
-                }
             }
+            // Causes go to stderr, so --json stays one object per line on stdout.
+            for cause in report.diagnosis() {
+                eprintln!("socklab bench: {}: {cause}", report.url);
+            }
+            errors += report.errors;
         }
+        // A run with errors measured something else than the server's speed:
+        // say so in the exit status too, so no script takes it for a result.
+        anyhow::ensure!(
+            errors == 0,
+            "{errors} error{} during the load (causes above)",
+            if errors == 1 { "" } else { "s" }
+        );
         Ok(())
     }
 }

@@ -10,7 +10,8 @@
 use clap::Args;
 use client::Style;
 use client::compare::{
-    DEFAULT_COUNT, DEFAULT_MESSAGE, DEFAULT_ROUNDS, Script, compare, render_table,
+    DEFAULT_COUNT, DEFAULT_LARGE, DEFAULT_MESSAGE, DEFAULT_ROUNDS, DEFAULT_WARMUP, Script, compare,
+    render_table,
 };
 use socklab::servers::LocalServers;
 
@@ -32,6 +33,12 @@ pub struct Compare {
     /// How many timed round trips (strict ping-pong) per transport
     #[arg(long, default_value_t = DEFAULT_ROUNDS)]
     rounds: usize,
+    /// Round trips per transport taken first and discarded (the transports take turns throughout)
+    #[arg(long, default_value_t = DEFAULT_WARMUP)]
+    warmup: usize,
+    /// Bytes of one large message sent with one send, to count the reads its echo takes (0: skip)
+    #[arg(long, default_value_t = DEFAULT_LARGE, value_name = "BYTES")]
+    large: usize,
     /// A running TCP echo server to use instead of the in-process one
     #[arg(long, value_name = "URL")]
     tcp: Option<String>,
@@ -65,6 +72,8 @@ impl Compare {
             message: self.message.into_bytes(),
             count: self.count,
             rounds: self.rounds,
+            warmup: self.warmup,
+            large: self.large,
         };
         script.check().map_err(anyhow::Error::msg)?;
         // Servers in this process only for the transports not given on the command line.

@@ -478,3 +478,74 @@ fn serve_all_takes_three_addresses() {
     });
     assert!(ws.is_some(), "no ws server on any of {ports:?}");
 }
+
+/// Starts a server of `kind` ("tcp" or "ws") on 127.0.0.1:0 in this process,
+/// with a connection cap of `cap` (the event loop, as `socklab serve` runs it).
+fn capped_server(kind: &str, cap: usize) -> serve::Running {
+    use serve::v3_event_loop::default_loops;
+    use serve::{Engine, Limits, Model};
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let engine = Engine::new(default_loops()).expect("engine");
+    let limits = Limits {
+        max_connections: cap,
+        ..Limits::default()
+    };
+    if kind == "ws" {
+        let config = ws_echo::Config {
+            limits,
+            ..ws_echo::Config::default()
+        };
+        serve::Running::tcp(addr, move |listener, shutdown| {
+            ws_echo::serve(Model::EventLoop, listener, shutdown, config, engine)
+        })
+    } else {
+        serve::Running::tcp(addr, move |listener, shutdown| {
+            tcp_echo::serve(Model::EventLoop, listener, shutdown, limits, engine)
+        })
+    }
+    .expect("server starts")
+}
+
+/// Issue 10, item 3: a load run against a server that turns connections away
+/// fails (exit 1) and names the cause — refusals at the cap, counted apart from
+/// other errors, and the narration hint — for ws (503) and tcp (closed at once).
+#[test]
+fn bench_names_refusals_at_the_cap_and_fails() {
+    for (kind, url_of) in [
+        (
+            "ws",
+            (|a| format!("ws://{a}/")) as fn(std::net::SocketAddr) -> String,
+        ),
+        ("tcp", |a| format!("tcp://{a}")),
+    ] {
+        let server = capped_server(kind, 2);
+        let url = url_of(server.addr());
+        let out = socklab(&["bench", &url, "--conns", "4", "--secs", "0.2", "--json"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{kind}: {err}");
+        assert!(
+            err.contains("the server refused 2 connections (4 asked for"),
+            "{kind}: {err}"
+        );
+        assert!(err.contains("--max-connections"), "{kind}: {err}");
+        assert!(err.contains("RUST_LOG=warn"), "{kind}: {err}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+        assert_eq!(json["refused"], 2, "{kind}: {json}");
+        assert_eq!(json["errors"], 2, "{kind}: {json}");
+    }
+}
+
+/// The same load within the cap: no error, exit 0, and `refused` is 0.
+#[test]
+fn bench_within_the_cap_succeeds() {
+    let server = capped_server("ws", 8);
+    let url = format!("ws://{}/", server.addr());
+    let out = socklab(&["bench", &url, "--conns", "2", "--secs", "0.2", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!((&json["errors"], &json["refused"]), (&0.into(), &0.into()));
+}

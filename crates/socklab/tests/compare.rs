@@ -70,6 +70,20 @@ fn compare_json_on_loopback() {
     assert_eq!(tcp["units_received"], 1);
     assert_eq!(tcp["received"][0], "\"hellohellohello\"");
 
+    // "TCP is a stream", the other way: one 1 MiB send comes back in many reads
+    // (each read takes at most the client's 64 KiB buffer); over ws it is one
+    // message, however many reads (of tungstenite's own buffer size) carried it;
+    // UDP cannot send it at all.
+    let min_reads = (client::compare::DEFAULT_LARGE / client::transport::READ_BUFFER) as u64;
+    assert!(
+        tcp["large_message_units"].as_u64().unwrap() >= min_reads,
+        "{tcp}"
+    );
+    assert_eq!(tcp["large_message_units"], tcp["large_message_reads"]);
+    assert_eq!(ws["large_message_units"], 1);
+    assert!(ws["large_message_reads"].as_u64().unwrap() > 1, "{ws}");
+    assert_eq!(udp["large_message_units"], Value::Null);
+
     // Lesson 10: clients mask, servers do not.
     assert_eq!(ws["masked_client_to_server"], true);
     assert_eq!(ws["masked_server_to_client"], false);
@@ -93,7 +107,55 @@ fn compare_json_on_loopback() {
 
     for t in [tcp, udp, ws] {
         assert_eq!(t["rtt_samples"], 20);
-        assert!(t["rtt_p50_us"].as_f64().unwrap() <= t["rtt_p99_us"].as_f64().unwrap());
+        assert_eq!(t["rtt_warmup_discarded"], json["warmup_rounds"]);
+        let p = |k: &str| t[k].as_f64().unwrap();
+        assert!(p("rtt_p25_us") <= p("rtt_p50_us"), "{t}");
+        assert!(p("rtt_p50_us") <= p("rtt_p75_us"), "{t}");
+        assert!(p("rtt_p75_us") <= p("rtt_p99_us"), "{t}");
+    }
+}
+
+/// Lesson 1 of issue 10: two medians are compared with an interval, and the
+/// verdict follows the noise rule (0 inside the interval → no winner named),
+/// in the JSON and in the table alike.
+#[test]
+fn rtt_differences_follow_the_noise_rule() {
+    let (comparison, json) = run();
+    let diffs = json["rtt_differences"].as_array().expect("an array");
+    let pairs: Vec<(&str, &str)> = diffs
+        .iter()
+        .map(|d| (d["a"].as_str().unwrap(), d["b"].as_str().unwrap()))
+        .collect();
+    assert_eq!(pairs, [("udp", "tcp"), ("ws", "tcp"), ("ws", "udp")]);
+    for d in diffs {
+        let (low, high) = (
+            d["ci_low_us"].as_f64().unwrap(),
+            d["ci_high_us"].as_f64().unwrap(),
+        );
+        assert!(low <= high, "{d}");
+        let expected = if low <= 0.0 && high >= 0.0 {
+            (
+                "no_measurable_difference",
+                client::compare::NO_DIFFERENCE.to_string(),
+            )
+        } else if high < 0.0 {
+            ("a_lower", format!("{} lower", d["a"].as_str().unwrap()))
+        } else {
+            ("b_lower", format!("{} lower", d["b"].as_str().unwrap()))
+        };
+        assert_eq!(
+            (
+                d["verdict"].as_str().unwrap(),
+                d["summary"].as_str().unwrap().to_string()
+            ),
+            (expected.0, expected.1),
+            "{d}"
+        );
+        assert_eq!(d["resamples"], client::stats::RESAMPLES);
+    }
+    let table = client::compare::render_table(&comparison, client::Style::PLAIN);
+    for line in client::compare::difference_lines(&comparison) {
+        assert!(table.contains(&line), "{table}");
     }
 }
 
