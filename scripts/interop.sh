@@ -94,7 +94,7 @@ RUST_LOG=warn "$bin" serve push --rate 10 --hold 2 --addr "127.0.0.1:$port" &
 pids+=($!)
 wait_port tcp "$port"
 got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/push_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
-check "chromium push page: poll, long poll, SSE, WebSocket" "PASS every technique consecutive" "${got%% (*}"
+check "chromium push page: poll, long poll, SSE, WebSocket" "PASS every technique consecutive, all got the published line" "${got%% (*}"
 
 # --- socket.io, for what it is (lesson 19) -------------------------------------
 # scripts/socketio.sh runs four clients against a real socket.io server (npm
