@@ -29,7 +29,6 @@
 pub mod cli;
 pub mod hub;
 pub mod session;
-pub mod ws;
 
 use std::io;
 use std::net::TcpListener;

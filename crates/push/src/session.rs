@@ -32,12 +32,11 @@ use mio::net::TcpStream;
 use serve::v3_event_loop::{
     Mail, Progress, QUEUE_LIMIT, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
 };
-use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
 use crate::hub::{Event, Hub};
-use crate::ws::{Buffers, accept_upgrade};
 use crate::{Config, PAGE, PushStats};
+use websocket::{Buffers, accept_upgrade};
 
 /// Bytes queued for a client of an event stream (stream, SSE, WebSocket) before
 /// it counts as not reading and is dropped.
@@ -320,14 +319,8 @@ impl PushSession {
                     self.tuple
                 );
                 self.output.extend_from_slice(&response);
-                let mut buffers = Buffers::default();
-                buffers.input.extend(self.input.drain(..));
-                let config = WebSocketConfig::default()
-                    .read_buffer_size(2048)
-                    .write_buffer_size(0)
-                    .max_message_size(Some(MAX_POST))
-                    .max_frame_size(Some(MAX_POST));
-                let ws = WebSocket::from_raw_socket(buffers, Role::Server, Some(config));
+                let input: Vec<u8> = self.input.drain(..).collect();
+                let ws = websocket::server(&input, MAX_POST);
                 self.mode = Mode::WebSocket(Box::new(ws));
             }
             Err(r) => self.respond(r, true),

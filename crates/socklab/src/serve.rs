@@ -1,4 +1,4 @@
-//! `socklab serve tcp|udp|ws|push|all`: run servers until Ctrl-C.
+//! `socklab serve tcp|udp|ws|push|chat|all`: run servers until Ctrl-C.
 //!
 //! Run: `socklab serve tcp`, then `nc 127.0.0.1 7007` in another terminal; every
 //! system call the server makes is logged. `socklab serve --help` lists the rest.
@@ -37,6 +37,8 @@ enum Server {
     Ws(ws_echo::cli::Args),
     /// HTTP push before WebSocket: polling, long polling, streaming, SSE and WebSocket, default 127.0.0.1:8090
     Push(push::cli::Args),
+    /// One chat room: TCP lines on 127.0.0.1:7070, WebSocket and its page on 127.0.0.1:8070
+    Chat(chat::cli::Args),
     /// All three in one process: tcp and udp on 127.0.0.1:7007, ws on 127.0.0.1:8080
     #[command(
         after_help = "Examples:\n  socklab serve all                          # event loops; tcp+udp on 7007, ws on 8080\n  socklab serve all --model threads          # a thread per connection (UDP: one thread)\n  socklab serve all --tcp-addr 127.0.0.1:7100 --udp-addr 127.0.0.1:7100 --ws-addr localhost:8100\nThen: nc 127.0.0.1 7007, ncat -u 127.0.0.1 7007, socklab chat ws://127.0.0.1:8080/"
@@ -71,6 +73,7 @@ impl Serve {
             Server::Udp(args) => udp_echo::cli::run(&args, shutdown)?,
             Server::Ws(args) => ws_echo::cli::run(&args, shutdown)?,
             Server::Push(args) => push::cli::run(&args, shutdown)?,
+            Server::Chat(args) => chat::cli::run(&args, shutdown)?,
             Server::All(all) => serve_all(shutdown, all)?,
         }
         Ok(())

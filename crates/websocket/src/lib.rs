@@ -1,9 +1,18 @@
-//! The WebSocket side of the push server: the Upgrade answered on the same
-//! port, and the in-memory stream tungstenite frames messages over.
+//! What every socklab server that speaks WebSocket shares: the Upgrade answered
+//! on the same port as the HTTP it came in, and [`Buffers`], the in-memory stream
+//! tungstenite frames messages over.
 //!
-//! ws-echo checks an Upgrade far more strictly (every RFC 6455 §4.2.1 rule, with
-//! tests for each); the push server accepts a well-formed one and refuses the
-//! rest with 400, because its lesson is the push, not the handshake.
+//! Why an in-memory stream: tungstenite wants a `Read + Write` to frame over,
+//! but an event-loop session owns its socket and must never block on it. So the
+//! session feeds the bytes it read into [`Buffers::input`] and writes out what
+//! tungstenite left in [`Buffers::output`]: tungstenite never touches the socket,
+//! and the session always knows how many bytes it holds for the peer.
+//!
+//! ws-echo checks an Upgrade far more strictly (every RFC 6455 §4.2.1 rule, each
+//! with a test: its lesson is the handshake); [`accept_upgrade`] accepts a
+//! well-formed one and refuses the rest, for servers whose lesson is elsewhere
+//! (the push server, the chat room).
+#![deny(missing_docs)]
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -41,7 +50,8 @@ impl Write for Buffers {
     }
 }
 
-/// The 101 response for a well-formed Upgrade, or the error response.
+/// The 101 response for a well-formed Upgrade (Connection: Upgrade, version 13,
+/// a key), or the error response: 400, or 426 with the version we speak.
 pub fn accept_upgrade(head: &RequestHead) -> Result<Vec<u8>, Response> {
     if !head.headers.has_token("connection", "upgrade") {
         return Err(Response::text(
@@ -62,4 +72,20 @@ pub fn accept_upgrade(head: &RequestHead) -> Result<Vec<u8>, Response> {
         .header("Connection", "Upgrade")
         .header("Sec-WebSocket-Accept", derive_accept_key(key.as_bytes()))
         .to_bytes())
+}
+
+/// tungstenite on [`Buffers`], as a server, with a message (and frame) size limit.
+pub fn server(input: &[u8], max_message: usize) -> tungstenite::WebSocket<Buffers> {
+    let mut buffers = Buffers::default();
+    buffers.input.extend(input);
+    let config = tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(2048)
+        .write_buffer_size(0)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
+    tungstenite::WebSocket::from_raw_socket(
+        buffers,
+        tungstenite::protocol::Role::Server,
+        Some(config),
+    )
 }

@@ -1,0 +1,114 @@
+//! One room, many members: the reason people reach for WebSocket is 1:N
+//! real-time delivery, so here is a chat server — over plain TCP lines *and*
+//! WebSocket messages, one room for both.
+//!
+//! Every line a member sends reaches every other member, whichever protocol
+//! each speaks, prefixed with the sender's 4-tuple end (`[tcp 127.0.0.1:51234]`);
+//! joins and leaves are announced. Two listeners, two engines (TCP members on
+//! one, WebSocket members and the page on the other), one [`room::Room`]
+//! posting each line to every loop's mailbox: each loop writes it to the members
+//! it owns, with no global lock on the way.
+//!
+//! Limits a room needs beyond an echo server's: a line cap on TCP (`--max-line`,
+//! longer lines cut with a notice) and the same cap as a message size on
+//! WebSocket (1009); and **slow consumers** — a member that does not read gets a
+//! bounded queue (`--slow-limit`), past it is told why and dropped (TCP: a last
+//! line, then FIN; WebSocket: Close 1008), and everyone else keeps receiving at
+//! full speed. Control characters in lines are escaped before others see them.
+//!
+//! Run: `socklab serve chat`; then `ncat 127.0.0.1 7070` and
+//! <http://127.0.0.1:8070/> (or `socklab chat ws://127.0.0.1:8070/`).
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod room;
+pub mod tcp;
+pub mod ws;
+
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::thread;
+
+use lifecycle::Shutdown;
+use serve::{Engine, Limits};
+
+use crate::room::{ChatStats, Room};
+use crate::tcp::TcpMember;
+use crate::ws::WsMember;
+
+/// TCP members connect here by default (`ncat 127.0.0.1 7070`).
+pub const DEFAULT_TCP_ADDR: &str = "127.0.0.1:7070";
+
+/// WebSocket members and the page, by default.
+pub const DEFAULT_WS_ADDR: &str = "127.0.0.1:8070";
+
+/// The longest line (TCP) or message (WebSocket) by default: 64 KiB.
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+
+/// Bytes queued for one member before it counts as not reading, by default.
+pub const DEFAULT_SLOW_LIMIT: usize = 256 * 1024;
+
+/// The page on `GET /` of the WebSocket port.
+pub const PAGE: &str = include_str!("page.html");
+
+/// What a chat server enforces.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Connection cap (per listener), idle and write-stall timeouts.
+    pub limits: Limits,
+    /// Longest line or message.
+    pub max_line: usize,
+    /// Bytes queued for a member before it is dropped as not reading.
+    pub slow_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            limits: Limits::default(),
+            max_line: DEFAULT_MAX_LINE,
+            slow_limit: DEFAULT_SLOW_LIMIT,
+        }
+    }
+}
+
+/// Serves the room on both listeners until `shutdown` fires: TCP members on
+/// `tcp`, WebSocket members (and the page) on `ws`, each on its own engine.
+pub fn serve(
+    tcp: TcpListener,
+    ws: TcpListener,
+    shutdown: Shutdown,
+    config: Config,
+    engines: [Engine; 2],
+    stats: Arc<ChatStats>,
+) -> io::Result<()> {
+    let [tcp_engine, ws_engine] = engines;
+    let room = Room::new(vec![tcp_engine.mailbox(), ws_engine.mailbox()], stats);
+    let config = Arc::new(config);
+    let limits = config.limits;
+    let (r, c, s) = (Arc::clone(&room), Arc::clone(&config), shutdown.clone());
+    let tcp_side = thread::Builder::new()
+        .name("chat tcp".into())
+        .spawn(move || {
+            tcp_engine.serve(tcp, s, limits, move |stream, tuple| {
+                TcpMember::new(stream, tuple, Arc::clone(&r), Arc::clone(&c))
+            })
+        })?;
+    let refusal = http1::service_unavailable(
+        std::time::Duration::from_secs(1),
+        "the room is full (--max-connections)",
+    );
+    let ws_limits = Limits {
+        refusal: Box::leak(refusal.into_boxed_slice()),
+        ..limits
+    };
+    let ws_result = ws_engine.serve(ws, shutdown.clone(), ws_limits, move |stream, tuple| {
+        WsMember::new(stream, tuple, Arc::clone(&room), Arc::clone(&config))
+    });
+    shutdown.trigger(); // one side ended: end the other too
+    let tcp_result = tcp_side
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the TCP side panicked")));
+    ws_result.and(tcp_result)
+}

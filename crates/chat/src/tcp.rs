@@ -1,0 +1,209 @@
+//! A TCP member: lines in, lines out, on the event loop.
+//!
+//! TCP has no messages, so the chat invents the simplest framing there is: a
+//! line ends at `\n`. Bytes are gathered until one arrives; a line longer than
+//! the cap is cut there (the member is told) and the rest of it discarded up to
+//! its `\n`. Both directions at once: while a member types, other members' lines
+//! arrive on the same socket (TCP is full duplex, lesson 23).
+//!
+//! Try: `socklab serve chat`, then `ncat 127.0.0.1 7070` in two terminals.
+
+use std::io;
+use std::sync::Arc;
+
+use lifecycle::FourTuple;
+use lifecycle::narrate::plural;
+use log::{info, warn};
+use mio::net::TcpStream;
+use serve::v3_event_loop::{
+    Mail, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
+};
+
+use crate::Config;
+use crate::room::{Origin, Room, escape};
+
+/// The engine TCP members live on (index into the room's mailboxes).
+pub const ENGINE: usize = 0;
+
+/// One TCP member.
+pub struct TcpMember {
+    stream: Tracked,
+    tuple: FourTuple,
+    room: Arc<Room>,
+    config: Arc<Config>,
+    /// Bytes of the line being typed (no `\n` yet).
+    line: Vec<u8>,
+    /// The current line passed the cap: discard up to its `\n`.
+    cutting: bool,
+    /// Lines for this member, not yet written.
+    output: Vec<u8>,
+    /// Dropped for not reading: the last words are queued, nothing more is.
+    leaving: bool,
+}
+
+impl TcpMember {
+    /// A member for a fresh connection: the room hears it joined.
+    pub fn new(
+        stream: TcpStream,
+        tuple: FourTuple,
+        room: Arc<Room>,
+        config: Arc<Config>,
+    ) -> TcpMember {
+        let n = room.join();
+        info!("[{tuple}] joined the room ({})", plural(n, "member"));
+        room.say(
+            None,
+            &format!("* {} joined ({})", who(&tuple), plural(n, "member")),
+        );
+        TcpMember {
+            stream: Tracked::new(stream, tuple),
+            tuple,
+            room,
+            config,
+            line: Vec::new(),
+            cutting: false,
+            output: Vec::new(),
+            leaving: false,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        while !self.output.is_empty() {
+            match write_some(&mut self.stream, &self.output)? {
+                Some(n) => {
+                    self.output.drain(..n);
+                }
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    // ANCHOR: lines
+    /// Splits what arrived into lines and says each complete one to the room.
+    fn take(&mut self, bytes: &[u8], me: Origin) {
+        for &b in bytes {
+            if b == b'\n' {
+                if !std::mem::take(&mut self.cutting) {
+                    let text = String::from_utf8_lossy(&self.line);
+                    let text = text.strip_suffix('\r').unwrap_or(&text);
+                    self.room.say(
+                        Some(me),
+                        &format!("[{}] {}", who(&self.tuple), escape(text)),
+                    );
+                }
+                self.line.clear();
+            } else if self.cutting {
+                // The rest of an over-long line: dropped, as the member was told.
+            } else if self.line.len() == self.config.max_line {
+                let text = String::from_utf8_lossy(&self.line);
+                self.room.say(
+                    Some(me),
+                    &format!("[{}] {}", who(&self.tuple), escape(&text)),
+                );
+                self.output.extend_from_slice(
+                    format!(
+                        "* your line was cut at {} bytes (--max-line); the rest of it is dropped\n",
+                        self.config.max_line
+                    )
+                    .as_bytes(),
+                );
+                self.line.clear();
+                self.cutting = true;
+            } else {
+                self.line.push(b);
+            }
+        }
+    }
+    // ANCHOR_END: lines
+}
+
+impl Session for TcpMember {
+    fn ready(&mut self, ready: Readiness, turn: &mut Turn<'_>) -> io::Result<Step> {
+        self.stream.on_event(ready);
+        let me = Origin {
+            engine: ENGINE,
+            conn: turn.me,
+        };
+        let start = self.stream.progress().read;
+        loop {
+            self.flush()?;
+            if self.leaving {
+                return Ok(if self.output.is_empty() {
+                    Step::Done
+                } else {
+                    Step::Wait
+                });
+            }
+            if self.stream.progress().read - start >= turn.budget {
+                return Ok(Step::Yield);
+            }
+            match read_some(&mut self.stream, turn.scratch)? {
+                None => return Ok(Step::Wait),
+                Some(0) => return Ok(Step::Done),
+                Some(n) => self.take(&turn.scratch[..n], me),
+            }
+        }
+    }
+
+    // ANCHOR: deliver
+    /// A line from the room. Past the slow-consumer limit the member is told
+    /// why, once, and dropped: everyone else keeps receiving at full speed.
+    fn deliver(&mut self, mail: &Mail) -> io::Result<Step> {
+        if self.leaving {
+            return Ok(Step::Wait);
+        }
+        self.output.extend_from_slice(&mail.body);
+        self.output.push(b'\n');
+        if self.output.len() > self.config.slow_limit {
+            warn!(
+                "[{}] not reading: {} bytes queued (--slow-limit {}): dropping this member",
+                self.tuple,
+                self.output.len(),
+                self.config.slow_limit
+            );
+            self.room
+                .stats
+                .dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.output
+                .extend_from_slice(b"\n* you are not reading: dropped from the room\n");
+            self.leaving = true;
+        }
+        self.flush()?;
+        Ok(if self.leaving && self.output.is_empty() {
+            Step::Done
+        } else {
+            Step::Wait
+        })
+    }
+    // ANCHOR_END: deliver
+
+    fn stream(&self) -> Option<&TcpStream> {
+        Some(self.stream.get_ref())
+    }
+
+    fn progress(&self) -> Progress {
+        self.stream.progress()
+    }
+
+    fn pending(&self) -> usize {
+        self.output.len()
+    }
+}
+
+impl Drop for TcpMember {
+    fn drop(&mut self) {
+        let n = self.room.leave();
+        self.room.say(
+            None,
+            &format!("* {} left ({})", who(&self.tuple), plural(n, "member")),
+        );
+    }
+}
+
+/// How the room names a member: its protocol and its address (the 4-tuple's
+/// peer end).
+pub fn who(tuple: &FourTuple) -> String {
+    format!("{} {}", tuple.proto, tuple.peer)
+}
