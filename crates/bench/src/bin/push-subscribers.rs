@@ -300,3 +300,38 @@ fn main() -> anyhow::Result<()> {
 fn json_num(v: Option<f64>) -> String {
     v.map_or("null".into(), |x| format!("{x:.0}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SSE: complete blocks give their stamps; a half block waits in the buffer.
+    #[test]
+    fn sse_blocks_and_a_partial_one() {
+        let mut buf = b"id: 1\ndata: {\"at_us\":10,\"data\":\"tick 1\",\"id\":1}\n\nid: 2\ndata: {\"at_us\":2".to_vec();
+        let mut stamps = Vec::new();
+        events(Technique::Sse, &mut buf, &mut stamps).unwrap();
+        assert_eq!(stamps, [10]);
+        assert_eq!(buf, b"id: 2\ndata: {\"at_us\":2");
+    }
+
+    /// WebSocket: unmasked server text frames, 7-bit and 16-bit lengths; a
+    /// partial frame stays; a Close ends the subscriber.
+    #[test]
+    fn ws_frames_lengths_and_close() {
+        let small = br#"{"at_us":7,"id":1}"#;
+        let mut buf = vec![0x81, small.len() as u8];
+        buf.extend_from_slice(small);
+        let big = format!("{{\"at_us\":9,\"data\":\"{}\",\"id\":2}}", "x".repeat(200));
+        buf.extend_from_slice(&[0x81, 126]);
+        buf.extend_from_slice(&(big.len() as u16).to_be_bytes());
+        buf.extend_from_slice(big.as_bytes());
+        buf.extend_from_slice(&[0x81, 20, b'{']);
+        let mut stamps = Vec::new();
+        events(Technique::Ws, &mut buf, &mut stamps).unwrap();
+        assert_eq!(stamps, [7, 9]);
+        assert_eq!(buf, [0x81, 20, b'{']);
+        let mut close = vec![0x88, 2, 0x03, 0xe8];
+        assert!(events(Technique::Ws, &mut close, &mut stamps).is_err());
+    }
+}
