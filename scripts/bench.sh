@@ -6,7 +6,8 @@
 #   --secs S   seconds per load run (default 2)
 #   --runs R   runs per cell; the table shows their median (default 5)
 #   --idle N   silent WebSocket connections held open in the idle run (default
-#              10000); the memory steps are N/10, 3N/10 and N, the storm N/5
+#              10000); the memory steps are N/10, 3N/10 and N, the storm N/5,
+#              the push subscribers N/10 per technique
 #   --out FILE where the markdown tables go (default target/bench.md; the copy
 #              the docs quote, docs/generated/bench.md, is written only by
 #              scripts/gen-docs.sh)
@@ -27,6 +28,10 @@
 # 4. Ping flood (the `ping-flood` binary, 1.5 × S seconds) against ws event loop
 #    and threads with --write-stall-timeout 1: peak RSS, and whether it was cut.
 # 5. Memory per idle WebSocket connection at N/10, 3N/10 and N.
+# 6. Push: N/10 Server-Sent Events subscribers, then N/10 WebSocket subscribers
+#    (the `push-subscribers` binary, one thread with mio), each on a fresh
+#    `socklab serve push --rate 10` for S seconds: delivery latency p50/p99 (event
+#    creation to receipt, one clock) and the server's peak RSS, side by side.
 # Every cell is the median of R runs (the flood, storm and memory cells: R
 # fresh runs each), every figure comes from this run; compare them as ratios,
 # since absolute numbers depend on the machine and whatever else it is doing.
@@ -247,6 +252,21 @@ for model in event-loop threads; do
   done
 done
 
+# --- 6. push: SSE against WebSocket subscribers ----------------------------------
+subs=$((idle / 10))
+for technique in sse ws; do
+  echo "--- push: $subs $technique subscribers, 10 events/s, $secs s" >&2
+  all=()
+  for _ in $(seq "$runs"); do
+    start_on http $s push --rate 10 "${cap[@]}"
+    start_kb=$(peak_rss_kb)
+    r=$("$bin/push-subscribers" "127.0.0.1:$port" --technique "$technique" --conns "$subs" --secs "$secs")
+    all+=("{\"rss_start_kb\":$start_kb,\"rss_peak_kb\":$(peak_rss_kb),\"subs\":$r}")
+    stop_server
+  done
+  emit push.jsonl "$technique" "${all[@]}"
+done
+
 mkdir -p "$(dirname "$out")"
 # The tables, and the verdict as the exit status: 1 for errors, 3 for a missed goal.
 status=0
@@ -464,6 +484,36 @@ for model in ("event-loop", "threads"):
 lines += ["", "Peak RSS (VmHWM) with N idle connections plus one ping-pong connection, minus "
           f"RSS at start, divided by N; median (min–max) of {runs} runs, each on a fresh server.",
           anchor_end("memory"), ""]
+
+# --- 6. push subscribers ----------------------------------------------------------------
+push = {r["name"]: r["runs"] for r in load("push.jsonl")}
+names = {"sse": "Server-Sent Events", "ws": "WebSocket"}
+lines += [f"### Push: {idle // 10:,} subscribers, Server-Sent Events against WebSocket", "", anchor("push"),
+          "| technique | subscribers | events received | latency p50 ms (min–max) | p99 ms (min–max) "
+          "| server peak RSS MB | KiB per subscriber | errors |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+cells = {}
+for name, rs in push.items():
+    e = sum(x["subs"]["errors"] for x in rs)
+    count("push", name, e, next((x["subs"]["first_error"] for x in rs if x["subs"]["first_error"]), None))
+    ok = [x for x in rs if x["subs"]["latency_p99_us"] is not None]
+    p50 = [x["subs"]["latency_p50_us"] / 1000 for x in ok] or [float("nan")]
+    p99 = [x["subs"]["latency_p99_us"] / 1000 for x in ok] or [float("nan")]
+    peak = med([x["rss_peak_kb"] for x in rs])
+    per = med([(x["rss_peak_kb"] - x["rss_start_kb"]) / max(x["subs"]["subscribed"], 1) for x in rs])
+    cells[name] = (med(p99), peak)
+    lines.append(f"| {names.get(name, name)} | {med([x['subs']['subscribed'] for x in rs]):,.0f} "
+                 f"| {med([x['subs']['events'] for x in rs]):,.0f} "
+                 f"| {med(p50):.2f} ({min(p50):.2f}–{max(p50):.2f}) | {med(p99):.2f} ({min(p99):.2f}–{max(p99):.2f}) "
+                 f"| {peak / 1024:.1f} | {per:.1f} | {e} |")
+if "sse" in cells and "ws" in cells:
+    lines += ["", f"WebSocket against SSE in this run: p99 latency {ratio(cells['ws'][0], cells['sse'][0]):.2f}×, "
+              f"server peak RSS {ratio(cells['ws'][1], cells['sse'][1]):.2f}×."]
+lines += ["", f"Each run: a fresh `socklab serve push --rate 10` (RUST_LOG=warn, its own process), "
+          f"{idle // 10:,} subscribers opened by `push-subscribers` (one client thread, mio), then "
+          f"every event they receive in {secs} s timed from its creation (`at_us`, stamped by the "
+          f"server) to its arrival, on the same clock; median (min–max) of {runs} runs. KiB per "
+          "subscriber: peak RSS minus RSS at start, divided by the subscribers.", anchor_end("push"), ""]
 
 lines += ["### Targets", "", anchor("targets"), "| target | measured | goal | | note |", "|---|---:|---:|:---:|---|"]
 lines += [f"| {a} | {b} | {c} | {verdict(d)} | {n} |" for a, b, c, d, n in targets]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/capture-check.sh — assert what the captures of scripts/capture.sh must show.
 #
-# Usage: scripts/capture-check.sh [DIR]     (default DIR: captures/)
+# Usage: scripts/capture-check.sh [--push] [DIR]     (default DIR: captures/)
 #
 # Reads DIR/{tcp,udp,ws}.pcap with tshark and checks, printing "ok NAME" or "FAIL NAME":
 #   ws:  one HTTP request (the Upgrade) and its 101; every client frame masked, every
@@ -9,21 +9,23 @@
 #        connection, one 4-tuple (lesson 7); no HTTP request after the 101 (lesson 14);
 #   tcp: nothing in it is HTTP, even when tshark is told to read the port as HTTP;
 #   udp: exactly one datagram per message each way, each carrying that message whole.
+# With --push, DIR/push-*.pcap from `scripts/capture.sh --push` instead:
+#   poll, long poll: several requests on ONE 4-tuple, X-Request-Number 1, 2, 3 … (keep-alive,
+#        lesson 21); close: each request asking `Connection: close` gets it, on its own
+#        connection, and the server sends the first FIN;
+#   stream, SSE: one request, one connection, chunked / text/event-stream;
+#   ws:  one HTTP request (the Upgrade) and its 101, nothing after (lesson 14); server frames
+#        unmasked, client frames masked; the client's message sent between two events the
+#        server pushed (full duplex, lesson 12); one 4-tuple.
 # Exits non-zero if any check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
+push=false
+[ "${1:-}" = --push ] && { push=true; shift; }
 dir=${1:-captures}
-# capture.env holds tcp_port, udp_port, ws_port and messages, written by capture.sh.
-# shellcheck source=/dev/null
-source "$dir/capture.env"
-# shellcheck disable=SC2154 # all four come from capture.env
-tcp_port=${tcp_port:?} udp_port=${udp_port:?} ws_port=${ws_port:?} messages=${messages:?}
-read -r -a msgs <<<"$messages"
-n=${#msgs[@]}
 failures=0
-
 # count PCAP FILTER [tshark args] : how many packets in PCAP match the display FILTER.
 count() {
   local pcap=$1 filter=$2
@@ -48,6 +50,21 @@ tuples() {
   tshark -r "$dir/$1" -T fields -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport 2>/dev/null |
     awk '{ a = $1 ":" $2; b = $3 ":" $4; print (a < b) ? a " " b : b " " a }' | sort -u
 }
+if $push; then
+  # shellcheck source=scripts/capture/push-check.sh
+  source scripts/capture/push-check.sh
+  exit 0
+fi
+
+# capture.env holds tcp_port, udp_port, ws_port and messages, written by capture.sh.
+# shellcheck source=/dev/null
+source "$dir/capture.env"
+# shellcheck disable=SC2154 # all four come from capture.env
+tcp_port=${tcp_port:?} udp_port=${udp_port:?} ws_port=${ws_port:?} messages=${messages:?}
+read -r -a msgs <<<"$messages"
+n=${#msgs[@]}
+failures=0
+
 # How the messages should look as lines: one per message, in order.
 expected=$(printf '%s\n' "${msgs[@]}")
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/capture.sh — the same echo exchange over TCP, UDP and WebSocket, captured side by side.
 #
-# Usage: scripts/capture.sh [--out DIR] [--keep-servers] [--check]
+# Usage: scripts/capture.sh [--push] [--out DIR] [--keep-servers] [--check]
+#   --push           capture the push server's five techniques instead (see below)
 #   --out DIR        where to write the captures (default: captures/, git-ignored)
-#   --keep-servers   leave the three servers running afterwards (PIDs and ports are printed)
+#   --keep-servers   leave the servers running afterwards (PIDs and ports are printed)
 #   --check          then assert what the captures must show (scripts/capture-check.sh DIR)
 #
 # For each of tcp, udp and ws: start `socklab serve T` on a free loopback port, start
@@ -14,6 +15,13 @@
 # `socklab send --states` printed), DIR/tcp-timeline.txt and ws-timeline.txt (the
 # packets and those kernel states merged in time order) and DIR/summary.txt (the
 # side-by-side table).
+#
+# --push: one `socklab serve push --rate 20`, and one capture per technique, each
+# the same few seconds of events received by scripts/capture/push_client.py:
+# DIR/push-T.pcap and push-T.txt for T in poll, long-poll, stream, sse, ws, and
+# close (two polls asking `Connection: close`); push-T-client.txt (what the client
+# saw) and DIR/push-summary.txt: requests, connections, events and bytes per event
+# for each technique, counted from the pcaps by tshark (scripts/capture/push_summary.py).
 # Capturing needs root or CAP_NET_RAW; tcpdump and tshark are installed with apt if missing.
 # Env: SOCKLAB=PATH uses that socklab binary instead of building target/release/socklab.
 set -euo pipefail
@@ -23,12 +31,14 @@ source scripts/lib.sh
 out=captures
 keep=false
 check=false
+push=false
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage "$0"; exit 0 ;;
     --out) out=${2:?--out needs a directory}; shift ;;
     --keep-servers) keep=true ;;
     --check) check=true ;;
+    --push) push=true ;;
     *) echo "capture.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -121,37 +131,7 @@ stop_tcpdump() {
   tcpdump_pid=""
 }
 
-# --- one capture per transport ------------------------------------------------
 declare -A port url
-for t in tcp udp ws; do
-  port[$t]=$(free_port)
-  RUST_LOG=info "$bin" serve "$t" --addr "127.0.0.1:${port[$t]}" >"$out/$t-server.log" 2>&1 &
-  pids+=($!)
-  proto=tcp
-  [ "$t" = udp ] && proto=udp
-  wait_port "$proto" "${port[$t]}"
-
-  start_tcpdump "$out/$t.pcap" "$proto port ${port[$t]}"
-  url[$t]="$t://127.0.0.1:${port[$t]}"
-  [ "$t" = ws ] && url[$t]="${url[$t]}/"
-  echo "--- $t: socklab send ${url[$t]} ${MESSAGES[*]} --states"
-  # --states: after each step, the kernel's TCP state of both ends (to line up
-  # with the packets); NO_COLOR: plain text for the file.
-  NO_COLOR=1 RUST_LOG=warn timeout "$DEADLINE" "$bin" send "${url[$t]}" "${MESSAGES[@]}" --states |
-    tee "$out/$t-send.txt"
-  [ "$proto" = tcp ] && wait_quiet "${port[$t]}"
-  stop_tcpdump "$out/$t.pcap"
-  rm -f "$out/$t.pcap.log"
-done
-
-cat >"$out/capture.env" <<EOF
-# Written by scripts/capture.sh: the ports the servers used and the messages sent.
-tcp_port=${port[tcp]}
-udp_port=${port[udp]}
-ws_port=${port[ws]}
-messages="${MESSAGES[*]}"
-EOF
-
 # --- decode: one line per packet ---------------------------------------------------
 # fields T : tab-separated fields of every packet in T.pcap, in the order of FIELDS.
 # For ws, `-d tcp.port==P,http` makes tshark read our port as HTTP (on its own it
@@ -166,7 +146,8 @@ FIELDS=(frame.number frame.time_relative ip.src ip.dst tcp.srcport tcp.dstport
 fields() {
   local t=$1 args=()
   for f in "${FIELDS[@]}"; do args+=(-e "$f"); done
-  [ "$t" = ws ] && args+=(-d "tcp.port==${port[$t]},http")
+  # push-*: the push server speaks HTTP (and WebSocket after an Upgrade) too.
+  [[ $t == ws || $t == push-* ]] && args+=(-d "tcp.port==${port[$t]},http")
   tshark_q -r "$out/$t.pcap" -o data.show_as_text:TRUE \
     -T fields -E separator=/t -E aggregator=';' "${args[@]}"
 }
@@ -253,6 +234,43 @@ END {
 summary_row() {
   fields "$1" | awk -v names="${FIELDS[*]}" -v t="$1" "$AWK_COMMON $SUMMARY"
 }
+
+# --- --push: the push server's techniques, one capture each ----------------------
+if $push; then
+  # shellcheck source=scripts/capture/push.sh
+  source scripts/capture/push.sh
+  exit 0
+fi
+
+# --- one capture per transport ------------------------------------------------
+for t in tcp udp ws; do
+  port[$t]=$(free_port)
+  RUST_LOG=info "$bin" serve "$t" --addr "127.0.0.1:${port[$t]}" >"$out/$t-server.log" 2>&1 &
+  pids+=($!)
+  proto=tcp
+  [ "$t" = udp ] && proto=udp
+  wait_port "$proto" "${port[$t]}"
+
+  start_tcpdump "$out/$t.pcap" "$proto port ${port[$t]}"
+  url[$t]="$t://127.0.0.1:${port[$t]}"
+  [ "$t" = ws ] && url[$t]="${url[$t]}/"
+  echo "--- $t: socklab send ${url[$t]} ${MESSAGES[*]} --states"
+  # --states: after each step, the kernel's TCP state of both ends (to line up
+  # with the packets); NO_COLOR: plain text for the file.
+  NO_COLOR=1 RUST_LOG=warn timeout "$DEADLINE" "$bin" send "${url[$t]}" "${MESSAGES[@]}" --states |
+    tee "$out/$t-send.txt"
+  [ "$proto" = tcp ] && wait_quiet "${port[$t]}"
+  stop_tcpdump "$out/$t.pcap"
+  rm -f "$out/$t.pcap.log"
+done
+
+cat >"$out/capture.env" <<EOF
+# Written by scripts/capture.sh: the ports the servers used and the messages sent.
+tcp_port=${port[tcp]}
+udp_port=${port[udp]}
+ws_port=${port[ws]}
+messages="${MESSAGES[*]}"
+EOF
 
 for t in tcp udp ws; do
   {

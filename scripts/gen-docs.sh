@@ -104,6 +104,19 @@ tshark -r "$cap/ws.pcap" -d "tcp.port==$ws_port,http" -Y "frame.number == $first
 rm -rf "$cap"
 echo "wrote $out/capture-*.txt"
 
+# --- docs/push.md: before WebSocket, five techniques measured ----------------------
+# socklab compare --push starts its own push server in-process (port 0); at 1 event/s
+# the p99 says "too few" on purpose (fewer than 100 events). Then the push captures:
+# each technique under tcpdump, summed up by tshark, and what --check asserted.
+NO_COLOR=1 "$bin" compare --push --rate 1 --rate 100 --secs 10 >"$out/push-compare.txt"
+cap=$(mktemp -d)
+SOCKLAB="$bin" scripts/capture.sh --push --out "$cap" >/dev/null
+cp "$cap/push-summary.txt" "$out/push-capture-summary.txt"
+for t in poll close ws; do cp "$cap/push-$t.txt" "$out/push-capture-$t.txt"; done
+scripts/capture-check.sh --push "$cap" >"$out/push-capture-check.txt"
+rm -rf "$cap"
+echo "wrote $out/push-compare.txt, $out/push-capture-*.txt"
+
 # --- docs/captures.md: the lossy link ------------------------------------------
 # Two namespaces, 10 % loss and 20 ms delay each way; SKIP is written as is where
 # namespaces are not permitted.

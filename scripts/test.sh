@@ -59,6 +59,11 @@ if ! $quick; then
   ok=$(grep -c '^ok ' target/capture-output.txt || true)
   passed=$((passed + ok))
 
+  step "captures: the push server's techniques (keep-alive, Connection: close, no request after the Upgrade)"
+  scripts/capture.sh --push --out target/captures --check | tee target/capture-push-output.txt
+  ok=$(grep -c '^ok ' target/capture-push-output.txt || true)
+  passed=$((passed + ok))
+
   step "lossy link: UDP loses, TCP retransmits (network namespaces; SKIP where not permitted)"
   scripts/lossy-link.sh | tee target/lossy-output.txt
   ok=$(grep -c '^ok ' target/lossy-output.txt || true)
