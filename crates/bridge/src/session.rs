@@ -458,8 +458,13 @@ impl Bridge {
                     let (code, reason) = frame
                         .as_ref()
                         .map_or((1005, ""), |f| (u16::from(f.code), f.reason.as_str()));
+                    let then = if self.shut_target {
+                        "the close handshake is complete" // we closed first
+                    } else {
+                        "replying, then FIN to the target"
+                    };
                     info!(
-                        "[{tuple}] ws leg: close frame {code} {reason:?} from the client: replying, then FIN to the target"
+                        "[{tuple}] ws leg: close frame {code} {reason:?} from the client: {then}"
                     );
                     self.shut_target = true;
                     continue;
