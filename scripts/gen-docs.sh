@@ -66,6 +66,11 @@ scripts/gen-websocket-docs.sh
 # asserts on the same files.
 scripts/socketio.sh --out "$out"
 
+# --- docs/bridge.md: one exchange through the bridge, seen from three places ---
+# The client's wire view (frames), the bridge's log (both legs), tcp-echo's log
+# (bare bytes); and a refusing target.
+scripts/gen-bridge-docs.sh
+
 # --- docs/compare.md: the comparison table and one transport's JSON ----------
 # socklab compare starts its own servers in-process on ephemeral loopback ports,
 # so nothing else needs to run. NO_COLOR keeps escape codes out of the file.

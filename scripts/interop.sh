@@ -9,7 +9,8 @@
 # chromium-headless-shell, or chromium where that does not exist; both without
 # recommends); Python websockets into .tools/pyws; Node ws and playwright-core
 # into .tools/node (playwright downloads no browser: it drives Debian's);
-# socket.io and socket.io-client into .tools/node (by scripts/socketio.sh).
+# socket.io and socket.io-client into .tools/node (by scripts/socketio.sh);
+# websockify (PyPI) into its own venv, .tools/websockify.
 # Exits non-zero on any mismatch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,6 +85,58 @@ check "node ws: text, binary, close" $'text ok\nbinary ok\nclose 1000' "$got"
 # deadline, for that outcome.
 got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
 check "chromium page: text, binary, close" "PASS text=true binary=true close=1000" "$got"
+
+# --- The bridge (lesson 15): socklab bridge and the real websockify ------------
+# Both in the same role, in front of the same tcp-echo: a WebSocket in, one TCP
+# connection out per client. Each is given the same clients: socklab's own
+# (`send --binary`: websockify takes only binary frames) and Chromium running
+# the bridge page (socklab bridge serves it on /; websockify serves the same
+# file with --web). Then what each does with a target that refuses, and with a
+# text frame. websockify pulls in numpy: it lives in .tools/websockify only.
+if ! .tools/websockify/bin/websockify --help >/dev/null 2>&1; then
+  echo "installing websockify (PyPI) into .tools/websockify"
+  python3 -m venv .tools/websockify
+  .tools/websockify/bin/pip install --quiet --disable-pip-version-check 'websockify==0.13.0'
+fi
+echo_port=$(free_port)
+RUST_LOG=warn "$bin" serve tcp --addr "127.0.0.1:$echo_port" &
+pids+=($!)
+dead=$(free_port) # nothing listens here: a refusing target
+web=$(mktemp -d)
+cp crates/bridge/src/page.html "$web/index.html"
+start_bridges() { # $1: target port; sets ours and theirs
+  ours=$(free_port)
+  RUST_LOG=warn "$bin" bridge --listen "ws://127.0.0.1:$ours/" --to "tcp://127.0.0.1:$1" &
+  pids+=($!)
+  theirs=$(free_port)
+  .tools/websockify/bin/websockify --web "$web" "127.0.0.1:$theirs" "127.0.0.1:$1" >/dev/null 2>&1 &
+  pids+=($!)
+  wait_port tcp "$ours"
+  wait_port tcp "$theirs"
+}
+start_bridges "$echo_port"
+wait_port tcp "$echo_port"
+for side in "socklab-bridge:$ours" "websockify:$theirs"; do
+  name=${side%%:*} port=${side##*:}
+  got=$("$bin" send "ws://127.0.0.1:$port/" hello 'two words' --binary 2>&1 | grep '^←' || true)
+  check "$name → tcp-echo: socklab send --binary" \
+    $'← "hello" (5 bytes, one message)\n← "two words" (9 bytes, one message)' "$got"
+  got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
+  check "$name → tcp-echo: chromium bridge page" "PASS utf8=true binary=true close=1000" "$got"
+done
+# A text frame: socklab bridge carries its bytes; websockify refuses it (1003).
+got=$("$bin" send "ws://127.0.0.1:$ours/" hello 2>&1 | grep '^←' || true)
+check "socklab-bridge: a text frame is carried" '← "hello" (5 bytes, one message)' "$got"
+got=$("$bin" send "ws://127.0.0.1:$theirs/" hello --listen 2 --wire --no-color 2>&1 | grep -o 'close code  1003' | head -1 || true)
+check "websockify: a text frame is closed with 1003" "close code  1003" "$got"
+# A target that refuses: both close the WebSocket with 1011.
+start_bridges "$dead"
+for side in "socklab-bridge:$ours" "websockify:$theirs"; do
+  name=${side%%:*} port=${side##*:}
+  got=$("$bin" send "ws://127.0.0.1:$port/" --listen 3 --wire --no-color 2>&1 | grep -o 'close code  1011' | head -1 || true)
+  check "$name → refusing target: close 1011" "close code  1011" "$got"
+done
+rm -rf "$web"
 
 # --- The push server's page: the same events by four browser techniques -------
 # Short polling, long polling, EventSource and WebSocket, in one page; the check

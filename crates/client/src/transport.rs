@@ -434,6 +434,17 @@ impl Transport {
     }
     // ANCHOR_END: send
 
+    /// Sends one message as a binary frame even if it is UTF-8 (ws; tcp and
+    /// udp have no types, so it is [`Transport::send`] there). websockify takes
+    /// only binary frames: a text frame is closed with 1003.
+    pub fn send_binary(&mut self, message: &[u8]) -> Result<(), Error> {
+        match &mut self.link {
+            Link::Messages(ws) => ws.send(Message::binary(message.to_vec()))?,
+            _ => self.send(message)?,
+        }
+        Ok(())
+    }
+
     // ANCHOR: receive
     /// Receives one unit: whatever one `read()` returns (tcp — a stream has no
     /// messages), one datagram (udp), or one whole message (ws).

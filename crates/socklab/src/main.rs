@@ -22,6 +22,7 @@ macro_rules! out {
 }
 
 mod bench;
+mod bridge;
 mod chat;
 mod compare;
 mod compare_push;
@@ -39,7 +40,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Examples:\n  socklab tour                            # start here: every lesson, measured, in seconds\n  socklab serve tcp                       # TCP echo on 127.0.0.1:7007, narrated\n  socklab serve udp                       # UDP echo on 127.0.0.1:7007\n  RUST_LOG=debug socklab serve tcp        # narration plus the bytes\n  socklab send ws://127.0.0.1:8080/ hi --wire   # every byte of a WebSocket exchange, decoded\n  socklab compare                         # tcp, udp and ws side by side\n\nThe narration goes to stderr; RUST_LOG=warn silences it, RUST_LOG=info turns it on for any command."
+    after_help = "Examples:\n  socklab tour                            # start here: every lesson, measured, in seconds\n  socklab serve tcp                       # TCP echo on 127.0.0.1:7007, narrated\n  socklab serve udp                       # UDP echo on 127.0.0.1:7007\n  RUST_LOG=debug socklab serve tcp        # narration plus the bytes\n  socklab send ws://127.0.0.1:8080/ hi --wire   # every byte of a WebSocket exchange, decoded\n  socklab compare                         # tcp, udp and ws side by side\n  socklab bridge                          # ws://127.0.0.1:8081/ carried to tcp://127.0.0.1:7007\n\nThe narration goes to stderr; RUST_LOG=warn silences it, RUST_LOG=info turns it on for any command."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,6 +57,8 @@ enum Command {
     Bench(bench::Bench),
     /// Send messages over tcp://, udp:// or ws:// and print the echoes (--wire: every byte)
     Send(send::Send),
+    /// The websockify role: WebSocket in, one TCP connection out per client (lesson 15)
+    Bridge(bridge::Bridge),
     /// Type lines, see arrivals as they come (full duplex)
     Chat(chat::Chat),
     /// The same script over TCP, UDP and WebSocket: a table of measured differences
@@ -69,7 +72,7 @@ impl Command {
     /// stdout, so their narration is off unless RUST_LOG asks for it.
     fn default_log_level(&self) -> &'static str {
         match self {
-            Command::Serve(_) => "info",
+            Command::Serve(_) | Command::Bridge(_) => "info",
             _ => "warn",
         }
     }
@@ -113,6 +116,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(serve) => serve.run(),
         Command::Bench(bench) => bench.run(),
         Command::Send(send) => send.run(),
+        Command::Bridge(bridge) => bridge.run(),
         Command::Chat(chat) => chat.run(),
         Command::Compare(compare) => compare.run(),
         Command::Handshake(handshake) => handshake.run(),

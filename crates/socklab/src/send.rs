@@ -27,7 +27,7 @@ use lifecycle::{Direction, FourTuple, TapLog};
 /// Flags of `socklab send`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)"
+    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send ws://127.0.0.1:8081/ hi --binary --wire  # through socklab bridge (or websockify) to tcp-echo\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)"
 )]
 pub struct Send {
     /// Where to send: tcp://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH
@@ -49,6 +49,10 @@ pub struct Send {
     /// After each step, print the kernel's TCP state of our socket and the server's
     #[arg(long)]
     states: bool,
+    /// Send each message as a binary WebSocket frame, even if it is text (a
+    /// bridge such as websockify takes only binary)
+    #[arg(long)]
+    binary: bool,
     /// Do not wait for echoes: send the messages, then print what the server
     /// sends until it closes or SECS pass (nothing is answered but WebSocket pings)
     #[arg(long, value_name = "SECS")]
@@ -157,6 +161,15 @@ fn render(framing: Framing, records: &[Record], style: Style) -> String {
     }
 }
 
+/// One message: a text frame for UTF-8 over ws unless `binary` says otherwise.
+fn send_one(t: &mut Transport, message: &[u8], binary: bool) -> Result<(), client::Error> {
+    if binary {
+        t.send_binary(message)
+    } else {
+        t.send(message)
+    }
+}
+
 impl Send {
     /// Connects, sends, prints the echoes, closes.
     pub fn run(self) -> anyhow::Result<()> {
@@ -216,7 +229,7 @@ impl Send {
         let mut exchanges = Vec::new();
         if let Some(secs) = self.listen {
             for message in &messages {
-                t.send(message.as_bytes())?;
+                send_one(&mut t, message.as_bytes(), self.binary)?;
                 if !self.json {
                     outln!("→ {} ({} bytes)", quoted(message.as_bytes()), message.len());
                 }
@@ -224,7 +237,7 @@ impl Send {
             listen(&mut t, secs, self.json)?;
         }
         for message in messages.iter().filter(|_| self.listen.is_none()) {
-            t.send(message.as_bytes())?;
+            send_one(&mut t, message.as_bytes(), self.binary)?;
             let echo = t
                 .receive_bytes(message.len())
                 .map_err(|e| echo_error(e, message, scheme, self.timeout))?;

@@ -27,12 +27,13 @@ use lifecycle::{FourTuple, Shutdown};
 use log::{debug, info, warn};
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::loops::{Inbox, Shared};
 use super::mailbox::{ConnId, Letter, Mail, Mailbox};
+use super::session::Outbound;
 use super::{
-    Expiry, Progress, READ_BUFFER, Readiness, Session, Step, TURN_BUDGET, Turn, read_some,
+    Expiry, Leg, Progress, READ_BUFFER, Readiness, Session, Step, TURN_BUDGET, Turn, read_some,
 };
 use crate::limits::{Limits, Place};
 
@@ -92,14 +93,18 @@ pub(super) struct Slot<S> {
     deadline: Option<Instant>,
     /// `Some(bytes discarded)` once our FIN is sent and we wait for the peer's.
     closing: Option<usize>,
-    /// The loop turn this slot was last served in (served once per turn at most).
-    served_turn: u64,
+    /// The token of the socket the session opened itself, if any (a bridge's
+    /// target): its events come to this slot as [`Leg::Outbound`].
+    outbound: Option<Token>,
+    /// The loop turn each leg was last served in (once per turn per leg at
+    /// most), indexed by [`Leg::index`].
+    served_turn: [u64; 2],
     /// It spent its budget and waits on the still-ready list: this turn it is
     /// served after everyone else, even if an event names it too.
     yielded: bool,
-    /// An event came for it while it waited there and said the peer's FIN is in:
-    /// kept, so the turn that serves it knows.
-    missed_fin: bool,
+    /// An event came for it while it waited there and said a FIN is in (per
+    /// leg): kept, so the turn that serves it knows.
+    missed_fin: [bool; 2],
     /// Its place under the connection cap, given back when the slot is dropped.
     _place: Place,
 }
@@ -138,6 +143,7 @@ where
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     let mut state = Loop {
         slots: HashMap::new(),
+        owners: HashMap::new(),
         refused: HashMap::new(),
         deadlines: BinaryHeap::new(),
         still_ready: VecDeque::new(),
@@ -176,6 +182,7 @@ where
                 readable: event.is_readable(),
                 writable: event.is_writable(),
                 read_closed: event.is_read_closed() || event.is_error(),
+                leg: Leg::Peer, // until `route` below says otherwise
             };
             match event.token() {
                 LISTENER => {
@@ -185,20 +192,41 @@ where
                 }
                 // Another loop or thread put something in our inbox (or: shutdown).
                 WAKER => state.open_inbox(&inbox, &poll, &mut start, now),
-                // A connection on the still-ready list waits for its place at
-                // the end of this turn: the light ones go first.
-                token if state.is_yielded(token) => state.note_missed(token, ready),
-                token => state.serve_ready(token, ready, now),
+                // A connection's own socket, or the outbound one a session
+                // registered: the loop finds the connection either way.
+                token => {
+                    let (token, leg) = state.route(token);
+                    let ready = Readiness { leg, ..ready };
+                    if state.is_yielded(token) {
+                        // On the still-ready list: it waits for its place at
+                        // the end of this turn, so the light ones go first.
+                        state.note_missed(token, ready);
+                    } else {
+                        state.serve_ready(token, ready, now, poll.registry());
+                    }
+                }
             }
         }
-        // Those that yielded last turn, after everyone who had an event this turn.
+        // Those that yielded last turn, after everyone who had an event this
+        // turn: each leg it has, told it may read and write again.
         for token in again {
-            let mut ready = Readiness::AGAIN;
+            let mut legs = vec![Leg::Peer];
             if let Some(slot) = state.slots.get_mut(&token) {
-                ready.read_closed = std::mem::take(&mut slot.missed_fin);
                 slot.yielded = false;
+                if slot.outbound.is_some() {
+                    legs.push(Leg::Outbound);
+                }
             }
-            state.serve_ready(token, ready, now);
+            for leg in legs {
+                let mut ready = Readiness {
+                    leg,
+                    ..Readiness::AGAIN
+                };
+                if let Some(slot) = state.slots.get_mut(&token) {
+                    ready.read_closed = std::mem::take(&mut slot.missed_fin[leg.index()]);
+                }
+                state.serve_ready(token, ready, now, poll.registry());
+            }
         }
         state.expire(now);
         if let Some(listener) = listener
@@ -227,6 +255,9 @@ where
 /// Everything the loop keeps between two `poll()` calls.
 pub(super) struct Loop<S> {
     pub(super) slots: HashMap<Token, Slot<S>>,
+    /// Outbound sockets' tokens → the token of the connection whose session
+    /// owns them.
+    owners: HashMap<Token, Token>,
     pub(super) refused: HashMap<Token, Refused>,
     /// Deadlines, soonest on top. An entry may be stale (the connection was active
     /// since, or is gone): it is checked when it comes up, see [`Loop::expire`].
@@ -271,7 +302,16 @@ impl<S: Session> Loop<S> {
     /// Keeps what a skipped event said that [`Readiness::AGAIN`] does not.
     fn note_missed(&mut self, token: Token, ready: Readiness) {
         if let Some(slot) = self.slots.get_mut(&token) {
-            slot.missed_fin |= ready.read_closed;
+            slot.missed_fin[ready.leg.index()] |= ready.read_closed;
+        }
+    }
+
+    /// Which connection an event's token belongs to, and on which leg: an
+    /// outbound socket's token maps to the connection that registered it.
+    fn route(&self, token: Token) -> (Token, Leg) {
+        match self.owners.get(&token) {
+            Some(&owner) => (owner, Leg::Outbound),
+            None => (token, Leg::Peer),
         }
     }
 
@@ -287,9 +327,10 @@ impl<S: Session> Loop<S> {
             stalled_since: now,
             deadline: None,
             closing: None,
-            served_turn: 0,
+            outbound: None,
+            served_turn: [0; 2],
             yielded: false,
-            missed_fin: false,
+            missed_fin: [false; 2],
             _place: place,
         };
         self.slots.insert(token, slot);
@@ -298,8 +339,9 @@ impl<S: Session> Loop<S> {
     }
 
     // ANCHOR: serve_ready
-    /// Serves one readiness event of one connection (or of a refused one).
-    fn serve_ready(&mut self, token: Token, ready: Readiness, now: Instant) {
+    /// Serves one readiness event of one connection (or of a refused one), on
+    /// one of its legs.
+    fn serve_ready(&mut self, token: Token, ready: Readiness, now: Instant, registry: &Registry) {
         if self.refused.contains_key(&token) {
             return self.drain_refused(token);
         }
@@ -307,11 +349,13 @@ impl<S: Session> Loop<S> {
         let Some(slot) = self.slots.get_mut(&token) else {
             return;
         };
-        // Once per turn: an event and the still-ready list may both name it.
-        if slot.served_turn == self.turn {
+        // Once per turn per leg: an event and the still-ready list may both name it.
+        let leg = ready.leg.index();
+        if slot.served_turn[leg] == self.turn {
             return;
         }
-        slot.served_turn = self.turn;
+        slot.served_turn[leg] = self.turn;
+        let mut outbound = slot.outbound;
         let step = match slot.closing {
             Some(_) => drain(slot),
             None => {
@@ -323,10 +367,20 @@ impl<S: Session> Loop<S> {
                         loop_index: self.index,
                         token: token.0,
                     },
+                    outbound: Outbound {
+                        registry,
+                        next_token: &mut self.next_token,
+                        token: &mut outbound,
+                    },
                 };
                 slot.session.ready(ready, &mut turn)
             }
         };
+        // The session registered its outbound socket in this turn: route it here.
+        if let Some(out) = outbound.filter(|_| slot.outbound.is_none()) {
+            slot.outbound = Some(out);
+            self.owners.insert(out, token);
+        }
         self.after(token, step, now);
     }
     // ANCHOR_END: serve_ready
@@ -352,6 +406,8 @@ impl<S: Session> Loop<S> {
         slot.progress = progress;
         match step {
             Ok(Step::Wait) => self.reschedule(token),
+            // (Both legs may yield in one turn: the session goes on the list once.)
+            Ok(Step::Yield) if slot.yielded => self.reschedule(token),
             Ok(Step::Yield) => {
                 slot.yielded = true;
                 self.stats.yields.fetch_add(1, Ordering::Relaxed);
@@ -556,6 +612,9 @@ impl<S: Session> Loop<S> {
     /// the kernel removes a closed fd from epoll by itself.
     fn close(&mut self, token: Token) {
         if let Some(slot) = self.slots.remove(&token) {
+            if let Some(out) = slot.outbound {
+                self.owners.remove(&out);
+            }
             let fd = slot.session.stream().map_or(-1, |s| s.as_raw_fd());
             let tuple = slot.tuple;
             drop(slot); // this is the close(2)

@@ -35,6 +35,10 @@
 //!   and EMFILE on accept answered by pausing accept for [`ACCEPT_BACKOFF`].
 //! - **One loop per core.** [`Engine::serve`] runs `--loops` loops (default: one
 //!   per core), like nginx's workers; loop 0 accepts and deals connections out.
+//! - **A second socket per session.** A bridge connects out to its target and
+//!   relays between the two sockets; [`Turn::register_outbound`] puts that
+//!   socket in the same epoll set, and its events come to the same session
+//!   marked [`Leg::Outbound`].
 //! - **A mailbox per loop.** A connection's session may post a message to
 //!   another connection, on any loop ([`Mailbox`]): what a chat room needs.
 //!
@@ -64,7 +68,7 @@ pub use engine::LoopStats;
 pub use loops::Engine;
 pub use mailbox::{ConnId, MAILBOX_CAPACITY, Mail, Mailbox, PostError};
 pub use session::{
-    Expiry, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
+    Expiry, Leg, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
 };
 
 // ANCHOR: budgets

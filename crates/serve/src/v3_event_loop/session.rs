@@ -20,8 +20,33 @@ use lifecycle::state::state_of;
 use lifecycle::tcp::Escaped;
 use log::{debug, info};
 use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
 
 use super::mailbox::{ConnId, Mail, Mailbox};
+
+/// Which of a session's sockets an event is about.
+///
+/// Most sessions own one socket, the accepted one ([`Leg::Peer`]). A bridge
+/// also owns a socket it connected itself, to the server it relays to
+/// ([`Leg::Outbound`], registered with [`Turn::register_outbound`]); the loop
+/// hands that socket's readiness to the same session, marked with this leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leg {
+    /// The accepted connection: the client.
+    Peer,
+    /// The connection the session opened itself (a bridge's target).
+    Outbound,
+}
+
+impl Leg {
+    /// The index of this leg in per-leg tables (0: peer, 1: outbound).
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Leg::Peer => 0,
+            Leg::Outbound => 1,
+        }
+    }
+}
 
 /// Readiness, as one event reported it.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +57,8 @@ pub struct Readiness {
     pub writable: bool,
     /// The peer's FIN (or an error) has arrived: reads will end soon.
     pub read_closed: bool,
+    /// Which socket this is about: the accepted one, or the session's outbound one.
+    pub leg: Leg,
 }
 
 impl Readiness {
@@ -42,6 +69,7 @@ impl Readiness {
         readable: true,
         writable: true,
         read_closed: false,
+        leg: Leg::Peer,
     };
 }
 
@@ -92,11 +120,55 @@ pub struct Turn<'a> {
     pub mailbox: &'a Mailbox,
     /// This connection's address in the mailbox.
     pub me: ConnId,
+    /// Where an outbound socket is registered ([`Turn::register_outbound`]).
+    pub(super) outbound: Outbound<'a>,
+}
+
+/// The loop's side of [`Turn::register_outbound`]: its epoll instance, its
+/// token counter, and this session's outbound token, if it has one yet.
+pub(super) struct Outbound<'a> {
+    pub(super) registry: &'a Registry,
+    pub(super) next_token: &'a mut usize,
+    pub(super) token: &'a mut Option<Token>,
+}
+
+impl Turn<'_> {
+    // ANCHOR: register_outbound
+    /// Registers a socket this session opened itself — a bridge's connection to
+    /// its target — with this loop's epoll (`epoll_ctl(2)` EPOLL_CTL_ADD, both
+    /// directions, edge-triggered, like an accepted one). From then on its
+    /// readiness comes to this session's [`Session::ready`] with
+    /// [`Leg::Outbound`], under a token of its own that the loop maps back to
+    /// this connection. The socket stays the session's: dropping it closes it
+    /// (and the kernel removes a closed fd from epoll by itself).
+    ///
+    /// One outbound socket per session; a second is refused (`AlreadyExists`).
+    /// Its bytes do not count towards the loop's clocks by themselves: the
+    /// session's [`Session::progress`] and [`Session::pending`] say what counts.
+    pub fn register_outbound(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+        let out = &mut self.outbound;
+        if out.token.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "this session already has an outbound socket",
+            ));
+        }
+        let token = Token(*out.next_token);
+        *out.next_token += 1;
+        out.registry
+            .register(stream, token, Interest::READABLE | Interest::WRITABLE)?;
+        *out.token = Some(token);
+        Ok(())
+    }
+    // ANCHOR_END: register_outbound
 }
 
 /// One connection's protocol, driven by the event loop.
 pub trait Session {
-    /// Serves a readiness event. It must go on until the socket says `WouldBlock`
+    /// Serves a readiness event of one of its sockets ([`Readiness::leg`]: the
+    /// accepted one, or the one it registered with [`Turn::register_outbound`];
+    /// a session served again from the still-ready list is called once per leg,
+    /// each with [`Readiness::AGAIN`]'s flags). It must go on until the socket says `WouldBlock`
     /// (the same readiness is not reported twice), unless it stops on purpose:
     /// its queue to the peer is full (backpressure: [`Step::Wait`], a writable
     /// event brings it back) or it read `turn.budget` bytes ([`Step::Yield`]).
