@@ -27,8 +27,7 @@
 //! Close replies alike — and stop reading past [`QUEUE_LIMIT`]: a peer that
 //! floods Pings and never reads its Pongs holds at most that much here.
 
-use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io;
 use std::sync::Arc;
 
 use lifecycle::FourTuple;
@@ -53,36 +52,9 @@ enum Phase {
     Done,
 }
 
-// ANCHOR: buffers
-/// The stream tungstenite runs on: bytes the driver received, bytes for the
-/// driver to send. No socket: reading past the input says WouldBlock, which
-/// tungstenite takes as "no whole frame yet, try again later".
-#[derive(Default)]
-pub struct Buffers {
-    input: VecDeque<u8>,
-    output: Vec<u8>,
-}
-
-impl Read for Buffers {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.input.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        self.input.read(buf)
-    }
-}
-
-impl Write for Buffers {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-// ANCHOR_END: buffers
+// The stream tungstenite runs on: bytes the driver received, bytes for the
+// driver to send, no socket (see the `websocket` crate: push and chat use it too).
+pub use websocket::Buffers;
 
 /// One WebSocket connection's protocol, from the first byte of its request to
 /// the last byte of its Close frame.
