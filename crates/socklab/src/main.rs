@@ -26,6 +26,7 @@ mod chat;
 mod compare;
 mod compare_push;
 mod handshake;
+mod secure;
 mod send;
 mod serve;
 mod tour;
