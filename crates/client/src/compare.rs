@@ -24,8 +24,9 @@ use lifecycle::Direction;
 use lifecycle::tap::Record;
 use tungstenite::protocol::frame::FrameHeader;
 
+use crate::pipe::Trust;
 use crate::style::{Paint, Style};
-use crate::transport::{Error, Incoming, Scheme, Side, Transport};
+use crate::transport::{Error, Framing, Incoming, Scheme, Side, Target, Transport};
 use crate::wire::{quoted_short, ws_conversation};
 
 /// Default message: short, readable in a hex dump.
@@ -59,6 +60,8 @@ pub struct Script {
     pub count: usize,
     /// Timed round trips.
     pub rounds: usize,
+    /// Which certificates tls:// and wss:// accept.
+    pub trust: Trust,
 }
 
 impl Default for Script {
@@ -67,6 +70,7 @@ impl Default for Script {
             message: DEFAULT_MESSAGE.as_bytes().to_vec(),
             count: DEFAULT_COUNT,
             rounds: DEFAULT_ROUNDS,
+            trust: Trust::Unset,
         }
     }
 }
@@ -85,13 +89,23 @@ pub struct Measurement {
     /// ESTABLISHED after connect(), 0 for UDP.
     pub transport_round_trips: u32,
     /// Request→response exchanges the Tap recorded before the first payload byte
-    /// (ws: the HTTP Upgrade).
+    /// (ws: the HTTP Upgrade; tls: the TLS handshake; wss: both).
     pub handshake_round_trips: u32,
+    /// Of those, the TLS handshake's (tls and wss), counted on the wire Tap.
+    pub tls_round_trips: u32,
+    /// The TLS version agreed (tls and wss), as rustls reports it.
+    pub tls_version: Option<String>,
+    /// The TLS cipher suite agreed (tls and wss).
+    pub tls_cipher_suite: Option<String>,
+    /// Bytes on the socket for the TLS handshake alone, sent / received.
+    pub tls_handshake_bytes: Option<[usize; 2]>,
     /// The two above together: how many round trips before the first payload byte.
     pub round_trips_before_payload: u32,
-    /// Bytes written before the first payload byte (the Upgrade request).
+    /// Bytes written on the socket before the first payload byte (the Upgrade
+    /// request; under TLS, the handshake's records and the Upgrade's).
     pub handshake_bytes_sent: usize,
-    /// Bytes read before the first payload byte (the 101 response).
+    /// Bytes read on the socket before the first payload byte (the 101 response,
+    /// and under TLS the server's handshake records).
     pub handshake_bytes_received: usize,
     /// Messages sent back to back in the boundary experiment.
     pub messages_sent: usize,
@@ -125,6 +139,8 @@ pub struct Measurement {
     pub rtt_p50_us: Option<f64>,
     /// 99th percentile round trip, µs; `None` (JSON `null`) when no round trip completed.
     pub rtt_p99_us: Option<f64>,
+    /// The middle half of the round trips (p25, p75), µs: their spread.
+    pub rtt_iqr_us: Option<(f64, f64)>,
     /// Whether every client→server frame carried a masking key (ws only).
     pub masked_client_to_server: Option<bool>,
     /// Whether any server→client frame carried a masking key (ws only).
@@ -255,12 +271,25 @@ fn percentile_us(sorted: &[Duration], p: f64) -> Option<f64> {
 // ANCHOR: measure
 /// Runs the script over one transport.
 pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
-    // 1. Connect. Everything the Tap saw so far is handshake.
-    let mut t = Transport::connect(url)?;
+    // 1. Connect. Everything the Tap saw so far is handshake. Bytes are counted
+    //    on the socket (`wire`: under TLS, the records); frames are read from
+    //    the plaintext (`log`: the same log without TLS).
+    let mut target = Target::parse(url)?;
+    target.trust = script.trust.clone();
+    let mut t = Transport::connect_to(&target)?;
     let connect_time = t.connect_time();
     let scheme = t.target().scheme;
     let log = t.log();
-    let handshake = log.records();
+    let wire = t.wire_log();
+    let handshake = wire.records();
+    let tls_handshake = &handshake[..t.tls_records().min(handshake.len())];
+    let tls_round_trips = exchanges(tls_handshake);
+    let tls_handshake_bytes = t.tls().map(|_| {
+        [
+            sum(tls_handshake, Direction::Sent),
+            sum(tls_handshake, Direction::Received),
+        ]
+    });
     let tcp_established = t.tuple().proto == lifecycle::Proto::Tcp
         && lifecycle::state::tcp_state(t.tuple().local, t.tuple().peer)
             == lifecycle::TcpState::Established;
@@ -268,7 +297,7 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
     let handshake_round_trips = exchanges(&handshake);
 
     // 2. The burst: N sends back to back, nothing read in between.
-    let burst_start = log.mark();
+    let burst_start = wire.mark();
     for _ in 0..script.count {
         t.send(&script.message)?;
     }
@@ -276,9 +305,10 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
     // 3. Wait until all the echoed bytes are buffered, then read units.
     let expected = script.message.len() * script.count;
     let deadline = Instant::now() + SETTLE_TIMEOUT;
-    let echoed_wire = match scheme {
-        // A server frame is unmasked: its header is all the overhead.
-        Scheme::Ws => {
+    let echoed_wire = match scheme.framing() {
+        // A server frame is unmasked: its header is all the overhead. (Under
+        // TLS the records add more: this is then a lower bound to wait for.)
+        Framing::Messages => {
             script.count * (FrameHeader::default().len(script.message.len() as u64)) + expected
         }
         _ => expected,
@@ -303,7 +333,7 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
             Err(e) => return Err(e),
         }
     }
-    let burst = log.since(burst_start);
+    let burst = wire.since(burst_start);
     let wire_bytes_sent = sum(&burst, Direction::Sent);
     let wire_bytes_received = sum(&burst, Direction::Received);
     let reads = burst
@@ -332,9 +362,10 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
         samples.push(started.elapsed());
     }
     samples.sort();
+    let samples_us: Vec<f64> = samples.iter().map(|d| round_us(*d)).collect();
 
     // Masking, read from the frames themselves (ws only).
-    let (masked_c2s, masked_s2c) = if scheme == Scheme::Ws {
+    let (masked_c2s, masked_s2c) = if scheme.framing() == Framing::Messages {
         let conv = ws_conversation(&log.records());
         (
             Some(
@@ -348,10 +379,11 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
     };
 
     // 5. Close, then the kernel's word on both ends.
-    let close_start = log.mark();
+    let close_start = wire.mark();
     let tcp = t.tuple().proto == lifecycle::Proto::Tcp;
+    let tls = t.tls().cloned();
     let report = t.close()?;
-    let closing = log.since(close_start);
+    let closing = wire.since(close_start);
 
     let per_message = |wire: usize, payload: usize| {
         if script.count == 0 {
@@ -366,6 +398,10 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
         connect_us: round_us(connect_time),
         transport_round_trips,
         handshake_round_trips,
+        tls_round_trips,
+        tls_version: tls.as_ref().map(|i| i.version.clone()),
+        tls_cipher_suite: tls.as_ref().map(|i| i.cipher_suite.clone()),
+        tls_handshake_bytes,
         round_trips_before_payload: transport_round_trips + handshake_round_trips,
         handshake_bytes_sent: sum(&handshake, Direction::Sent),
         handshake_bytes_received: sum(&handshake, Direction::Received),
@@ -385,6 +421,7 @@ pub fn measure(url: &str, script: &Script) -> Result<Measurement, Error> {
         rtt_lost: lost,
         rtt_p50_us: percentile_us(&samples, 0.50),
         rtt_p99_us: percentile_us(&samples, 0.99),
+        rtt_iqr_us: crate::stats::iqr(&samples_us),
         masked_client_to_server: masked_c2s,
         masked_server_to_client: masked_s2c,
         close_code: report.close_code,
@@ -432,13 +469,16 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
         (label.to_string(), c.transports.iter().map(f).collect())
     };
     vec![
-        row("connect (ws: + Upgrade)", &|m| us(Some(m.connect_us))),
+        row("connect (+ TLS, Upgrade)", &|m| us(Some(m.connect_us))),
         row("round trips before data", &|m| {
             let mut parts = Vec::new();
             if m.transport_round_trips > 0 {
                 parts.push("SYN");
             }
-            if m.handshake_round_trips > 0 {
+            if m.tls_round_trips > 0 {
+                parts.push("TLS");
+            }
+            if m.handshake_round_trips > m.tls_round_trips {
                 parts.push("Upgrade");
             }
             if parts.is_empty() {
@@ -467,7 +507,7 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
         }),
         row(&format!("{} sends came back as", c.count), &|m| {
             let mut cell = plural(m.units_received, m.unit);
-            if m.name == Scheme::Ws {
+            if m.name.framing() == Framing::Messages {
                 cell.push_str(&format!(" in {}", plural(m.reads, "read")));
             }
             cell
@@ -477,6 +517,10 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
         }),
         row("echo RTT p50 / p99", &|m| {
             format!("{} / {}", us(m.rtt_p50_us), us(m.rtt_p99_us))
+        }),
+        row("RTT middle half (p25–p75)", &|m| match m.rtt_iqr_us {
+            Some((lo, hi)) => format!("{lo:.1}–{hi:.1} µs"),
+            None => "-".to_string(),
         }),
         row(
             "masked client→srv / back",
@@ -494,9 +538,9 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
                 (Some(false), Some(false)) => "no FIN",
                 _ => return "nothing".to_string(), // udp: close() sends no packet
             };
-            match (m.name, m.close_code) {
-                (Scheme::Ws, Some(code)) => format!("close {code}, {fins}"),
-                (Scheme::Ws, None) => format!("no close frame back, {fins}"),
+            match (m.name.framing(), m.close_code) {
+                (Framing::Messages, Some(code)) => format!("close {code}, {fins}"),
+                (Framing::Messages, None) => format!("no close frame back, {fins}"),
                 _ => fins.to_string(),
             }
         }),

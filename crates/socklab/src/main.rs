@@ -30,6 +30,7 @@ mod secure;
 mod send;
 mod serve;
 mod tour;
+mod trust;
 
 use std::process::ExitCode;
 

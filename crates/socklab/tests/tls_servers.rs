@@ -123,3 +123,34 @@ fn handshake_deadline() {
         assert!(started.elapsed() < DEADLINE, "{model:?}");
     }
 }
+
+/// Lesson 17 from the client's side: tls:// and wss:// through socklab's own
+/// Transport, trusting the printed certificate; the wire Tap holds TLS records
+/// only (application_data after the handshake), the plaintext Tap the frames.
+#[test]
+fn client_over_tls_and_wss() {
+    use client::{Target, Transport, Trust};
+    let cert = std::env::temp_dir().join(format!("socklab-test-{}-client.pem", std::process::id()));
+    let servers = socklab::servers::SecureServers::start(&cert).expect("servers");
+    for url in [servers.tls_url(), servers.wss_url()] {
+        let mut target = Target::parse(&url).unwrap();
+        assert!(Transport::connect_to(&target).is_err(), "no trust given");
+        target.trust = Trust::CaFile(cert.clone());
+        let mut t = Transport::connect_to(&target).expect("connect");
+        assert_eq!(t.tls().unwrap().version, "TLSv1_3");
+        t.set_read_timeout(Some(DEADLINE)).unwrap();
+        t.send(b"secret").unwrap();
+        let got: Vec<u8> = t.receive_bytes(6).unwrap().concat();
+        assert_eq!(got, b"secret");
+        let wire = t.wire_log().records();
+        let records = client::records::tls_records(&wire);
+        assert_eq!(records[0].type_name, "handshake", "{url}");
+        let after = &records[records.len() - 2..];
+        assert!(after.iter().all(|r| r.type_name == "application_data"));
+        // The plaintext never appears on the wire.
+        let on_wire: Vec<u8> = wire.iter().flat_map(|r| r.bytes.clone()).collect();
+        assert!(!on_wire.windows(6).any(|w| w == b"secret"), "{url}");
+        let report = t.close().unwrap();
+        assert!(report.our_fin.is_some());
+    }
+}

@@ -28,6 +28,16 @@ pub struct Identity {
     pub cert_path: PathBuf,
 }
 
+impl Clone for Identity {
+    fn clone(&self) -> Identity {
+        Identity {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+            cert_path: self.cert_path.clone(),
+        }
+    }
+}
+
 impl Identity {
     /// Makes a fresh self-signed certificate for [`NAMES`] and writes it (not
     /// the key: it never leaves this process) to `cert_out` as PEM.
