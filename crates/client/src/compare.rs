@@ -501,7 +501,7 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
         }),
         row("overhead per message", &|m| {
             format!(
-                "+{} / +{} B",
+                "+{:.1} / +{:.1} B",
                 m.overhead_bytes_per_message_sent, m.overhead_bytes_per_message_received
             )
         }),

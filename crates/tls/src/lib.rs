@@ -77,6 +77,10 @@ pub fn server_config(identity: Identity, alpn: &[&[u8]]) -> io::Result<Arc<Serve
         .with_single_cert(identity.chain, identity.key)
         .map_err(io::Error::other)?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    // No session tickets: socklab's clients never resume a session, and tickets
+    // would arrive after the handshake in records of their own, mixed into the
+    // bytes `compare` counts per message. One full handshake, every byte shown.
+    config.send_tls13_tickets = 0;
     config.key_log = Arc::new(rustls::KeyLogFile::new());
     if let Some(path) = std::env::var_os("SSLKEYLOGFILE") {
         info!(
