@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # scripts/capture.sh — the same echo exchange over TCP, UDP and WebSocket, captured side by side.
 #
-# Usage: scripts/capture.sh [--push] [--out DIR] [--keep-servers] [--check]
+# Usage: scripts/capture.sh [--push] [--tls] [--out DIR] [--keep-servers] [--check]
 #   --push           capture the push server's five techniques instead (see below)
 #   --out DIR        where to write the captures (default: captures/, git-ignored)
 #   --keep-servers   leave the servers running afterwards (PIDs and ports are printed)
 #   --check          then assert what the captures must show (scripts/capture-check.sh DIR)
+#   --tls            also capture tls:// and wss:// with a key log (SSLKEYLOGFILE), and
+#                    decode each twice: as an observer (records only) and with the keys
+#                    (the Upgrade and the frames inside); --check asserts both
 #
 # For each of tcp, udp and ws: start `socklab serve T` on a free loopback port, start
 # tcpdump on `lo` filtered on that port, run one `socklab send` exchange (the same
@@ -32,6 +35,7 @@ out=captures
 keep=false
 check=false
 push=false
+tls=false
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage "$0"; exit 0 ;;
@@ -39,6 +43,7 @@ while [ $# -gt 0 ]; do
     --keep-servers) keep=true ;;
     --check) check=true ;;
     --push) push=true ;;
+    --tls) tls=true ;;
     *) echo "capture.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -338,6 +343,54 @@ echo
 echo "--- $out/summary.txt"
 cat "$out/summary.txt"
 
+# --- tls:// and wss://, with the key log ------------------------------------------
+# The same exchange through TLS. Both ends honour SSLKEYLOGFILE: the session
+# secrets of this run go to DIR/tls-keys.log (throwaway keys for a throwaway
+# certificate made at start: nothing secret). tshark reads each capture twice:
+# without the keys (what any observer on the path sees: TLS records) and with them
+# (-o tls.keylog_file: the HTTP Upgrade and the WebSocket frames inside).
+if $tls; then
+  keys="$out/tls-keys.log"
+  : >"$keys"
+  for t in tls wss; do
+    port[$t]=$(free_port)
+    SSLKEYLOGFILE="$keys" RUST_LOG=info "$bin" serve "$t" --addr "127.0.0.1:${port[$t]}" \
+      --cert-out "$out/$t-cert.pem" >"$out/$t-server.log" 2>&1 &
+    pids+=($!)
+    wait_port tcp "${port[$t]}"
+    start_tcpdump "$out/$t.pcap" "tcp port ${port[$t]}"
+    url[$t]="$t://127.0.0.1:${port[$t]}"
+    [ "$t" = wss ] && url[$t]="${url[$t]}/"
+    echo "--- $t: socklab send ${url[$t]} ${MESSAGES[*]} --cacert $t-cert.pem --wire"
+    NO_COLOR=1 SSLKEYLOGFILE="$keys" RUST_LOG=warn timeout "$DEADLINE" "$bin" send "${url[$t]}" \
+      "${MESSAGES[@]}" --cacert "$out/$t-cert.pem" --wire | tee "$out/$t-send.txt"
+    wait_quiet "${port[$t]}"
+    stop_tcpdump "$out/$t.pcap"
+    rm -f "$out/$t.pcap.log"
+    # As an observer: record types only. -d: read this port as TLS.
+    tshark_q -r "$out/$t.pcap" -d "tcp.port==${port[$t]},tls" -T fields -E separator=/t \
+      -e frame.number -e tcp.srcport -e tcp.len -e tls.record.content_type \
+      -e tls.record.opaque_type -e tls.record.length -e http.request.method \
+      -e websocket.payload.text >"$out/$t-observer.txt"
+    # With the key log: what is inside. wss: HTTP inside TLS on this port
+    # (http.tls.port), then WebSocket; tls: the echo's bytes as data.
+    inner=(-o "http.tls.port:${port[$t]}")
+    [ "$t" = tls ] && inner=(-d "tls.port==${port[$t]},data")
+    tshark_q -r "$out/$t.pcap" -o "tls.keylog_file:$keys" -d "tcp.port==${port[$t]},tls" \
+      "${inner[@]}" -o data.show_as_text:TRUE -T fields -E separator=/t \
+      -e frame.number -e tcp.srcport -e tls.record.content_type -e http.request.method \
+      -e http.request.uri -e http.upgrade -e http.response.code -e websocket.opcode \
+      -e websocket.mask -e websocket.payload.text -e data.text >"$out/$t-decrypted.txt"
+  done
+  printf 'tls_port=%s\nwss_port=%s\n' "${port[tls]}" "${port[wss]}" >>"$out/capture.env"
+  for t in tls wss; do
+    echo "--- $out/$t-observer.txt (frame, src port, TCP payload, record types, lengths, HTTP, WS)"
+    cat "$out/$t-observer.txt"
+    echo "--- $out/$t-decrypted.txt (with tls-keys.log)"
+    cat "$out/$t-decrypted.txt"
+  done
+fi
+
 if $keep; then
   echo
   echo "servers still running: tcp 127.0.0.1:${port[tcp]}, udp 127.0.0.1:${port[udp]}," \
@@ -346,3 +399,35 @@ fi
 if $check; then
   scripts/capture-check.sh "$out"
 fi
+if $check && $tls; then
+  # ok/FAIL lines, counted by scripts/test.sh like capture-check.sh's.
+  tls_failed=0
+  # expect WHAT yes|no COMMAND...: COMMAND must succeed (yes) or fail (no).
+  expect() {
+    local what=$1 want=$2 got=no
+    shift 2
+    "$@" >/dev/null 2>&1 && got=yes
+    if [ "$got" = "$want" ]; then echo "ok $what"; else echo "FAIL $what"; tls_failed=1; fi
+  }
+  expect "wss decrypted: the GET / Upgrade: websocket request is there" yes \
+    grep -qP '\tGET\t/\twebsocket\t' "$out/wss-decrypted.txt"
+  expect "wss decrypted: the 101 is there" yes grep -qP '\t101\t' "$out/wss-decrypted.txt"
+  for m in "${MESSAGES[@]}"; do
+    expect "wss decrypted: a masked client frame's payload is \"$m\"" yes \
+      grep -qP "\t1\t1\t$m(\t|\$)" "$out/wss-decrypted.txt"
+    expect "tls decrypted: the echoed data \"$m\" is there" yes grep -qF "$m" "$out/tls-decrypted.txt"
+  done
+  words=$(IFS='|'; echo "${MESSAGES[*]}")
+  for t in tls wss; do
+    expect "$t without the key log: no HTTP, no WebSocket frame, no message text" no \
+      grep -qE "GET|websocket|$words" "$out/$t-observer.txt"
+    # Column 4: content types tshark could read (handshake 22, CCS 20), column 5:
+    # the outer type of encrypted TLS 1.3 records (always 23, application_data).
+    expect "$t without the key log: every packet with data is TLS records" yes \
+      awk -F'\t' '$3 > 0 && $4 == "" && $5 == "" { bad = 1 } END { exit bad }' "$out/$t-observer.txt"
+    expect "$t without the key log: application_data (23) records carry the conversation" yes \
+      grep -qP '^\d+\t\d+\t\d+\t[^\t]*\t(23,)*23\t' "$out/$t-observer.txt"
+  done
+  [ "$tls_failed" -eq 0 ] || exit 1
+fi
+

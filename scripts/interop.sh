@@ -138,6 +138,25 @@ for side in "socklab-bridge:$ours" "websockify:$theirs"; do
 done
 rm -rf "$web"
 
+# --- The same clients over wss:// (lesson 17) ----------------------------------
+# `socklab serve wss` makes a self-signed certificate at start and writes it to
+# --cert-out. Python and Node trust exactly that file (verification stays on);
+# Chromium loads the page over https:// and the page opens wss:// back to the
+# same port — with --ignore-certificate-errors, in this test only.
+for model in threads event-loop; do
+  port=$(free_port)
+  cert=$(mktemp --suffix=.pem)
+  RUST_LOG=warn "$bin" serve wss --model "$model" --addr "127.0.0.1:$port" --cert-out "$cert" &
+  pids+=($!)
+  wait_port tcp "$port"
+  got=$(timeout 20 .tools/pyws/bin/python scripts/interop/ws_python.py "wss://127.0.0.1:$port/" "$cert" 2>&1 || true)
+  check "python websockets over wss ($model): text, binary, 1 MiB, close" $'text ok\nbinary ok\n1 MiB ok\nclose 1000' "$got"
+  got=$(NODE_PATH=.tools/node/node_modules timeout 20 node scripts/interop/ws_node.js "wss://localhost:$port/" "$cert" 2>&1 || true)
+  check "node ws over wss ($model): text, binary, close" $'text ok\nbinary ok\nclose 1000' "$got"
+  got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "https://127.0.0.1:$port/" 2>&1 || true)
+  check "chromium https page over wss ($model): text, binary, close" "PASS text=true binary=true close=1000" "$got"
+done
+
 # --- The push server's page: the same events by four browser techniques -------
 # Short polling, long polling, EventSource and WebSocket, in one page; the check
 # compares the sequences of event ids each received (consecutive: nothing lost

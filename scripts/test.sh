@@ -54,8 +54,8 @@ if ! $quick; then
   step "bench: scripts/bench.sh end to end (a smoke run: its numbers mean nothing)"
   scripts/bench.sh --secs 0.2 --runs 1 --idle 200 --out target/bench-smoke.md --no-goal-exit >/dev/null
 
-  step "captures: the same exchange over tcp, udp and ws, asserted from tshark"
-  scripts/capture.sh --out target/captures --check | tee target/capture-output.txt
+  step "captures: the same exchange over tcp, udp, ws, tls and wss (decrypted with the key log), asserted from tshark"
+  scripts/capture.sh --out target/captures --check --tls | tee target/capture-output.txt
   ok=$(grep -c '^ok ' target/capture-output.txt || true)
   passed=$((passed + ok))
 

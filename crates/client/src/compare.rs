@@ -31,9 +31,10 @@ use lifecycle::Direction;
 use lifecycle::tap::{Record, TapLog};
 use tungstenite::protocol::frame::FrameHeader;
 
+use crate::pipe::Trust;
 use crate::stats::{self, Verdict};
 use crate::style::{Paint, Style};
-use crate::transport::{Error, Incoming, Scheme, Side, Transport};
+use crate::transport::{Error, Framing, Incoming, Scheme, Side, Target, Transport};
 use crate::wire::{quoted_short, ws_conversation};
 
 /// Default message: short, readable in a hex dump.
@@ -85,6 +86,8 @@ pub struct Script {
     pub warmup: usize,
     /// Bytes of the one large message sent with one `send` (0: not sent).
     pub large: usize,
+    /// Which certificates tls:// and wss:// accept.
+    pub trust: Trust,
 }
 
 impl Default for Script {
@@ -95,6 +98,7 @@ impl Default for Script {
             rounds: DEFAULT_ROUNDS,
             warmup: DEFAULT_WARMUP,
             large: DEFAULT_LARGE,
+            trust: Trust::Unset,
         }
     }
 }
@@ -113,13 +117,23 @@ pub struct Measurement {
     /// ESTABLISHED after connect(), 0 for UDP.
     pub transport_round_trips: u32,
     /// Request→response exchanges the Tap recorded before the first payload byte
-    /// (ws: the HTTP Upgrade).
+    /// (ws: the HTTP Upgrade; tls: the TLS handshake; wss: both).
     pub handshake_round_trips: u32,
+    /// Of those, the TLS handshake's (tls and wss), counted on the wire Tap.
+    pub tls_round_trips: u32,
+    /// The TLS version agreed (tls and wss), as rustls reports it.
+    pub tls_version: Option<String>,
+    /// The TLS cipher suite agreed (tls and wss).
+    pub tls_cipher_suite: Option<String>,
+    /// Bytes on the socket for the TLS handshake alone, sent / received.
+    pub tls_handshake_bytes: Option<[usize; 2]>,
     /// The two above together: how many round trips before the first payload byte.
     pub round_trips_before_payload: u32,
-    /// Bytes written before the first payload byte (the Upgrade request).
+    /// Bytes written on the socket before the first payload byte (the Upgrade
+    /// request; under TLS, the handshake's records and the Upgrade's).
     pub handshake_bytes_sent: usize,
-    /// Bytes read before the first payload byte (the 101 response).
+    /// Bytes read on the socket before the first payload byte (the 101 response,
+    /// and under TLS the server's handshake records).
     pub handshake_bytes_received: usize,
     /// Messages sent back to back in the boundary experiment.
     pub messages_sent: usize,
@@ -345,7 +359,12 @@ struct Run {
     url: String,
     t: Transport,
     scheme: Scheme,
+    /// The plaintext: frames are read from here.
     log: TapLog,
+    /// The socket's bytes (under TLS, the records): bytes are counted here.
+    wire: TapLog,
+    tls_round_trips: u32,
+    tls_handshake_bytes: Option<[usize; 2]>,
     connect_time: Duration,
     handshake: Vec<Record>,
     transport_round_trips: u32,
@@ -364,17 +383,30 @@ struct Run {
 impl Run {
     /// Steps 1–3: connect, the burst, and reading its echoes back.
     fn start(url: &str, script: &Script) -> Result<Run, Error> {
-        // 1. Connect. Everything the Tap saw so far is handshake.
-        let mut t = Transport::connect(url)?;
+        // 1. Connect. Everything the Tap saw so far is handshake. Bytes are counted
+        //    on the socket (`wire`: under TLS, the records); frames are read from
+        //    the plaintext (`log`: the same log without TLS).
+        let mut target = Target::parse(url)?;
+        target.trust = script.trust.clone();
+        let mut t = Transport::connect_to(&target)?;
         let scheme = t.target().scheme;
         let log = t.log();
-        let handshake = log.records();
+        let wire = t.wire_log();
+        let handshake = wire.records();
+        let tls_handshake = &handshake[..t.tls_records().min(handshake.len())];
+        let tls_round_trips = exchanges(tls_handshake);
+        let tls_handshake_bytes = t.tls().map(|_| {
+            [
+                sum(tls_handshake, Direction::Sent),
+                sum(tls_handshake, Direction::Received),
+            ]
+        });
         let tcp_established = t.tuple().proto == lifecycle::Proto::Tcp
             && lifecycle::state::tcp_state(t.tuple().local, t.tuple().peer)
                 == lifecycle::TcpState::Established;
 
         // 2. The burst: N sends back to back, nothing read in between.
-        let burst_start = log.mark();
+        let burst_start = wire.mark();
         for _ in 0..script.count {
             t.send(&script.message)?;
         }
@@ -382,9 +414,10 @@ impl Run {
         // 3. Wait until all the echoed bytes are buffered, then read units.
         let expected = script.message.len() * script.count;
         let deadline = Instant::now() + SETTLE_TIMEOUT;
-        let echoed_wire = match scheme {
-            // A server frame is unmasked: its header is all the overhead.
-            Scheme::Ws => {
+        let echoed_wire = match scheme.framing() {
+            // A server frame is unmasked: its header is all the overhead. (Under
+            // TLS the records add more: this is then a lower bound to wait for.)
+            Framing::Messages => {
                 script.count * (FrameHeader::default().len(script.message.len() as u64)) + expected
             }
             _ => expected,
@@ -414,10 +447,13 @@ impl Run {
             connect_time: t.connect_time(),
             transport_round_trips: u32::from(tcp_established),
             handshake_round_trips: exchanges(&handshake),
-            burst: log.since(burst_start),
+            burst: wire.since(burst_start),
             t,
             scheme,
             log,
+            wire,
+            tls_round_trips,
+            tls_handshake_bytes,
             handshake,
             units,
             payload_received,
@@ -448,6 +484,9 @@ impl Run {
             t,
             scheme,
             log,
+            wire,
+            tls_round_trips,
+            tls_handshake_bytes,
             connect_time,
             handshake,
             transport_round_trips,
@@ -470,7 +509,7 @@ impl Run {
             units.len() == script.count && units.iter().all(|u| *u == script.message);
 
         // Masking, read from the frames themselves (ws only).
-        let (masked_c2s, masked_s2c) = if scheme == Scheme::Ws {
+        let (masked_c2s, masked_s2c) = if scheme.framing() == Framing::Messages {
             let conv = ws_conversation(&log.records());
             (
                 Some(
@@ -484,10 +523,11 @@ impl Run {
         };
 
         // 5. Close, then the kernel's word on both ends.
-        let close_start = log.mark();
+        let close_start = wire.mark();
         let tcp = t.tuple().proto == lifecycle::Proto::Tcp;
+        let tls = t.tls().cloned();
         let report = t.close()?;
-        let closing = log.since(close_start);
+        let closing = wire.since(close_start);
 
         let per_message =
             |wire: usize, payload: usize| (wire as f64 - payload as f64) / script.count as f64;
@@ -499,6 +539,10 @@ impl Run {
             connect_us: round_us(connect_time),
             transport_round_trips,
             handshake_round_trips,
+            tls_round_trips,
+            tls_version: tls.as_ref().map(|i| i.version.clone()),
+            tls_cipher_suite: tls.as_ref().map(|i| i.cipher_suite.clone()),
+            tls_handshake_bytes,
             round_trips_before_payload: transport_round_trips + handshake_round_trips,
             handshake_bytes_sent: sum(&handshake, Direction::Sent),
             handshake_bytes_received: sum(&handshake, Direction::Received),
@@ -587,7 +631,9 @@ fn large_message(url: &str, size: usize) -> Result<Option<LargeEcho>, Error> {
     let target = crate::transport::Target::parse(url)?;
     let message: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
     match target.scheme {
-        Scheme::Udp => Ok(None),
+        // UDP: no single large message; tls/wss: the same stream lesson as
+        // tcp/ws, measured there without the TLS records in the way.
+        Scheme::Udp | Scheme::Tls | Scheme::Wss => Ok(None),
         Scheme::Tcp => {
             let conn = lifecycle::tcp::connect_tcp(target.addr, LARGE_TIMEOUT)?;
             conn.set_idle_timeout(Some(LARGE_TIMEOUT))?;
@@ -777,13 +823,16 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
         (label.to_string(), c.transports.iter().map(f).collect())
     };
     vec![
-        row("connect (ws: + Upgrade)", &|m| us(Some(m.connect_us))),
+        row("connect (+ TLS, Upgrade)", &|m| us(Some(m.connect_us))),
         row("round trips before data", &|m| {
             let mut parts = Vec::new();
             if m.transport_round_trips > 0 {
                 parts.push("SYN");
             }
-            if m.handshake_round_trips > 0 {
+            if m.tls_round_trips > 0 {
+                parts.push("TLS");
+            }
+            if m.handshake_round_trips > m.tls_round_trips {
                 parts.push("Upgrade");
             }
             if parts.is_empty() {
@@ -806,13 +855,13 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
         }),
         row("overhead per message", &|m| {
             format!(
-                "+{} / +{} B",
+                "+{:.1} / +{:.1} B",
                 m.overhead_bytes_per_message_sent, m.overhead_bytes_per_message_received
             )
         }),
         row(&format!("{} sends came back as", c.count), &|m| {
             let mut cell = plural(m.units_received, m.unit);
-            if m.name == Scheme::Ws {
+            if m.name.framing() == Framing::Messages {
                 cell.push_str(&format!(" in {}", plural(m.reads, "read")));
             }
             cell
@@ -820,7 +869,7 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
         row(
             &format!("1 send of {} came back as", bytes_text(c.large)),
             &|m| match (m.large_message_units, m.large_message_reads) {
-                (Some(units), Some(reads)) if m.name == Scheme::Ws => {
+                (Some(units), Some(reads)) if m.name.framing() == Framing::Messages => {
                     format!("{} in {}", plural(units, m.unit), plural(reads, "read"))
                 }
                 (Some(units), _) => plural(units, m.unit),
@@ -857,9 +906,9 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
                 (Some(false), Some(false)) => "no FIN",
                 _ => return "nothing".to_string(), // udp: close() sends no packet
             };
-            match (m.name, m.close_code) {
-                (Scheme::Ws, Some(code)) => format!("close {code}, {fins}"),
-                (Scheme::Ws, None) => format!("no close frame back, {fins}"),
+            match (m.name.framing(), m.close_code) {
+                (Framing::Messages, Some(code)) => format!("close {code}, {fins}"),
+                (Framing::Messages, None) => format!("no close frame back, {fins}"),
                 _ => fins.to_string(),
             }
         }),

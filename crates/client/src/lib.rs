@@ -6,6 +6,10 @@
 //! - [`transport`]: [`Transport`] — connect, send, receive, close — for
 //!   `tcp://`, `udp://` and `ws://` URLs, each running over lifecycle's Tap, so
 //!   every byte sent and received is recorded with its time.
+//! - [`pipe`]: what the bytes travel through — the TCP connection, or TLS
+//!   over it (rustls) with a second Tap for the records, and whom to trust.
+//! - [`records`]: the TLS records in the wire Tap (type, version, length):
+//!   what an observer sees of tls:// and wss://.
 //! - [`url`] and [`scheme`]: the one URL parser and the registry of schemes —
 //!   what each needs (its framing, TLS or not, its default port, the
 //!   `socklab serve` that listens for it).
@@ -27,7 +31,9 @@
 #![deny(missing_docs)]
 
 pub mod compare;
+pub mod pipe;
 pub mod push;
+pub mod records;
 pub mod scheme;
 pub mod stats;
 pub mod style;
@@ -35,6 +41,7 @@ pub mod transport;
 pub mod url;
 pub mod wire;
 
+pub use pipe::{TlsInfo, Trust};
 pub use scheme::{Framing, Scheme};
 pub use style::Style;
 pub use transport::{CloseReport, Error, Incoming, Side, Target, Transport};

@@ -44,6 +44,10 @@ pub enum Scheme {
     Udp,
     /// `ws://host[:port][/path]`: WebSocket messages over TCP.
     Ws,
+    /// `tls://host:port`: a byte stream over TLS over TCP.
+    Tls,
+    /// `wss://host[:port][/path]`: WebSocket messages over TLS over TCP.
+    Wss,
 }
 
 /// One row of the registry: everything the client and the command line need
@@ -56,7 +60,7 @@ pub struct SchemeSpec {
     pub name: &'static str,
     /// How the bytes are cut into units.
     pub framing: Framing,
-    /// True when TLS runs under the framing. (No secure scheme is built yet.)
+    /// True when TLS runs under the framing.
     pub secure: bool,
     /// The port a URL may leave out (ws: 80, as for http). `None`: the URL must
     /// give one (an echo server has no well-known port you could reach).
@@ -102,6 +106,26 @@ pub const REGISTRY: &[SchemeSpec] = &[
         serve: "socklab serve ws",
         serve_addr: "127.0.0.1:8080",
     },
+    SchemeSpec {
+        scheme: Scheme::Tls,
+        name: "tls",
+        framing: Framing::Bytes,
+        secure: true,
+        default_port: None,
+        unit: "read",
+        serve: "socklab serve tls",
+        serve_addr: "127.0.0.1:7443",
+    },
+    SchemeSpec {
+        scheme: Scheme::Wss,
+        name: "wss",
+        framing: Framing::Messages,
+        secure: true,
+        default_port: Some(443),
+        unit: "message",
+        serve: "socklab serve wss",
+        serve_addr: "127.0.0.1:8443",
+    },
 ];
 
 /// Schemes people try that socklab does not speak (yet): the scheme to use
@@ -112,9 +136,11 @@ const INSTEAD: &[(&str, Scheme, &str)] = &[
         Scheme::Ws,
         "no socklab server speaks plain HTTP yet, and ws:// begins with an HTTP request, the Upgrade",
     ),
-    ("https", Scheme::Ws, "TLS is not built yet"),
-    ("wss", Scheme::Ws, "TLS is not built yet"),
-    ("tls", Scheme::Tcp, "TLS is not built yet"),
+    (
+        "https",
+        Scheme::Wss,
+        "no socklab server speaks plain HTTPS, and wss:// begins with an HTTPS request, the Upgrade",
+    ),
 ];
 // ANCHOR_END: registry
 
@@ -214,7 +240,13 @@ mod tests {
     /// Every variant has one row, and every row's name finds its variant.
     #[test]
     fn every_scheme_has_one_row() {
-        for scheme in [Scheme::Tcp, Scheme::Udp, Scheme::Ws] {
+        for scheme in [
+            Scheme::Tcp,
+            Scheme::Udp,
+            Scheme::Ws,
+            Scheme::Tls,
+            Scheme::Wss,
+        ] {
             let rows = REGISTRY.iter().filter(|s| s.scheme == scheme).count();
             assert_eq!(rows, 1, "{scheme:?}");
             assert_eq!(Scheme::from_name(scheme.name()), Some(scheme));
@@ -224,14 +256,18 @@ mod tests {
         assert_eq!(Scheme::from_name("http"), None);
     }
 
-    /// The registry answers what the transport asks; nothing is secure yet.
+    /// The registry answers what the transport asks: tls and wss are tcp and
+    /// ws with TLS under them.
     #[test]
     fn schemes_say_what_they_need() {
         assert_eq!(Scheme::Tcp.framing(), Framing::Bytes);
         assert_eq!(Scheme::Udp.framing(), Framing::Datagrams);
         assert_eq!(Scheme::Ws.framing(), Framing::Messages);
         assert!(!Framing::Datagrams.connected());
-        assert!(REGISTRY.iter().all(|s| !s.secure));
+        assert!(Scheme::Tls.secure() && Scheme::Wss.secure() && !Scheme::Ws.secure());
+        assert_eq!(Scheme::Tls.framing(), Framing::Bytes);
+        assert_eq!(Scheme::Wss.framing(), Framing::Messages);
+        assert_eq!(Scheme::Wss.default_port(), Some(443));
         assert_eq!(Scheme::Ws.default_port(), Some(80));
         assert_eq!(Scheme::Tcp.default_port(), None);
         assert_eq!(Scheme::Ws.unit(), "message");
@@ -255,9 +291,12 @@ mod tests {
     fn unknown_schemes_list_the_known_ones() {
         let http = unknown("HTTP", "127.0.0.1:8080/");
         assert!(http.contains("unknown scheme http://"), "{http}");
-        assert!(http.contains("tcp://, udp://, ws://"), "{http}");
+        assert!(
+            http.contains("tcp://, udp://, ws://, tls://, wss://"),
+            "{http}"
+        );
         assert!(http.contains("try ws://127.0.0.1:8080/: "), "{http}");
         let gopher = unknown("gopher", "x:70");
-        assert!(gopher.ends_with("(socklab speaks tcp://, udp://, ws://)"));
+        assert!(gopher.ends_with("(socklab speaks tcp://, udp://, ws://, tls://, wss://)"));
     }
 }

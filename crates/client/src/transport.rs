@@ -35,6 +35,8 @@ use tungstenite::protocol::frame::Utf8Bytes;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
+use crate::pipe::tls_handshake;
+pub use crate::pipe::{Pipe, TlsInfo, Trust};
 pub use crate::scheme::{Framing, Scheme};
 use crate::url::Url;
 
@@ -73,6 +75,8 @@ pub struct Target {
     pub url: String,
     /// The URL's parts: host as written, port, path.
     pub parts: Url,
+    /// Which certificates a secure scheme (tls://, wss://) accepts.
+    pub trust: Trust,
 }
 
 impl Target {
@@ -88,6 +92,7 @@ impl Target {
             addr,
             url: url.to_string(),
             parts,
+            trust: Trust::Unset,
         })
     }
 }
@@ -185,8 +190,14 @@ fn upgrade_failed(e: tungstenite::Error, target: &Target, records: &[Record]) ->
     // answer with it; an echo server always does.
     let request_line = sent.split_inclusive(|&b| b == b'\n').next().unwrap_or(&[]);
     if !request_line.is_empty() && received.starts_with(request_line) {
+        // The byte stream of the same security: tcp:// for ws://, tls:// for wss://.
+        let bytes = if target.scheme.secure() {
+            Scheme::Tls
+        } else {
+            Scheme::Tcp
+        };
         return Error::EchoedRequest {
-            try_url: target.parts.with_scheme(Scheme::Tcp),
+            try_url: target.parts.with_scheme(bytes),
         };
     }
     if let tungstenite::Error::Http(response) = &e {
@@ -280,12 +291,13 @@ impl CloseReport {
 /// The socket under each transport, wrapped in the Tap.
 #[derive(Debug)]
 enum Link {
-    /// [`Framing::Bytes`]: the TCP connection itself.
-    Bytes(Tap<Connection>),
+    /// [`Framing::Bytes`]: the TCP connection (tcp://), or TLS over it (tls://).
+    Bytes(Tap<Pipe>),
     /// [`Framing::Datagrams`]: a connected UDP socket.
     Datagrams(Tap<UdpEndpoint>),
-    /// [`Framing::Messages`]: WebSocket over the TCP connection.
-    Messages(Box<WebSocket<Tap<Connection>>>),
+    /// [`Framing::Messages`]: WebSocket over the TCP connection (ws://), or
+    /// over TLS over it (wss://).
+    Messages(Box<WebSocket<Tap<Pipe>>>),
 }
 
 /// A connected client on one of the three transports.
@@ -294,6 +306,11 @@ pub struct Transport {
     target: Target,
     link: Link,
     log: TapLog,
+    /// The bytes on the socket: TLS records under a secure scheme, else `log` itself.
+    wire: TapLog,
+    tls: Option<TlsInfo>,
+    /// Wire records the TLS handshake made (0 without TLS).
+    tls_records: usize,
     tuple: FourTuple,
     connect_time: Duration,
     handshake_records: usize,
@@ -317,16 +334,35 @@ impl Transport {
     /// Upgrade, an echo server answering HTTP) can still be shown.
     pub fn connect_recorded(target: &Target, log: TapLog) -> Result<Transport, Error> {
         let started = Instant::now();
-        if target.scheme.secure() {
-            return Err(Error::Url(format!("{}: TLS is not built yet", target.url)));
-        }
+        let mut wire = log.clone();
+        let mut tls = None;
+        let mut tls_mark = 0;
+        // The bytes of a connected scheme travel through a pipe: the TCP
+        // connection, or TLS over it when the scheme is secure.
+        let mut pipe = |conn: Connection, alpn: &[&[u8]]| -> Result<Pipe, Error> {
+            if !target.scheme.secure() {
+                return Ok(Pipe::Plain(conn));
+            }
+            // The records go to their own log; `log` keeps the plaintext.
+            wire = TapLog::new();
+            conn.set_idle_timeout(Some(CONNECT_TIMEOUT))?;
+            let (pipe, info) =
+                tls_handshake(conn, wire.clone(), &target.parts.host, &target.trust, alpn)?;
+            pipe.conn().set_idle_timeout(None)?;
+            tls = Some(info);
+            tls_mark = wire.mark();
+            Ok(pipe)
+        };
         // The scheme says how its bytes are framed; that decides the link.
         let (link, tuple) = match target.scheme.framing() {
             Framing::Bytes => {
                 // socket(2) + connect(2): the kernel's three-way handshake.
                 let conn = connect_tcp(target.addr, CONNECT_TIMEOUT)?;
                 let tuple = conn.tuple();
-                (Link::Bytes(Tap::with_log(conn, log.clone())), tuple)
+                (
+                    Link::Bytes(Tap::with_log(pipe(conn, &[])?, log.clone())),
+                    tuple,
+                )
             }
             Framing::Datagrams => {
                 // socket(2) + bind(2) + connect(2): no packet leaves the machine.
@@ -335,12 +371,15 @@ impl Transport {
                 (Link::Datagrams(Tap::with_log(endpoint, log.clone())), tuple)
             }
             Framing::Messages => {
-                // The same TCP connect, then tungstenite writes the Upgrade request
-                // and reads the 101 response through the Tap, on this one socket.
+                // The same TCP connect (and TLS, for wss), then tungstenite writes
+                // the Upgrade request and reads the 101 response through the Tap,
+                // on this one socket.
                 let conn = connect_tcp(target.addr, CONNECT_TIMEOUT)?;
-                conn.set_idle_timeout(Some(CONNECT_TIMEOUT))?;
                 let tuple = conn.tuple();
-                let tap = Tap::with_log(conn, log.clone());
+                // wss: the Upgrade is HTTP/1.1, so that is the ALPN offered.
+                let pipe = pipe(conn, &[b"http/1.1"])?;
+                pipe.conn().set_idle_timeout(Some(CONNECT_TIMEOUT))?;
+                let tap = Tap::with_log(pipe, log.clone());
                 let (ws, response) =
                     tungstenite::client::client_with_config(target.url.as_str(), tap, None)
                         .map_err(|e| match e {
@@ -354,16 +393,20 @@ impl Transport {
                                 ))
                             }
                         })?;
-                ws.get_ref().get_ref().set_idle_timeout(None)?;
+                ws.get_ref().get_ref().conn().set_idle_timeout(None)?;
                 info!("[{tuple}] upgraded: HTTP {}", response.status());
                 (Link::Messages(Box::new(ws)), tuple)
             }
         };
+        let tls_records = if tls.is_some() { tls_mark } else { 0 };
         Ok(Transport {
             target: target.clone(),
             link,
             handshake_records: log.mark(),
             log,
+            wire,
+            tls,
+            tls_records,
             tuple,
             connect_time: started.elapsed(),
             our_fin: None,
@@ -379,6 +422,24 @@ impl Transport {
     /// The records of every byte so far (a live handle: it keeps filling).
     pub fn log(&self) -> TapLog {
         self.log.clone()
+    }
+
+    /// The bytes on the socket itself: under tls:// and wss://, the TLS
+    /// records (what an observer sees) while [`Transport::log`] has the
+    /// plaintext inside them (what the endpoints see); otherwise the same log.
+    pub fn wire_log(&self) -> TapLog {
+        self.wire.clone()
+    }
+
+    /// How many wire records the TLS handshake made: records from this index on
+    /// in [`Transport::wire_log`] carry the protocol (0 without TLS).
+    pub fn tls_records(&self) -> usize {
+        self.tls_records
+    }
+
+    /// What the TLS handshake agreed (tls:// and wss:// only).
+    pub fn tls(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
     }
 
     /// Protocol, our address, the server's address.
@@ -401,9 +462,9 @@ impl Transport {
     /// true) when nothing arrives for `timeout`. `None` waits forever.
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<(), Error> {
         match &self.link {
-            Link::Bytes(tap) => tap.get_ref().set_idle_timeout(timeout)?,
+            Link::Bytes(tap) => tap.get_ref().conn().set_idle_timeout(timeout)?,
             Link::Datagrams(tap) => tap.get_ref().socket().set_read_timeout(timeout)?,
-            Link::Messages(ws) => ws.get_ref().get_ref().set_idle_timeout(timeout)?,
+            Link::Messages(ws) => ws.get_ref().get_ref().conn().set_idle_timeout(timeout)?,
         }
         Ok(())
     }
@@ -521,8 +582,8 @@ impl Transport {
     /// is read whole whenever it is read.
     pub fn wait_buffered(&self, bytes: usize, deadline: Instant) -> Result<bool, Error> {
         let conn = match &self.link {
-            Link::Bytes(tap) => tap.get_ref(),
-            Link::Messages(ws) => ws.get_ref().get_ref(),
+            Link::Bytes(tap) => tap.get_ref().conn(),
+            Link::Messages(ws) => ws.get_ref().get_ref().conn(),
             Link::Datagrams(_) => return Ok(true),
         };
         let mut buf = vec![0u8; bytes];
@@ -571,7 +632,9 @@ impl Transport {
                 return Ok(report);
             }
             Link::Bytes(ref mut tap) => {
-                tap.get_ref().shutdown_write()?;
+                // Under TLS, its goodbye (close_notify) goes before our FIN.
+                tap.get_mut().close_notify();
+                tap.get_ref().conn().shutdown_write()?;
                 self.our_fin = Some(self.log.elapsed());
                 let mut buf = vec![0u8; READ_BUFFER];
                 let mut read = 0;
@@ -582,7 +645,7 @@ impl Transport {
                     if left.is_zero() || read >= CLOSE_MAX_BYTES {
                         break; // the server is not closing; we close anyway
                     }
-                    tap.get_ref().set_idle_timeout(Some(left))?;
+                    tap.get_ref().conn().set_idle_timeout(Some(left))?;
                     match tap.read(&mut buf) {
                         Ok(0) | Err(_) => break, // FIN, timeout, or the peer is gone
                         Ok(n) => read += n,
@@ -592,6 +655,7 @@ impl Transport {
             Link::Messages(ref mut ws) => {
                 ws.get_ref()
                     .get_ref()
+                    .conn()
                     .set_idle_timeout(Some(CLOSE_TIMEOUT))?;
                 let start = self.log.total(Direction::Received);
                 let normal = CloseFrame {
@@ -608,7 +672,7 @@ impl Transport {
                     {
                         break; // the server is not closing; we close anyway
                     }
-                    ws.get_ref().get_ref().set_idle_timeout(Some(left))?;
+                    ws.get_ref().get_ref().conn().set_idle_timeout(Some(left))?;
                     match ws.read() {
                         // The server's close frame answering ours.
                         Ok(Message::Close(frame)) => {

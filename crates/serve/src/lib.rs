@@ -22,12 +22,16 @@
 //!
 //! # Layout
 //!
+//! - [`layer`]: a byte layer between the socket and the protocol (TLS, from the
+//!   `tls` crate), driven blocking ([`layer::Blocking`]) or by the event loop
+//!   ([`v3_event_loop::Layered`]); the protocol's code does not change.
 //! - [`limits`]: the connection cap, idle and write-stall deadlines, the memory
 //!   budget, and their flags.
 //! - [`running`]: a server on a thread of this process, bound to port 0, stopped
 //!   on drop — what `socklab tour`, `compare` and the tests start.
 #![deny(missing_docs)]
 
+pub mod layer;
 pub mod limits;
 pub mod running;
 pub mod v1_iterative;

@@ -33,15 +33,20 @@ const LINGER: Duration = Duration::from_millis(300);
     after_help = "Examples (start the servers first: socklab serve all):\n  socklab chat ws://127.0.0.1:8080/     # each line is one WebSocket message\n  socklab chat tcp://127.0.0.1:7007     # each line is one write(); echoes are reads\n  socklab chat udp://127.0.0.1:7007     # each line is one datagram\nEnd with Ctrl-D (a clean close) or Ctrl-C."
 )]
 pub struct Chat {
-    /// Where to connect: tcp://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH
+    /// Where to connect: tcp://HOST:PORT, udp://HOST:PORT, ws://HOST:PORT/PATH, tls://HOST:PORT or wss://HOST:PORT/PATH
     url: String,
+    #[command(flatten)]
+    trust: crate::trust::TrustArgs,
 }
 
 impl Chat {
     /// Runs until Ctrl-D, Ctrl-C or the server closing.
     pub fn run(self) -> anyhow::Result<()> {
         let mut t = {
-            let target = client::Target::parse(&self.url)?;
+            let mut target = client::Target::parse(&self.url)?;
+            if target.scheme.secure() {
+                target.trust = self.trust.trust();
+            }
             Transport::connect_to(&target).map_err(|e| crate::send::connect_error(e, &target))?
         };
         t.set_read_timeout(Some(POLL))?;

@@ -13,7 +13,7 @@ use client::compare::{
     DEFAULT_COUNT, DEFAULT_LARGE, DEFAULT_MESSAGE, DEFAULT_ROUNDS, DEFAULT_WARMUP, Script, compare,
     render_table,
 };
-use socklab::servers::LocalServers;
+use socklab::servers::{LocalServers, SecureServers};
 
 /// Flags of `socklab compare`.
 #[derive(Args)]
@@ -48,6 +48,17 @@ pub struct Compare {
     /// A running WebSocket echo server to use instead of the in-process one
     #[arg(long, value_name = "URL")]
     ws: Option<String>,
+    /// A running TLS echo server (needs --cacert or --insecure) instead of the in-process one
+    #[arg(long, value_name = "URL")]
+    tls: Option<String>,
+    /// A running wss:// echo server (needs --cacert or --insecure) instead of the in-process one
+    #[arg(long, value_name = "URL")]
+    wss: Option<String>,
+    /// Leave out tls:// and wss:// (the three plain transports only)
+    #[arg(long)]
+    no_tls: bool,
+    #[command(flatten)]
+    trust: crate::trust::TrustArgs,
     /// No colors (also: NO_COLOR=1)
     #[arg(long)]
     no_color: bool,
@@ -68,12 +79,13 @@ impl Compare {
         if self.push {
             return crate::compare_push::run(&self.rate, self.secs, self.json);
         }
-        let script = Script {
+        let mut script = Script {
             message: self.message.into_bytes(),
             count: self.count,
             rounds: self.rounds,
             warmup: self.warmup,
             large: self.large,
+            trust: self.trust.trust(),
         };
         script.check().map_err(anyhow::Error::msg)?;
         // Servers in this process only for the transports not given on the command line.
@@ -88,12 +100,35 @@ impl Compare {
                 .or_else(|| local.as_ref().map(local_url))
                 .unwrap_or_default()
         };
-        let urls = [
+        let mut urls = vec![
             pick(&self.tcp, LocalServers::tcp_url),
             pick(&self.udp, LocalServers::udp_url),
             pick(&self.ws, LocalServers::ws_url),
         ];
-        let comparison = compare(&urls, &script)?;
+        // tls and wss: both servers in this process with a fresh certificate
+        // this client trusts (the file is removed afterwards), or both given.
+        let cert = std::env::temp_dir().join(format!("socklab-compare-{}.pem", std::process::id()));
+        let mut secure = None;
+        if !self.no_tls {
+            match (&self.tls, &self.wss) {
+                (None, None) => {
+                    let servers = SecureServers::start(&cert)?;
+                    urls.push(servers.tls_url());
+                    urls.push(servers.wss_url());
+                    script.trust = client::Trust::CaFile(cert.clone());
+                    secure = Some(servers);
+                }
+                (Some(tls), Some(wss)) => urls.extend([tls.clone(), wss.clone()]),
+                _ => anyhow::bail!(
+                    "give both --tls and --wss (with --cacert or --insecure), or neither, or --no-tls"
+                ),
+            }
+        }
+        let comparison = compare(&urls, &script);
+        if secure.is_some() {
+            let _ = std::fs::remove_file(&cert);
+        }
+        let comparison = comparison?;
         if self.json {
             outln!("{}", serde_json::to_string_pretty(&comparison)?);
         } else {

@@ -27,9 +27,11 @@ mod chat;
 mod compare;
 mod compare_push;
 mod handshake;
+mod secure;
 mod send;
 mod serve;
 mod tour;
+mod trust;
 
 use std::process::ExitCode;
 

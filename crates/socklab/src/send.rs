@@ -57,6 +57,8 @@ pub struct Send {
     /// sends until it closes or SECS pass (nothing is answered but WebSocket pings)
     #[arg(long, value_name = "SECS")]
     listen: Option<f64>,
+    #[command(flatten)]
+    trust: crate::trust::TrustArgs,
 }
 
 // ANCHOR: states
@@ -179,7 +181,10 @@ impl Send {
         } else {
             self.messages.clone()
         };
-        let target = Target::parse(&self.url)?;
+        let mut target = Target::parse(&self.url)?;
+        if target.scheme.secure() {
+            target.trust = self.trust.trust();
+        }
         let scheme = target.scheme;
         refuse_empty_tcp(scheme, &messages)?;
         if let Some(secs) = self
@@ -268,6 +273,8 @@ impl Send {
             });
         }
         let log = t.log();
+        let wire = t.wire_log();
+        let tls = t.tls().cloned();
         let tuple = t.tuple();
         let report = t.close()?;
         let closed_at = log.elapsed();
@@ -293,6 +300,8 @@ impl Send {
                 "tuple": tuple.to_string(),
                 "exchanges": exchanges,
                 "records": records.iter().map(RecordJson::new).collect::<Vec<_>>(),
+                "tls": tls,
+                "tls_records": if tls.is_some() { client::records::tls_records(&wire.records()) } else { Vec::new() },
                 "close_code": report.close_code,
                 "first_fin": report.first_fin(),
                 "time_wait": report.time_wait(),
@@ -302,7 +311,21 @@ impl Send {
         }
         if self.wire {
             outln!();
+            if let Some(tls) = &tls {
+                outln!(
+                    "TLS: {}, {}, key exchange {}, ALPN {} — the lines below are the plaintext inside the records",
+                    tls.version,
+                    tls.cipher_suite,
+                    tls.key_exchange,
+                    tls.alpn.as_deref().unwrap_or("none")
+                );
+                outln!();
+            }
             out!("{}", render(scheme.framing(), &records, style));
+            if tls.is_some() {
+                outln!();
+                out!("{}", client::records::render_tls(&wire.records(), style));
+            }
         }
         match (report.first_fin(), report.time_wait()) {
             (None, _) => outln!("closed (UDP: nothing sent on close)"),

@@ -35,6 +35,18 @@ enum Server {
     Udp(udp_echo::cli::Args),
     /// WebSocket echo (RFC 6455) and its browser page, default 127.0.0.1:8080
     Ws(ws_echo::cli::Args),
+    /// TLS echo: tcp echo with TLS under it (rustls), default 127.0.0.1:7443
+    #[command(
+        mut_arg("addr", |a| a.default_value(tls::DEFAULT_TLS_ADDR)),
+        after_help = "Examples:\n  socklab serve tls                          # 127.0.0.1:7443; prints the certificate's path and fingerprint\n  socklab serve tls --cert-out /tmp/c.pem    # where the self-signed certificate goes\n  socklab serve tls --cert c.pem --key k.pem # your own certificate\n  SSLKEYLOGFILE=/tmp/keys socklab serve tls  # session secrets for Wireshark/tshark (demo only)\nThen: socklab send tls://127.0.0.1:7443 hi --cacert /tmp/c.pem --wire\n  or: openssl s_client -connect 127.0.0.1:7443 -CAfile /tmp/c.pem"
+    )]
+    Tls(crate::secure::TlsEcho),
+    /// WebSocket echo and its page over TLS (wss:// and https://), default 127.0.0.1:8443
+    #[command(
+        mut_arg("addr", |a| a.default_value(tls::DEFAULT_WSS_ADDR)),
+        after_help = "Examples:\n  socklab serve wss                          # wss://127.0.0.1:8443/ and the page at https://127.0.0.1:8443/\n  socklab serve wss --cert-out /tmp/c.pem --model threads\n  SSLKEYLOGFILE=/tmp/keys socklab serve wss  # session secrets for Wireshark/tshark (demo only)\nThen: socklab send wss://127.0.0.1:8443/ hi --cacert /tmp/c.pem --wire\nTry: curl -i http://127.0.0.1:8443/   (plain HTTP on a TLS port: a readable 400)"
+    )]
+    Wss(crate::secure::WssEcho),
     /// HTTP push before WebSocket: polling, long polling, streaming, SSE and WebSocket, default 127.0.0.1:8090
     Push(push::cli::Args),
     /// One chat room: TCP lines on 127.0.0.1:7070, WebSocket and its page on 127.0.0.1:8070
@@ -74,6 +86,8 @@ impl Serve {
             Server::Ws(args) => ws_echo::cli::run(&args, shutdown)?,
             Server::Push(args) => push::cli::run(&args, shutdown)?,
             Server::Chat(args) => chat::cli::run(&args, shutdown)?,
+            Server::Tls(args) => args.run(shutdown)?,
+            Server::Wss(args) => args.run(shutdown)?,
             Server::All(all) => serve_all(shutdown, all)?,
         }
         Ok(())

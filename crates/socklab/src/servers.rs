@@ -10,9 +10,12 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serve::v3_event_loop::default_loops;
 use serve::{Engine, Limits, Model, Running};
+use tls::{Identity, TlsLayer};
 
 /// Loopback, port 0: the kernel chooses a free port.
 const EPHEMERAL: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
@@ -23,6 +26,70 @@ pub struct LocalServers {
     tcp: Running,
     udp: Running,
     ws: Running,
+}
+
+/// TLS echo and WebSocket echo over TLS, in this process, with one fresh
+/// self-signed certificate (its file is what the client trusts).
+#[derive(Debug)]
+pub struct SecureServers {
+    tls: Running,
+    wss: Running,
+    cert: PathBuf,
+}
+
+impl SecureServers {
+    /// Makes a certificate, writes it to `cert`, and starts both servers on
+    /// 127.0.0.1:0 (event loops, as `socklab serve tls|wss` runs by default).
+    pub fn start(cert: &Path) -> io::Result<SecureServers> {
+        let identity = Identity::self_signed(cert)?;
+        let config = tls::server_config(identity.clone(), &[])?;
+        let wss_config = tls::server_config(identity, &[tls::ALPN_HTTP11])?;
+        let (tls_engine, wss_engine) =
+            (Engine::new(default_loops())?, Engine::new(default_loops())?);
+        let timeout = tls::HANDSHAKE_TIMEOUT;
+        Ok(SecureServers {
+            tls: Running::tcp(EPHEMERAL, move |listener, shutdown| {
+                let layer = move |tuple| TlsLayer::new(Arc::clone(&config), tuple);
+                tcp_echo::serve_layered(
+                    Model::EventLoop,
+                    listener,
+                    shutdown,
+                    Limits::default(),
+                    tls_engine,
+                    layer,
+                    timeout,
+                )
+            })?,
+            wss: Running::tcp(EPHEMERAL, move |listener, shutdown| {
+                let layer = move |tuple| TlsLayer::new(Arc::clone(&wss_config), tuple);
+                ws_echo::serve_layered(
+                    Model::EventLoop,
+                    listener,
+                    shutdown,
+                    ws_echo::Config::default(),
+                    wss_engine,
+                    layer,
+                    timeout,
+                )
+            })?,
+            cert: cert.to_path_buf(),
+        })
+    }
+
+    /// `tls://127.0.0.1:PORT`
+    pub fn tls_url(&self) -> String {
+        format!("tls://{}", self.tls.addr())
+    }
+
+    /// `wss://127.0.0.1:PORT/`
+    pub fn wss_url(&self) -> String {
+        format!("wss://{}/", self.wss.addr())
+    }
+
+    /// The certificate both serve, to trust with `--cacert`.
+    pub fn cert(&self) -> &Path {
+        &self.cert
+    }
 }
 
 impl LocalServers {

@@ -24,7 +24,7 @@ use client::wire::{
     FrameView, LengthEncoding, hex, opcode_name, quoted, render_frame, render_handshake,
     ws_conversation,
 };
-use client::{Scheme, Side, Style, Transport};
+use client::{Framing, Scheme, Side, Style, Transport};
 use lifecycle::state::tcp_state;
 use lifecycle::tap::Record;
 use lifecycle::tcp::{accept, connect_tcp, listen_tcp};
@@ -561,16 +561,18 @@ fn describe(side: Option<Side>) -> String {
 
 fn print_close(c: &Comparison) {
     for m in &c.transports {
-        let line = match m.name {
-            Scheme::Udp => "close() sent nothing: there was no connection to end".to_string(),
-            Scheme::Tcp => format!(
+        let line = match m.name.framing() {
+            Framing::Datagrams => {
+                "close() sent nothing: there was no connection to end".to_string()
+            }
+            Framing::Bytes => format!(
                 "shutdown → FIN; first FIN from {}; kernel afterwards: client {}, server {} → {} in TIME_WAIT",
                 describe(m.first_fin),
                 state(&m.client_state_after_close),
                 state(&m.server_state_after_close),
                 describe(m.time_wait),
             ),
-            Scheme::Ws => format!(
+            Framing::Messages => format!(
                 "close frame ({} B out, {} B back, code {}); first FIN from {}; kernel afterwards: client {}, server {} → {} in TIME_WAIT",
                 m.close_bytes_sent,
                 m.close_bytes_received,

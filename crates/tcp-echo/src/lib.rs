@@ -18,7 +18,7 @@
 pub mod cli;
 pub mod session;
 
-use std::io::{self, Read};
+use std::io;
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ use lifecycle::Shutdown;
 use lifecycle::narrate::plural;
 use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
+use serve::layer::{Blocking, BlockingStream, Layer, MakeLayer};
+use serve::v3_event_loop::{Layered, Tracked};
 use serve::{Engine, Limits, Model};
 
 use crate::session::Echo;
@@ -56,13 +58,45 @@ pub fn serve(
     serve::serve(model, listener, shutdown, limits, engine, handle, Echo::new)
 }
 
+// ANCHOR: serve_layered
+/// Serves the same echo with a byte layer under it (TLS: `socklab serve tls`):
+/// `layer` makes one per connection, whose handshake must be done within
+/// `handshake_timeout`. The echo itself is [`echo_stream`] and [`Echo`], unchanged.
+pub fn serve_layered<L: Layer>(
+    model: Model,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    limits: Limits,
+    engine: Engine,
+    layer: impl MakeLayer<L>,
+    handshake_timeout: Duration,
+) -> io::Result<()> {
+    let limits = Limits {
+        refusal: b"",
+        ..limits
+    };
+    let make = layer.clone();
+    let handle = move |conn: Connection| {
+        let tuple = conn.tuple();
+        if let Some(stream) = Blocking::accept(conn, make(tuple), handshake_timeout) {
+            self::handle(stream, &limits);
+        }
+    };
+    let start = move |stream, tuple| {
+        let layered = Layered::new(Tracked::new(stream, tuple), layer(tuple), handshake_timeout);
+        Echo::over(layered, tuple)
+    };
+    serve::serve(model, listener, shutdown, limits, engine, handle, start)
+}
+// ANCHOR_END: serve_layered
+
 // ANCHOR: echo_stream
 /// Echoes until the peer sends FIN: read some bytes, write the same bytes back.
 ///
 /// Returns how many bytes were echoed. There are no messages here: a read returns
 /// whatever the kernel has buffered, which may be part of what the client wrote,
 /// or several of its writes run together.
-pub fn echo_stream(conn: &mut Connection, stall: Option<Duration>) -> io::Result<u64> {
+pub fn echo_stream(conn: &mut impl BlockingStream, stall: Option<Duration>) -> io::Result<u64> {
     let mut buf = [0u8; READ_BUFFER];
     let mut echoed = 0;
     loop {
@@ -88,7 +122,9 @@ pub fn echo_stream(conn: &mut Connection, stall: Option<Duration>) -> io::Result
 ///
 /// Every way a connection can end is expected here and logged as what it is; none
 /// of them can stop the server.
-pub fn handle(mut conn: Connection, limits: &Limits) {
+///
+/// `conn` is the accepted socket, or a layer over it (TLS): the echo is the same.
+pub fn handle(mut conn: impl BlockingStream, limits: &Limits) {
     let tuple = conn.tuple();
     if let Err(e) = conn.set_timeouts(limits.idle_timeout, limits.write_stall) {
         warn!("[{tuple}] cannot set the idle timeout: {e}");
@@ -104,6 +140,7 @@ pub fn handle(mut conn: Connection, limits: &Limits) {
         Err(e) if is_disconnect(&e) => info!("[{tuple}] the peer went away: {e}"),
         Err(e) => warn!("[{tuple}] connection failed: {e}"),
     }
-    graceful_close(conn);
+    // A layer says its goodbye (TLS close_notify) first, then FIN.
+    graceful_close(conn.finish());
 }
 // ANCHOR_END: handle

@@ -18,8 +18,8 @@ use lifecycle::narrate::plural;
 use log::info;
 use mio::net::TcpStream;
 use serve::v3_event_loop::{
-    Progress, QUEUE_LIMIT, READ_BUFFER, Readiness, Session, Step, Tracked, Turn, read_some,
-    write_some,
+    LoopStream, Progress, QUEUE_LIMIT, READ_BUFFER, Readiness, Session, Step, Tracked, Turn,
+    read_some, write_some,
 };
 
 /// A drained queue bigger than this is freed rather than kept, so a burst on one
@@ -28,25 +28,39 @@ const KEEP_CAPACITY: usize = 4 * READ_BUFFER;
 
 // ANCHOR: echo
 /// The TCP echo as an event-loop session: `echo_stream` with its state written out.
-pub struct Echo {
-    stream: Tracked,
+///
+/// `S` is what it reads and writes: the socket itself ([`Tracked`]), or the
+/// socket with TLS in between (`serve::v3_event_loop::Layered`) — the echo is
+/// the same.
+pub struct Echo<S = Tracked> {
+    stream: S,
     tuple: FourTuple,
     /// Bytes read but not yet written back; the first `offset` of them are sent.
     pending: Vec<u8>,
     offset: usize,
     /// The peer sent FIN: nothing more will arrive, but its echo must still go out.
     peer_fin: bool,
+    /// Bytes echoed (under a layer, the socket moved more: the layer's own).
+    echoed: u64,
 }
 
 impl Echo {
     /// A session for a freshly accepted connection.
     pub fn new(stream: TcpStream, tuple: FourTuple) -> Echo {
+        Echo::over(Tracked::new(stream, tuple), tuple)
+    }
+}
+
+impl<S: LoopStream> Echo<S> {
+    /// A session echoing over `stream` (a layer over the socket, say TLS).
+    pub fn over(stream: S, tuple: FourTuple) -> Echo<S> {
         Echo {
-            stream: Tracked::new(stream, tuple),
+            stream,
             tuple,
             pending: Vec::new(),
             offset: 0,
             peer_fin: false,
+            echoed: 0,
         }
     }
 
@@ -60,7 +74,10 @@ impl Echo {
         let mut sent = 0;
         while sent < bytes.len() {
             match write_some(&mut self.stream, &bytes[sent..])? {
-                Some(n) => sent += n,
+                Some(n) => {
+                    sent += n;
+                    self.echoed += n as u64;
+                }
                 None => break, // the send buffer is full: Tracked remembers
             }
         }
@@ -88,7 +105,7 @@ impl Echo {
     }
 }
 
-impl Session for Echo {
+impl<S: LoopStream> Session for Echo<S> {
     fn ready(&mut self, ready: Readiness, turn: &mut Turn<'_>) -> io::Result<Step> {
         self.stream.on_event(ready);
         let start = self.stream.progress().read;
@@ -125,10 +142,14 @@ impl Session for Echo {
             self.pending.extend_from_slice(&turn.scratch[sent..n]);
         }
         if self.peer_fin && self.unsent() == 0 {
+            // A layer says its goodbye (TLS close_notify) before our FIN.
+            if !self.stream.end()? {
+                return Ok(Step::Wait);
+            }
             info!(
                 "[{}] done: echoed {}",
                 self.tuple,
-                plural(self.stream.progress().written, "byte")
+                plural(self.echoed, "byte")
             );
             return Ok(Step::Done);
         }
@@ -148,7 +169,11 @@ impl Session for Echo {
     }
 
     fn pending(&self) -> usize {
-        self.unsent()
+        self.unsent() + self.stream.queued()
+    }
+
+    fn opening_deadline(&self) -> Option<std::time::Duration> {
+        self.stream.opening_deadline()
     }
 }
 // ANCHOR_END: echo

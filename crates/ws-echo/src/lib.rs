@@ -54,8 +54,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lifecycle::tcp::Connection;
 use lifecycle::{FourTuple, Shutdown};
 use log::info;
+use serve::layer::{Blocking, Layer, MakeLayer};
+use serve::v3_event_loop::{Layered, Tracked};
 use serve::{Engine, Limits, MemoryBudget, Model};
 use tungstenite::protocol::WebSocketConfig;
 
@@ -135,6 +138,42 @@ pub fn serve(
         move |stream, tuple| WsSession::new(stream, tuple, Arc::clone(&config), budget.account());
     serve::serve(model, listener, shutdown, limits, engine, handle, start)
 }
+
+// ANCHOR: serve_layered
+/// Serves the same WebSocket echo (and page) with a byte layer under it (TLS:
+/// `socklab serve wss`): `layer` makes one per connection, whose handshake must
+/// be done within `handshake_timeout`. The machine is the same, byte for byte.
+pub fn serve_layered<L: Layer>(
+    model: Model,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    config: Config,
+    engine: Engine,
+    layer: impl MakeLayer<L>,
+    handshake_timeout: Duration,
+) -> io::Result<()> {
+    // Past the cap the client gets no words: a 503 would have to be inside TLS,
+    // and the cap is decided before any handshake.
+    let limits = Limits {
+        refusal: b"",
+        ..config.limits
+    };
+    let budget = MemoryBudget::new(limits.memory_budget);
+    let config = Arc::new(config);
+    let (c, b, make) = (Arc::clone(&config), budget.clone(), layer.clone());
+    let handle = move |conn: Connection| {
+        let tuple = conn.tuple();
+        if let Some(stream) = Blocking::accept(conn, make(tuple), handshake_timeout) {
+            v2_threads::handle(stream, &c, &limits, b.account());
+        }
+    };
+    let start = move |stream, tuple| {
+        let layered = Layered::new(Tracked::new(stream, tuple), layer(tuple), handshake_timeout);
+        WsSession::over(layered, tuple, Arc::clone(&config), budget.account())
+    };
+    serve::serve(model, listener, shutdown, limits, engine, handle, start)
+}
+// ANCHOR_END: serve_layered
 
 impl Config {
     // ANCHOR: websocket_config

@@ -9,13 +9,14 @@
 //!
 //! Run: `socklab serve ws --model threads`.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lifecycle::narrate::plural;
-use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
+use lifecycle::tcp::{graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
+use serve::layer::BlockingStream;
 use serve::limits::{Held, Limits};
 use serve::v3_event_loop::Expiry;
 
@@ -35,12 +36,14 @@ enum Ending {
 /// Serves one accepted connection from the request to the close, blocking.
 ///
 /// Every way a connection can end is expected here and logged as what it is; none
-/// of them can stop the server.
-pub fn handle(mut conn: Connection, config: &Arc<Config>, limits: &Limits, held: Held) {
+/// of them can stop the server. `conn` is the accepted socket (ws://) or TLS
+/// over it (wss://): the machine is the same.
+pub fn handle(mut conn: impl BlockingStream, config: &Arc<Config>, limits: &Limits, held: Held) {
     let mut machine = Machine::new(conn.tuple(), Arc::clone(config), held);
     match drive(&mut conn, &mut machine, config.handshake_timeout, limits) {
-        Ending::Finished => graceful_close(conn),
-        Ending::Stalled => conn.close(),
+        // A layer says its goodbye (TLS close_notify) first, then FIN.
+        Ending::Finished => graceful_close(conn.finish()),
+        Ending::Stalled => conn.finish().close(),
     }
 }
 // ANCHOR_END: handle
@@ -48,7 +51,7 @@ pub fn handle(mut conn: Connection, config: &Arc<Config>, limits: &Limits, held:
 // ANCHOR: drive
 /// Moves bytes between the socket and the machine until the machine is done.
 fn drive(
-    conn: &mut Connection,
+    conn: &mut impl BlockingStream,
     machine: &mut Machine,
     handshake: Duration,
     limits: &Limits,

@@ -28,7 +28,7 @@ use lifecycle::FourTuple;
 use mio::net::TcpStream;
 use serve::limits::Held;
 use serve::v3_event_loop::{
-    Expiry, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
+    Expiry, LoopStream, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
 };
 
 use crate::Config;
@@ -42,8 +42,11 @@ pub const EVENT_LOOP_READ_BUFFER: usize = 2 * 1024;
 
 // ANCHOR: session
 /// One WebSocket connection as an event-loop session: a socket and a machine.
-pub struct WsSession {
-    stream: Tracked,
+///
+/// `S` is the socket itself ([`Tracked`]: ws://), or the socket with TLS in
+/// between (`serve::v3_event_loop::Layered`: wss://). The machine is the same.
+pub struct WsSession<S = Tracked> {
+    stream: S,
     machine: Machine,
     handshake_timeout: Duration,
 }
@@ -51,13 +54,20 @@ pub struct WsSession {
 impl WsSession {
     /// A session for a freshly accepted connection: its request comes next.
     pub fn new(stream: TcpStream, tuple: FourTuple, config: Arc<Config>, held: Held) -> WsSession {
+        WsSession::over(Tracked::new(stream, tuple), tuple, config, held)
+    }
+}
+
+impl<S: LoopStream> WsSession<S> {
+    /// A session over `stream` (a layer over the socket, say TLS).
+    pub fn over(stream: S, tuple: FourTuple, config: Arc<Config>, held: Held) -> WsSession<S> {
         let handshake_timeout = config.handshake_timeout;
         let config = Arc::new(Config {
             read_buffer: EVENT_LOOP_READ_BUFFER,
             ..Config::clone(&config)
         });
         WsSession {
-            stream: Tracked::new(stream, tuple),
+            stream,
             machine: Machine::new(tuple, config, held),
             handshake_timeout,
         }
@@ -76,7 +86,7 @@ impl WsSession {
     }
 }
 
-impl Session for WsSession {
+impl<S: LoopStream> Session for WsSession<S> {
     fn ready(&mut self, ready: Readiness, turn: &mut Turn<'_>) -> io::Result<Step> {
         self.stream.on_event(ready);
         let start = self.stream.progress().read;
@@ -84,8 +94,9 @@ impl Session for WsSession {
             // 1. What the machine queued goes out first, as far as the socket takes it.
             self.flush()?;
             if self.machine.is_done() {
-                // Finished once the last byte (a Close frame, an HTTP answer) is out.
-                return Ok(if self.machine.output().is_empty() {
+                // Finished once the last byte (a Close frame, an HTTP answer) is
+                // out, and a layer's goodbye (TLS close_notify) after it.
+                return Ok(if self.machine.output().is_empty() && self.stream.end()? {
                     Step::Done
                 } else {
                     Step::Wait
@@ -117,12 +128,15 @@ impl Session for WsSession {
     }
 
     fn pending(&self) -> usize {
-        self.machine.output().len()
+        self.machine.output().len() + self.stream.queued()
     }
 
-    /// Until upgraded, the whole request must arrive within the handshake timeout.
+    /// Until upgraded, the whole request must arrive within the handshake
+    /// timeout; under TLS, its handshake first within its own.
     fn opening_deadline(&self) -> Option<Duration> {
-        (!self.machine.is_open() && !self.machine.is_done()).then_some(self.handshake_timeout)
+        self.stream.opening_deadline().or_else(|| {
+            (!self.machine.is_open() && !self.machine.is_done()).then_some(self.handshake_timeout)
+        })
     }
 
     fn expire(&mut self, why: Expiry) {

@@ -47,7 +47,8 @@
 //! - `session.rs`: what a session is, [`read_some`]/[`write_some`], [`Tracked`];
 //! - `engine.rs`: one loop — poll, serve, yield, expire, close gracefully;
 //! - `loops.rs`: several loops, and how loop 0 hands connections out;
-//! - `mailbox.rs`: letters between loops.
+//! - `mailbox.rs`: letters between loops;
+//! - `layered.rs`: a byte layer (TLS) between the socket and a session.
 //!
 //! The loop does not care what protocol runs on a stream: tcp-echo's `Echo` and
 //! ws-echo's WebSocket session run on the same loop.
@@ -60,11 +61,13 @@ use std::thread;
 use std::time::Duration;
 
 mod engine;
+mod layered;
 mod loops;
 mod mailbox;
 mod session;
 
 pub use engine::LoopStats;
+pub use layered::{Layered, LoopStream};
 pub use loops::Engine;
 pub use mailbox::{ConnId, MAILBOX_CAPACITY, Mail, Mailbox, PostError};
 pub use session::{
