@@ -535,9 +535,15 @@ pub fn render_frame(f: &FrameView, title: &str, style: Style) -> String {
         }
         None => {
             let n = f.payload.len().min(SHOWN_PAYLOAD);
+            // An unmasked client frame is what `send --unmasked` sends on purpose.
+            let note = if title.starts_with("client") {
+                "NOT masked: a client must mask, so a server refuses this frame (RFC 6455 §5.1)"
+            } else {
+                "not masked: server → client frames never are"
+            };
             let _ = writeln!(
                 out,
-                "  payload     {}  {}  (not masked: server → client frames never are)",
+                "  payload     {}  {}  ({note})",
                 style.paint(Paint::Payload, hex(&f.payload[..n])),
                 quoted_short(&f.payload, SHOWN_PAYLOAD)
             );
