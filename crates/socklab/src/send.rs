@@ -178,7 +178,6 @@ fn send_one(t: &mut Transport, message: &[u8], binary: bool) -> Result<(), clien
     }
 }
 
-
 /// `81 02 68 69`, `81026869` or `81:02:68:69` → bytes.
 fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
     let digits: String = text
@@ -191,8 +190,9 @@ fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
     (0..digits.len())
         .step_by(2)
         .map(|i| {
-            u8::from_str_radix(&digits[i..i + 2], 16)
-                .map_err(|_| anyhow::anyhow!("--raw-frame: {:?} is not a hex byte", &digits[i..i + 2]))
+            u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| {
+                anyhow::anyhow!("--raw-frame: {:?} is not a hex byte", &digits[i..i + 2])
+            })
         })
         .collect()
 }
