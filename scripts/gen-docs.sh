@@ -71,6 +71,11 @@ scripts/socketio.sh --out "$out"
 # (bare bytes); and a refusing target.
 scripts/gen-bridge-docs.sh
 
+# --- docs/exercises.md: the exercises, from exercises/exercises.toml ---------
+# The same data `socklab exercise show` prints, so the page and the tool agree.
+"$bin" exercise markdown > "$out/exercises.md"
+echo "wrote $out/exercises.md"
+
 # --- docs/compare.md: the comparison table and one transport's JSON ----------
 # socklab compare starts its own servers in-process on ephemeral loopback ports,
 # so nothing else needs to run. NO_COLOR keeps escape codes out of the file.

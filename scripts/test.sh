@@ -32,6 +32,11 @@ cargo test --workspace --locked 2>&1 | tee target/test-output.txt
 # Sum cargo's per-binary "test result" lines for the closing line below.
 read -r passed failed < <(awk '/^test result:/ { p += $4; f += $6 } END { print p+0, f+0 }' target/test-output.txt)
 
+step "exercises: every starter fails its check, saying why; every solution passes"
+scripts/exercises.sh | tee target/exercises-output.txt
+ok=$(grep -c '^ok ' target/exercises-output.txt || true)
+passed=$((passed + ok))
+
 step "docs: every {{#include}} anchor resolves"
 scripts/check-docs.sh
 

@@ -506,6 +506,27 @@ impl Transport {
         Ok(())
     }
 
+    // ANCHOR: send_raw
+    /// Writes `bytes` to a WebSocket connection as they are, past tungstenite's
+    /// framing: for frames tungstenite's client role would never send (unmasked,
+    /// or any bytes at all, see [`crate::wire::data_frame`]), to see how a server
+    /// answers them. The Tap records them like any other write. Errors on tcp
+    /// and udp, which have no frames to bypass.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        match &mut self.link {
+            Link::Messages(ws) => {
+                let tap = ws.get_mut();
+                tap.write_all(bytes)?;
+                tap.flush()?;
+                Ok(())
+            }
+            _ => Err(Error::Io(io::Error::other(
+                "raw frames exist only on ws:// (tcp and udp carry bytes as they are)",
+            ))),
+        }
+    }
+    // ANCHOR_END: send_raw
+
     // ANCHOR: receive
     /// Receives one unit: whatever one `read()` returns (tcp — a stream has no
     /// messages), one datagram (udp), or one whole message (ws).

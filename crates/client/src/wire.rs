@@ -26,8 +26,8 @@ use http1::{Headers, Parsed};
 use lifecycle::Direction;
 use lifecycle::narrate::plural;
 use lifecycle::tap::Record;
-use tungstenite::protocol::frame::FrameHeader;
-use tungstenite::protocol::frame::coding::{Control, OpCode};
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+use tungstenite::protocol::frame::{Frame, FrameHeader};
 
 use crate::style::{Paint, Style};
 
@@ -441,6 +441,32 @@ pub fn parse_frames(bytes: &[u8]) -> Frames {
 }
 // ANCHOR_END: parse_frames
 
+// ANCHOR: data_frame
+/// The bytes of one data frame carrying `payload` whole (FIN set): text if
+/// `text`, else binary, masked with `mask` if given. Built with tungstenite's
+/// own `Frame`, so these are exactly the bytes tungstenite would write — except
+/// that its client role always masks with a random key, and a lesson sometimes
+/// needs no mask, or a key known in advance.
+pub fn data_frame(payload: &[u8], text: bool, mask: Option<[u8; 4]>) -> Vec<u8> {
+    let opcode = OpCode::Data(if text { Data::Text } else { Data::Binary });
+    let mut frame = Frame::message(payload.to_vec(), opcode, true);
+    frame.header_mut().mask = mask;
+    let mut bytes = Vec::with_capacity(frame.len());
+    // Writing into a Vec cannot fail.
+    let _ = frame.format(&mut bytes);
+    bytes
+}
+// ANCHOR_END: data_frame
+
+/// How many bytes of `frame` are header (2 to 14), if it starts with a whole one.
+pub fn header_len(frame: &[u8]) -> Option<usize> {
+    let mut cursor = Cursor::new(frame);
+    match FrameHeader::parse(&mut cursor) {
+        Ok(Some(_)) => Some(cursor.position() as usize),
+        _ => None,
+    }
+}
+
 fn bit(b: bool) -> u8 {
     u8::from(b)
 }
@@ -509,9 +535,15 @@ pub fn render_frame(f: &FrameView, title: &str, style: Style) -> String {
         }
         None => {
             let n = f.payload.len().min(SHOWN_PAYLOAD);
+            // An unmasked client frame is what `send --unmasked` sends on purpose.
+            let note = if title.starts_with("client") {
+                "NOT masked: a client must mask, so a server refuses this frame (RFC 6455 §5.1)"
+            } else {
+                "not masked: server → client frames never are"
+            };
             let _ = writeln!(
                 out,
-                "  payload     {}  {}  (not masked: server → client frames never are)",
+                "  payload     {}  {}  ({note})",
                 style.paint(Paint::Payload, hex(&f.payload[..n])),
                 quoted_short(&f.payload, SHOWN_PAYLOAD)
             );
@@ -806,7 +838,21 @@ fn render_calls(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tungstenite::protocol::frame::coding::Data;
+
+    /// Lessons 9 and 10: the frame builder gives RFC 6455 §5.7's own examples —
+    /// "Hello" unmasked, and masked with the key 37 fa 21 3d.
+    #[test]
+    fn data_frame_matches_the_rfc_examples() {
+        assert_eq!(
+            hex(&data_frame(b"Hello", true, None)),
+            "81 05 48 65 6c 6c 6f"
+        );
+        let masked = data_frame(b"Hello", true, Some([0x37, 0xfa, 0x21, 0x3d]));
+        assert_eq!(hex(&masked), "81 85 37 fa 21 3d 7f 9f 4d 51 58");
+        assert_eq!(header_len(&masked), Some(6));
+        // The 16-bit form: 256 bytes, unmasked (§5.7's binary example).
+        assert_eq!(hex(&data_frame(&[0; 256], false, None)[..4]), "82 7e 01 00");
+    }
 
     /// Lesson 6: RFC 6455 §1.3's own example key gives its own example Accept.
     #[test]

@@ -26,6 +26,7 @@ mod bridge;
 mod chat;
 mod compare;
 mod compare_push;
+mod exercise;
 mod handshake;
 mod secure;
 mod send;
@@ -67,6 +68,8 @@ enum Command {
     Compare(compare::Compare),
     /// Print the Sec-WebSocket-Accept for a Sec-WebSocket-Key
     Handshake(handshake::Handshake),
+    /// Classroom exercises: list, show, and check your work on real sockets
+    Exercise(exercise::ExerciseCmd),
 }
 
 impl Command {
@@ -75,6 +78,9 @@ impl Command {
     fn default_log_level(&self) -> &'static str {
         match self {
             Command::Serve(_) | Command::Bridge(_) => "info",
+            // A check's own servers would warn about the very mistakes the
+            // check reports; the findings say it once, in the student's terms.
+            Command::Exercise(_) => "error",
             _ => "warn",
         }
     }
@@ -122,5 +128,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Chat(chat) => chat.run(),
         Command::Compare(compare) => compare.run(),
         Command::Handshake(handshake) => handshake.run(),
+        Command::Exercise(exercise) => exercise.run(),
     }
 }

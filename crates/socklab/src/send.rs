@@ -27,7 +27,7 @@ use lifecycle::{Direction, FourTuple, TapLog};
 /// Flags of `socklab send`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send ws://127.0.0.1:8081/ hi --binary --wire  # through socklab bridge (or websockify) to tcp-echo\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)"
+    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send ws://127.0.0.1:8081/ hi --binary --wire  # through socklab bridge (or websockify) to tcp-echo\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)\n  socklab send ws://127.0.0.1:8080/ hi --unmasked --wire  # a frame without a mask: the server closes (which code?)\n  socklab send ws://127.0.0.1:8080/ --raw-frame '81 02 68 69' --wire  # any bytes as one frame"
 )]
 pub struct Send {
     /// Where to send: tcp://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH
@@ -59,6 +59,14 @@ pub struct Send {
     listen: Option<f64>,
     #[command(flatten)]
     trust: crate::trust::TrustArgs,
+    /// ws only: send each message as a frame WITHOUT a mask (a client must
+    /// mask; see how the server answers), then listen for --timeout SECS
+    #[arg(long, conflicts_with = "raw_frame")]
+    unmasked: bool,
+    /// ws only: after the Upgrade, write these bytes (hex, spaces allowed) as
+    /// they are instead of the messages, then listen for --timeout SECS
+    #[arg(long, value_name = "HEX")]
+    raw_frame: Option<String>,
 }
 
 // ANCHOR: states
@@ -172,6 +180,25 @@ fn send_one(t: &mut Transport, message: &[u8], binary: bool) -> Result<(), clien
     }
 }
 
+/// `81 02 68 69`, `81026869` or `81:02:68:69` → bytes.
+fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
+    let digits: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect();
+    if digits.is_empty() || digits.len() % 2 != 0 {
+        anyhow::bail!("--raw-frame wants whole bytes in hex, e.g. '81 02 68 69', not {text:?}");
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| {
+                anyhow::anyhow!("--raw-frame: {:?} is not a hex byte", &digits[i..i + 2])
+            })
+        })
+        .collect()
+}
+
 impl Send {
     /// Connects, sends, prints the echoes, closes.
     pub fn run(self) -> anyhow::Result<()> {
@@ -187,6 +214,12 @@ impl Send {
         }
         let scheme = target.scheme;
         refuse_empty_tcp(scheme, &messages)?;
+        let raw = self.raw_frames(&messages)?;
+        if raw.is_some() && scheme.framing() != Framing::Messages {
+            anyhow::bail!(
+                "--unmasked and --raw-frame are for ws:// URLs: tcp and udp have no frames, their bytes go out as they are"
+            );
+        }
         if let Some(secs) = self
             .listen
             .filter(|s| !(s.is_finite() && (0.0..=3600.0).contains(s)))
@@ -232,7 +265,16 @@ impl Send {
             print_states(step, at, c, s);
         }
         let mut exchanges = Vec::new();
-        if let Some(secs) = self.listen {
+        if let Some(frames) = &raw {
+            for frame in frames {
+                t.send_raw(frame)?;
+                if !self.json {
+                    outln!("→ raw frame: {}", client::wire::hex(frame));
+                }
+            }
+            // The server answers a bad frame with a close frame, not an echo.
+            listen(&mut t, self.timeout as f64, self.json)?;
+        } else if let Some(secs) = self.listen {
             for message in &messages {
                 send_one(&mut t, message.as_bytes(), self.binary)?;
                 if !self.json {
@@ -241,7 +283,10 @@ impl Send {
             }
             listen(&mut t, secs, self.json)?;
         }
-        for message in messages.iter().filter(|_| self.listen.is_none()) {
+        for message in messages
+            .iter()
+            .filter(|_| self.listen.is_none() && raw.is_none())
+        {
             send_one(&mut t, message.as_bytes(), self.binary)?;
             let echo = t
                 .receive_bytes(message.len())
@@ -339,6 +384,23 @@ impl Send {
         }
         Ok(())
     }
+    // ANCHOR: raw_frames
+    /// The frames `--unmasked` or `--raw-frame` write past tungstenite, or None
+    /// for an ordinary send. Unmasked frames are built with tungstenite's own
+    /// `Frame` (client::wire::data_frame) with the mask left out: the same codec,
+    /// one bit different.
+    fn raw_frames(&self, messages: &[String]) -> anyhow::Result<Option<Vec<Vec<u8>>>> {
+        if let Some(text) = &self.raw_frame {
+            return Ok(Some(vec![parse_hex(text)?]));
+        }
+        Ok(self.unmasked.then(|| {
+            messages
+                .iter()
+                .map(|m| client::wire::data_frame(m.as_bytes(), !self.binary, None))
+                .collect()
+        }))
+    }
+    // ANCHOR_END: raw_frames
 }
 
 // ANCHOR: listen

@@ -1,0 +1,119 @@
+//! The exercises' texts: `exercises/exercises.toml`, compiled in.
+//!
+//! One file feeds `socklab exercise list | show`, the check's headings and the
+//! book's page (`socklab exercise markdown`, run by scripts/gen-docs.sh), so the
+//! tool and the book say the same thing. A Korean text sits beside each English
+//! one (`[exercise.ko]`) for the Korean pages.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+/// The data file, as written.
+pub const SOURCE: &str = include_str!("../../../exercises/exercises.toml");
+
+/// What the check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A crate of the exercises workspace: built, then run against sockets.
+    Program,
+    /// An `answer.txt`, compared with what the check measures on loopback.
+    Answer,
+}
+
+/// One exercise.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Exercise {
+    /// Its number: `socklab exercise check N`.
+    pub id: u32,
+    /// The starter's directory under exercises/ (and the solution's under
+    /// exercises/solutions/).
+    pub slug: String,
+    /// A short title.
+    pub title: String,
+    /// The lessons (docs/lessons.md numbers) it practises.
+    pub lessons: Vec<u32>,
+    /// What the check runs.
+    pub kind: Kind,
+    /// Where the answer is explained: doc chapters, source files, RFC sections.
+    pub read: String,
+    /// What the student learns.
+    pub goal: String,
+    /// What to do.
+    pub task: String,
+    /// A nudge, not the answer.
+    pub hint: String,
+    /// What the check says about the untouched starter (scripts/exercises.sh
+    /// asserts it).
+    pub starter_says: String,
+    /// The Korean texts (empty until written).
+    #[serde(default)]
+    pub ko: Korean,
+}
+
+/// The Korean texts of one exercise; an empty field is not written yet.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Korean {
+    /// 제목
+    #[serde(default)]
+    pub title: String,
+    /// 목표
+    #[serde(default)]
+    pub goal: String,
+    /// 과제
+    #[serde(default)]
+    pub task: String,
+    /// 힌트
+    #[serde(default)]
+    pub hint: String,
+}
+
+#[derive(Deserialize)]
+struct File {
+    exercise: Vec<Exercise>,
+}
+
+/// Every exercise, in order. The file is part of the build, so a mistake in it
+/// is a bug of socklab's (and the test below catches it first).
+pub fn catalog() -> &'static [Exercise] {
+    static CATALOG: OnceLock<Vec<Exercise>> = OnceLock::new();
+    CATALOG.get_or_init(|| match toml::from_str::<File>(SOURCE) {
+        Ok(file) => file.exercise,
+        Err(e) => panic!("exercises/exercises.toml: {e}"),
+    })
+}
+
+/// Exercise `id`, if there is one.
+pub fn exercise(id: u32) -> Option<&'static Exercise> {
+    catalog().iter().find(|e| e.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The classroom pack: at least 12 exercises, numbered 1, 2, 3 … in order,
+    /// each with every text filled in and at least one lesson.
+    #[test]
+    fn the_catalog_is_complete() {
+        let all = catalog();
+        assert!(all.len() >= 12, "only {} exercises", all.len());
+        for (i, e) in all.iter().enumerate() {
+            assert_eq!(e.id as usize, i + 1, "exercise {} is out of order", e.id);
+            for (name, text) in [
+                ("title", &e.title),
+                ("read", &e.read),
+                ("goal", &e.goal),
+                ("task", &e.task),
+                ("hint", &e.hint),
+                ("starter_says", &e.starter_says),
+            ] {
+                assert!(!text.trim().is_empty(), "exercise {}: empty {name}", e.id);
+            }
+            assert!(!e.lessons.is_empty(), "exercise {}: no lesson", e.id);
+            assert!(e.lessons.iter().all(|l| (1..=23).contains(l)));
+            assert!(e.slug.starts_with(&format!("{:02}-", e.id)));
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Exercises whose client speaks HTTP by hand: 10 (a WebSocket client from a
+//! bare socket), 11 (keep-alive), 12 (long polling). Each student client talks
+//! to a real server through a recording proxy, so the check reads exactly the
+//! bytes that were sent, and on how many connections.
+
+use std::path::Path;
+use std::time::Duration;
+
+use client::wire::{HttpHead, close_code_name, parse_frames};
+
+use super::{push_server, q, ws_echo};
+use crate::relay::{Conn, Proxy};
+use crate::report::Report;
+use crate::student::Program;
+
+/// `port 41000` for each connection, for findings.
+fn ports(conns: &[Conn]) -> String {
+    let ports: Vec<String> = conns
+        .iter()
+        .filter_map(|c| c.client.map(|a| a.port().to_string()))
+        .collect();
+    ports.join(", ")
+}
+
+/// Exercise 10: the Upgrade by hand, a masked frame, the echo, on one connection.
+pub fn raw_websocket(exe: &Path) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    let server = ws_echo()?;
+    let proxy = Proxy::start(server.addr())?;
+    report.note(format!(
+        "ws-echo on {}, seen through a proxy on {}",
+        server.addr(),
+        proxy.addr()
+    ));
+    let mut client = Program::start(exe, &[proxy.addr().to_string()])?;
+    client.finish(Duration::from_secs(5));
+    // The proxy's pumps may still be copying the last bytes.
+    std::thread::sleep(Duration::from_millis(100));
+    let conns = proxy.connections();
+    let Some(conn) = conns.first() else {
+        report.wrong(format!("your client never connected to {}", proxy.addr()));
+        return Ok(report);
+    };
+    if conns.len() > 1 {
+        report.wrong(format!(
+            "your client opened {} TCP connections (client ports {}): the Upgrade and every frame after it travel \
+             on the one connection that sent the Upgrade",
+            conns.len(),
+            ports(&conns)
+        ));
+    }
+    let Some(request) = HttpHead::request(&conn.up) else {
+        report.wrong(format!(
+            "the first bytes your client sent are not a complete HTTP request head: {}",
+            q(&conn.up[..conn.up.len().min(80)])
+        ));
+        return Ok(report);
+    };
+    let answer = HttpHead::response(&conn.down);
+    let status = answer
+        .as_ref()
+        .map_or("no answer".to_string(), |a| a.start_line.clone());
+    let required = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Version", "13"),
+    ];
+    let mut headers_ok = true;
+    for (name, token) in required {
+        match request.header(name) {
+            None => {
+                headers_ok = false;
+                report.wrong(format!(
+                    "your Upgrade request has no {name} header (it needs `{name}: {token}`); the server answered `{status}`"
+                ));
+            }
+            Some(v) if !v.to_ascii_lowercase().contains(&token.to_ascii_lowercase()) => {
+                headers_ok = false;
+                report.wrong(format!(
+                    "your Upgrade request says `{name}: {v}`; it needs `{token}`. The server answered `{status}`"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if request.header("Sec-WebSocket-Key").is_none() {
+        headers_ok = false;
+        report.wrong(format!(
+            "your Upgrade request has no Sec-WebSocket-Key; the server answered `{status}`"
+        ));
+    }
+    let Some(answer) = answer.filter(|a| a.start_line.contains(" 101 ")) else {
+        if headers_ok {
+            report.wrong(format!("the server answered `{status}`, not 101"));
+        }
+        return Ok(report);
+    };
+    report.ok(format!("the server answered `{}`", answer.start_line));
+    let up = parse_frames(&conn.up[request.bytes..]);
+    let down = parse_frames(&conn.down[answer.bytes..]);
+    let Some(frame) = up.frames.first() else {
+        report.wrong(format!(
+            "after the Upgrade your client sent no whole frame ({} bytes{})",
+            conn.up.len() - request.bytes,
+            up.error.map_or(String::new(), |e| format!(": {e}"))
+        ));
+        return Ok(report);
+    };
+    let close = down.frames.iter().find_map(|f| f.close_code());
+    if frame.mask.is_none() {
+        report.wrong(format!(
+            "your frame has the MASK bit 0 (byte 2 is 0x{:02x}): a client must mask every frame, and the server \
+             closed with {}",
+            frame.header.get(1).copied().unwrap_or(0),
+            close.map_or("no code".to_string(), |c| format!("{c} ({})", close_code_name(c)))
+        ));
+        return Ok(report);
+    }
+    if frame.payload != b"hello" {
+        report.wrong(format!(
+            "your frame carries {} once unmasked; the task sends \"hello\"",
+            q(&frame.payload)
+        ));
+        return Ok(report);
+    }
+    report.ok(format!(
+        "your frame is masked (key {}) and carries \"hello\" once unmasked",
+        client::wire::hex(&frame.mask.unwrap_or_default())
+    ));
+    match down.frames.iter().find(|f| f.close_code().is_none()) {
+        Some(echo) if echo.payload == b"hello" => {
+            report.ok("the server echoed \"hello\" on the same connection")
+        }
+        _ => report.wrong(format!(
+            "the server sent no echo of \"hello\"{}",
+            close.map_or(String::new(), |c| format!(
+                " (it closed with {c}, {})",
+                close_code_name(c)
+            ))
+        )),
+    }
+    if client.seen.iter().any(|l| l == "echo: hello") {
+        report.ok("your client printed `echo: hello`");
+    } else {
+        report.wrong(format!(
+            "your client printed {:?}, not `echo: hello`",
+            client.seen
+        ));
+    }
+    Ok(report)
+}
+
+/// The request heads in `bytes`, in order: how many requests one connection carried.
+fn requests(bytes: &[u8]) -> Vec<HttpHead> {
+    let mut heads = Vec::new();
+    let mut rest = bytes;
+    while let Some(head) = HttpHead::request(rest) {
+        rest = &rest[head.bytes..];
+        heads.push(head);
+    }
+    heads
+}
+
+/// Exercise 11: two requests, one connection.
+pub fn keep_alive(exe: &Path) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    let server = push_server(0.0)?;
+    let proxy = Proxy::start(server.addr())?;
+    report.note(format!(
+        "the push server on {}, seen through a proxy on {}",
+        server.addr(),
+        proxy.addr()
+    ));
+    let mut client = Program::start(exe, &[proxy.addr().to_string()])?;
+    client.finish(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(100));
+    let conns = proxy.connections();
+    let per_conn: Vec<Vec<HttpHead>> = conns.iter().map(|c| requests(&c.up)).collect();
+    let total: usize = per_conn.iter().map(Vec::len).sum();
+    if total != 2 {
+        report.wrong(format!(
+            "the server received {total} requests; the task sends two"
+        ));
+        return Ok(report);
+    }
+    if conns.len() == 1 {
+        report.ok(format!(
+            "both requests came on one TCP connection (client port {})",
+            ports(&conns)
+        ));
+    } else {
+        report.wrong(format!(
+            "your 2 requests came on {} TCP connections (client ports {}): HTTP/1.1 keeps a connection open \
+             for the next request, so both can share one",
+            conns.len(),
+            ports(&conns)
+        ));
+    }
+    let closing: Vec<&HttpHead> = per_conn
+        .iter()
+        .flatten()
+        .filter(|h| {
+            h.header("Connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        })
+        .collect();
+    if let Some(first) = closing.first() {
+        report.wrong(format!(
+            "your request `{}` says `Connection: close`, which asks the server to close after answering it",
+            first.start_line
+        ));
+    }
+    let statuses: Vec<&String> = client
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("status: HTTP/1.1 200"))
+        .collect();
+    if statuses.len() == 2 {
+        report.ok("your client printed both status lines (200)");
+    } else {
+        report.wrong(format!(
+            "your client printed {:?}; expected two `status: HTTP/1.1 200 OK` lines",
+            client.seen
+        ));
+    }
+    Ok(report)
+}
+
+/// How many events exercise 12's client must print.
+const EVENTS: u64 = 10;
+
+/// Exercise 12: event ids 1..=10, each once, by long polling.
+pub fn long_poll(exe: &Path) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    let server = push_server(20.0)?;
+    let proxy = Proxy::start(server.addr())?;
+    report.note(format!(
+        "the push server on {} (20 events a second), seen through a proxy on {}",
+        server.addr(),
+        proxy.addr()
+    ));
+    let mut client = Program::start(exe, &[proxy.addr().to_string(), EVENTS.to_string()])?;
+    let ended = client.finish(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_millis(100));
+    let asked: Vec<String> = proxy
+        .connections()
+        .iter()
+        .flat_map(|c| requests(&c.up))
+        .map(|h| h.start_line)
+        .collect();
+    let not_long: Vec<&String> = asked
+        .iter()
+        .filter(|l| !l.starts_with("GET /long-poll?"))
+        .collect();
+    if let Some(first) = not_long.first() {
+        report.wrong(format!(
+            "your client sent `{first}`; every request should be `GET /long-poll?since=ID`"
+        ));
+    }
+    let printed: Vec<u64> = client
+        .seen
+        .iter()
+        .filter_map(|l| l.strip_prefix("event ")?.trim().parse().ok())
+        .collect();
+    if ended.status.is_none() {
+        report.wrong(format!(
+            "your client was still running after 6 s, having printed {} events (at 20 a second, {EVENTS} take half a second)",
+            printed.len()
+        ));
+    }
+    let since: Vec<String> = asked
+        .iter()
+        .filter_map(|l| l.split("since=").nth(1))
+        .map(|s| s.split_whitespace().next().unwrap_or("").to_string())
+        .collect();
+    let mut fine = true;
+    for id in 1..=EVENTS {
+        let times = printed.iter().filter(|&&p| p == id).count();
+        if times == 0 {
+            fine = false;
+            report.wrong(format!(
+                "event {id} was never printed (you printed {}); your requests asked since={}",
+                list(&printed),
+                since.join(", since=")
+            ));
+            break;
+        }
+        if times > 1 {
+            fine = false;
+            report.wrong(format!(
+                "event {id} was printed {times} times; your requests asked since={}",
+                since.join(", since=")
+            ));
+            break;
+        }
+    }
+    if fine && printed.windows(2).any(|w| w[0] >= w[1]) {
+        fine = false;
+        report.wrong(format!(
+            "the events were printed out of order: {}",
+            list(&printed)
+        ));
+    }
+    if fine {
+        report.ok(format!(
+            "events 1 to {EVENTS} printed once each, in order, from {} long polls",
+            asked.len()
+        ));
+    }
+    Ok(report)
+}
+
+fn list(ids: &[u64]) -> String {
+    let words: Vec<String> = ids.iter().map(u64::to_string).collect();
+    words.join(" ")
+}

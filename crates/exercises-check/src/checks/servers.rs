@@ -1,0 +1,185 @@
+//! Exercises whose answer is a server: 1 (threads), 4 (TIME_WAIT), 8 (1009).
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use client::wire::close_code_name;
+use client::{Incoming, Transport};
+use lifecycle::state::{TcpState, tcp_state};
+
+use super::{REPLY, q, read_for, start_server};
+use crate::report::Report;
+
+/// Exercise 1: two clients connected at once are both echoed.
+pub fn threads(exe: &Path) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    let Some((_server, addr)) = start_server(exe, &mut report)? else {
+        return Ok(report);
+    };
+    let mut first = TcpStream::connect(addr)?;
+    first.write_all(b"first\n")?;
+    let echo = read_for(&mut first, 6, REPLY);
+    if echo != b"first\n" {
+        report.wrong(format!(
+            "the first client sent \"first\\n\" and got {} back within {REPLY:?}: the server must echo every byte",
+            q(&echo)
+        ));
+        return Ok(report);
+    }
+    report.ok("the first client was echoed");
+    // The first client stays connected, silent, while the second talks.
+    let mut second = TcpStream::connect(addr)?;
+    second.write_all(b"second\n")?;
+    let echo = read_for(&mut second, 7, REPLY);
+    if echo != b"second\n" {
+        report.wrong(format!(
+            "the second client connected (the kernel completed its handshake and queued it in the listen backlog) \
+             but got {} back within {REPLY:?} while the first client stayed connected: the server is still in the \
+             first client's read loop, serving one client at a time",
+            if echo.is_empty() { "nothing".to_string() } else { q(&echo) }
+        ));
+        return Ok(report);
+    }
+    report.ok("the second client was echoed while the first stayed connected");
+    first.write_all(b"first again\n")?;
+    let echo = read_for(&mut first, 12, REPLY);
+    if echo == b"first again\n" {
+        report.ok("the first client is still served after the second arrived");
+    } else {
+        report.wrong(format!(
+            "after the second client arrived, the first sent \"first again\\n\" and got {} back",
+            q(&echo)
+        ));
+    }
+    Ok(report)
+}
+
+/// Exercise 4: the client, not the server, ends in TIME_WAIT.
+pub fn time_wait(exe: &Path) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    let Some((_server, addr)) = start_server(exe, &mut report)? else {
+        return Ok(report);
+    };
+    let mut stream = TcpStream::connect(addr)?;
+    let ours = stream.local_addr()?;
+    stream.write_all(b"hello\n")?;
+    let answer = read_for(&mut stream, 4, REPLY);
+    if answer != b"bye\n" {
+        report.wrong(format!(
+            "we sent \"hello\\n\" and expected \"bye\\n\"; we got {}",
+            q(&answer)
+        ));
+        return Ok(report);
+    }
+    report.ok("the server answered \"bye\\n\"");
+    // Does the server's FIN come before we close? Wait a little for it.
+    let early = read_for(&mut stream, 1, Duration::from_millis(300));
+    let fin_first = early.is_empty() && tcp_state(ours, addr) == TcpState::CloseWait;
+    drop(stream); // close(): our FIN
+    // The kernel needs a moment to finish the exchange of FINs.
+    let (client, server) = settle(ours, addr);
+    if fin_first {
+        report.wrong(format!(
+            "the server sent the first FIN: our end was in CLOSE_WAIT (the server's FIN read as end of stream) \
+             before we closed. So the server's end is the active closer: after our close the kernel shows \
+             {addr} ↔ {ours} in {} on the server's side and {} on ours. Whoever sends the first FIN keeps TIME_WAIT",
+            server.name(),
+            client.name()
+        ));
+        return Ok(report);
+    }
+    report.ok("the server waited for our FIN before closing");
+    match (client, server) {
+        (TcpState::TimeWait, s) if s != TcpState::TimeWait => report.ok(format!(
+            "our end {ours} is in TIME_WAIT and the server's is {} (asked of the kernel by 4-tuple)",
+            s.name()
+        )),
+        (_, TcpState::CloseWait) => report.wrong(format!(
+            "after our FIN the server never closed: its end is still in CLOSE_WAIT ({} on ours). \
+             Once read() returns 0, let the stream go",
+            client.name()
+        )),
+        (c, s) => report.wrong(format!(
+            "after the close, the kernel shows our end in {} and the server's in {}; expected TIME_WAIT on ours only",
+            c.name(),
+            s.name()
+        )),
+    }
+    Ok(report)
+}
+
+/// The TCP states of both ends once the close has had up to a second to finish.
+fn settle(client: SocketAddr, server: SocketAddr) -> (TcpState, TcpState) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let states = (tcp_state(client, server), tcp_state(server, client));
+        let done = matches!(states.0, TcpState::TimeWait | TcpState::Closed)
+            && matches!(states.1, TcpState::TimeWait | TcpState::Closed);
+        if done || Instant::now() > deadline {
+            return states;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Exercise 8: up to 1024 bytes echoed; over that, close code 1009.
+pub fn size_limit(exe: &Path) -> anyhow::Result<Report> {
+    /// The limit the exercise asks for, and a message well over it.
+    const LIMIT: usize = 1024;
+    const OVER: usize = 4096;
+    let mut report = Report::default();
+    let Some((_server, addr)) = start_server(exe, &mut report)? else {
+        return Ok(report);
+    };
+    let url = format!("ws://{addr}/");
+    let mut ws = Transport::connect(&url)?;
+    ws.set_read_timeout(Some(REPLY))?;
+    let fits = "y".repeat(LIMIT);
+    ws.send(fits.as_bytes())?;
+    match ws.receive_bytes(LIMIT) {
+        Ok(echo) if echo.concat() == fits.as_bytes() => report.ok(format!(
+            "a {LIMIT}-byte message was echoed (it is within the limit)"
+        )),
+        Ok(_) => report.wrong(format!("a {LIMIT}-byte message came back changed")),
+        Err(e) => report.wrong(format!(
+            "a {LIMIT}-byte message, exactly at the limit, must still be echoed; instead: {e}"
+        )),
+    }
+    let _ = ws.close();
+    let mut ws = Transport::connect(&url)?;
+    ws.set_read_timeout(Some(REPLY))?;
+    ws.send("x".repeat(OVER).as_bytes())?;
+    let answer = loop {
+        match ws.receive() {
+            Ok(Incoming::Ping(_) | Incoming::Pong(_)) => continue,
+            other => break other,
+        }
+    };
+    match answer {
+        Ok(Incoming::Close(Some(1009))) => {
+            report.ok(format!("a {OVER}-byte message got a close frame with 1009 (message too big)"))
+        }
+        Ok(Incoming::Data(echo)) => report.wrong(format!(
+            "a {OVER}-byte message was echoed ({} bytes came back): expected a close frame with 1009 \
+             (message too big), since the limit is {LIMIT} bytes",
+            echo.len()
+        )),
+        Ok(Incoming::Close(Some(code))) => report.wrong(format!(
+            "a {OVER}-byte message got close code {code} ({}); the code for a message over the limit is 1009 \
+             (message too big)",
+            close_code_name(code)
+        )),
+        Ok(Incoming::Close(None)) => report.wrong(format!(
+            "a {OVER}-byte message got a close frame without a status code; send 1009 (message too big)"
+        )),
+        Ok(Incoming::End) | Err(_) => report.wrong(format!(
+            "after a {OVER}-byte message the connection ended without a close frame (the client sees 1006): \
+             send a close frame with 1009 before the connection ends"
+        )),
+        Ok(Incoming::Ping(_) | Incoming::Pong(_)) => unreachable!("skipped above"),
+    }
+    Ok(report)
+}
