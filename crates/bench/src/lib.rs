@@ -107,6 +107,12 @@ impl FromStr for Target {
             Framing::Bytes => Kind::Tcp,
             Framing::Datagrams => Kind::Udp,
             Framing::Messages => Kind::Ws,
+            Framing::Requests => {
+                return Err(format!(
+                    "{url}: bench measures echo round trips over tcp://, udp:// or ws://; \
+                     for HTTP push, see `socklab compare --push`"
+                ));
+            }
         };
         let addr = parts.resolve().map_err(|e| e.to_string())?[0];
         if !addr.ip().is_loopback() {

@@ -633,7 +633,7 @@ fn large_message(url: &str, size: usize) -> Result<Option<LargeEcho>, Error> {
     match target.scheme {
         // UDP: no single large message; tls/wss: the same stream lesson as
         // tcp/ws, measured there without the TLS records in the way.
-        Scheme::Udp | Scheme::Tls | Scheme::Wss => Ok(None),
+        Scheme::Udp | Scheme::Tls | Scheme::Wss | Scheme::Http => Ok(None),
         Scheme::Tcp => {
             let conn = lifecycle::tcp::connect_tcp(target.addr, LARGE_TIMEOUT)?;
             conn.set_idle_timeout(Some(LARGE_TIMEOUT))?;

@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod compare;
+pub mod http;
 pub mod pipe;
 pub mod push;
 pub mod records;

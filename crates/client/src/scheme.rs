@@ -24,6 +24,9 @@ pub enum Framing {
     Datagrams,
     /// Messages (WebSocket): frames on a byte stream, after an HTTP Upgrade.
     Messages,
+    /// Requests and responses (HTTP/1.1): the client asks, the server answers;
+    /// `socklab send` speaks it (see `client::http`), the echo tools do not.
+    Requests,
 }
 
 impl Framing {
@@ -48,6 +51,8 @@ pub enum Scheme {
     Tls,
     /// `wss://host[:port][/path]`: WebSocket messages over TLS over TCP.
     Wss,
+    /// `http://host[:port][/path]`: HTTP/1.1 requests and responses over TCP.
+    Http,
 }
 
 /// One row of the registry: everything the client and the command line need
@@ -126,22 +131,25 @@ pub const REGISTRY: &[SchemeSpec] = &[
         serve: "socklab serve wss",
         serve_addr: "127.0.0.1:8443",
     },
+    SchemeSpec {
+        scheme: Scheme::Http,
+        name: "http",
+        framing: Framing::Requests,
+        secure: false,
+        default_port: Some(80),
+        unit: "response",
+        serve: "socklab serve push",
+        serve_addr: "127.0.0.1:8090",
+    },
 ];
 
 /// Schemes people try that socklab does not speak (yet): the scheme to use
 /// instead, and why. Checked only after [`REGISTRY`], so adding a scheme there wins.
-const INSTEAD: &[(&str, Scheme, &str)] = &[
-    (
-        "http",
-        Scheme::Ws,
-        "no socklab server speaks plain HTTP yet, and ws:// begins with an HTTP request, the Upgrade",
-    ),
-    (
-        "https",
-        Scheme::Wss,
-        "no socklab server speaks plain HTTPS, and wss:// begins with an HTTPS request, the Upgrade",
-    ),
-];
+const INSTEAD: &[(&str, Scheme, &str)] = &[(
+    "https",
+    Scheme::Wss,
+    "no socklab server speaks plain HTTPS, and wss:// begins with an HTTPS request, the Upgrade",
+)];
 // ANCHOR_END: registry
 
 impl Scheme {
@@ -246,6 +254,7 @@ mod tests {
             Scheme::Ws,
             Scheme::Tls,
             Scheme::Wss,
+            Scheme::Http,
         ] {
             let rows = REGISTRY.iter().filter(|s| s.scheme == scheme).count();
             assert_eq!(rows, 1, "{scheme:?}");
@@ -253,7 +262,8 @@ mod tests {
             assert_eq!(scheme.spec().scheme, scheme);
         }
         assert_eq!(Scheme::from_name("WS"), Some(Scheme::Ws));
-        assert_eq!(Scheme::from_name("http"), None);
+        assert_eq!(Scheme::from_name("http"), Some(Scheme::Http));
+        assert_eq!(Scheme::from_name("https"), None);
     }
 
     /// The registry answers what the transport asks: tls and wss are tcp and
@@ -286,17 +296,19 @@ mod tests {
         );
     }
 
-    /// An unknown scheme lists the known ones; http:// is pointed at ws://.
+    /// An unknown scheme lists the known ones; https:// is pointed at wss://.
     #[test]
     fn unknown_schemes_list_the_known_ones() {
-        let http = unknown("HTTP", "127.0.0.1:8080/");
-        assert!(http.contains("unknown scheme http://"), "{http}");
+        let https = unknown("HTTPS", "127.0.0.1:8443/");
+        assert!(https.contains("unknown scheme https://"), "{https}");
         assert!(
-            http.contains("tcp://, udp://, ws://, tls://, wss://"),
-            "{http}"
+            https.contains("tcp://, udp://, ws://, tls://, wss://, http://"),
+            "{https}"
         );
-        assert!(http.contains("try ws://127.0.0.1:8080/: "), "{http}");
+        assert!(https.contains("try wss://127.0.0.1:8443/: "), "{https}");
         let gopher = unknown("gopher", "x:70");
-        assert!(gopher.ends_with("(socklab speaks tcp://, udp://, ws://, tls://, wss://)"));
+        assert!(
+            gopher.ends_with("(socklab speaks tcp://, udp://, ws://, tls://, wss://, http://)")
+        );
     }
 }

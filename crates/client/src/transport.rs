@@ -355,6 +355,13 @@ impl Transport {
         };
         // The scheme says how its bytes are framed; that decides the link.
         let (link, tuple) = match target.scheme.framing() {
+            Framing::Requests => {
+                return Err(Error::Url(
+                    "http:// is request/response, not a stream or messages: `socklab send` sends \
+                     HTTP requests; to talk both ways, use ws://"
+                        .to_string(),
+                ));
+            }
             Framing::Bytes => {
                 // socket(2) + connect(2): the kernel's three-way handshake.
                 let conn = connect_tcp(target.addr, CONNECT_TIMEOUT)?;
@@ -771,7 +778,7 @@ mod tests {
             (Scheme::Ws, "127.0.0.1:80".parse().unwrap())
         );
         assert!(Target::parse("tcp://127.0.0.1").is_err());
-        assert!(Target::parse("http://127.0.0.1:80").is_err());
+        assert!(Target::parse("https://127.0.0.1:443").is_err());
         assert!(Target::parse("127.0.0.1:80").is_err());
     }
 

@@ -193,9 +193,9 @@ mod tests {
         assert!(reason("tcp://127.0.0.1:70000").contains("0 to 65535"));
         assert!(reason("tcp://:7007").contains("host is missing"));
         assert!(reason("127.0.0.1:80").contains("tcp://, udp://, ws://"));
-        let http = reason("http://127.0.0.1:80/");
-        assert!(http.contains("unknown scheme http://"), "{http}");
-        assert!(http.contains("try ws://"), "{http}");
+        let https = reason("https://127.0.0.1:443/");
+        assert!(https.contains("unknown scheme https://"), "{https}");
+        assert!(https.contains("try wss://"), "{https}");
         let e = Url::parse("gopher://x:1").unwrap_err().to_string();
         assert!(e.starts_with("gopher://x:1: unknown scheme"), "{e}");
     }

@@ -30,6 +30,7 @@ mod exercise;
 mod handshake;
 mod secure;
 mod send;
+mod send_http;
 mod serve;
 mod tour;
 mod trust;

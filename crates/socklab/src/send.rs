@@ -165,7 +165,7 @@ fn render_failed(framing: Framing, records: &[Record], style: Style) -> String {
 /// The wire view for this framing.
 fn render(framing: Framing, records: &[Record], style: Style) -> String {
     match framing {
-        Framing::Bytes => render_stream(records, style),
+        Framing::Bytes | Framing::Requests => render_stream(records, style),
         Framing::Datagrams => render_datagrams(records, style),
         Framing::Messages => render_ws(records, style),
     }
@@ -213,6 +213,16 @@ impl Send {
             target.trust = self.trust.trust();
         }
         let scheme = target.scheme;
+        if scheme.framing() == Framing::Requests {
+            return crate::send_http::run(
+                &target,
+                &self.messages,
+                self.timeout,
+                self.wire,
+                self.json,
+                style,
+            );
+        }
         refuse_empty_tcp(scheme, &messages)?;
         let raw = self.raw_frames(&messages)?;
         if raw.is_some() && scheme.framing() != Framing::Messages {

@@ -562,7 +562,7 @@ fn describe(side: Option<Side>) -> String {
 fn print_close(c: &Comparison) {
     for m in &c.transports {
         let line = match m.name.framing() {
-            Framing::Datagrams => {
+            Framing::Datagrams | Framing::Requests => {
                 "close() sent nothing: there was no connection to end".to_string()
             }
             Framing::Bytes => format!(

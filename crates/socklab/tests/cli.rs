@@ -251,12 +251,12 @@ fn user_errors_print_no_backtrace() {
 /// http://; a refused connection names the `socklab serve` that would listen.
 #[test]
 fn send_suggests_the_scheme_and_the_server() {
-    let out = socklab(&["send", "http://127.0.0.1:8080/", "hi"]);
+    let out = socklab(&["send", "https://127.0.0.1:8443/", "hi"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown scheme http://"), "{err}");
+    assert!(err.contains("unknown scheme https://"), "{err}");
     assert!(err.contains("tcp://, udp://, ws://"), "{err}");
-    assert!(err.contains("try ws://127.0.0.1:8080/"), "{err}");
+    assert!(err.contains("try wss://127.0.0.1:8443/"), "{err}");
 
     // A TCP port nobody listens on: bound, then closed again.
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
@@ -548,4 +548,33 @@ fn bench_within_the_cap_succeeds() {
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!((&json["errors"], &json["refused"]), (&0.into(), &0.into()));
+}
+
+/// Issue 10 #7 (and issue 11): once a push server exists, `send http://` is a
+/// real transport: a GET shows the response head against its body, POSTs
+/// publish, and several requests share one TCP connection (keep-alive).
+#[test]
+fn send_http_polls_and_publishes_on_one_connection() {
+    let server = serve::Running::tcp("127.0.0.1:0".parse().unwrap(), |listener, shutdown| {
+        let config = push::Config {
+            rate: 0.0,
+            ..push::Config::default()
+        };
+        push::serve(
+            listener,
+            shutdown,
+            config,
+            serve::Engine::new(1)?,
+            Default::default(),
+        )
+    })
+    .expect("push server");
+    let base = format!("http://{}", server.addr());
+    let text = stdout_of(&["send", &format!("{base}/publish"), "one", "two"]);
+    assert!(text.contains("→ POST /publish HTTP/1.1"), "{text}");
+    assert!(text.contains("request 2 on this connection"), "{text}");
+    assert!(text.contains("2 requests on one TCP connection"), "{text}");
+    let text = stdout_of(&["send", &format!("{base}/poll?since=0")]);
+    assert!(text.contains("← HTTP/1.1 200 OK (head "), "{text}");
+    assert!(text.contains("\"data\":\"two\""), "{text}");
 }
