@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # scripts/check-docs.sh — every {{#include FILE:ANCHOR}} in docs/ points at a real
-# file and a real ANCHOR region, so the docs quote code that exists.
+# file and a real ANCHOR region, so the docs quote code that exists; and the
+# lesson pages (docs/lessons.md, docs/handout.md and their Korean versions under
+# docs/ko/) are what docs/lessons.toml makes, with every English text beside a
+# Korean one (scripts/gen-lessons.py --check says which is missing).
 #
 # Usage: scripts/check-docs.sh
 set -euo pipefail
@@ -25,4 +28,5 @@ while IFS= read -r line; do
   fi
 done < <(grep -rHo '{{#include [^}]*}}' docs/ --include='*.md' || true)
 [ $bad -eq 0 ] && echo "docs: all includes resolve"
+python3 scripts/gen-lessons.py --check || bad=1
 exit $bad

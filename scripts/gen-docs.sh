@@ -20,6 +20,11 @@ bin=$(socklab_bin)
 out=docs/generated
 mkdir -p "$out"
 
+# --- docs/lessons.md, docs/handout.md, docs/ko/: from docs/lessons.toml -------
+# Not measured: the lesson index and the handout, in English and Korean, are
+# written from one data file; the handout quotes files this script regenerates.
+python3 scripts/gen-lessons.py
+
 # --- docs/intro.md: the tour, as a newcomer first sees it ---------------------
 # It starts its own servers in-process on ephemeral loopback ports; NO_COLOR
 # keeps escape codes out of the file.
