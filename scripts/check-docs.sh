@@ -28,5 +28,13 @@ while IFS= read -r line; do
   fi
 done < <(grep -rHo '{{#include [^}]*}}' docs/ --include='*.md' || true)
 [ $bad -eq 0 ] && echo "docs: all includes resolve"
+# Every picture a page shows exists (scripts/gen-docs.sh draws them).
+while IFS= read -r line; do
+  doc=${line%%:*}
+  img=$(sed -E 's/.*\]\(([^)]*)\).*/\1/' <<<"${line#*:}")
+  if [ ! -f "$(dirname "$doc")/$img" ]; then
+    echo "$doc: picture $img does not exist (scripts/gen-docs.sh draws it)"; bad=1
+  fi
+done < <(grep -rHo '!\[[^]]*\]([^)]*\.svg)' docs/ --include='*.md' || true)
 python3 scripts/gen-lessons.py --check || bad=1
 exit $bad

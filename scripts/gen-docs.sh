@@ -145,4 +145,11 @@ case $bench_status in
   3) echo "wrote $out/bench.md: a goal is MISSED on this machine (see the table)" >&2 ;;
   *) echo "gen-docs: scripts/bench.sh failed (exit $bench_status)" >&2 ;;
 esac
+# --- pictures: sequence and state diagrams, bench charts ----------------------
+# socklab diagram runs its own TCP walk and WebSocket exchange (in-process servers,
+# ephemeral loopback ports) and draws them as SVG with the times, byte counts and
+# kernel states of that run; --bench charts the tables of the bench.md just
+# written (a table it does not have is skipped, and said so).
+"$bin" diagram "$out/diagrams" --bench "$out/bench.md"
+
 exit "$bench_status"

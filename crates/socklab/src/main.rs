@@ -26,6 +26,7 @@ mod bridge;
 mod chat;
 mod compare;
 mod compare_push;
+mod diagram;
 mod handshake;
 mod send;
 mod serve;
@@ -65,6 +66,8 @@ enum Command {
     Compare(compare::Compare),
     /// Print the Sec-WebSocket-Accept for a Sec-WebSocket-Key
     Handshake(handshake::Handshake),
+    /// Draw SVG sequence and state diagrams (and bench charts) from a run on this machine
+    Diagram(diagram::Diagram),
 }
 
 impl Command {
@@ -120,5 +123,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Chat(chat) => chat.run(),
         Command::Compare(compare) => compare.run(),
         Command::Handshake(handshake) => handshake.run(),
+        Command::Diagram(diagram) => diagram.run(),
     }
 }
