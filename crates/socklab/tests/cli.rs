@@ -589,3 +589,22 @@ fn diagram_draws_what_it_measured() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Lesson 16: `--origin` is a header of the Upgrade, so it is refused, with that
+/// reason, for a transport that has no Upgrade.
+#[test]
+fn origin_needs_a_websocket_url() {
+    let out = socklab(&[
+        "send",
+        "tcp://127.0.0.1:9",
+        "hi",
+        "--origin",
+        "http://example.com",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--origin is a header of the WebSocket Upgrade"),
+        "{err}"
+    );
+}
