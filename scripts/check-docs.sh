@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # scripts/check-docs.sh — every {{#include FILE:ANCHOR}} in docs/ points at a real
-# file and a real ANCHOR region, so the docs quote code that exists.
+# file and a real ANCHOR region, so the docs quote code that exists; and the
+# lesson pages (docs/lessons.md, docs/handout.md and their Korean versions under
+# docs/ko/) are what docs/lessons.toml makes, with every English text beside a
+# Korean one (scripts/gen-lessons.py --check says which is missing).
 #
 # Usage: scripts/check-docs.sh
 set -euo pipefail
@@ -25,4 +28,13 @@ while IFS= read -r line; do
   fi
 done < <(grep -rHo '{{#include [^}]*}}' docs/ --include='*.md' || true)
 [ $bad -eq 0 ] && echo "docs: all includes resolve"
+# Every picture a page shows exists (scripts/gen-docs.sh draws them).
+while IFS= read -r line; do
+  doc=${line%%:*}
+  img=$(sed -E 's/.*\]\(([^)]*)\).*/\1/' <<<"${line#*:}")
+  if [ ! -f "$(dirname "$doc")/$img" ]; then
+    echo "$doc: picture $img does not exist (scripts/gen-docs.sh draws it)"; bad=1
+  fi
+done < <(grep -rHo '!\[[^]]*\]([^)]*\.svg)' docs/ --include='*.md' || true)
+python3 scripts/gen-lessons.py --check || bad=1
 exit $bad

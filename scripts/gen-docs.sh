@@ -20,6 +20,11 @@ bin=$(socklab_bin)
 out=docs/generated
 mkdir -p "$out"
 
+# --- docs/lessons.md, docs/handout.md, docs/ko/: from docs/lessons.toml -------
+# Not measured: the lesson index and the handout, in English and Korean, are
+# written from one data file; the handout quotes files this script regenerates.
+python3 scripts/gen-lessons.py
+
 # --- docs/intro.md: the tour, as a newcomer first sees it ---------------------
 # It starts its own servers in-process on ephemeral loopback ports; NO_COLOR
 # keeps escape codes out of the file.
@@ -145,4 +150,11 @@ case $bench_status in
   3) echo "wrote $out/bench.md: a goal is MISSED on this machine (see the table)" >&2 ;;
   *) echo "gen-docs: scripts/bench.sh failed (exit $bench_status)" >&2 ;;
 esac
+# --- pictures: sequence and state diagrams, bench charts ----------------------
+# socklab diagram runs its own TCP walk and WebSocket exchange (in-process servers,
+# ephemeral loopback ports) and draws them as SVG with the times, byte counts and
+# kernel states of that run; --bench charts the tables of the bench.md just
+# written (a table it does not have is skipped, and said so).
+"$bin" diagram "$out/diagrams" --bench "$out/bench.md"
+
 exit "$bench_status"

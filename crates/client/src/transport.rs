@@ -30,6 +30,8 @@ use lifecycle::tcp::{Connection, connect_tcp};
 use lifecycle::udp::{RECV_BUFFER, UdpEndpoint};
 use lifecycle::{Direction, FourTuple, Tap, TapLog, TcpState};
 use log::info;
+use tungstenite::client::IntoClientRequest as _;
+use tungstenite::http::{HeaderName, HeaderValue};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::Utf8Bytes;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -333,6 +335,17 @@ impl Transport {
     /// handle on the log, so the bytes of a connect that failed (a refused
     /// Upgrade, an echo server answering HTTP) can still be shown.
     pub fn connect_recorded(target: &Target, log: TapLog) -> Result<Transport, Error> {
+        Transport::connect_with_headers(target, log, &[])
+    }
+
+    /// [`Transport::connect_recorded`], with `headers` added to the Upgrade request
+    /// of a ws:// target as given (`socklab send --origin` sends an `Origin`);
+    /// ignored for tcp and udp, which have no request.
+    pub fn connect_with_headers(
+        target: &Target,
+        log: TapLog,
+        headers: &[(&str, &str)],
+    ) -> Result<Transport, Error> {
         let started = Instant::now();
         let mut wire = log.clone();
         let mut tls = None;
@@ -387,19 +400,24 @@ impl Transport {
                 let pipe = pipe(conn, &[b"http/1.1"])?;
                 pipe.conn().set_idle_timeout(Some(CONNECT_TIMEOUT))?;
                 let tap = Tap::with_log(pipe, log.clone());
-                let (ws, response) =
-                    tungstenite::client::client_with_config(target.url.as_str(), tap, None)
-                        .map_err(|e| match e {
-                            tungstenite::HandshakeError::Failure(e) => {
-                                upgrade_failed(e, target, &log.records())
-                            }
-                            tungstenite::HandshakeError::Interrupted(_) => {
-                                Error::Io(io::Error::new(
-                                    io::ErrorKind::TimedOut,
-                                    "the WebSocket handshake did not finish",
-                                ))
-                            }
-                        })?;
+                let mut request = target.url.as_str().into_client_request()?;
+                for (name, value) in headers {
+                    let name = HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|e| Error::Url(format!("header {name:?}: {e}")))?;
+                    let value = HeaderValue::from_str(value)
+                        .map_err(|e| Error::Url(format!("header value {value:?}: {e}")))?;
+                    request.headers_mut().insert(name, value);
+                }
+                let (ws, response) = tungstenite::client::client_with_config(request, tap, None)
+                    .map_err(|e| match e {
+                        tungstenite::HandshakeError::Failure(e) => {
+                            upgrade_failed(e, target, &log.records())
+                        }
+                        tungstenite::HandshakeError::Interrupted(_) => Error::Io(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the WebSocket handshake did not finish",
+                        )),
+                    })?;
                 ws.get_ref().get_ref().conn().set_idle_timeout(None)?;
                 info!("[{tuple}] upgraded: HTTP {}", response.status());
                 (Link::Messages(Box::new(ws)), tuple)

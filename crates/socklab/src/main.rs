@@ -26,6 +26,7 @@ mod bridge;
 mod chat;
 mod compare;
 mod compare_push;
+mod diagram;
 mod exercise;
 mod handshake;
 mod secure;
@@ -71,6 +72,8 @@ enum Command {
     Handshake(handshake::Handshake),
     /// Classroom exercises: list, show, and check your work on real sockets
     Exercise(exercise::ExerciseCmd),
+    /// Draw SVG sequence and state diagrams (and bench charts) from a run on this machine
+    Diagram(diagram::Diagram),
 }
 
 impl Command {
@@ -130,5 +133,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Compare(compare) => compare.run(),
         Command::Handshake(handshake) => handshake.run(),
         Command::Exercise(exercise) => exercise.run(),
+        Command::Diagram(diagram) => diagram.run(),
     }
 }

@@ -27,7 +27,7 @@ use lifecycle::{Direction, FourTuple, TapLog};
 /// Flags of `socklab send`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send ws://127.0.0.1:8081/ hi --binary --wire  # through socklab bridge (or websockify) to tcp-echo\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)\n  socklab send ws://127.0.0.1:8080/ hi --unmasked --wire  # a frame without a mask: the server closes (which code?)\n  socklab send ws://127.0.0.1:8080/ --raw-frame '81 02 68 69' --wire  # any bytes as one frame"
+    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send ws://127.0.0.1:8081/ hi --binary --wire  # through socklab bridge (or websockify) to tcp-echo\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)\n  socklab send ws://127.0.0.1:8080/ hi --unmasked --wire  # a frame without a mask: the server closes (which code?)\n  socklab send ws://127.0.0.1:8080/ --raw-frame '81 02 68 69' --wire  # any bytes as one frame\n  socklab send ws://127.0.0.1:8080/ hi --origin http://example.com --wire\n                                                        # against serve ws --allow-origin …: 403 (lesson 16)"
 )]
 pub struct Send {
     /// Where to send: tcp://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH
@@ -67,6 +67,10 @@ pub struct Send {
     /// they are instead of the messages, then listen for --timeout SECS
     #[arg(long, value_name = "HEX")]
     raw_frame: Option<String>,
+    /// ws:// only: send this Origin in the Upgrade, as a browser on that page
+    /// would (a server started with --allow-origin refuses others with 403)
+    #[arg(long, value_name = "ORIGIN")]
+    origin: Option<String>,
 }
 
 // ANCHOR: states
@@ -239,7 +243,14 @@ impl Send {
         // Our handle on the Tap's records: kept even if connect fails, so
         // --wire can show what was exchanged before it did.
         let log = TapLog::new();
-        let mut t = match Transport::connect_recorded(&target, log.clone()) {
+        let headers: Vec<(&str, &str)> = match &self.origin {
+            Some(_) if scheme.framing() != Framing::Messages => {
+                anyhow::bail!("--origin is a header of the WebSocket Upgrade: it needs a ws:// URL")
+            }
+            Some(origin) => vec![("Origin", origin.as_str())],
+            None => vec![],
+        };
+        let mut t = match Transport::connect_with_headers(&target, log.clone(), &headers) {
             Ok(t) => t,
             Err(e) => {
                 if self.wire && !self.json && !log.records().is_empty() {

@@ -67,10 +67,35 @@ pub struct Tour {
 
 /// One lifecycle step and the kernel's state of both ends after it.
 #[derive(serde::Serialize)]
-struct Snapshot {
-    call: String,
-    client: &'static str,
-    server: &'static str,
+pub(crate) struct Snapshot {
+    pub(crate) call: String,
+    /// When the step's calls had returned, in µs since the walk began (read
+    /// before the states, so the state lookups' own time is not in it).
+    pub(crate) at_us: f64,
+    /// What the step put on the wire (`socklab diagram` draws it).
+    #[serde(skip)]
+    pub(crate) step: Step,
+    pub(crate) client: &'static str,
+    pub(crate) server: &'static str,
+}
+
+/// The kind of a lifecycle step, for drawing it: which segments it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// socket, bind, listen: nothing on the wire.
+    Listen,
+    /// connect: the kernel's SYN, SYN-ACK, ACK.
+    Connect,
+    /// accept: nothing on the wire (the handshake was already done).
+    Accept,
+    /// The client wrote `sent` bytes; the server read them and wrote `echoed` back.
+    Echo { sent: usize, echoed: usize },
+    /// The client's shutdown(SHUT_WR): its FIN, and the server's ACK.
+    ClientFin,
+    /// The server's read() = 0, then its shutdown(SHUT_WR): its FIN, the client's ACK.
+    ServerFin,
+    /// close() on both: nothing more on the wire.
+    Close,
 }
 
 /// One transport's round trip of the same message.
@@ -358,23 +383,30 @@ fn state_once(local: SocketAddr, peer: SocketAddr, expected: TcpState) -> TcpSta
 // ANCHOR: lifecycle_walk
 /// Both ends of one TCP connection on loopback, driven step by step, with the
 /// kernel's state of each end after every step.
-fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
+pub(crate) fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
     use std::io::{Read, Write};
     let mut steps = Vec::new();
     let any: SocketAddr = (Ipv4Addr::UNSPECIFIED, 0).into();
-    let mut snap = |call: &str, client: Option<TcpState>, server: TcpState| {
-        steps.push(Snapshot {
-            call: call.to_string(),
-            // No client socket exists before connect().
-            client: client.map_or("-", TcpState::name),
-            server: server.name(),
-        })
-    };
+    let clock = Instant::now();
+    // Arguments are evaluated left to right: `at` is taken before the states are read.
+    let mut snap =
+        |at: Duration, step: Step, call: &str, client: Option<TcpState>, server: TcpState| {
+            steps.push(Snapshot {
+                call: call.to_string(),
+                at_us: at.as_secs_f64() * 1e6,
+                step,
+                // No client socket exists before connect().
+                client: client.map_or("-", TcpState::name),
+                server: server.name(),
+            })
+        };
 
     // Server: socket(2), setsockopt(2), bind(2), listen(2).
     let listener = listen_tcp((Ipv4Addr::LOCALHOST, 0).into())?;
     let server_addr = listener.local_addr()?;
     snap(
+        clock.elapsed(),
+        Step::Listen,
         &format!("server: socket, bind {server_addr}, listen"),
         None,
         tcp_state(server_addr, any),
@@ -385,6 +417,8 @@ fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
     let mut client = connect_tcp(server_addr, IO_TIMEOUT)?;
     let (c, s) = (client.tuple().local, server_addr);
     snap(
+        clock.elapsed(),
+        Step::Connect,
         &format!(
             "client: socket, connect → SYN, SYN-ACK, ACK (client port {})",
             c.port()
@@ -396,6 +430,8 @@ fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
     // accept(2): a new socket for this connection; the listener stays in LISTEN.
     let mut server = accept(&listener)?;
     snap(
+        clock.elapsed(),
+        Step::Accept,
         "server: accept → a new fd for this 4-tuple",
         Some(tcp_state(c, s)),
         tcp_state(s, c),
@@ -407,6 +443,8 @@ fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
     server.write_all(&buf[..n])?;
     let m = client.read(&mut buf)?;
     snap(
+        clock.elapsed(),
+        Step::Echo { sent: n, echoed: m },
         &format!("client write 5, server read {n} + write {n}, client read {m}"),
         Some(tcp_state(c, s)),
         tcp_state(s, c),
@@ -415,6 +453,8 @@ fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
     // shutdown(SHUT_WR): the client's FIN. The server's read() will return 0.
     client.shutdown_write()?;
     snap(
+        clock.elapsed(),
+        Step::ClientFin,
         "client: shutdown(SHUT_WR) → FIN",
         Some(state_once(c, s, TcpState::FinWait2)),
         state_once(s, c, TcpState::CloseWait),
@@ -422,6 +462,8 @@ fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
     let eof = server.read(&mut buf)?;
     server.shutdown_write()?;
     snap(
+        clock.elapsed(),
+        Step::ServerFin,
         &format!("server: read() = {eof} (end of stream), shutdown(SHUT_WR) → FIN"),
         Some(state_once(c, s, TcpState::TimeWait)),
         state_once(s, c, TcpState::Closed),
@@ -429,6 +471,8 @@ fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
     server.close();
     client.close();
     snap(
+        clock.elapsed(),
+        Step::Close,
         "both: close(): the fds are gone; the first to send FIN waits",
         Some(state_once(c, s, TcpState::TimeWait)),
         tcp_state(s, c),

@@ -578,3 +578,62 @@ fn send_http_polls_and_publishes_on_one_connection() {
     assert!(text.contains("← HTTP/1.1 200 OK (head "), "{text}");
     assert!(text.contains("\"data\":\"two\""), "{text}");
 }
+
+/// The pictures (issue 14): `socklab diagram DIR` measures a TCP walk and a
+/// WebSocket exchange and writes them as SVG with what it measured in them; a
+/// bench file without the fan-out table is charted without it, not refused.
+#[test]
+fn diagram_draws_what_it_measured() {
+    let dir = std::env::temp_dir().join(format!("socklab-diagram-{}", std::process::id()));
+    let bench = dir.join("bench.md");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        &bench,
+        "<!-- ANCHOR: pingpong -->\n| server | 1 conn msgs/s |\n|---|---:|\n| tcp | 1,000 |\n<!-- ANCHOR_END: pingpong -->\n",
+    )
+    .unwrap();
+    let out = socklab(&[
+        "diagram",
+        dir.to_str().unwrap(),
+        "--bench",
+        bench.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let tcp = read("tcp-lifecycle.svg");
+    assert!(tcp.starts_with("<svg") && tcp.contains("SYN-ACK") && tcp.contains("FIN_WAIT2"));
+    let ws = read("ws-exchange.svg");
+    assert!(ws.contains("101 Switching Protocols") && ws.contains("CLOSE 1000"));
+    assert!(ws.contains("masked"), "the client's frames carry a mask");
+    assert!(read("tcp-states.svg").contains("class=\"seen\""));
+    assert!(read("bench-pingpong-1.svg").contains("1,000"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("skipped bench-push-latency.svg"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Lesson 16: `--origin` is a header of the Upgrade, so it is refused, with that
+/// reason, for a transport that has no Upgrade.
+#[test]
+fn origin_needs_a_websocket_url() {
+    let out = socklab(&[
+        "send",
+        "tcp://127.0.0.1:9",
+        "hi",
+        "--origin",
+        "http://example.com",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--origin is a header of the WebSocket Upgrade"),
+        "{err}"
+    );
+}
