@@ -17,7 +17,8 @@ use crate::{Config, DEFAULT_MAX_LINE, DEFAULT_SLOW_LIMIT, DEFAULT_TCP_ADDR, DEFA
   ncat 127.0.0.1 7070                        # a TCP member: type lines (netcat-openbsd: nc -N)
   socklab chat ws://127.0.0.1:8070/          # a WebSocket member from the terminal
   xdg-open http://127.0.0.1:8070/            # the page (or open it in a browser)
-  socklab serve chat --slow-limit 65536      # drop members that fall 64 KiB behind")]
+  socklab serve chat --slow-limit 65536      # drop members that fall 64 KiB behind
+  socklab serve chat --relay redis://127.0.0.1:6390   # one room across processes (start redis-server first)")]
 pub struct Args {
     /// Address for TCP members (IP:PORT)
     #[arg(long, default_value = DEFAULT_TCP_ADDR, value_name = "IP:PORT")]
@@ -31,6 +32,10 @@ pub struct Args {
     /// Bytes queued for one member before it is dropped as not reading
     #[arg(long, default_value_t = DEFAULT_SLOW_LIMIT, value_name = "BYTES")]
     pub slow_limit: usize,
+    /// Share the room with other `serve chat` processes through Redis pub/sub
+    /// (redis://127.0.0.1:PORT): members' lines are published, other servers' lines delivered
+    #[arg(long, value_name = "URL")]
+    pub relay: Option<String>,
     /// Event loops per listener [default: one per CPU core]
     #[arg(long, value_name = "N")]
     pub loops: Option<usize>,
@@ -48,6 +53,7 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
         limits: Limits::from(args.limits),
         max_line: args.max_line.max(1),
         slow_limit: args.slow_limit.max(1),
+        relay: args.relay.clone(),
     };
     crate::serve(
         tcp,

@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod relay;
 pub mod room;
 pub mod tcp;
 pub mod ws;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use std::thread;
 
 use lifecycle::Shutdown;
+use log::info;
 use serve::{Engine, Limits};
 
 use crate::room::{ChatStats, Room};
@@ -61,6 +63,9 @@ pub struct Config {
     pub max_line: usize,
     /// Bytes queued for a member before it is dropped as not reading.
     pub slow_limit: usize,
+    /// Share the room with other processes through this Redis
+    /// (`redis://127.0.0.1:PORT`); see [`relay`].
+    pub relay: Option<String>,
 }
 
 impl Default for Config {
@@ -69,6 +74,7 @@ impl Default for Config {
             limits: Limits::default(),
             max_line: DEFAULT_MAX_LINE,
             slow_limit: DEFAULT_SLOW_LIMIT,
+            relay: None,
         }
     }
 }
@@ -84,7 +90,21 @@ pub fn serve(
     stats: Arc<ChatStats>,
 ) -> io::Result<()> {
     let [tcp_engine, ws_engine] = engines;
-    let room = Room::new(vec![tcp_engine.mailbox(), ws_engine.mailbox()], stats);
+    info!(
+        "chat room: TCP members on {}, WebSocket members and the page on {}",
+        tcp.local_addr()?,
+        ws.local_addr()?
+    );
+    let mailboxes = vec![tcp_engine.mailbox(), ws_engine.mailbox()];
+    let room = match &config.relay {
+        None => Room::new(mailboxes, stats),
+        Some(url) => {
+            let (outbox, lines) = relay::outbox();
+            let room = Room::with_relay(mailboxes, stats, Some(outbox));
+            relay::start(url, Arc::clone(&room), lines, shutdown.clone())?;
+            room
+        }
+    };
     let config = Arc::new(config);
     let limits = config.limits;
     let (r, c, s) = (Arc::clone(&room), Arc::clone(&config), shutdown.clone());
