@@ -24,6 +24,7 @@ pub mod cli;
 pub mod relay;
 pub mod room;
 pub mod tcp;
+pub mod threads;
 pub mod ws;
 
 use std::io;
@@ -66,6 +67,8 @@ pub struct Config {
     /// Share the room with other processes through this Redis
     /// (`redis://127.0.0.1:PORT`); see [`relay`].
     pub relay: Option<String>,
+    /// Joins and leaves announced to the room (`--no-joins` turns it off).
+    pub announce: bool,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             max_line: DEFAULT_MAX_LINE,
             slow_limit: DEFAULT_SLOW_LIMIT,
             relay: None,
+            announce: true,
         }
     }
 }
@@ -97,10 +101,10 @@ pub fn serve(
     );
     let mailboxes = vec![tcp_engine.mailbox(), ws_engine.mailbox()];
     let room = match &config.relay {
-        None => Room::new(mailboxes, stats),
+        None => Room::with_relay(mailboxes, stats, None, config.announce),
         Some(url) => {
             let (outbox, lines) = relay::outbox();
-            let room = Room::with_relay(mailboxes, stats, Some(outbox));
+            let room = Room::with_relay(mailboxes, stats, Some(outbox), config.announce);
             relay::start(url, Arc::clone(&room), lines, shutdown.clone())?;
             room
         }

@@ -47,6 +47,9 @@ pub struct Room {
     mailboxes: Vec<Mailbox>,
     /// Members' lines also go here when the room spans processes (`--relay`).
     relay: Option<Outbox>,
+    /// Joins and leaves announced (off for the fan-out bench: N joins would be
+    /// N²/2 lines).
+    announce: bool,
     members: AtomicUsize,
     /// The room's counters.
     pub stats: Arc<ChatStats>,
@@ -55,7 +58,7 @@ pub struct Room {
 impl Room {
     /// A room reaching the loops of these engines' mailboxes (index = engine).
     pub fn new(mailboxes: Vec<Mailbox>, stats: Arc<ChatStats>) -> Arc<Room> {
-        Room::with_relay(mailboxes, stats, None)
+        Room::with_relay(mailboxes, stats, None, true)
     }
 
     /// A room whose members' lines are also handed to a relay (see
@@ -64,10 +67,12 @@ impl Room {
         mailboxes: Vec<Mailbox>,
         stats: Arc<ChatStats>,
         relay: Option<Outbox>,
+        announce: bool,
     ) -> Arc<Room> {
         Arc::new(Room {
             mailboxes,
             relay,
+            announce,
             members: AtomicUsize::new(0),
             stats,
         })
@@ -89,6 +94,13 @@ impl Room {
     /// members only.
     pub fn notice(&self, line: &str) -> bool {
         self.post_here(None, line)
+    }
+
+    /// A join or a leave, unless the room was asked not to (`--no-joins`).
+    pub fn announce(&self, line: &str) {
+        if self.announce {
+            self.post_here(None, line);
+        }
     }
 
     /// A line from another process (through the relay): to every member here.
