@@ -85,8 +85,21 @@ stop() {
 
 peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
-# fanout ARGS... : one `socklab bench --fanout` run as JSON (its errors stay in the JSON).
-fanout() { "$bin" bench "$@" --secs "$secs" --rate "$rate" --json || true; }
+# fanout N ARGS... : one `socklab bench --fanout N` run as JSON (its errors stay in
+# the JSON). A run that could not even open its members prints no JSON: its error
+# line (stderr) becomes one with every member counted as an error.
+fanout() {
+  local n=$1; shift
+  local r
+  r=$("$bin" bench "$@" --fanout "$n" --secs "$secs" --rate "$rate" --json 2>"$work/bench.err") || true
+  if [ -z "$r" ]; then
+    r=$(python3 -c 'import json,sys; print(json.dumps({"members": int(sys.argv[1]), "sent": 0, "complete": 0,
+      "deliveries": 0, "deliveries_per_sec": 0, "last_p50_us": None, "last_p99_us": None,
+      "first_p50_us": None, "errors": int(sys.argv[1]), "first_error": sys.argv[2]}))' "$n" "$(tail -1 "$work/bench.err")")
+    echo "fanout.sh: $(tail -1 "$work/bench.err")" >&2
+  fi
+  echo "$r"
+}
 
 # --- 1. fan-out: event loop against thread per member -------------------------
 sizes=$(printf '%s\n' 1 $((idle / 100)) $((idle / 10)) "$idle" | awk '$1 >= 1' | sort -nu)
@@ -96,7 +109,7 @@ for model in event-loop threads; do
     for _ in $(seq "$runs"); do
       start_chat s --model "$model"
       start_kb=$(peak_rss_kb "$s_pid")
-      r=$(fanout "tcp://127.0.0.1:$s_port" --fanout "$n")
+      r=$(fanout "$n" "tcp://127.0.0.1:$s_port")
       printf '{"model":"%s","n":%s,"rss_start_kb":%s,"rss_peak_kb":%s,"run":%s}\n' \
         "$model" "$n" "$start_kb" "$(peak_rss_kb "$s_pid")" "$r" >>"$work/fanout.jsonl"
       stop "$s_pid"
@@ -117,7 +130,7 @@ for where in same relay; do
   sender=$b_port; [ "$where" = relay ] && sender=$a_port
   echo "--- relay: $members members on B, sender on $([ "$where" = relay ] && echo A || echo B)" >&2
   for _ in $(seq "$runs"); do
-    r=$(fanout "tcp://127.0.0.1:$b_port" --fanout "$members" --send-to "tcp://127.0.0.1:$sender")
+    r=$(fanout "$members" "tcp://127.0.0.1:$b_port" --send-to "tcp://127.0.0.1:$sender")
     printf '{"where":"%s","n":%s,"run":%s}\n' "$where" "$members" "$r" >>"$work/relay.jsonl"
   done
 done

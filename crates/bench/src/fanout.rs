@@ -36,6 +36,10 @@ pub const DRAIN: Duration = Duration::from_secs(3);
 /// Fewer complete lines than this: no p99 (it would be the maximum).
 pub const MIN_SAMPLES_FOR_P99: usize = 100;
 
+/// Longest wait for one member's connect(2): a server too slow to accept lets
+/// the kernel's queue fill, and the SYNs are retried (1 s, 3 s, 7 s, …).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How often `fanout sync` is repeated while waiting for the members.
 const SYNC_EVERY: Duration = Duration::from_millis(100);
 
@@ -129,7 +133,12 @@ pub fn run(opts: &FanoutOptions) -> io::Result<FanoutReport> {
     let mut members = Vec::with_capacity(opts.members);
     for i in 0..opts.members {
         // connect(2), blocking: one at a time, so the server's backlog never overflows.
-        let s = StdStream::connect(opts.members_at)?;
+        let s = StdStream::connect_timeout(&opts.members_at, CONNECT_TIMEOUT).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("member {} of {}: connect: {e}", i + 1, opts.members),
+            )
+        })?;
         s.set_nonblocking(true)?;
         let mut stream = TcpStream::from_std(s);
         poll.registry()
