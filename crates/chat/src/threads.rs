@@ -22,8 +22,8 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lifecycle::tcp::Connection;
@@ -38,10 +38,12 @@ use crate::tcp::who;
 /// before that member is dropped as not reading.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Everyone in the room: an id and a clone of each member's socket.
+/// Everyone in the room: an id and each member's socket, shared with its thread
+/// (`&TcpStream` reads and writes, so one fd serves both: no `dup(2)`, which
+/// would double the fds per member).
 #[derive(Default)]
 pub struct Members {
-    list: Mutex<Vec<(u64, TcpStream)>>,
+    list: Mutex<Vec<(u64, Arc<TcpStream>)>>,
     next_id: AtomicU64,
 }
 
@@ -52,12 +54,12 @@ pub fn serve(
     limits: Limits,
     max_line: usize,
 ) -> io::Result<()> {
-    let members = std::sync::Arc::new(Members::default());
+    let members = Arc::new(Members::default());
     info!(
         "chat room (--model threads, the comparison baseline): TCP members on {}; no WebSocket side",
         listener.local_addr()?
     );
-    let stats = std::sync::Arc::new(LoopStats::default());
+    let stats = Arc::new(LoopStats::default());
     serve::v2_threads::serve(listener, shutdown, limits, stats, move |conn| {
         member(conn, &members, max_line)
     })
@@ -69,12 +71,10 @@ pub fn serve(
 fn member(conn: Connection, members: &Members, max_line: usize) {
     let tuple = conn.tuple();
     let id = members.next_id.fetch_add(1, Ordering::Relaxed);
-    let Ok(out) = conn.stream().try_clone() else {
-        return;
-    };
-    let _ = out.set_write_timeout(Some(WRITE_TIMEOUT));
-    lock(members).push((id, out));
-    let mut reader = BufReader::new(conn);
+    let stream = Arc::new(conn.into_std());
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    lock(members).push((id, Arc::clone(&stream)));
+    let mut reader = BufReader::new(&*stream);
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -102,7 +102,7 @@ fn say(members: &Members, from: u64, tuple: &FourTuple, line: &[u8]) {
     let out = format!("[{}] {}\n", who(tuple), escape(text));
     lock(members).retain_mut(|(id, stream)| {
         *id == from || {
-            let ok = stream.write_all(out.as_bytes()).is_ok();
+            let ok = (&**stream).write_all(out.as_bytes()).is_ok();
             if !ok {
                 warn!("a member did not take a line within {WRITE_TIMEOUT:?}: dropped");
                 let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -114,6 +114,6 @@ fn say(members: &Members, from: u64, tuple: &FourTuple, line: &[u8]) {
 // ANCHOR_END: member
 
 /// The list, even if a member's thread panicked while holding it.
-fn lock(members: &Members) -> std::sync::MutexGuard<'_, Vec<(u64, TcpStream)>> {
+fn lock(members: &Members) -> std::sync::MutexGuard<'_, Vec<(u64, Arc<TcpStream>)>> {
     members.list.lock().unwrap_or_else(|e| e.into_inner())
 }
