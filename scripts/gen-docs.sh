@@ -138,6 +138,12 @@ echo "wrote $out/push-compare.txt, $out/push-capture-*.txt"
 scripts/lossy-link.sh >"$out/lossy-link.txt"
 echo "wrote $out/lossy-link.txt"
 
+# --- docs/chat.md: fan-out to 1,000 members and the relay, measured ---------------
+# A smaller run than bench.sh's (whose fan-out table goes up to 10,000 members
+# and lands in bench.md): rows at 1, 10, 100 and 1,000 members, 3 runs each.
+scripts/fanout.sh --idle 1000 --runs 3 --secs 2 --out "$out/chat-fanout.md" >/dev/null
+echo "wrote $out/chat-fanout.md"
+
 # --- docs/event-loop.md: threads against the event loop, measured -------------
 # The full run (10,000 idle connections; a few minutes). bench.sh exits 3 when a
 # goal is missed: the table then says MISSED, which is what the docs must show,
