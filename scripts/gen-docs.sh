@@ -80,6 +80,9 @@ scripts/gen-bridge-docs.sh
 # The same data `socklab exercise show` prints, so the page and the tool agree.
 "$bin" exercise markdown > "$out/exercises.md"
 echo "wrote $out/exercises.md"
+# The Korean texts of the same file, for docs/ko/exercises.md.
+"$bin" exercise markdown --lang ko > "$out/exercises.ko.md"
+echo "wrote $out/exercises.ko.md"
 
 # --- docs/compare.md: the comparison table and one transport's JSON ----------
 # socklab compare starts its own servers in-process on ephemeral loopback ports,
