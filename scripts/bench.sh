@@ -32,6 +32,10 @@
 #    (the `push-subscribers` binary, one thread with mio), each on a fresh
 #    `socklab serve push --rate 10` for S seconds: delivery latency p50/p99 (event
 #    creation to receipt, one clock) and the server's peak RSS, side by side.
+# 7. Fan-out (scripts/fanout.sh, its tables appended to FILE): one sender, 1,
+#    N/100, N/10 and N TCP members of `socklab serve chat`, event loop against
+#    --model threads (a thread per member): time to the LAST member p50/p99,
+#    deliveries/s, server peak RSS; and the Redis relay against one process.
 # Every cell is the median of R runs (the flood, storm and memory cells: R
 # fresh runs each), every figure comes from this run; compare them as ratios,
 # since absolute numbers depend on the machine and whatever else it is doing.
@@ -531,6 +535,14 @@ if errors:
 if missed:
     sys.exit(3)
 EOF
+# --- 7. fan-out and the relay: scripts/fanout.sh, its own anchored tables ----------
+fanout_status=0
+scripts/fanout.sh --secs "$secs" --runs "$runs" --idle "$idle" --out "$work/fanout.md" >/dev/null || fanout_status=$?
+[ -f "$work/fanout.md" ] && { echo; cat "$work/fanout.md"; } >>"$out"
+if [ "$fanout_status" -ne 0 ] && [ "$status" -eq 0 ]; then
+  echo "bench.sh: fan-out runs saw errors (see the fan-out table)" >&2
+  status=1
+fi
 echo "written to $out" >&2
 if [ "$status" -eq 3 ] && ! $goal_exit; then
   echo "bench.sh: goals MISSED; exit status 0 as --no-goal-exit asks" >&2

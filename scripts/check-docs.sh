@@ -3,7 +3,9 @@
 # file and a real ANCHOR region, so the docs quote code that exists; and the
 # lesson pages (docs/lessons.md, docs/handout.md and their Korean versions under
 # docs/ko/) are what docs/lessons.toml makes, with every English text beside a
-# Korean one (scripts/gen-lessons.py --check says which is missing).
+# Korean one (scripts/gen-lessons.py --check says which is missing); and every
+# exercise of exercises/exercises.toml has its Korean texts, with the generated
+# exercise pages (docs/generated/exercises.md, exercises.ko.md) carrying them.
 #
 # Usage: scripts/check-docs.sh
 set -euo pipefail

@@ -80,6 +80,9 @@ scripts/gen-bridge-docs.sh
 # The same data `socklab exercise show` prints, so the page and the tool agree.
 "$bin" exercise markdown > "$out/exercises.md"
 echo "wrote $out/exercises.md"
+# The Korean texts of the same file, for docs/ko/exercises.md.
+"$bin" exercise markdown --lang ko > "$out/exercises.ko.md"
+echo "wrote $out/exercises.ko.md"
 
 # --- docs/compare.md: the comparison table and one transport's JSON ----------
 # socklab compare starts its own servers in-process on ephemeral loopback ports,
@@ -137,6 +140,12 @@ echo "wrote $out/push-compare.txt, $out/push-capture-*.txt"
 # namespaces are not permitted.
 scripts/lossy-link.sh >"$out/lossy-link.txt"
 echo "wrote $out/lossy-link.txt"
+
+# --- docs/chat.md: fan-out to 1,000 members and the relay, measured ---------------
+# A smaller run than bench.sh's (whose fan-out table goes up to 10,000 members
+# and lands in bench.md): rows at 1, 10, 100 and 1,000 members, 3 runs each.
+scripts/fanout.sh --idle 1000 --runs 3 --secs 2 --out "$out/chat-fanout.md" >/dev/null
+echo "wrote $out/chat-fanout.md"
 
 # --- docs/event-loop.md: threads against the event loop, measured -------------
 # The full run (10,000 idle connections; a few minutes). bench.sh exits 3 when a

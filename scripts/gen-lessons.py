@@ -13,13 +13,24 @@ The pages it writes (never edit them by hand; edit docs/lessons.toml):
 The handout quotes real output through mdBook's {{#include generated/FILE}}, so
 what it shows is whatever scripts/gen-docs.sh last measured, never a typed copy.
 scripts/check-docs.sh runs --check; scripts/gen-docs.sh runs the writer.
+
+--check also reads exercises/exercises.toml, the exercises' one data file: every
+[exercise.ko] text must be there, and the pages `socklab exercise markdown
+[--lang ko]` made from it (docs/generated/exercises.md and exercises.ko.md,
+included by docs/exercises.md and docs/ko/exercises.md) must carry every
+title. socklab's own test (`cargo test -p socklab`) compares those pages byte
+for byte; this check needs no build.
 """
 import re
 import sys
 import tomllib
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+EXERCISES = ROOT / "exercises" / "exercises.toml"
+# The texts of an exercise a reader reads, in English and in [exercise.ko].
+EXERCISE_FIELDS = ("title", "goal", "task", "hint")
 LANGS = ("en", "ko")
 # The fields a lesson may have, in the order the index prints them.
 TEXT_FIELDS = ("title", "belief", "correction", "run", "see", "also", "coming", "chapter", "question")
@@ -128,6 +139,33 @@ def problems(data):
     return bad
 
 
+def exercise_problems():
+    """A Korean exercise text missing, or a generated exercise page without an
+    exercise's title (in its language): not made from the data as it is now."""
+    with open(EXERCISES, "rb") as f:
+        exercises = tomllib.load(f)["exercise"]
+    bad = []
+    pages = {}
+    for lang, name in (("en", "exercises.md"), ("ko", "exercises.ko.md")):
+        path = DOCS / "generated" / name
+        pages[lang] = path.read_text() if path.is_file() else None
+        if pages[lang] is None:
+            bad.append("docs/generated/%s does not exist: run scripts/gen-docs.sh" % name)
+    for e in exercises:
+        where = "exercise %s" % e.get("id", "?")
+        ko = e.get("ko", {})
+        for f in EXERCISE_FIELDS:
+            if not str(ko.get(f, "")).strip():
+                bad.append("%s: [exercise.ko] '%s' has no Korean text" % (where, f))
+        for lang, title in (("en", e.get("title", "")), ("ko", ko.get("title", ""))):
+            heading = "## %s. %s\n" % (e.get("id"), title)
+            if title and pages[lang] is not None and heading not in pages[lang]:
+                name = "exercises.md" if lang == "en" else "exercises.ko.md"
+                bad.append("%s: docs/generated/%s has no '%s': run `socklab exercise markdown%s`"
+                           % (where, name, heading.strip(), "" if lang == "en" else " --lang ko"))
+    return bad, len(exercises)
+
+
 def main():
     check = sys.argv[1:] == ["--check"]
     if sys.argv[1:] not in ([], ["--check"]):
@@ -138,7 +176,10 @@ def main():
     bad = problems(data)
     for line in bad:
         print("docs/lessons.toml: " + line)
-    if bad:
+    ex_bad, ex_count = exercise_problems() if check else ([], 0)
+    for line in ex_bad:
+        print("exercises/exercises.toml: " + line)
+    if bad or ex_bad:
         return 1
     pages = {
         "lessons.md": lessons_page(data, "en", ""),
@@ -159,6 +200,7 @@ def main():
             print("wrote docs/" + name)
     if check and not stale:
         print("lessons: %d lessons, every text in English and Korean, pages up to date" % len(data["lesson"]))
+        print("exercises: %d exercises, every text in English and Korean, both pages carry every title" % ex_count)
     return stale
 
 

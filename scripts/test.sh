@@ -5,7 +5,7 @@
 #   --quick   format, lint, the Rust tests and the book only (skip the third-party
 #             interop runs, Autobahn, the bench smoke run, captures and the lossy link)
 #
-# Idempotent: whatever a step needs (mdBook in .tools/mdbook, ncat, Python and Node
+# Idempotent: whatever a step needs (mdBook in .tools/mdbook, redis-server, ncat, Python and Node
 # clients, Chromium, Autobahn|Testsuite) is installed by that step's own script
 # when missing. Run it as root: apt installs and the captures need it.
 set -euo pipefail
@@ -27,6 +27,8 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
+# The relay test (crates/socklab/tests/relay.rs) runs its own redis-server.
+apt_install redis-server
 cargo build --workspace --release --locked
 cargo test --workspace --locked 2>&1 | tee target/test-output.txt
 # Sum cargo's per-binary "test result" lines for the closing line below.

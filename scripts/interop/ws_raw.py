@@ -17,7 +17,9 @@ import sys
 # RFC 6455 section 1.3's example key. A real client draws 16 random bytes each time.
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 # A fixed mask key, so the printed bytes are the same every run. A real client
-# must draw a fresh random one for every frame (section 10.3).
+# must draw a fresh random one for every frame (section 10.3). socklab's own way
+# to get repeatable bytes is `socklab send ws://… --seed N` (a seeded key and a
+# seeded mask per frame, through its usual client).
 MASK = bytes([0x37, 0xFA, 0x21, 0x3D])
 OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 

@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod churn;
+pub mod fanout;
 
 use std::fmt;
 use std::io::{self, Read, Write};

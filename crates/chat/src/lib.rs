@@ -21,8 +21,10 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod relay;
 pub mod room;
 pub mod tcp;
+pub mod threads;
 pub mod ws;
 
 use std::io;
@@ -31,6 +33,7 @@ use std::sync::Arc;
 use std::thread;
 
 use lifecycle::Shutdown;
+use log::info;
 use serve::{Engine, Limits};
 
 use crate::room::{ChatStats, Room};
@@ -61,6 +64,11 @@ pub struct Config {
     pub max_line: usize,
     /// Bytes queued for a member before it is dropped as not reading.
     pub slow_limit: usize,
+    /// Share the room with other processes through this Redis
+    /// (`redis://127.0.0.1:PORT`); see [`relay`].
+    pub relay: Option<String>,
+    /// Joins and leaves announced to the room (`--no-joins` turns it off).
+    pub announce: bool,
 }
 
 impl Default for Config {
@@ -69,6 +77,8 @@ impl Default for Config {
             limits: Limits::default(),
             max_line: DEFAULT_MAX_LINE,
             slow_limit: DEFAULT_SLOW_LIMIT,
+            relay: None,
+            announce: true,
         }
     }
 }
@@ -84,7 +94,21 @@ pub fn serve(
     stats: Arc<ChatStats>,
 ) -> io::Result<()> {
     let [tcp_engine, ws_engine] = engines;
-    let room = Room::new(vec![tcp_engine.mailbox(), ws_engine.mailbox()], stats);
+    info!(
+        "chat room: TCP members on {}, WebSocket members and the page on {}",
+        tcp.local_addr()?,
+        ws.local_addr()?
+    );
+    let mailboxes = vec![tcp_engine.mailbox(), ws_engine.mailbox()];
+    let room = match &config.relay {
+        None => Room::with_relay(mailboxes, stats, None, config.announce),
+        Some(url) => {
+            let (outbox, lines) = relay::outbox();
+            let room = Room::with_relay(mailboxes, stats, Some(outbox), config.announce);
+            relay::start(url, Arc::clone(&room), lines, shutdown.clone())?;
+            room
+        }
+    };
     let config = Arc::new(config);
     let limits = config.limits;
     let (r, c, s) = (Arc::clone(&room), Arc::clone(&config), shutdown.clone());

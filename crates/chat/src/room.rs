@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use log::warn;
 use serve::v3_event_loop::{ConnId, Mail, Mailbox};
 
+use crate::relay::{Outbox, Outgoing, RELAY_BUFFER};
+
 /// Who said something: which engine (0 TCP, 1 WebSocket) and which connection.
 /// The sender does not get its own line back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +33,23 @@ pub struct ChatStats {
     pub dropped: AtomicUsize,
     /// Lines that could not be posted to some loop (its mailbox was full).
     pub not_posted: AtomicUsize,
+    /// Members' lines handed to the Redis relay (`--relay`).
+    pub relayed_out: AtomicUsize,
+    /// Lines from other processes, received through the relay.
+    pub relayed_in: AtomicUsize,
+    /// Members' lines the relay could not take (its buffer was full): the
+    /// sender was told.
+    pub not_relayed: AtomicUsize,
 }
 
 /// One chat room across both engines.
 pub struct Room {
     mailboxes: Vec<Mailbox>,
+    /// Members' lines also go here when the room spans processes (`--relay`).
+    relay: Option<Outbox>,
+    /// Joins and leaves announced (off for the fan-out bench: N joins would be
+    /// N²/2 lines).
+    announce: bool,
     members: AtomicUsize,
     /// The room's counters.
     pub stats: Arc<ChatStats>,
@@ -44,8 +58,21 @@ pub struct Room {
 impl Room {
     /// A room reaching the loops of these engines' mailboxes (index = engine).
     pub fn new(mailboxes: Vec<Mailbox>, stats: Arc<ChatStats>) -> Arc<Room> {
+        Room::with_relay(mailboxes, stats, None, true)
+    }
+
+    /// A room whose members' lines are also handed to a relay (see
+    /// [`crate::relay`]), so that other processes' members hear them.
+    pub fn with_relay(
+        mailboxes: Vec<Mailbox>,
+        stats: Arc<ChatStats>,
+        relay: Option<Outbox>,
+        announce: bool,
+    ) -> Arc<Room> {
         Arc::new(Room {
             mailboxes,
+            relay,
+            announce,
             members: AtomicUsize::new(0),
             stats,
         })
@@ -53,8 +80,36 @@ impl Room {
 
     // ANCHOR: say
     /// Posts `line` to every member of every loop of every engine, except its
-    /// sender. Returns false if some loop's mailbox was full (counted, logged).
+    /// sender, and hands a member's line to the relay if there is one. Returns
+    /// false if some loop's mailbox was full (counted, logged).
     pub fn say(&self, from: Option<Origin>, line: &str) -> bool {
+        let all = self.post_here(from, line);
+        if let (Some(from), Some(relay)) = (from, &self.relay) {
+            self.relay(relay, from, line);
+        }
+        all
+    }
+
+    /// The room's own notice (joins, leaves, the relay's state): this process's
+    /// members only.
+    pub fn notice(&self, line: &str) -> bool {
+        self.post_here(None, line)
+    }
+
+    /// A join or a leave, unless the room was asked not to (`--no-joins`).
+    pub fn announce(&self, line: &str) {
+        if self.announce {
+            self.post_here(None, line);
+        }
+    }
+
+    /// A line from another process (through the relay): to every member here.
+    pub fn say_relayed(&self, line: &str) -> bool {
+        self.post_here(None, line)
+    }
+
+    /// Posts `line` to every loop's mailbox (every member here but `from`).
+    fn post_here(&self, from: Option<Origin>, line: &str) -> bool {
         self.stats.said.fetch_add(1, Ordering::Relaxed);
         let body: Arc<[u8]> = Arc::from(line.as_bytes());
         let mut all = true;
@@ -74,6 +129,45 @@ impl Room {
         all
     }
     // ANCHOR_END: say
+
+    // ANCHOR: relay
+    /// Hands a member's line to the relay's bounded buffer. Full (Redis has
+    /// been away for [`RELAY_BUFFER`] lines): the sender is told, never silence.
+    fn relay(&self, relay: &Outbox, from: Origin, line: &str) {
+        let out = Outgoing {
+            from,
+            line: line.to_string(),
+        };
+        match relay.0.try_send(out) {
+            Ok(()) => {
+                self.stats.relayed_out.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.stats.not_relayed.fetch_add(1, Ordering::Relaxed);
+                warn!(
+                    "relay: buffer full ({RELAY_BUFFER} lines waiting): a line was not relayed; its sender is told"
+                );
+                self.tell(
+                    from,
+                    &format!("* not relayed: {RELAY_BUFFER} lines already wait for Redis; only this server's members saw your line"),
+                );
+            }
+        }
+    }
+    // ANCHOR_END: relay
+
+    /// Posts `line` to one member only.
+    pub fn tell(&self, to: Origin, line: &str) {
+        if let Some(mailbox) = self.mailboxes.get(to.engine) {
+            let mail = Mail {
+                from: None,
+                body: Arc::from(line.as_bytes()),
+            };
+            if let Err(e) = mailbox.post(to.conn, mail) {
+                warn!("a notice for one member was not posted: {e}");
+            }
+        }
+    }
 
     /// A member came in; returns how many there are now.
     pub fn join(&self) -> usize {

@@ -51,10 +51,11 @@ impl TcpMember {
     ) -> TcpMember {
         let n = room.join();
         info!("[{tuple}] joined the room ({})", plural(n, "member"));
-        room.say(
-            None,
-            &format!("* {} joined ({})", who(&tuple), plural(n, "member")),
-        );
+        room.announce(&format!(
+            "* {} joined ({})",
+            who(&tuple),
+            plural(n, "member")
+        ));
         TcpMember {
             stream: Tracked::new(stream, tuple),
             tuple,
@@ -195,10 +196,11 @@ impl Session for TcpMember {
 impl Drop for TcpMember {
     fn drop(&mut self) {
         let n = self.room.leave();
-        self.room.say(
-            None,
-            &format!("* {} left ({})", who(&self.tuple), plural(n, "member")),
-        );
+        self.room.announce(&format!(
+            "* {} left ({})",
+            who(&self.tuple),
+            plural(n, "member")
+        ));
     }
 }
 

@@ -157,10 +157,11 @@ impl WsMember {
                     self.tuple,
                     plural(n, "member")
                 );
-                self.room.say(
-                    None,
-                    &format!("* {} joined ({})", who(&self.tuple), plural(n, "member")),
-                );
+                self.room.announce(&format!(
+                    "* {} joined ({})",
+                    who(&self.tuple),
+                    plural(n, "member")
+                ));
                 self.phase =
                     Phase::Member(Box::new(websocket::server(&rest, self.config.max_line)));
             }
@@ -338,10 +339,11 @@ impl Drop for WsMember {
     fn drop(&mut self) {
         if self.joined {
             let n = self.room.leave();
-            self.room.say(
-                None,
-                &format!("* {} left ({})", who(&self.tuple), plural(n, "member")),
-            );
+            self.room.announce(&format!(
+                "* {} left ({})",
+                who(&self.tuple),
+                plural(n, "member")
+            ));
         }
     }
 }

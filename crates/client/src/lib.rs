@@ -20,6 +20,8 @@
 //!   measured facts, as a table or as JSON.
 //! - [`push`]: `compare --push` — the same events by short polling, long
 //!   polling, streaming, Server-Sent Events and WebSocket, measured on the wire.
+//! - [`seeded`]: `send --seed N` — a fixed `Sec-WebSocket-Key` and fixed
+//!   masking keys, so the client's bytes are the same on every run.
 //! - [`stats`]: the one percentile definition, the interquartile range, and the
 //!   bootstrap interval and noise rule that decide whether two medians differ.
 //! - [`style`]: terminal colors, off for pipes, `--no-color` and `NO_COLOR`.
@@ -36,6 +38,7 @@ pub mod pipe;
 pub mod push;
 pub mod records;
 pub mod scheme;
+pub mod seeded;
 pub mod stats;
 pub mod style;
 pub mod transport;

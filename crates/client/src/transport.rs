@@ -668,7 +668,21 @@ impl Transport {
     ///
     /// The wait for the server's side is bounded as a whole: [`CLOSE_TIMEOUT`]
     /// from the start of `close`, and at most [`CLOSE_MAX_BYTES`] read meanwhile.
-    pub fn close(mut self) -> Result<CloseReport, Error> {
+    pub fn close(self) -> Result<CloseReport, Error> {
+        self.close_with(None)
+    }
+
+    /// [`Transport::close`] for ws, with our close frame given as bytes (built
+    /// by [`crate::wire::close_frame`] with a known mask, for `send --seed`):
+    /// it is written past tungstenite, and the server's close frame and FIN are
+    /// then read from the Tap as bytes, so tungstenite never answers with a
+    /// close frame of its own (masked at random). The close code comes from
+    /// the recorded bytes. tcp and udp close as [`Transport::close`] does.
+    pub fn close_raw(self, close_frame: &[u8]) -> Result<CloseReport, Error> {
+        self.close_with(Some(close_frame))
+    }
+
+    fn close_with(mut self, raw_close: Option<&[u8]>) -> Result<CloseReport, Error> {
         let mut report = CloseReport::default();
         let deadline = Instant::now() + CLOSE_TIMEOUT;
         match self.link {
@@ -704,31 +718,36 @@ impl Transport {
                     .conn()
                     .set_idle_timeout(Some(CLOSE_TIMEOUT))?;
                 let start = self.log.total(Direction::Received);
-                let normal = CloseFrame {
-                    code: CloseCode::Normal,
-                    reason: Utf8Bytes::from_static(""),
-                };
-                // Queues and flushes our close frame (1000, masked like every
-                // client frame). Fails only if the server closed already.
-                let _ = ws.close(Some(normal));
-                loop {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero()
-                        || self.log.total(Direction::Received) - start >= CLOSE_MAX_BYTES
-                    {
-                        break; // the server is not closing; we close anyway
-                    }
-                    ws.get_ref().get_ref().conn().set_idle_timeout(Some(left))?;
-                    match ws.read() {
-                        // The server's close frame answering ours.
-                        Ok(Message::Close(frame)) => {
-                            report.close_code = frame.map(|f| f.code.into());
+                if let Some(frame) = raw_close {
+                    let tap = ws.get_mut();
+                    report.close_code = close_past_tungstenite(tap, frame, &self.log, deadline)?;
+                } else {
+                    let normal = CloseFrame {
+                        code: CloseCode::Normal,
+                        reason: Utf8Bytes::from_static(""),
+                    };
+                    // Queues and flushes our close frame (1000, masked like every
+                    // client frame). Fails only if the server closed already.
+                    let _ = ws.close(Some(normal));
+                    loop {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero()
+                            || self.log.total(Direction::Received) - start >= CLOSE_MAX_BYTES
+                        {
+                            break; // the server is not closing; we close anyway
                         }
-                        // Data still in flight before its close frame: dropped.
-                        Ok(_) => {}
-                        // ConnectionClosed: read() returned 0, the server's FIN.
-                        // Or a timeout: the server never closed; we will.
-                        Err(_) => break,
+                        ws.get_ref().get_ref().conn().set_idle_timeout(Some(left))?;
+                        match ws.read() {
+                            // The server's close frame answering ours.
+                            Ok(Message::Close(frame)) => {
+                                report.close_code = frame.map(|f| f.code.into());
+                            }
+                            // Data still in flight before its close frame: dropped.
+                            Ok(_) => {}
+                            // ConnectionClosed: read() returned 0, the server's FIN.
+                            // Or a timeout: the server never closed; we will.
+                            Err(_) => break,
+                        }
                     }
                 }
             }
@@ -752,6 +771,39 @@ impl Transport {
         Ok(report)
     }
     // ANCHOR_END: close
+}
+
+/// [`Transport::close_raw`]'s ws close: writes `frame` through the Tap, reads
+/// (and so records) what the server sends until its FIN, bounded like
+/// [`Transport::close`], and returns the code of the last close frame the
+/// server sent, read from the recorded bytes.
+fn close_past_tungstenite(
+    tap: &mut Tap<Pipe>,
+    frame: &[u8],
+    log: &TapLog,
+    deadline: Instant,
+) -> Result<Option<u16>, Error> {
+    let start = log.total(Direction::Received);
+    // Fails only if the server closed already; what it sent is read anyway.
+    let _ = tap.write_all(frame).and_then(|()| tap.flush());
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || log.total(Direction::Received) - start >= CLOSE_MAX_BYTES {
+            break; // the server is not closing; we close anyway
+        }
+        tap.get_ref().conn().set_idle_timeout(Some(left))?;
+        match tap.read(&mut buf) {
+            Ok(0) | Err(_) => break, // FIN, timeout, or the peer is gone
+            Ok(_) => {}
+        }
+    }
+    Ok(crate::wire::ws_conversation(&log.records())
+        .server
+        .frames
+        .iter()
+        .rev()
+        .find_map(|f| f.close_code()))
 }
 
 /// The kernel's states of both ends of `tuple`, once one of them is in TIME_WAIT

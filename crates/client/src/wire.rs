@@ -26,8 +26,10 @@ use http1::{Headers, Parsed};
 use lifecycle::Direction;
 use lifecycle::narrate::plural;
 use lifecycle::tap::Record;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
-use tungstenite::protocol::frame::{Frame, FrameHeader};
+use tungstenite::protocol::frame::{Frame, FrameHeader, Utf8Bytes};
 
 use crate::style::{Paint, Style};
 
@@ -458,6 +460,21 @@ pub fn data_frame(payload: &[u8], text: bool, mask: Option<[u8; 4]>) -> Vec<u8> 
 }
 // ANCHOR_END: data_frame
 
+/// The bytes of a close frame with status `code` and no reason, masked with
+/// `mask` if given: what tungstenite's `close(Some(..))` writes, with a key
+/// known in advance (`socklab send --seed`).
+pub fn close_frame(code: u16, mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut frame = Frame::close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from_static(""),
+    }));
+    frame.header_mut().mask = mask;
+    let mut bytes = Vec::with_capacity(frame.len());
+    // Writing into a Vec cannot fail.
+    let _ = frame.format(&mut bytes);
+    bytes
+}
+
 /// How many bytes of `frame` are header (2 to 14), if it starts with a whole one.
 pub fn header_len(frame: &[u8]) -> Option<usize> {
     let mut cursor = Cursor::new(frame);
@@ -852,6 +869,16 @@ mod tests {
         assert_eq!(header_len(&masked), Some(6));
         // The 16-bit form: 256 bytes, unmasked (§5.7's binary example).
         assert_eq!(hex(&data_frame(&[0; 256], false, None)[..4]), "82 7e 01 00");
+    }
+
+    /// The seeded close: 1000 with no reason is 88 82, the key, then 03 e8
+    /// masked; parsed back, it is the close code it was built with.
+    #[test]
+    fn close_frame_carries_its_code() {
+        assert_eq!(hex(&close_frame(1000, None)), "88 02 03 e8");
+        let masked = close_frame(1000, Some([1, 2, 3, 4]));
+        assert_eq!(hex(&masked), "88 82 01 02 03 04 02 ea");
+        assert_eq!(parse_frames(&masked).frames[0].close_code(), Some(1000));
     }
 
     /// Lesson 6: RFC 6455 §1.3's own example key gives its own example Accept.

@@ -3,7 +3,8 @@
 //! One file feeds `socklab exercise list | show`, the check's headings and the
 //! book's page (`socklab exercise markdown`, run by scripts/gen-docs.sh), so the
 //! tool and the book say the same thing. A Korean text sits beside each English
-//! one (`[exercise.ko]`) for the Korean pages.
+//! one (`[exercise.ko]`) for the Korean page (docs/ko/exercises.md) and
+//! `socklab exercise show N --lang ko`.
 
 use std::sync::OnceLock;
 
@@ -69,6 +70,51 @@ pub struct Korean {
     pub hint: String,
 }
 
+/// The language of an exercise's texts: English, or the Korean of `[exercise.ko]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// The texts as the tool prints them.
+    #[default]
+    En,
+    /// 한국어: docs/ko/exercises.md and `socklab exercise show N --lang ko`.
+    Ko,
+}
+
+/// The texts of one exercise a student reads, in one language. The rest
+/// (`read`, the paths, the commands) names files and commands, and stays as is.
+#[derive(Debug, Clone, Copy)]
+pub struct Texts<'a> {
+    /// The title.
+    pub title: &'a str,
+    /// What the student learns.
+    pub goal: &'a str,
+    /// What to do.
+    pub task: &'a str,
+    /// A nudge.
+    pub hint: &'a str,
+}
+
+impl Exercise {
+    /// The texts in `lang`. A Korean text never falls back to English: the
+    /// catalog test and scripts/check-docs.sh fail while one is empty.
+    pub fn texts(&self, lang: Lang) -> Texts<'_> {
+        match lang {
+            Lang::En => Texts {
+                title: &self.title,
+                goal: &self.goal,
+                task: &self.task,
+                hint: &self.hint,
+            },
+            Lang::Ko => Texts {
+                title: &self.ko.title,
+                goal: &self.ko.goal,
+                task: &self.ko.task,
+                hint: &self.ko.hint,
+            },
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct File {
     exercise: Vec<Exercise>,
@@ -94,7 +140,8 @@ mod tests {
     use super::*;
 
     /// The classroom pack: at least 12 exercises, numbered 1, 2, 3 … in order,
-    /// each with every text filled in and at least one lesson.
+    /// each with every text filled in, in English and in Korean, and at least
+    /// one lesson.
     #[test]
     fn the_catalog_is_complete() {
         let all = catalog();
@@ -110,6 +157,19 @@ mod tests {
                 ("starter_says", &e.starter_says),
             ] {
                 assert!(!text.trim().is_empty(), "exercise {}: empty {name}", e.id);
+            }
+            let ko = e.texts(Lang::Ko);
+            for (name, text) in [
+                ("title", ko.title),
+                ("goal", ko.goal),
+                ("task", ko.task),
+                ("hint", ko.hint),
+            ] {
+                assert!(
+                    !text.trim().is_empty(),
+                    "exercise {}: empty ko.{name}",
+                    e.id
+                );
             }
             assert!(!e.lessons.is_empty(), "exercise {}: no lesson", e.id);
             assert!(e.lessons.iter().all(|l| (1..=23).contains(l)));

@@ -26,7 +26,7 @@ mod student;
 
 use std::path::{Path, PathBuf};
 
-pub use catalog::{Exercise, catalog, exercise};
+pub use catalog::{Exercise, Lang, catalog, exercise};
 pub use report::Report;
 
 /// Runs exercise `id`'s check on the work in `dir` (a crate directory, or a

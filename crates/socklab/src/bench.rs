@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use bench::fanout::FanoutOptions;
 use bench::{Options, Report, Target};
 use clap::Args;
 
@@ -38,11 +39,25 @@ pub struct Bench {
     /// One JSON object per line instead of the table
     #[arg(long)]
     json: bool,
+    /// Fan-out instead of ping-pong: N TCP members of a chat server (`socklab serve
+    /// chat --no-joins`) and one sender; each line timed to the LAST member's receipt
+    #[arg(long, value_name = "N")]
+    fanout: Option<usize>,
+    /// Lines per second from the fan-out sender
+    #[arg(long, default_value_t = 50.0, value_name = "R")]
+    rate: f64,
+    /// The fan-out sender joins this server instead (another process of the same
+    /// room, --relay): the time then includes the trip through Redis
+    #[arg(long, value_name = "URL")]
+    send_to: Option<Target>,
 }
 
 impl Bench {
     /// Runs the load against each URL in turn and prints one line per URL.
     pub fn run(self) -> anyhow::Result<()> {
+        if let Some(n) = self.fanout {
+            return self.fanout(n);
+        }
         anyhow::ensure!(self.conns >= 1, "--conns must be at least 1");
         anyhow::ensure!(
             self.secs > 0.0 && self.secs <= 3600.0,
@@ -79,6 +94,68 @@ impl Bench {
             errors == 0,
             "{errors} error{} during the load (causes above)",
             if errors == 1 { "" } else { "s" }
+        );
+        Ok(())
+    }
+
+    /// `--fanout N`: one chat server (the first URL, tcp://), N members, one
+    /// sender; prints the report (or its JSON).
+    fn fanout(&self, members: usize) -> anyhow::Result<()> {
+        let target = &self.targets[0];
+        anyhow::ensure!(
+            target.kind == bench::Kind::Tcp,
+            "--fanout needs the chat server's TCP address (tcp://127.0.0.1:7070): its members are TCP members"
+        );
+        anyhow::ensure!(members >= 1, "--fanout must be at least 1");
+        anyhow::ensure!(
+            self.rate > 0.0 && self.rate <= 10_000.0,
+            "--rate must be in (0, 10000]"
+        );
+        anyhow::ensure!(
+            self.secs > 0.0 && self.secs <= 3600.0,
+            "--secs must be in (0, 3600]"
+        );
+        let opts = FanoutOptions {
+            members,
+            members_at: target.addr,
+            sender_at: self.send_to.as_ref().map_or(target.addr, |t| t.addr),
+            rate: self.rate,
+            duration: Duration::from_secs_f64(self.secs),
+        };
+        let r = bench::fanout::run(&opts)?;
+        if self.json {
+            outln!("{}", r.to_json());
+        } else {
+            let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.2}", v / 1000.0));
+            outln!(
+                "fan-out to {} TCP members of {}{}: {} lines sent at {}/s, {} reached every member",
+                r.members,
+                target.url,
+                self.send_to
+                    .as_ref()
+                    .map_or(String::new(), |t| format!(" (sender on {})", t.url)),
+                r.sent,
+                self.rate,
+                r.complete
+            );
+            outln!(
+                "  send → last member: p50 {} ms, p99 {} ms{}; send → first member p50 {} ms; {:.0} deliveries/s",
+                ms(r.last_p50_us),
+                ms(r.last_p99_us),
+                if r.last_p99_us.is_none() && r.complete > 0 {
+                    " (too few samples for a p99)"
+                } else {
+                    ""
+                },
+                ms(r.first_p50_us),
+                r.deliveries_per_sec
+            );
+        }
+        anyhow::ensure!(
+            r.errors == 0,
+            "{} member(s) failed: {}",
+            r.errors,
+            r.first_error.unwrap_or_default()
         );
         Ok(())
     }

@@ -13,10 +13,14 @@
 //! whatever the server sends until it closes or SECS pass — for servers that
 //! speak first or do not echo, such as socket.io
 //! (`socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire`).
+//! `--seed N` (ws) fixes the `Sec-WebSocket-Key` and every mask key, so the
+//! client's bytes are the same on every run — for output pasted into a blog
+//! post; the ports, the times and the server's bytes stay real.
 
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use client::seeded::Seeded;
 use client::wire::{quoted, render_datagrams, render_stream, render_ws, ws_conversation};
 use client::{Framing, Incoming, Scheme, Style, Target, Transport};
 use lifecycle::narrate::plural;
@@ -27,7 +31,7 @@ use lifecycle::{Direction, FourTuple, TapLog};
 /// Flags of `socklab send`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send ws://127.0.0.1:8081/ hi --binary --wire  # through socklab bridge (or websockify) to tcp-echo\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)\n  socklab send ws://127.0.0.1:8080/ hi --unmasked --wire  # a frame without a mask: the server closes (which code?)\n  socklab send ws://127.0.0.1:8080/ --raw-frame '81 02 68 69' --wire  # any bytes as one frame\n  socklab send ws://127.0.0.1:8080/ hi --origin http://example.com --wire\n                                                        # against serve ws --allow-origin …: 403 (lesson 16)"
+    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send ws://127.0.0.1:8081/ hi --binary --wire  # through socklab bridge (or websockify) to tcp-echo\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)\n  socklab send ws://127.0.0.1:8080/ hi --unmasked --wire  # a frame without a mask: the server closes (which code?)\n  socklab send ws://127.0.0.1:8080/ --raw-frame '81 02 68 69' --wire  # any bytes as one frame\n  socklab send ws://127.0.0.1:8080/ hi --origin http://example.com --wire\n                                                        # against serve ws --allow-origin …: 403 (lesson 16)\n  socklab send ws://127.0.0.1:8080/ hello --seed 1 --wire  # the same key and masks every run (ports and times stay real)"
 )]
 pub struct Send {
     /// Where to send: tcp://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH
@@ -71,6 +75,12 @@ pub struct Send {
     /// would (a server started with --allow-origin refuses others with 403)
     #[arg(long, value_name = "ORIGIN")]
     origin: Option<String>,
+    /// ws only: take the Sec-WebSocket-Key and every frame's mask key from this
+    /// seed instead of at random, so two runs send the same bytes (for output
+    /// you paste into a post; ports and times stay real). Never do this outside
+    /// a lesson: RFC 6455 wants both unpredictable.
+    #[arg(long, value_name = "N", conflicts_with_all = ["unmasked", "raw_frame"])]
+    seed: Option<u64>,
 }
 
 // ANCHOR: states
@@ -184,6 +194,22 @@ fn send_one(t: &mut Transport, message: &[u8], binary: bool) -> Result<(), clien
     }
 }
 
+// ANCHOR: seeded_send
+/// One message as a frame masked with the seed's next key, built with
+/// tungstenite's `Frame` (client::wire::data_frame) and written through the Tap
+/// past tungstenite, whose client role always picks a random key. The echo is
+/// read back the usual way.
+fn send_seeded(
+    t: &mut Transport,
+    seeded: &mut Seeded,
+    message: &[u8],
+    binary: bool,
+) -> Result<(), client::Error> {
+    let frame = client::wire::data_frame(message, !binary, Some(seeded.mask()));
+    t.send_raw(&frame)
+}
+// ANCHOR_END: seeded_send
+
 /// `81 02 68 69`, `81026869` or `81:02:68:69` → bytes.
 fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
     let digits: String = text
@@ -243,13 +269,25 @@ impl Send {
         // Our handle on the Tap's records: kept even if connect fails, so
         // --wire can show what was exchanged before it did.
         let log = TapLog::new();
-        let headers: Vec<(&str, &str)> = match &self.origin {
+        let mut headers: Vec<(&str, &str)> = match &self.origin {
             Some(_) if scheme.framing() != Framing::Messages => {
                 anyhow::bail!("--origin is a header of the WebSocket Upgrade: it needs a ws:// URL")
             }
             Some(origin) => vec![("Origin", origin.as_str())],
             None => vec![],
         };
+        // --seed: the key first, then one mask per frame, in the order sent.
+        let mut seeded = match self.seed {
+            Some(_) if scheme.framing() != Framing::Messages => anyhow::bail!(
+                "--seed fixes the Sec-WebSocket-Key and the frames' mask keys: it needs a ws:// URL (tcp and udp send your bytes as they are, nothing random)"
+            ),
+            Some(seed) => Some(Seeded::new(seed)),
+            None => None,
+        };
+        let key = seeded.as_mut().map(Seeded::key);
+        if let Some(key) = &key {
+            headers.push(("Sec-WebSocket-Key", key.as_str()));
+        }
         let mut t = match Transport::connect_with_headers(&target, log.clone(), &headers) {
             Ok(t) => t,
             Err(e) => {
@@ -267,6 +305,11 @@ impl Send {
                 t.tuple(),
                 t.connect_time().as_secs_f64() * 1e6
             );
+            if let (Some(seed), Some(key)) = (self.seed, &key) {
+                outln!(
+                    "seed {seed}: Sec-WebSocket-Key {key} and every mask key come from the seed, so our bytes repeat; ports and times stay real"
+                );
+            }
         }
         // UDP sockets have no TCP state: --states only speaks for tcp and ws.
         let connected = scheme.framing().connected();
@@ -297,7 +340,10 @@ impl Send {
             listen(&mut t, self.timeout as f64, self.json)?;
         } else if let Some(secs) = self.listen {
             for message in &messages {
-                send_one(&mut t, message.as_bytes(), self.binary)?;
+                match seeded.as_mut() {
+                    Some(seeded) => send_seeded(&mut t, seeded, message.as_bytes(), self.binary)?,
+                    None => send_one(&mut t, message.as_bytes(), self.binary)?,
+                }
                 if !self.json {
                     outln!("→ {} ({} bytes)", quoted(message.as_bytes()), message.len());
                 }
@@ -308,7 +354,10 @@ impl Send {
             .iter()
             .filter(|_| self.listen.is_none() && raw.is_none())
         {
-            send_one(&mut t, message.as_bytes(), self.binary)?;
+            match seeded.as_mut() {
+                Some(seeded) => send_seeded(&mut t, seeded, message.as_bytes(), self.binary)?,
+                None => send_one(&mut t, message.as_bytes(), self.binary)?,
+            }
             let echo = t
                 .receive_bytes(message.len())
                 .map_err(|e| echo_error(e, message, scheme, self.timeout))?;
@@ -342,7 +391,12 @@ impl Send {
         let wire = t.wire_log();
         let tls = t.tls().cloned();
         let tuple = t.tuple();
-        let report = t.close()?;
+        let report = match seeded.as_mut() {
+            // Our close frame, masked from the seed too, and the server's
+            // answer read as bytes, so tungstenite adds no frame of its own.
+            Some(seeded) => t.close_raw(&client::wire::close_frame(1000, Some(seeded.mask())))?,
+            None => t.close()?,
+        };
         let closed_at = log.elapsed();
         let records = log.records();
         if states {
@@ -363,6 +417,7 @@ impl Send {
             let json = serde_json::json!({
                 "url": self.url,
                 "scheme": scheme,
+                "seed": self.seed,
                 "tuple": tuple.to_string(),
                 "exchanges": exchanges,
                 "records": records.iter().map(RecordJson::new).collect::<Vec<_>>(),

@@ -348,6 +348,76 @@ fn send_json_gives_bytes_as_hex() {
     assert_eq!(json["exchanges"][0]["received_hex"][0], "6869");
 }
 
+/// Issue 14, the blog kit: `send --seed N` twice gives byte-identical client
+/// records on the Tap — the Upgrade with the same Sec-WebSocket-Key, each data
+/// frame and the close frame with the same mask keys — and still gets its
+/// echoes and the server's 1000; another seed gives another key. (Both runs
+/// talk to one server, so even the Host header is the same; the client's
+/// ports differ and are not compared.)
+#[test]
+fn send_seed_repeats_the_client_bytes() {
+    let servers = LocalServers::start().expect("servers");
+    let run = |seed: &str| -> (Vec<String>, serde_json::Value) {
+        let json: serde_json::Value = serde_json::from_str(&stdout_of(&[
+            "send",
+            &servers.ws_url(),
+            "hello",
+            "hi",
+            "--seed",
+            seed,
+            "--json",
+        ]))
+        .expect("valid JSON");
+        let sent = json["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .filter(|r| r["dir"] == "sent")
+            .map(|r| r["hex"].as_str().expect("hex").to_string())
+            .collect();
+        (sent, json)
+    };
+    let (first, json) = run("7");
+    let (second, _) = run("7");
+    assert_eq!(first, second, "the same seed must send the same bytes");
+    // The Upgrade, two data frames, the close frame: each masked (0x80 in byte 2).
+    assert_eq!(first.len(), 4, "{first:?}");
+    assert!(first[1].starts_with("8185") && first[2].starts_with("8182"));
+    assert!(
+        first[3].starts_with("8882"),
+        "a masked close frame: {first:?}"
+    );
+    assert_eq!(json["exchanges"][1]["received_hex"][0], "6869");
+    assert_eq!(json["close_code"], 1000);
+    let upgrade = |hex: &str| {
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect();
+        String::from_utf8(bytes).expect("the Upgrade is text")
+    };
+    let key = |hex: &str| {
+        upgrade(hex)
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ").map(str::to_string))
+            .expect("a Sec-WebSocket-Key")
+    };
+    let mut ours = client::seeded::Seeded::new(7);
+    assert_eq!(key(&first[0]), ours.key());
+    let (other, _) = run("8");
+    assert_ne!(key(&other[0]), key(&first[0]));
+    assert_ne!(other[1], first[1], "another seed, another mask");
+}
+
+/// `--seed` is for ws:// only: tcp and udp send the bytes given, nothing random.
+#[test]
+fn seed_needs_a_websocket_url() {
+    let out = socklab(&["send", "tcp://127.0.0.1:9", "hi", "--seed", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("--seed fixes the Sec-WebSocket-Key"), "{err}");
+}
+
 /// A `socklab serve …` running as a child process, its log read line by line
 /// on a thread; killed when dropped.
 struct ServeChild {

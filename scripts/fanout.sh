@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# scripts/fanout.sh — one room, N members: fan-out latency to the LAST member,
+# event loop against thread per member, and the Redis relay against one process.
+#
+# Usage: scripts/fanout.sh [--secs S] [--runs R] [--idle N] [--rate L] [--out FILE]
+#   --secs S   seconds of sending per run (default 2)
+#   --runs R   runs per cell, each on a fresh server; the table shows the median (default 5)
+#   --idle N   the largest room (default 10000); the rows are 1, N/100, N/10 and N members
+#   --rate L   lines per second from the sender (default 50)
+#   --out FILE where the markdown goes (default target/fanout.md)
+#
+# 1. Fan-out: for each model (`socklab serve chat --model event-loop`, then
+#    `--model threads`, the baseline: a thread per member and one locked list)
+#    and each N: a fresh server in its own process (RUST_LOG=warn, --no-joins),
+#    then `socklab bench --fanout N` (another process: N TCP members on one mio
+#    thread, one sender at L lines/s) times each line from the sender's write to
+#    the last member's read; the server's peak RSS (VmHWM) is read from /proc.
+# 2. Relay: our own redis-server on a free port (no persistence), two
+#    `socklab serve chat --relay` processes A and B, N/100 members (at least 10) on
+#    B; the sender on B (one process) and then on A (through Redis), R runs each.
+# Nothing is asserted: bench.sh appends this file's tables to its own, and
+# gen-docs.sh runs it at a smaller N for docs/generated/chat-fanout.md.
+#
+# Every N is one fd in the server and one in the client (separate processes):
+# the soft fd limit is raised to N + 256 (the hard limit must allow it).
+# Exit status: 0; 1 if a run saw errors (a member closed, a line missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
+secs=2 runs=5 idle=10000 rate=50 out=target/fanout.md
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --secs) secs=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --idle) idle=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+need=$((idle + 256))
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$need" ]; then
+  echo "fanout.sh: need $need file descriptors, hard limit is $hard (raise it: ulimit -Hn as root)" >&2
+  exit 1
+fi
+ulimit -n "$need"
+apt_install redis-server
+
+cargo build --release --quiet -p socklab
+bin=$PWD/target/release/socklab
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start_chat VAR ARGS... : a `socklab serve chat` on free ports in the background;
+# sets VAR_pid and VAR_port (its TCP members' port).
+start_chat() {
+  local var=$1; shift
+  local tcp ws
+  tcp=$(free_port) ws=$(free_port)
+  RUST_LOG=warn "$bin" serve chat --tcp-addr "127.0.0.1:$tcp" --ws-addr "127.0.0.1:$ws" \
+    --no-joins --max-connections $((idle + 100)) "$@" >>"$work/server.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  printf -v "${var}_pid" %s "$pid"
+  printf -v "${var}_port" %s "$tcp"
+  wait_port tcp "$tcp"
+}
+
+# stop PID : SIGTERM, then SIGKILL after 5 s.
+stop() {
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# fanout N ARGS... : one `socklab bench --fanout N` run as JSON (its errors stay in
+# the JSON). A run that could not even open its members prints no JSON: its error
+# line (stderr) becomes one with every member counted as an error.
+fanout() {
+  local n=$1; shift
+  local r
+  r=$("$bin" bench "$@" --fanout "$n" --secs "$secs" --rate "$rate" --json 2>"$work/bench.err") || true
+  if [ -z "$r" ]; then
+    r=$(python3 -c 'import json,sys; print(json.dumps({"members": int(sys.argv[1]), "sent": 0, "complete": 0,
+      "deliveries": 0, "deliveries_per_sec": 0, "last_p50_us": None, "last_p99_us": None,
+      "first_p50_us": None, "errors": int(sys.argv[1]), "first_error": sys.argv[2]}))' "$n" "$(tail -1 "$work/bench.err")")
+    echo "fanout.sh: $(tail -1 "$work/bench.err")" >&2
+  fi
+  echo "$r"
+}
+
+# --- 1. fan-out: event loop against thread per member -------------------------
+sizes=$(printf '%s\n' 1 $((idle / 100)) $((idle / 10)) "$idle" | awk '$1 >= 1' | sort -nu)
+for model in event-loop threads; do
+  for n in $sizes; do
+    echo "--- fan-out: $model, $n members, $rate lines/s, $secs s" >&2
+    for _ in $(seq "$runs"); do
+      start_chat s --model "$model"
+      start_kb=$(peak_rss_kb "$s_pid")
+      r=$(fanout "$n" "tcp://127.0.0.1:$s_port")
+      printf '{"model":"%s","n":%s,"rss_start_kb":%s,"rss_peak_kb":%s,"run":%s}\n' \
+        "$model" "$n" "$start_kb" "$(peak_rss_kb "$s_pid")" "$r" >>"$work/fanout.jsonl"
+      stop "$s_pid"
+    done
+  done
+done
+
+# --- 2. relay: one process against two through Redis --------------------------
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
+redis_pid=$!
+pids+=("$redis_pid")
+wait_port tcp "$rport"
+members=$((idle / 100)); [ "$members" -lt 10 ] && members=10
+start_chat a --relay "redis://127.0.0.1:$rport"
+start_chat b --relay "redis://127.0.0.1:$rport"
+for where in same relay; do
+  sender=$b_port; [ "$where" = relay ] && sender=$a_port
+  echo "--- relay: $members members on B, sender on $([ "$where" = relay ] && echo A || echo B)" >&2
+  for _ in $(seq "$runs"); do
+    r=$(fanout "$members" "tcp://127.0.0.1:$b_port" --send-to "tcp://127.0.0.1:$sender")
+    printf '{"where":"%s","n":%s,"run":%s}\n' "$where" "$members" "$r" >>"$work/relay.jsonl"
+  done
+done
+stop "$a_pid"; stop "$b_pid"; stop "$redis_pid"
+
+mkdir -p "$(dirname "$out")"
+python3 - "$work" "$out" "$secs" "$runs" "$rate" <<'EOF'
+import json, statistics, sys
+work, out, secs, runs, rate = sys.argv[1:6]
+
+def load(name):
+    try:
+        return [json.loads(l) for l in open(f"{work}/{name}")]
+    except FileNotFoundError:
+        return []
+
+def cell(xs, scale=1000, fmt="{:.2f}"):
+    xs = [x / scale for x in xs if x is not None]
+    if not xs:
+        return "–"
+    return (fmt + " (" + fmt + "–" + fmt + ")").format(statistics.median(xs), min(xs), max(xs))
+
+errors = 0
+lines = ["### Fan-out: one sender, N members, time to the last member", "", "<!-- ANCHOR: fanout -->",
+         "| server | members | lines complete | to last member p50 ms (min–max) | p99 ms (min–max) "
+         "| to first member p50 ms | deliveries/s | server peak RSS MB | errors |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+rows = {}
+for r in load("fanout.jsonl"):
+    rows.setdefault((r["model"], r["n"]), []).append(r)
+names = {"event-loop": "event loop (mailbox)", "threads": "thread per member (baseline)"}
+for (model, n), rs in rows.items():
+    runs_ = [x["run"] for x in rs]
+    e = sum(x["errors"] for x in runs_)
+    errors += e
+    lines.append(f"| {names[model]} | {n:,} | {statistics.median([x['complete'] for x in runs_]):,.0f} of "
+                 f"{statistics.median([x['sent'] for x in runs_]):,.0f} "
+                 f"| {cell([x['last_p50_us'] for x in runs_])} | {cell([x['last_p99_us'] for x in runs_])} "
+                 f"| {cell([x['first_p50_us'] for x in runs_])} "
+                 f"| {statistics.median([x['deliveries_per_sec'] for x in runs_]):,.0f} "
+                 f"| {statistics.median([x['rss_peak_kb'] for x in rs]) / 1024:.1f} | {e} |")
+lines += ["", f"Each run: a fresh `socklab serve chat --no-joins` (its own process, RUST_LOG=warn), "
+          f"then `socklab bench --fanout N --rate {rate} --secs {secs}` in another process: N TCP members "
+          "on one mio thread and one sender; each line is timed from the sender's write to the read "
+          "of the last (and of the first) member, on the client's one clock. Median (min–max) of "
+          f"{runs} runs; \"–\" for a p99: fewer than 100 complete lines. Server peak RSS: VmHWM.",
+          "<!-- ANCHOR_END: fanout -->", ""]
+
+lines += ["### Relay: one process against two through Redis", "", "<!-- ANCHOR: relay -->",
+          "| sender | members | lines complete | to last member p50 ms (min–max) | p99 ms (min–max) | errors |",
+          "|---|---:|---:|---:|---:|---:|"]
+labels = {"same": "same process as the members (B)", "relay": "other process (A), through Redis"}
+by = {}
+for r in load("relay.jsonl"):
+    by.setdefault(r["where"], []).append(r)
+for where, rs in by.items():
+    runs_ = [x["run"] for x in rs]
+    e = sum(x["errors"] for x in runs_)
+    errors += e
+    lines.append(f"| {labels[where]} | {rs[0]['n']:,} | {statistics.median([x['complete'] for x in runs_]):,.0f} of "
+                 f"{statistics.median([x['sent'] for x in runs_]):,.0f} "
+                 f"| {cell([x['last_p50_us'] for x in runs_])} | {cell([x['last_p99_us'] for x in runs_])} | {e} |")
+lines += ["", "Two `socklab serve chat --relay redis://…` processes (A and B) and our own "
+          "`redis-server --save '' --appendonly no` on a free loopback port; the members are on B; "
+          f"the sender on B, then on A. {rate} lines/s for {secs} s, median (min–max) of {runs} runs.",
+          "<!-- ANCHOR_END: relay -->", ""]
+text = "\n".join(lines)
+open(out, "w").write(text)
+print(text)
+sys.exit(1 if errors else 0)
+EOF
