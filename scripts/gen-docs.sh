@@ -71,6 +71,12 @@ scripts/socketio.sh --out "$out"
 # (bare bytes); and a refusing target.
 scripts/gen-bridge-docs.sh
 
+# --- docs/tls.md: what TLS adds to tcp and to ws --------------------------------
+# compare's tls and wss rows; tls and wss captured and read with and without the
+# key log, beside plain ws from the same run; serve wss narrating the handshake;
+# a client past serve wss's connection cap.
+scripts/gen-tls-docs.sh
+
 # --- docs/compare.md: the comparison table and one transport's JSON ----------
 # socklab compare starts its own servers in-process on ephemeral loopback ports,
 # so nothing else needs to run. NO_COLOR keeps escape codes out of the file.
