@@ -224,7 +224,8 @@ fn handshake_error(e: io::Error, trust: &Trust, answered: bool) -> Error {
 
 /// The rustls client settings for `trust` (ring, TLS 1.3 and 1.2), with the
 /// key log `SSLKEYLOGFILE` names, so a capture of this client can be decrypted.
-fn client_config(trust: &Trust, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, Error> {
+/// Public for the load generator (`socklab bench`), which trusts the same way.
+pub fn client_config(trust: &Trust, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()

@@ -190,9 +190,9 @@ fn wss_past_the_cap_closes_before_the_server_hello() {
 
         // The second: TCP connects (the kernel accepts), the ClientHello goes
         // out, and the server's FIN comes back instead of a ServerHello.
-        let refused = Transport::connect_to(&target)
-            .err()
-            .expect("refused at the cap");
+        let Err(refused) = Transport::connect_to(&target) else {
+            panic!("{model:?}: the second connection must be refused at the cap");
+        };
         let said = refused.to_string();
         assert!(
             said.contains("without answering our ClientHello"),
