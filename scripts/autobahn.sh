@@ -9,6 +9,10 @@
 #   --addr IP:PORT    test a server that is already running there (start nothing)
 #   --cases LIST      comma-separated case patterns (default: 1.* … 7.*, 9.*, 10.*)
 #   --agent NAME      the server's name in the report (default: ws-echo)
+#   --wss             test `socklab serve wss` instead (a fresh certificate in
+#                     target/autobahn/cert.pem): the fuzzing client connects to
+#                     wss://localhost:PORT and checks the certificate against
+#                     SSL_CERT_FILE, set to that file (see docs/autobahn.md)
 #
 # Installs autobahntestsuite==25.10.1 into .tools/autobahn. It runs on Python 2.7
 # only, taken from $PYTHON2, else `pyenv prefix 2.7.18`, else python2.7 on PATH,
@@ -22,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-addr="" server="" agent="ws-echo"
+addr="" server="" agent="ws-echo" wss=false
 cases='1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
     --server) server=$2; shift 2 ;;
     --cases) cases=$2; shift 2 ;;
     --agent) agent=$2; shift 2 ;;
+    --wss) wss=true; shift ;;
     *) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -92,6 +97,7 @@ if [ -z "$addr" ]; then
   if [ -z "$server" ]; then
     # A release build: 9.* moves hundreds of megabytes through the server.
     server="$(socklab_bin) serve ws --addr {addr} --idle-timeout 30"
+    $wss && server="$(socklab_bin) serve wss --addr {addr} --idle-timeout 30 --cert-out $out/cert.pem"
   fi
   # RUST_LOG=warn: the per-read narration of ~500 cases would be gigabytes of log.
   RUST_LOG=${RUST_LOG:-warn} bash -c "exec ${server//\{addr\}/$addr}" >"$out/server.log" 2>&1 &
@@ -100,18 +106,30 @@ if [ -z "$addr" ]; then
 fi
 
 # --- the fuzzing client -----------------------------------------------------------
-python3 - "$out/spec.json" "$agent" "$addr" "$cases" <<'EOF'
+# --wss: the name the certificate carries (localhost), sent as SNI ("hostname"),
+# which makes the client verify the chain (Twisted's optionsForClientTLS)
+# against OpenSSL's default trust, pointed by SSL_CERT_FILE at our certificate.
+scheme=ws
+if $wss; then
+  scheme=wss
+  addr="localhost:${addr##*:}"
+  export SSL_CERT_FILE=$PWD/$out/cert.pem
+fi
+python3 - "$out/spec.json" "$agent" "$addr" "$cases" "$scheme" <<'EOF'
 import json, sys
-path, agent, addr, cases = sys.argv[1:]
+path, agent, addr, cases, scheme = sys.argv[1:]
+server = {"agent": agent, "url": "%s://%s" % (scheme, addr)}
+if scheme == "wss":
+    server["hostname"] = addr.rsplit(":", 1)[0]
 json.dump({
     "outdir": "target/autobahn/report",
-    "servers": [{"agent": agent, "url": "ws://%s" % addr}],
+    "servers": [server],
     "cases": cases.split(","),
     "exclude-cases": ["12.*", "13.*"],
     "exclude-agent-cases": {},
 }, open(path, "w"), indent=2)
 EOF
-echo "autobahn: fuzzingclient against ws://$addr ($agent), cases $cases"
+echo "autobahn: fuzzingclient against $scheme://$addr ($agent), cases $cases"
 start=$(date +%s)
 "$py2" -c "
 import site, sys

@@ -36,6 +36,10 @@
 #    N/100, N/10 and N TCP members of `socklab serve chat`, event loop against
 #    --model threads (a thread per member): time to the LAST member p50/p99,
 #    deliveries/s, server peak RSS; and the Redis relay against one process.
+# 8. TLS: `serve ws` and `serve wss` (event loops, each its own process) loaded
+#    in turn within each run, 1 then 8 connections; then handshakes per second
+#    (`churn --handshakes`: connect, TLS, Upgrade, close) against ws, wss
+#    and tls, each on its own server.
 # Every cell is the median of R runs (the flood, storm and memory cells: R
 # fresh runs each), every figure comes from this run; compare them as ratios,
 # since absolute numbers depend on the machine and whatever else it is doing.
@@ -75,8 +79,10 @@ cargo build --release --quiet -p socklab -p bench
 bin=$PWD/target/release
 work=$(mktemp -d)
 server_pid=""
+tls_pids=()
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  for p in "${tls_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -110,7 +116,7 @@ start_on() {
   local scheme=$1 proto=tcp; shift
   port=$(free_port)
   url="$scheme://127.0.0.1:$port"
-  [ "$scheme" = ws ] && url+=/
+  case $scheme in ws|wss) url+=/ ;; esac
   start_server "$@" --addr "127.0.0.1:$port"
   wait_port "$proto" "$port"
 }
@@ -269,6 +275,50 @@ for technique in sse ws; do
     stop_server
   done
   emit push.jsonl "$technique" "${all[@]}"
+done
+
+# --- 7. TLS: wss against ws, and handshakes per second -----------------------------
+# Both servers run at once, each in its own process; every run loads ws, then
+# wss, so whatever the machine does meanwhile falls on both alike.
+echo "--- tls: ws and wss event loops, 1 and 8 connections" >&2
+declare -A tls_url
+for scheme in ws wss; do
+  p=$(free_port)
+  tls_url[$scheme]="$scheme://127.0.0.1:$p/"
+  extra=(); [ "$scheme" = wss ] && extra=(--cert-out "$work/wss.pem")
+  RUST_LOG=warn $s "$scheme" --model event-loop --loops "$loops" "${cap[@]}" "${extra[@]}" \
+    --addr "127.0.0.1:$p" >"$work/$scheme-server.log" 2>&1 &
+  tls_pids+=($!)
+  wait_port tcp "$p"
+done
+declare -A tls_runs=([ws-1]="" [ws-8]="" [wss-1]="" [wss-8]="")
+for _ in $(seq "$runs"); do
+  for conns in 1 8; do
+    for scheme in ws wss; do
+      r=$("$bin/socklab" bench "${tls_url[$scheme]}" --conns "$conns" --secs "$secs" \
+        --cacert "$work/wss.pem" --json || true)
+      tls_runs[$scheme-$conns]+="${tls_runs[$scheme-$conns]:+,}$r"
+    done
+  done
+done
+for scheme in ws wss; do
+  printf '{"name":"%s","c1":[%s],"c8":[%s]}\n' "$scheme" "${tls_runs[$scheme-1]}" \
+    "${tls_runs[$scheme-8]}" >>"$work/tls.jsonl"
+done
+for p in "${tls_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+tls_pids=()
+# (No tcp row: a bare connect-and-close measures how fast the client's kernel
+# finds a free port beside its own TIME_WAIT sockets, not the server.)
+for scheme in ws wss tls; do
+  echo "--- handshakes: $scheme event loop" >&2
+  extra=(); case $scheme in tls|wss) extra=(--cert-out "$work/hs.pem") ;; esac
+  start_on "$scheme" $s "$scheme" --model event-loop "${cap[@]}" "${extra[@]}"
+  all=()
+  for _ in $(seq "$runs"); do
+    all+=("$("$bin/churn" "$url" --handshakes --secs "$secs" --cacert "$work/hs.pem")")
+  done
+  stop_server
+  emit handshakes.jsonl "$scheme" "${all[@]}"
 done
 
 mkdir -p "$(dirname "$out")"
@@ -518,6 +568,48 @@ lines += ["", f"Each run: a fresh `socklab serve push --rate 10` (RUST_LOG=warn,
           f"every event they receive in {secs} s timed from its creation (`at_us`, stamped by the "
           f"server) to its arrival, on the same clock; median (min–max) of {runs} runs. KiB per "
           "subscriber: peak RSS minus RSS at start, divided by the subscribers.", anchor_end("push"), ""]
+
+# --- 7. TLS ---------------------------------------------------------------------------
+tls_rows = {r["name"]: r for r in load("tls.jsonl")}
+lines += ["### TLS: wss against ws, and handshakes per second", "", anchor("tls"),
+          "| server (event loop) | 1 conn msgs/s | p50 µs | p99 µs | 8 conns msgs/s | p50 µs | p99 µs | errors |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+for name in ("ws", "wss"):
+    r = tls_rows.get(name)
+    if not r:
+        continue
+    cells, e = [], 0
+    for k in ("c1", "c8"):
+        rs = r[k]
+        e += sum(x["errors"] for x in rs)
+        count("tls", f"{name} {k}", sum(x["errors"] for x in rs), next((x["first_error"] for x in rs if x["first_error"]), None))
+        m = {key: med([x[key] for x in rs if x[key] is not None] or [float("nan")])
+             for key in ("msgs_per_sec", "rtt_p50_us", "rtt_p99_us")}
+        cells += [f"{m['msgs_per_sec']:,.0f}", f"{m['rtt_p50_us']:.1f}", f"{m['rtt_p99_us']:.1f}"]
+    lines.append(f"| {name} | " + " | ".join(cells) + f" | {e} |")
+hs = {r["name"]: r["runs"] for r in load("handshakes.jsonl")}
+lines += ["", "| scheme (event loop) | handshakes/s (min–max) | errors |", "|---|---:|---:|"]
+for name, rs in hs.items():
+    ps = [x["per_sec"] for x in rs]
+    e = sum(x["errors"] for x in rs)
+    count("handshakes", name, e, next((x["first_error"] for x in rs if x["first_error"]), None))
+    lines.append(f"| {name} | {med(ps):,.0f} ({min(ps):,.0f}–{max(ps):,.0f}) | {e} |")
+if "wss" in hs and "ws" in hs:
+    lines += ["", f"In this run, wss completed "
+              f"{ratio(med([x['per_sec'] for x in hs['wss']]), med([x['per_sec'] for x in hs['ws']])):.2f}× "
+              "as many handshakes per second as ws."]
+lines += ["", f"Ping-pong: `socklab serve ws` and `socklab serve wss` (event loops, {loops} loops, "
+          "RUST_LOG=warn, each its own process) running together, loaded in turn within each run "
+          f"(ws then wss, 1 then 8 connections), 64-byte messages, {secs} s per run, median of {runs} runs. "
+          "Handshakes: one client opening and closing connections back to back with `churn --handshakes` "
+          "(connect; TLS 1.3 for tls and wss, a full handshake each time: no resumption; the Upgrade for "
+          f"ws and wss; the close), {secs} s per run, median (min–max) of {runs} runs, each scheme on its "
+          "own server.", anchor_end("tls"), ""]
+if "ws" in tls_rows and "wss" in tls_rows:
+    ws_c8, wss_c8 = tls_rows["ws"]["c8"], tls_rows["wss"]["c8"]
+    r = ratio(med([x["msgs_per_sec"] for x in wss_c8]), med([x["msgs_per_sec"] for x in ws_c8]))
+    targets.append(("wss event loop, 8 conns msgs/s / ws's", f"{r:.3f}×", "≥ 0.8×", r >= 0.8,
+                    cmp_cells(wss_c8, ws_c8, "msgs_per_sec")))
 
 lines += ["### Targets", "", anchor("targets"), "| target | measured | goal | | note |", "|---|---:|---:|:---:|---|"]
 lines += [f"| {a} | {b} | {c} | {verdict(d)} | {n} |" for a, b, c, d, n in targets]

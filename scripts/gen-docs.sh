@@ -83,6 +83,11 @@ echo "wrote $out/exercises.md"
 # The Korean texts of the same file, for docs/ko/exercises.md.
 "$bin" exercise markdown --lang ko > "$out/exercises.ko.md"
 echo "wrote $out/exercises.ko.md"
+# --- docs/tls.md: what TLS adds to tcp and to ws --------------------------------
+# compare's tls and wss rows; tls and wss captured and read with and without the
+# key log, beside plain ws from the same run; serve wss narrating the handshake;
+# a client past serve wss's connection cap.
+scripts/gen-tls-docs.sh
 
 # --- docs/compare.md: the comparison table and one transport's JSON ----------
 # socklab compare starts its own servers in-process on ephemeral loopback ports,

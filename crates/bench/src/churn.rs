@@ -8,8 +8,13 @@
 //! holds them until all are open, then drops them all together, like a crowd of
 //! clients that vanish; the caller watches the server's fds come back.
 //!
-//! Run through the `churn` binary: `churn tcp://127.0.0.1:7007 --secs 2`, or
-//! `churn tcp://127.0.0.1:7007 --storm 2000`.
+//! With [`Use::Handshake`], a connection is only opened and closed: connect,
+//! the TLS handshake (tls, wss), the Upgrade (ws, wss), the close. That is
+//! handshakes per second, what TLS costs a server per connection.
+//!
+//! Run through the `churn` binary: `churn tcp://127.0.0.1:7007 --secs 2`,
+//! `churn tcp://127.0.0.1:7007 --storm 2000`, or `churn wss://127.0.0.1:8443/
+//! --handshakes --cacert PATH`.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -20,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use tungstenite::{Bytes, Message};
 
+use crate::secure::{self, Stream};
 use crate::{Kind, REPLY_TIMEOUT, Target};
 
 /// Most connections one churn run opens, whatever the time says: a hard bound.
@@ -30,6 +36,15 @@ const STORM_OPENERS: usize = 8;
 
 /// The message each churned connection sends once.
 const HELLO: &[u8] = b"hello\n";
+
+/// What each churned connection does between its connect and its close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// One small message and its echo.
+    Echo,
+    /// Nothing: the handshakes (TLS, Upgrade) and the close only.
+    Handshake,
+}
 
 /// What a churn run measured.
 #[derive(Debug, Clone, Default)]
@@ -44,13 +59,13 @@ pub struct ChurnReport {
     pub first_error: Option<String>,
 }
 
-/// Opens, uses once and closes connections one after another for `duration`
-/// (at most [`MAX_CHURN`] of them).
-pub fn churn(target: &Target, duration: Duration) -> ChurnReport {
+/// Opens, uses once (as `how` says) and closes connections one after another
+/// for `duration` (at most [`MAX_CHURN`] of them).
+pub fn churn(target: &Target, duration: Duration, how: Use) -> ChurnReport {
     let mut report = ChurnReport::default();
     let started = Instant::now();
     while report.connections + report.errors < MAX_CHURN && started.elapsed() < duration {
-        match once(target) {
+        match once(target, how) {
             Ok(()) => report.connections += 1,
             Err(e) => {
                 report.errors += 1;
@@ -62,12 +77,18 @@ pub fn churn(target: &Target, duration: Duration) -> ChurnReport {
     report
 }
 
-/// One connection: connect, one message, its echo, close.
-fn once(target: &Target) -> io::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&target.addr, REPLY_TIMEOUT)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+/// One connection: connect (and TLS), one message and its echo (or not), close.
+fn once(target: &Target, how: Use) -> io::Result<()> {
+    let mut stream = secure::connect(target)?;
     match target.kind {
+        Kind::Tcp if how == Use::Handshake => {
+            // TLS says goodbye first (close_notify), then dropping sends FIN.
+            if let Stream::Tls(tls) = &mut stream {
+                tls.conn.send_close_notify();
+                tls.flush()?;
+            }
+            Ok(())
+        }
         Kind::Tcp => {
             stream.write_all(HELLO)?;
             let mut echo = [0u8; HELLO.len()];
@@ -78,18 +99,8 @@ fn once(target: &Target) -> io::Result<()> {
         Kind::Ws => {
             let (mut ws, _) = tungstenite::client(target.url.as_str(), stream)
                 .map_err(|e| io::Error::other(format!("handshake: {e}")))?;
-            let hello = Bytes::from_static(HELLO);
-            ws.send(Message::Binary(hello.clone()))
-                .map_err(io::Error::other)?;
-            loop {
-                match ws.read().map_err(io::Error::other)? {
-                    Message::Binary(b) => {
-                        crate::check(b == hello)?;
-                        break;
-                    }
-                    Message::Ping(_) | Message::Pong(_) => continue,
-                    other => return Err(io::Error::other(format!("unexpected {other:?}"))),
-                }
+            if how == Use::Echo {
+                echo_ws(&mut ws)?;
             }
             // The closing handshake, whole: our Close, the server's Close back.
             // Bounded: each read waits at most REPLY_TIMEOUT, and a Close ends it.
@@ -104,6 +115,20 @@ fn once(target: &Target) -> io::Result<()> {
             Err(io::Error::other("no Close reply"))
         }
         Kind::Udp => Err(io::Error::other("udp has no connections to churn")),
+    }
+}
+
+/// One binary message and its echo over an upgraded connection.
+fn echo_ws(ws: &mut tungstenite::WebSocket<Stream>) -> io::Result<()> {
+    let hello = Bytes::from_static(HELLO);
+    ws.send(Message::Binary(hello.clone()))
+        .map_err(io::Error::other)?;
+    loop {
+        match ws.read().map_err(io::Error::other)? {
+            Message::Binary(b) => return crate::check(b == hello),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => return Err(io::Error::other(format!("unexpected {other:?}"))),
+        }
     }
 }
 

@@ -19,6 +19,8 @@
 //!
 //! It uses raw std sockets and tungstenite's client directly: a load generator
 //! must not record every byte (the shared client's Tap does, for the lessons).
+//! tls:// and wss:// run the same loads over rustls ([`secure`]), trusting the
+//! server's certificate as `--cacert` or `--insecure` says ([`Target::trusting`]).
 //!
 //! Run: `socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 5` (against
 //! `socklab serve ws`). Bounded: every loop stops at `secs` or [`MAX_MESSAGES`].
@@ -26,17 +28,19 @@
 
 pub mod churn;
 pub mod fanout;
+pub mod secure;
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::str::FromStr;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use client::Framing;
 use client::stats::percentile;
+use client::{Framing, Trust};
+use secure::{Stream, TlsClient};
 use tungstenite::{Bytes, Message, WebSocket};
 
 /// Most messages one connection sends, whatever `secs` says: a hard bound.
@@ -64,7 +68,8 @@ const SPARE_FDS: u64 = 64;
 /// not the network.
 pub const LOW_RATE_PER_CONN: f64 = 1000.0;
 
-/// Where to send load: `tcp://IP:PORT`, `udp://IP:PORT` or `ws://IP:PORT/path`.
+/// Where to send load: `tcp://IP:PORT`, `udp://IP:PORT` or `ws://IP:PORT/path`,
+/// and `tls://IP:PORT` or `wss://IP:PORT/path` (TLS under the same loads).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The URL as given.
@@ -73,6 +78,12 @@ pub struct Target {
     pub kind: Kind,
     /// The server's address (loopback only).
     pub addr: SocketAddr,
+    /// The scheme wants TLS (tls://, wss://).
+    pub secure: bool,
+    /// The TLS settings, once [`Target::trusting`] has made them.
+    pub tls: Option<TlsClient>,
+    /// The host as written, for TLS's name check.
+    host: String,
 }
 
 /// The three transports.
@@ -125,7 +136,35 @@ impl FromStr for Target {
             url: url.to_string(),
             kind,
             addr,
+            secure: parts.scheme.secure(),
+            tls: None,
+            host: parts.host.clone(),
         })
+    }
+}
+
+impl Target {
+    /// For tls:// and wss://: the TLS settings trusting as `trust` says (an
+    /// error when nothing is trusted). Plain schemes are returned as they are.
+    pub fn trusting(mut self, trust: &Trust) -> Result<Target, String> {
+        if self.secure {
+            let alpn: &[&[u8]] = if self.kind == Kind::Ws {
+                &[b"http/1.1"]
+            } else {
+                &[]
+            };
+            self.tls = Some(TlsClient::new(trust, &self.host, alpn)?);
+        }
+        Ok(self)
+    }
+
+    /// The scheme's name: tcp, udp, ws, tls or wss (the `socklab serve` subcommand).
+    pub fn scheme(&self) -> &'static str {
+        match (self.kind, self.secure) {
+            (Kind::Tcp, true) => "tls",
+            (Kind::Ws, true) => "wss",
+            (kind, _) => kind.name(),
+        }
     }
 }
 
@@ -154,6 +193,8 @@ pub struct Report {
     pub url: String,
     /// Its transport.
     pub kind: Kind,
+    /// Its scheme: tcp, udp, ws, tls or wss.
+    pub scheme: &'static str,
     /// Ping-pong connections.
     pub conns: usize,
     /// Idle connections asked for (tcp and ws; 0 for udp).
@@ -268,6 +309,7 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
     Ok(Report {
         url: target.url.clone(),
         kind: target.kind,
+        scheme: target.scheme(),
         conns: opts.conns,
         idle_asked: idle_wanted,
         idle: idle_wanted - errors.idle_failed - closed,
@@ -336,7 +378,7 @@ impl From<io::Error> for Failure {
 /// 0 or fail with a reset). Looks without taking or waiting: a non-blocking peek.
 fn closed_by_peer(conn: &Idle) -> bool {
     let stream = match conn {
-        Idle::Tcp(s) => s,
+        Idle::Tcp(s) => s.tcp(),
         Idle::Ws(_) => return false, // a refused ws connection never became idle: 503
     };
     if stream.set_nonblocking(true).is_err() {
@@ -352,8 +394,8 @@ fn closed_by_peer(conn: &Idle) -> bool {
 
 /// A connection that is open and silent.
 enum Idle {
-    Tcp(TcpStream),
-    Ws(#[allow(dead_code)] Box<WebSocket<TcpStream>>),
+    Tcp(Stream),
+    Ws(#[allow(dead_code)] Box<WebSocket<Stream>>),
 }
 
 fn open_idle(target: &Target, count: usize, errors: &mut Errors) -> Vec<Idle> {
@@ -395,9 +437,9 @@ fn open_idle(target: &Target, count: usize, errors: &mut Errors) -> Vec<Idle> {
 
 /// One connection of any kind, ready for messages.
 enum Conn {
-    Tcp(TcpStream),
+    Tcp(Stream),
     Udp(UdpSocket),
-    Ws(Box<WebSocket<TcpStream>>),
+    Ws(Box<WebSocket<Stream>>),
 }
 
 fn open_one(target: &Target) -> Result<Conn, Failure> {
@@ -414,10 +456,8 @@ fn open_one(target: &Target) -> Result<Conn, Failure> {
             Ok(Conn::Udp(socket))
         }
         Kind::Tcp | Kind::Ws => {
-            let stream = TcpStream::connect_timeout(&target.addr, REPLY_TIMEOUT)?;
-            // Each message is one write: do not let Nagle hold it back.
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+            // TCP_NODELAY (each message is one write), and TLS for tls/wss.
+            let stream = secure::connect(target)?;
             if target.kind == Kind::Tcp {
                 return Ok(Conn::Tcp(stream));
             }
@@ -574,7 +614,7 @@ fn stream(target: &Target, opts: &Options, barrier: &Barrier) -> Streamed {
     done
 }
 
-fn round_trip_tcp(s: &mut TcpStream, payload: &[u8], reply: &mut [u8]) -> io::Result<()> {
+fn round_trip_tcp(s: &mut Stream, payload: &[u8], reply: &mut [u8]) -> io::Result<()> {
     s.write_all(payload)?;
     // A stream has no messages: read until as many bytes came back as were sent.
     s.read_exact(&mut reply[..payload.len()])?;
@@ -587,7 +627,7 @@ fn round_trip_udp(s: &mut UdpSocket, payload: &[u8], reply: &mut [u8]) -> io::Re
     check(&reply[..n] == payload)
 }
 
-fn round_trip_ws(ws: &mut WebSocket<TcpStream>, message: &Bytes) -> io::Result<()> {
+fn round_trip_ws(ws: &mut WebSocket<Stream>, message: &Bytes) -> io::Result<()> {
     ws.send(Message::Binary(message.clone()))
         .map_err(io::Error::other)?;
     loop {
@@ -649,7 +689,7 @@ impl Report {
                 asked,
                 self.conns,
                 self.idle_asked,
-                self.kind.name(),
+                self.scheme,
                 (asked + 100).max(1024),
             ));
         }
@@ -736,6 +776,24 @@ mod tests {
         assert!("tcp://192.0.2.1:7".parse::<Target>().is_err());
     }
 
+    /// tls:// and wss:// load the same way over TLS, and need a trust first:
+    /// a secure target with nothing trusted is an error that says what to pass.
+    #[test]
+    fn secure_targets_need_a_trust() {
+        let wss: Target = "wss://127.0.0.1:8443/".parse().unwrap();
+        assert_eq!(
+            (wss.kind, wss.secure, wss.scheme()),
+            (Kind::Ws, true, "wss")
+        );
+        let tls: Target = "tls://127.0.0.1:7443".parse().unwrap();
+        assert_eq!((tls.kind, tls.scheme()), (Kind::Tcp, "tls"));
+        let unset = wss.clone().trusting(&Trust::Unset).unwrap_err();
+        assert!(unset.contains("--cacert"), "{unset}");
+        assert!(wss.trusting(&Trust::Insecure).unwrap().tls.is_some());
+        let ws: Target = "ws://127.0.0.1:8080/".parse().unwrap();
+        assert!(ws.trusting(&Trust::Unset).unwrap().tls.is_none());
+    }
+
     /// The causes are named: refusals at the cap apart from other errors, with
     /// the serve command to fix them; a slow rate gets the narration hint.
     #[test]
@@ -743,6 +801,7 @@ mod tests {
         let mut report = Report {
             url: "ws://127.0.0.1:8080/".into(),
             kind: Kind::Ws,
+            scheme: "ws",
             conns: 8,
             idle_asked: 10_000,
             idle: 1016,
@@ -797,6 +856,7 @@ mod tests {
         let report = Report {
             url: "tcp://127.0.0.1:7".into(),
             kind: Kind::Tcp,
+            scheme: "tcp",
             conns: 1,
             idle_asked: 0,
             idle: 0,

@@ -140,7 +140,7 @@ pub fn tls_handshake(
         stream
             .conn
             .complete_io(&mut stream.sock)
-            .map_err(|e| handshake_error(e, trust))?;
+            .map_err(|e| handshake_error(e, trust, stream.conn.protocol_version().is_some()))?;
     }
     let info = agreed(&stream.conn);
     info!(
@@ -175,9 +175,29 @@ fn tls_error(e: rustls::Error) -> Error {
     Error::Io(io::Error::other(format!("TLS: {e}")))
 }
 
-/// A failed handshake, said in terms of what to do about it.
-fn handshake_error(e: io::Error, trust: &Trust) -> Error {
+/// A failed handshake, said in terms of what to do about it. `answered`: the
+/// server's ServerHello had arrived (it speaks TLS) before things went wrong.
+fn handshake_error(e: io::Error, trust: &Trust, answered: bool) -> Error {
     let text = e.to_string();
+    // End of stream and not one TLS byte back: the server accepted the TCP
+    // connection, then closed it without answering the ClientHello. That is what
+    // `socklab serve tls|wss` does past --max-connections: the cap is decided at
+    // accept(), before any TLS, so there is no channel yet to carry a 503.
+    // (A reset instead of FIN: our ClientHello reached a socket already closed.)
+    let gone = matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    );
+    if gone && !answered {
+        return Error::Io(io::Error::new(
+            e.kind(),
+            "TLS handshake: the server closed the connection without answering our ClientHello \
+             (a server at its connection cap does this; so does one that hung up on us)",
+        ));
+    }
     if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") {
         let hint = match trust {
             Trust::CaFile(path) => format!(
@@ -204,7 +224,8 @@ fn handshake_error(e: io::Error, trust: &Trust) -> Error {
 
 /// The rustls client settings for `trust` (ring, TLS 1.3 and 1.2), with the
 /// key log `SSLKEYLOGFILE` names, so a capture of this client can be decrypted.
-fn client_config(trust: &Trust, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, Error> {
+/// Public for the load generator (`socklab bench`), which trusts the same way.
+pub fn client_config(trust: &Trust, alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()

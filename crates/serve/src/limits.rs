@@ -43,6 +43,19 @@ pub struct Limits {
     /// What a client turned away at the cap reads before our FIN: empty for a
     /// bare TCP server, an HTTP 503 for one that speaks HTTP. Set by the protocol.
     pub refusal: &'static [u8],
+    /// When `refusal` is empty: why, for the log line ("" says nothing more).
+    pub refusal_note: &'static str,
+}
+
+impl Limits {
+    /// The end of the "refused" log line: what the client is told, or why not.
+    pub fn refusal_words(&self) -> &'static str {
+        if self.refusal.is_empty() {
+            self.refusal_note
+        } else {
+            "; answering 503"
+        }
+    }
 }
 
 impl Default for Limits {
@@ -53,6 +66,7 @@ impl Default for Limits {
             write_stall: Some(DEFAULT_IDLE_TIMEOUT),
             memory_budget: DEFAULT_MEMORY_BUDGET,
             refusal: b"",
+            refusal_note: "",
         }
     }
 }
@@ -238,6 +252,7 @@ impl From<LimitArgs> for Limits {
             write_stall: secs(args.write_stall_timeout.unwrap_or(args.idle_timeout)),
             memory_budget: args.memory_budget.saturating_mul(1 << 20),
             refusal: b"",
+            refusal_note: "",
         }
     }
 }

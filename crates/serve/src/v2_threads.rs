@@ -102,11 +102,7 @@ fn refuse(mut conn: Connection, limits: &Limits) {
         "[{}] refused: {} already open (--max-connections){}",
         conn.tuple(),
         plural(limits.max_connections, "connection"),
-        if limits.refusal.is_empty() {
-            ""
-        } else {
-            "; answering 503"
-        }
+        limits.refusal_words()
     );
     if !limits.refusal.is_empty() {
         let _ = conn.stream().set_write_timeout(Some(REFUSAL_WRITE_TIMEOUT));

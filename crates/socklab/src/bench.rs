@@ -12,10 +12,10 @@ use clap::Args;
 /// Flags of `socklab bench`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\nStart the servers first, quiet, with room for every connection you ask for:\n  RUST_LOG=warn socklab serve all\n  RUST_LOG=warn socklab serve ws --max-connections 20000   # for --idle 10000\nExit status: 0 when every round trip succeeded; 1 on any error (the likely cause is printed on stderr)."
+    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\n  socklab bench wss://127.0.0.1:8443/ --conns 8 --cacert PATH   # TLS under the same load (the path serve wss printed)\nStart the servers first, quiet, with room for every connection you ask for:\n  RUST_LOG=warn socklab serve all\n  RUST_LOG=warn socklab serve ws --max-connections 20000   # for --idle 10000\nExit status: 0 when every round trip succeeded; 1 on any error (the likely cause is printed on stderr)."
 )]
 pub struct Bench {
-    /// Servers to load: tcp://IP:PORT, udp://IP:PORT, ws://IP:PORT/ (loopback only)
+    /// Servers to load: tcp://IP:PORT, udp://IP:PORT, ws://IP:PORT/, tls://IP:PORT, wss://IP:PORT/ (loopback only)
     #[arg(required = true, value_name = "URL")]
     targets: Vec<Target>,
     /// Connections doing ping-pong at the same time
@@ -50,6 +50,8 @@ pub struct Bench {
     /// room, --relay): the time then includes the trip through Redis
     #[arg(long, value_name = "URL")]
     send_to: Option<Target>,
+    #[command(flatten)]
+    trust: crate::trust::TrustArgs,
 }
 
 impl Bench {
@@ -75,8 +77,13 @@ impl Bench {
             outln!("{}", Report::HEADER);
         }
         let mut errors = 0;
+        let trust = self.trust.trust();
         for target in &self.targets {
-            let report = bench::run(target, &opts)?;
+            let target = target
+                .clone()
+                .trusting(&trust)
+                .map_err(anyhow::Error::msg)?;
+            let report = bench::run(&target, &opts)?;
             if self.json {
                 outln!("{}", report.to_json());
             } else {

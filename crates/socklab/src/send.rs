@@ -20,9 +20,12 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use client::records::TlsRecord;
 use client::seeded::Seeded;
-use client::wire::{quoted, render_datagrams, render_stream, render_ws, ws_conversation};
-use client::{Framing, Incoming, Scheme, Style, Target, Transport};
+use client::wire::{
+    WsConversation, quoted, render_datagrams, render_stream, render_ws, ws_conversation,
+};
+use client::{Framing, Incoming, Scheme, Side, Style, Target, TlsInfo, Transport};
 use lifecycle::narrate::plural;
 use lifecycle::state::{TcpState, tcp_state};
 use lifecycle::tap::Record;
@@ -117,6 +120,28 @@ struct Exchange {
     received: Vec<Option<String>>,
     /// Each unit received, as lowercase hex.
     received_hex: Vec<String>,
+}
+
+/// Everything `send --json` prints: the exchanges, every record, the
+/// WebSocket handshake and frames as the wire view reads them (ws, wss), the
+/// TLS records (tls, wss), and how the connection ended.
+#[derive(serde::Serialize)]
+struct SendJson<'a> {
+    url: &'a str,
+    scheme: Scheme,
+    /// `--seed`: the key and masks came from it (ports and times did not).
+    seed: Option<u64>,
+    tuple: String,
+    exchanges: Vec<Exchange>,
+    records: Vec<RecordJson>,
+    /// ws/wss: the handshake and the frames both ways (client::wire's views).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ws: Option<WsConversation>,
+    tls: Option<TlsInfo>,
+    tls_records: Vec<TlsRecord>,
+    close_code: Option<u16>,
+    first_fin: Option<Side>,
+    time_wait: Option<Side>,
 }
 
 /// One `read()`/`write()` the Tap recorded, for `--json`.
@@ -414,19 +439,25 @@ impl Send {
         }
 
         if self.json {
-            let json = serde_json::json!({
-                "url": self.url,
-                "scheme": scheme,
-                "seed": self.seed,
-                "tuple": tuple.to_string(),
-                "exchanges": exchanges,
-                "records": records.iter().map(RecordJson::new).collect::<Vec<_>>(),
-                "tls": tls,
-                "tls_records": if tls.is_some() { client::records::tls_records(&wire.records()) } else { Vec::new() },
-                "close_code": report.close_code,
-                "first_fin": report.first_fin(),
-                "time_wait": report.time_wait(),
-            });
+            let wire_records = wire.records();
+            let json = SendJson {
+                url: &self.url,
+                scheme,
+                seed: self.seed,
+                tuple: tuple.to_string(),
+                exchanges,
+                records: records.iter().map(RecordJson::new).collect(),
+                ws: (scheme.framing() == Framing::Messages).then(|| ws_conversation(&records)),
+                tls_records: if tls.is_some() {
+                    client::records::tls_records(&wire_records)
+                } else {
+                    Vec::new()
+                },
+                tls,
+                close_code: report.close_code,
+                first_fin: report.first_fin(),
+                time_wait: report.time_wait(),
+            };
             outln!("{}", serde_json::to_string_pretty(&json)?);
             return Ok(());
         }

@@ -21,8 +21,7 @@ use client::compare::{Comparison, NO_DIFFERENCE, Script, compare, render_table};
 use client::stats::Verdict;
 use client::style::Paint;
 use client::wire::{
-    FrameView, LengthEncoding, hex, opcode_name, quoted, render_frame, render_handshake,
-    ws_conversation,
+    FrameView, HandshakeView, quoted, render_frame, render_handshake, ws_conversation,
 };
 use client::{Framing, Scheme, Side, Style, Transport};
 use lifecycle::state::tcp_state;
@@ -111,46 +110,23 @@ struct SameMessage {
     echo: String,
 }
 
-/// One frame, for the JSON output.
+/// One frame and which way it went, for the JSON output (the frame's own
+/// fields are the wire view's).
 #[derive(serde::Serialize)]
-struct FrameJson {
+struct FrameJson<'a> {
     direction: &'static str,
-    header_hex: String,
-    fin: bool,
-    rsv: [bool; 3],
-    opcode: String,
-    masking_key: Option<String>,
-    payload_len: u64,
-    length_encoding: LengthEncoding,
-    wire_payload_hex: String,
-    payload: String,
-}
-
-impl FrameJson {
-    fn new(direction: &'static str, f: &FrameView) -> FrameJson {
-        FrameJson {
-            direction,
-            header_hex: hex(&f.header),
-            fin: f.fin,
-            rsv: f.rsv,
-            opcode: opcode_name(f.opcode),
-            masking_key: f.mask.map(|k| hex(&k)),
-            payload_len: f.payload_len,
-            length_encoding: f.length_encoding,
-            wire_payload_hex: hex(&f.wire_payload),
-            payload: String::from_utf8_lossy(&f.payload).into_owned(),
-        }
-    }
+    #[serde(flatten)]
+    frame: &'a FrameView,
 }
 
 /// Everything the tour measured, for `--json`.
 #[derive(serde::Serialize)]
-struct TourJson {
+struct TourJson<'a> {
     servers: [String; 3],
     lifecycle: Vec<Snapshot>,
     same_message: Vec<SameMessage>,
-    handshake: serde_json::Value,
-    frames: Vec<FrameJson>,
+    handshake: Option<&'a HandshakeView>,
+    frames: Vec<FrameJson<'a>>,
     comparison: Comparison,
 }
 
@@ -305,23 +281,17 @@ impl Tour {
                 servers: servers.urls(),
                 lifecycle,
                 same_message: same,
-                handshake: conv
-                    .handshake
-                    .as_ref()
-                    .map_or(serde_json::Value::Null, |h| {
-                        serde_json::json!({
-                            "request": h.request.text,
-                            "request_bytes": h.request.bytes,
-                            "response": h.response.text,
-                            "response_bytes": h.response.bytes,
-                            "accept": h.derivation.as_ref().map(|d| d.accept.clone()),
-                            "accept_ok": h.accept_ok,
-                        })
-                    }),
+                handshake: conv.handshake.as_ref(),
                 frames: client_frame
-                    .map(|f| FrameJson::new("client_to_server", f))
+                    .map(|frame| FrameJson {
+                        direction: "client_to_server",
+                        frame,
+                    })
                     .into_iter()
-                    .chain(server_frame.map(|f| FrameJson::new("server_to_client", f)))
+                    .chain(server_frame.map(|frame| FrameJson {
+                        direction: "server_to_client",
+                        frame,
+                    }))
                     .collect(),
                 comparison,
             };

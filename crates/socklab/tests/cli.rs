@@ -214,6 +214,13 @@ fn send_echoes_over_each_transport() {
             .starts_with("GET / HTTP/1.1\r\n")
     );
     assert_eq!(json["close_code"], 1000);
+    // The wire view's own analysis, serialized: handshake and frames both ways.
+    assert_eq!(json["ws"]["handshake"]["accept_ok"], true);
+    assert_eq!(json["ws"]["client"]["frames"][0]["payload"], "hi");
+    assert_eq!(
+        json["ws"]["server"]["frames"][0]["masking_key"],
+        serde_json::Value::Null
+    );
 }
 
 /// Lesson 12: chat sends each typed line and prints what arrives; at the end of

@@ -154,3 +154,67 @@ fn client_over_tls_and_wss() {
         assert!(report.our_fin.is_some());
     }
 }
+
+/// `serve wss` past `--max-connections`: the cap is decided at accept(),
+/// before any TLS, so the refused client gets no 503 (there is no TLS channel
+/// to carry one) but an end of stream before any ServerHello; socklab's client
+/// says so in words. The connection inside the cap keeps working. Both models.
+#[test]
+fn wss_past_the_cap_closes_before_the_server_hello() {
+    use client::{Target, Transport, Trust};
+    for model in [Model::Threads, Model::EventLoop] {
+        let dir = std::env::temp_dir().join(format!(
+            "socklab-test-{}-cap-{model:?}.pem",
+            std::process::id()
+        ));
+        let identity = Identity::self_signed(&dir).expect("certificate");
+        let config = tls::server_config(identity, &[tls::ALPN_HTTP11]).expect("config");
+        let engine = Engine::new(1).expect("engine");
+        let ws = ws_echo::Config {
+            limits: Limits {
+                max_connections: 1,
+                ..Limits::default()
+            },
+            ..ws_echo::Config::default()
+        };
+        let server = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
+            let layer = move |tuple| TlsLayer::new(Arc::clone(&config), tuple);
+            ws_echo::serve_layered(model, listener, shutdown, ws, engine, layer, DEADLINE)
+        })
+        .expect("server starts");
+        let mut target = Target::parse(&format!("wss://{}/", server.addr())).unwrap();
+        target.trust = Trust::CaFile(dir.clone());
+        // The one connection the cap allows, upgraded and echoing.
+        let mut first = Transport::connect_to(&target).expect("the first connection");
+        first.set_read_timeout(Some(DEADLINE)).unwrap();
+
+        // The second: TCP connects (the kernel accepts), the ClientHello goes
+        // out, and the server's FIN comes back instead of a ServerHello.
+        let Err(refused) = Transport::connect_to(&target) else {
+            panic!("{model:?}: the second connection must be refused at the cap");
+        };
+        let said = refused.to_string();
+        assert!(
+            said.contains("without answering our ClientHello"),
+            "{model:?}: {said}"
+        );
+        // Nothing TLS at all: a raw client reads no byte before the FIN.
+        let mut raw = TcpStream::connect(server.addr()).unwrap();
+        raw.set_read_timeout(Some(DEADLINE)).unwrap();
+        raw.write_all(&[0x16, 0x03, 0x01, 0x00, 0x01, 0x01])
+            .unwrap();
+        let mut answer = Vec::new();
+        match raw.read_to_end(&mut answer) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("{model:?}: {e}"),
+        }
+        assert!(answer.is_empty(), "{model:?}: {answer:?}");
+
+        first.send(b"still here").unwrap();
+        let got: Vec<u8> = first.receive_bytes(10).unwrap().concat();
+        assert_eq!(got, b"still here", "{model:?}");
+        first.close().unwrap();
+        let _ = std::fs::remove_file(&dir);
+    }
+}

@@ -153,9 +153,10 @@ pub fn serve_layered<L: Layer>(
     handshake_timeout: Duration,
 ) -> io::Result<()> {
     // Past the cap the client gets no words: a 503 would have to be inside TLS,
-    // and the cap is decided before any handshake.
+    // and the cap is decided before any handshake (docs/tls.md says why).
     let limits = Limits {
         refusal: b"",
+        refusal_note: "; no 503: under TLS it would need a whole handshake first, so the client reads our FIN instead of a ServerHello",
         ..config.limits
     };
     let budget = MemoryBudget::new(limits.memory_budget);

@@ -279,11 +279,7 @@ impl<S: Session> Loop<S> {
         warn!(
             "[{tuple}] refused: {} already open (--max-connections){}",
             plural(self.limits.max_connections, "connection"),
-            if self.limits.refusal.is_empty() {
-                ""
-            } else {
-                "; answering 503"
-            }
+            self.limits.refusal_words()
         );
         self.stats.refused.fetch_add(1, Ordering::Relaxed);
         let stream = conn.into_std();
