@@ -121,8 +121,8 @@ impl FromStr for Target {
             Framing::Messages => Kind::Ws,
             Framing::Requests => {
                 return Err(format!(
-                    "{url}: bench measures echo round trips over tcp://, udp:// or ws://; \
-                     for HTTP push, see `socklab compare --push`"
+                    "{url}: bench measures echo round trips over tcp://, udp://, ws://, tls:// \
+                     or wss://; for HTTP push, see `socklab compare --push`"
                 ));
             }
         };
@@ -773,6 +773,7 @@ mod tests {
         assert_eq!("ws://localhost/".parse::<Target>().unwrap().addr.port(), 80);
         let http = "http://127.0.0.1:80".parse::<Target>().unwrap_err();
         assert!(http.contains("tcp://, udp://, ws://"), "{http}");
+        assert!(http.contains("compare --push"), "{http}");
         assert!("tcp://192.0.2.1:7".parse::<Target>().is_err());
     }
 
