@@ -35,7 +35,9 @@ use lifecycle::narrate::plural;
 use log::{info, warn};
 use serve::limits::Held;
 use serve::v3_event_loop::{Expiry, QUEUE_LIMIT};
+use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
 use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Error, Message, WebSocket};
 
@@ -56,6 +58,9 @@ enum Phase {
 // driver to send, no socket (see the `websocket` crate: push and chat use it too).
 pub use websocket::Buffers;
 
+/// A drained queue bigger than this is freed rather than kept (64 KiB).
+const KEEP_CAPACITY: usize = 64 * 1024;
+
 /// One WebSocket connection's protocol, from the first byte of its request to
 /// the last byte of its Close frame.
 pub struct Machine {
@@ -70,6 +75,8 @@ pub struct Machine {
     arriving: usize,
     /// This connection's share of the server's memory budget.
     held: Held,
+    /// The largest message received so far: tungstenite keeps room that size.
+    in_peak: usize,
     /// Data messages echoed.
     echoed: u64,
 }
@@ -83,6 +90,7 @@ impl Machine {
             config,
             answer: Vec::new(),
             arriving: 0,
+            in_peak: 0,
             held,
             echoed: 0,
         }
@@ -100,7 +108,12 @@ impl Machine {
     pub fn sent(&mut self, n: usize) {
         match &mut self.phase {
             Phase::Open(ws) if self.answer.is_empty() => {
-                ws.get_mut().output.drain(..n);
+                let output = &mut ws.get_mut().output;
+                output.drain(..n);
+                // A big echo is out: give its room back rather than keep it.
+                if output.is_empty() && output.capacity() > KEEP_CAPACITY {
+                    *output = Vec::new();
+                }
             }
             _ => {
                 self.answer.drain(..n);
@@ -281,12 +294,22 @@ impl Machine {
             // the Close reply, and writes it on its next read or flush.
             match message {
                 Message::Text(_) | Message::Binary(_) => {
-                    // The message left tungstenite's buffers for ours (below).
+                    // The message left tungstenite's read buffers: what it kept
+                    // of them (their capacity) stays counted in `in_peak`.
+                    self.in_peak = self.in_peak.max(self.arriving);
                     self.arriving = 0;
                     self.echoed += 1;
-                    if let Err(e) = ws.send(message) {
-                        return self.fail(e);
-                    }
+                    // The echo framed by tungstenite's own `Frame` straight into
+                    // our queue: `ws.send` would stage a copy in tungstenite's
+                    // write buffer first, which keeps its size for good.
+                    let (payload, opcode) = match message {
+                        Message::Text(t) => (tungstenite::Bytes::from(t), OpData::Text),
+                        Message::Binary(b) => (b, OpData::Binary),
+                        _ => continue,
+                    };
+                    let frame = Frame::message(payload, OpCode::Data(opcode), true);
+                    // Writing into a Vec cannot fail.
+                    let _ = frame.format(&mut ws.get_mut().output);
                 }
                 Message::Ping(ref p) | Message::Pong(ref p) => {
                     self.arriving = self.arriving.saturating_sub(p.len() + 6);
@@ -359,7 +382,15 @@ impl Machine {
             Phase::Request { head } => head.len(),
             Phase::Done => 0,
         };
-        let holding = self.arriving.max(input) + self.output().len();
+        // What we hold: the message arriving (or the largest one so far, whose
+        // room tungstenite keeps), and the room our queue takes up.
+        let queue = match &self.phase {
+            Phase::Open(ws) => ws.get_ref().output.capacity(),
+            _ => 0,
+        } + self.answer.capacity();
+        // (A message arriving is counted twice: tungstenite's read buffer grows
+        // by doubling, so its room runs up to twice what has arrived.)
+        let holding = (2 * self.arriving).max(input).max(self.in_peak) + queue;
         if let Err(over) = self.held.set(holding) {
             warn!(
                 "[{}] memory budget: this connection would hold {} bytes with {} held by all, over --memory-budget {} bytes: closing with 1013",
