@@ -9,9 +9,10 @@
 //!   and none of them taken for that long: a peer that does not read. A peer can
 //!   be busy sending (never idle) and stalled at once: a ping flood that never
 //!   reads its Pongs.
-//! - **Memory budget** (`--memory-budget`): message bytes held across all
-//!   connections (being received, or queued to send). The connection whose
-//!   message would pass it is closed (WebSocket: 1013 Try Again Later).
+//! - **Memory budget** (`--memory-budget`): the room messages take across all
+//!   connections (being received, queued to send, or kept by a library's
+//!   buffers: each protocol says what it holds). The connection whose message
+//!   would pass it is closed (WebSocket: 1013 Try Again Later).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
