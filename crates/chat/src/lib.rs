@@ -69,6 +69,9 @@ pub struct Config {
     pub relay: Option<String>,
     /// Joins and leaves announced to the room (`--no-joins` turns it off).
     pub announce: bool,
+    /// Origins allowed to open a WebSocket besides this server's own page
+    /// (`--allow-origin`; `*`: all): see [`websocket::origin`].
+    pub allow_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
             slow_limit: DEFAULT_SLOW_LIMIT,
             relay: None,
             announce: true,
+            allow_origins: Vec::new(),
         }
     }
 }

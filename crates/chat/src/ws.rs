@@ -23,7 +23,7 @@ use serve::v3_event_loop::{
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
-use websocket::{Buffers, accept_upgrade};
+use websocket::{Buffers, Decision, asks_for_websocket, check_upgrade};
 
 use crate::room::{Origin, Room, escape};
 use crate::tcp::who;
@@ -134,14 +134,35 @@ impl WsMember {
             }
         };
         let rest = head[request.head_len..].to_vec();
-        let upgrade = request.headers.has_token("upgrade", "websocket");
-        let response = match (request.method.as_str(), upgrade, request.host()) {
+        // A request meant for WebSocket gets the one check every server runs
+        // (crates/websocket): the same status and reason as `serve ws`.
+        let decision = if asks_for_websocket(&request) {
+            check_upgrade(
+                &request,
+                &websocket::OriginPolicy::from_flags(&self.config.allow_origins),
+            )
+        } else {
+            Decision::Page
+        };
+        let response = match (decision, request.method.as_str(), request.host()) {
+            (Decision::Upgrade(up), _, _) => Ok(up.response()),
+            (Decision::Reject(r), _, _) => {
+                info!(
+                    "[{}] {} {}: {}",
+                    self.tuple,
+                    r.status,
+                    http1::reason_phrase(r.status),
+                    r.reason
+                );
+                self.output.extend_from_slice(&r.response());
+                self.phase = Phase::Leaving;
+                return;
+            }
             (_, _, Err(why)) => Err(Response::text(400, &why)),
-            ("GET", true, Ok(_)) => accept_upgrade(&request),
-            ("GET", false, Ok(_)) if request.target == "/" => {
+            (_, "GET", Ok(_)) if request.target == "/" => {
                 Err(Response::new(200).body("text/html; charset=utf-8", PAGE))
             }
-            ("GET", false, Ok(_)) => Err(Response::text(
+            (_, "GET", Ok(_)) => Err(Response::text(
                 404,
                 "the chat page is at /, the room at a WebSocket",
             )),

@@ -32,6 +32,9 @@ pub struct Args {
     /// Seconds a long poll is held before 204 No Content
     #[arg(long, default_value_t = 25, value_name = "SECS")]
     pub hold: u64,
+    /// Origins allowed besides this server's own pages (`websocket::origin`).
+    #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
+    pub allow_origin: Vec<String>,
     /// Event loops (threads) [default: one per CPU core]
     #[arg(long, value_name = "N")]
     pub loops: Option<usize>,
@@ -53,6 +56,7 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
         limits: Limits::from(args.limits),
         rate: args.rate,
         hold: Duration::from_secs(args.hold),
+        allow_origins: args.allow_origin.clone(),
         ..Config::default()
     };
     crate::serve(listener, shutdown, config, engine, Arc::default())

@@ -61,6 +61,16 @@ pub struct Config {
     pub hold: Duration,
     /// How long a new connection has for its first request (408 after).
     pub request_timeout: Duration,
+    /// Origins allowed to open a WebSocket besides this server's own pages
+    /// (`--allow-origin`; `*`: all): see [`websocket::origin`].
+    pub allow_origins: Vec<String>,
+}
+
+impl Config {
+    /// Whose pages may open a WebSocket: [`Config::allow_origins`] as a policy.
+    pub fn origin_policy(&self) -> websocket::OriginPolicy {
+        websocket::OriginPolicy::from_flags(&self.allow_origins)
+    }
 }
 
 impl Default for Config {
@@ -70,6 +80,7 @@ impl Default for Config {
             rate: 1.0,
             hold: Duration::from_secs(25),
             request_timeout: Duration::from_secs(10),
+            allow_origins: Vec::new(),
         }
     }
 }

@@ -36,7 +36,7 @@ use tungstenite::{Message, WebSocket};
 
 use crate::hub::{Event, Hub};
 use crate::{Config, PAGE, PushStats};
-use websocket::{Buffers, accept_upgrade};
+use websocket::{Buffers, Decision, asks_for_websocket, check_upgrade};
 
 /// Bytes queued for a client of an event stream (stream, SSE, WebSocket) before
 /// it counts as not reading and is dropped.
@@ -211,6 +211,11 @@ impl PushSession {
             head.request_line(),
             self.requests
         );
+        // A request meant for WebSocket gets the one check every server runs
+        // (crates/websocket): the same status and reason as `serve ws`.
+        if asks_for_websocket(&head) {
+            return self.upgrade(&head);
+        }
         if let Err(why) = head.host() {
             return self.respond(Response::text(400, &why), true);
         }
@@ -224,9 +229,7 @@ impl PushSession {
             .find_map(|kv| kv.strip_prefix("since="))
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
-        let websocket = head.headers.has_token("upgrade", "websocket");
         match (head.method.as_str(), path) {
-            ("GET", _) if websocket => self.upgrade(&head),
             ("GET", "/") => {
                 let page = Response::new(200).body("text/html; charset=utf-8", PAGE);
                 self.respond(page, close);
@@ -312,18 +315,33 @@ impl PushSession {
     /// The WebSocket Upgrade on the same port: checked, answered with 101, and
     /// from then on tungstenite frames messages over [`Buffers`].
     fn upgrade(&mut self, head: &RequestHead) {
-        match accept_upgrade(head) {
-            Ok(response) => {
+        match check_upgrade(head, &self.config.origin_policy()) {
+            Decision::Upgrade(up) => {
                 info!(
                     "[{}] 101 Switching Protocols: events as WebSocket messages from here on",
                     self.tuple
                 );
-                self.output.extend_from_slice(&response);
+                self.output.extend_from_slice(&up.response());
                 let input: Vec<u8> = self.input.drain(..).collect();
                 let ws = websocket::server(&input, MAX_POST);
                 self.mode = Mode::WebSocket(Box::new(ws));
             }
-            Err(r) => self.respond(r, true),
+            Decision::Reject(r) => {
+                info!(
+                    "[{}] {} {}: {}",
+                    self.tuple,
+                    r.status,
+                    http1::reason_phrase(r.status),
+                    r.reason
+                );
+                self.output.extend_from_slice(&r.response());
+                self.mode = Mode::Closing;
+            }
+            // A Sec-WebSocket-* header on a plain `GET /`: the page.
+            Decision::Page | Decision::Incomplete => {
+                let page = Response::new(200).body("text/html; charset=utf-8", PAGE);
+                self.respond(page, true);
+            }
         }
     }
 

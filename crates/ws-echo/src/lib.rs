@@ -32,8 +32,8 @@
 //!
 //! # Layout
 //!
-//! - [`upgrade`]: the pure handshake check (bytes in, decision out).
-//! - [`close`]: the pure mapping from a tungstenite error to a close code.
+//! - [`upgrade`], [`close`]: the handshake check and the close codes, from the
+//!   `websocket` crate (every server that speaks WebSocket shares them).
 //! - [`machine`]: one connection's whole protocol with no I/O — request, 101,
 //!   messages, 408/1001/1002/1007/1009/1013 — decided once for every model.
 //! - [`v2_threads`]: the machine driven by blocking reads and writes (`serve`'s
@@ -43,9 +43,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
-pub mod close;
 pub mod machine;
-pub mod upgrade;
 pub mod v2_threads;
 pub mod v3_event_loop;
 
@@ -62,8 +60,12 @@ use serve::v3_event_loop::{Layered, Tracked};
 use serve::{Engine, Limits, MemoryBudget, Model};
 use tungstenite::protocol::WebSocketConfig;
 
-use crate::upgrade::Upgrade;
 use crate::v3_event_loop::WsSession;
+use websocket::{OriginPolicy, Upgrade};
+
+// The handshake check and the close codes are the WebSocket protocol's, shared
+// by every server (crates/websocket); re-exported under their old names here.
+pub use websocket::{close, upgrade};
 
 /// The default address: 8080, the usual port for a development web server.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -93,7 +95,8 @@ pub struct Config {
     pub limits: Limits,
     /// Largest message (and frame) accepted; larger ones are closed with 1009.
     pub max_message_size: usize,
-    /// If not empty, the only Origins allowed to upgrade (others get 403).
+    /// Origins allowed besides this server's own pages (`--allow-origin`;
+    /// `*` allows all): see [`websocket::origin`] for the default and why.
     pub allow_origins: Vec<String>,
     /// How long a client has to send its whole HTTP request ([`HANDSHAKE_TIMEOUT`]).
     pub handshake_timeout: Duration,
@@ -177,6 +180,11 @@ pub fn serve_layered<L: Layer>(
 // ANCHOR_END: serve_layered
 
 impl Config {
+    /// Whose pages may open a WebSocket: [`Config::allow_origins`] as a policy.
+    pub fn origin_policy(&self) -> OriginPolicy {
+        OriginPolicy::from_flags(&self.allow_origins)
+    }
+
     // ANCHOR: websocket_config
     /// The tungstenite settings these limits mean.
     pub fn websocket_config(&self) -> WebSocketConfig {

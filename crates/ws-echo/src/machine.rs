@@ -79,12 +79,15 @@ pub struct Machine {
     in_peak: usize,
     /// Data messages echoed.
     echoed: u64,
+    /// Whose pages may upgrade.
+    origins: websocket::OriginPolicy,
 }
 
 impl Machine {
     /// A machine for a freshly accepted connection: its HTTP request comes next.
     pub fn new(tuple: FourTuple, config: Arc<Config>, held: Held) -> Machine {
         Machine {
+            origins: config.origin_policy(),
             phase: Phase::Request { head: Vec::new() },
             tuple,
             config,
@@ -154,7 +157,7 @@ impl Machine {
                 head.extend_from_slice(bytes);
                 // check_request answers 431 once MAX_HEAD bytes are in without the
                 // blank line, so `head` never grows much past MAX_HEAD.
-                match check_request(head, &self.config.allow_origins) {
+                match check_request(head, &self.origins) {
                     Decision::Incomplete => {}
                     decision => {
                         let head = std::mem::take(head);
