@@ -17,15 +17,32 @@
 //! - [`malformed`]: the malformed-Upgrade table every server is tested against.
 //! - [`close`]: which close code (1002, 1007, 1009) a tungstenite error means.
 //! - [`buffers`]: [`Buffers`], the in-memory stream tungstenite frames over.
+//! - [`handler`]: what a program says: its [`Handler`] and [`Settings`].
+//! - [`machine`]: one connection's whole protocol with no I/O and no clock —
+//!   request, 101, messages, control frames, 408/1001/1002/1007/1009/1013, the
+//!   memory budget, the bounded output — decided once for every program.
+//! - [`session`]: the machine as a session of `serve`'s mio event loops, and
+//!   [`session::pump`], the loop body sessions of their own reuse.
+//! - [`blocking`]: the machine driven by blocking reads and writes (`serve`'s
+//!   v1 and v2).
+//!
+//! Only this crate drives tungstenite's `WebSocket` type on the server side:
+//! a program that needs WebSocket takes a [`Machine`] with its handler.
 #![deny(missing_docs)]
 
+pub mod blocking;
 pub mod buffers;
 pub mod close;
+pub mod handler;
+pub mod machine;
 pub mod malformed;
 pub mod origin;
+pub mod session;
 pub mod upgrade;
 
 pub use buffers::Buffers;
+pub use handler::{Handler, Outbox, Settings};
+pub use machine::Machine;
 pub use origin::OriginPolicy;
 pub use upgrade::{Decision, Rejection, Upgrade, asks_for_websocket, check_request, check_upgrade};
 
