@@ -118,6 +118,8 @@ pub fn serve(
         ..config.limits
     };
     let config = Arc::new(config);
+    // What WebSocket clients hold (the machine's queues) counts against --memory-budget.
+    let budget = serve::MemoryBudget::new(limits.memory_budget);
     let result = engine.serve(listener, shutdown.clone(), limits, move |stream, tuple| {
         PushSession::new(
             stream,
@@ -125,6 +127,7 @@ pub fn serve(
             Arc::clone(&hub),
             Arc::clone(&config),
             Arc::clone(&stats),
+            budget.account(),
         )
     });
     shutdown.trigger(); // the ticker stops with the server, however it ended

@@ -29,14 +29,17 @@ use http1::{Parsed, RequestHead, Response, Version, parse_request};
 use lifecycle::FourTuple;
 use log::{info, warn};
 use mio::net::TcpStream;
+use serve::limits::Held;
+use serve::v3_event_loop::Expiry;
 use serve::v3_event_loop::{
     Mail, Progress, QUEUE_LIMIT, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
 };
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
+use websocket::session::{flush, pump};
 
 use crate::hub::{Event, Hub};
 use crate::{Config, PAGE, PushStats};
-use websocket::{Buffers, Decision, asks_for_websocket, check_upgrade};
+use websocket::{Decision, Handler, Machine, Outbox, Settings, asks_for_websocket, check_upgrade};
 
 /// Bytes queued for a client of an event stream (stream, SSE, WebSocket) before
 /// it counts as not reading and is dropped.
@@ -61,10 +64,28 @@ enum Mode {
     Streaming,
     /// `GET /events`: `text/event-stream`, one `id:`/`data:` block per event.
     Sse,
-    /// Upgraded: one text message per event, both ways.
-    WebSocket(Box<WebSocket<Buffers>>),
+    /// Upgraded: one text message per event, both ways, run by the one
+    /// connection machine (crates/websocket) with a [`Publisher`] handler.
+    WebSocket(Box<Machine<Publisher>>),
     /// The last response is queued; close once it is out.
     Closing,
+}
+
+/// A WebSocket client's handler: each message it sends is a line to publish,
+/// kept until the session publishes it.
+#[derive(Default)]
+pub struct Publisher {
+    lines: Vec<String>,
+}
+
+impl Handler for Publisher {
+    fn message(&mut self, message: Message, _out: &mut Outbox<'_>) {
+        match message {
+            Message::Text(text) => self.lines.push(text.to_string()),
+            Message::Binary(b) => self.lines.push(String::from_utf8_lossy(&b).into_owned()),
+            _ => {}
+        }
+    }
 }
 
 /// One connection of the push server.
@@ -81,6 +102,9 @@ pub struct PushSession {
     output: Vec<u8>,
     /// Requests answered on this connection (the 4-tuple reused: lesson 21).
     requests: u64,
+    /// This connection's share of the memory budget, until a WebSocket's
+    /// machine takes it.
+    held: Option<Held>,
 }
 
 impl PushSession {
@@ -91,6 +115,7 @@ impl PushSession {
         hub: Arc<Hub>,
         config: Arc<Config>,
         stats: Arc<PushStats>,
+        held: Held,
     ) -> PushSession {
         PushSession {
             stream: Tracked::new(stream, tuple),
@@ -102,6 +127,7 @@ impl PushSession {
             input: Vec::new(),
             output: Vec::new(),
             requests: 0,
+            held: Some(held),
         }
     }
 
@@ -114,23 +140,17 @@ impl PushSession {
                 None => break,
             }
         }
-        if let Mode::WebSocket(ws) = &mut self.mode {
-            let out = &mut ws.get_mut().output;
-            while !out.is_empty() {
-                match write_some(&mut self.stream, out)? {
-                    Some(n) => {
-                        out.drain(..n);
-                    }
-                    None => break,
-                }
-            }
+        if let Mode::WebSocket(m) = &mut self.mode
+            && self.output.is_empty()
+        {
+            flush(&mut self.stream, m)?;
         }
         Ok(())
     }
 
     fn queued(&self) -> usize {
         let ws = match &self.mode {
-            Mode::WebSocket(ws) => ws.get_ref().output.len(),
+            Mode::WebSocket(m) => m.output().len(),
             _ => 0,
         };
         self.output.len() + ws
@@ -185,7 +205,8 @@ impl PushSession {
                     let json = format!("{{\"id\":{}}}\n", event.id);
                     self.respond(Response::new(200).body("application/json", json), close);
                 }
-                Mode::WebSocket(_) => return self.websocket_input(),
+                // The machine reads for itself (Session::ready).
+                Mode::WebSocket(_) => return,
                 // One response at a time: anything sent while a long poll is held
                 // waits (pipelining); on a stream it can never be answered.
                 Mode::Holding { .. } | Mode::Closing => return,
@@ -315,16 +336,30 @@ impl PushSession {
     /// The WebSocket Upgrade on the same port: checked, answered with 101, and
     /// from then on tungstenite frames messages over [`Buffers`].
     fn upgrade(&mut self, head: &RequestHead) {
-        match check_upgrade(head, &self.config.origin_policy()) {
+        let settings = Settings {
+            origins: self.config.origin_policy(),
+            ..Settings::new(MAX_POST, PAGE)
+        };
+        match check_upgrade(head, &settings.origins) {
             Decision::Upgrade(up) => {
                 info!(
                     "[{}] 101 Switching Protocols: events as WebSocket messages from here on",
                     self.tuple
                 );
-                self.output.extend_from_slice(&up.response());
+                // An Upgrade is decided once, so the budget's share is still here.
+                let Some(held) = self.held.take() else {
+                    return;
+                };
                 let input: Vec<u8> = self.input.drain(..).collect();
-                let ws = websocket::server(&input, MAX_POST);
-                self.mode = Mode::WebSocket(Box::new(ws));
+                let machine = Machine::upgraded(
+                    self.tuple,
+                    Arc::new(settings),
+                    held,
+                    Publisher::default(),
+                    &up,
+                    &input,
+                );
+                self.mode = Mode::WebSocket(Box::new(machine));
             }
             Decision::Reject(r) => {
                 info!(
@@ -346,41 +381,16 @@ impl PushSession {
     }
 
     /// Messages from a WebSocket client become events for everyone.
-    fn websocket_input(&mut self) {
-        let Mode::WebSocket(ws) = &mut self.mode else {
+    fn publish_messages(&mut self) {
+        let Mode::WebSocket(m) = &mut self.mode else {
             return;
         };
-        ws.get_mut().input.extend(self.input.drain(..));
-        let mut published = Vec::new();
-        let ended = loop {
-            match ws.read() {
-                Ok(Message::Text(text)) => published.push(text.to_string()),
-                Ok(Message::Binary(b)) => published.push(String::from_utf8_lossy(&b).into_owned()),
-                Ok(_) => {} // Pings are answered by tungstenite; Close too.
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    break false;
-                }
-                Err(tungstenite::Error::ConnectionClosed) => break true,
-                Err(e) => {
-                    info!("[{}] WebSocket ended: {e}", self.tuple);
-                    break true;
-                }
-            }
-        };
-        let _ = ws.flush();
-        for line in published {
+        for line in std::mem::take(&mut m.handler_mut().lines) {
             let event = self.hub.publish(line);
             info!(
                 "[{}] WebSocket message published as event {}",
                 self.tuple, event.id
             );
-        }
-        if ended {
-            if let Mode::WebSocket(ws) = &mut self.mode {
-                let out = std::mem::take(&mut ws.get_mut().output);
-                self.output.extend_from_slice(&out);
-            }
-            self.mode = Mode::Closing;
         }
     }
 
@@ -402,8 +412,8 @@ impl PushSession {
             Mode::Sse => self
                 .output
                 .extend_from_slice(sse_block(id, json).as_bytes()),
-            Mode::WebSocket(ws) => {
-                let _ = ws.send(Message::text(json));
+            Mode::WebSocket(m) => {
+                m.send(Message::text(json));
             }
             // Short polling and idle keep-alive connections are not listening.
             _ => return Step::Wait,
@@ -428,6 +438,17 @@ impl Session for PushSession {
         let start = self.stream.progress().read;
         loop {
             self.flush()?;
+            // Upgraded: the machine's loop (write, backpressure, fairness,
+            // read), once the answers queued before the 101 are out; then
+            // what the client sent is published.
+            if let Mode::WebSocket(m) = &mut self.mode {
+                if !self.output.is_empty() {
+                    return Ok(Step::Wait);
+                }
+                let step = pump(&mut self.stream, m, turn, start);
+                self.publish_messages();
+                return step;
+            }
             if matches!(self.mode, Mode::Closing) {
                 return Ok(if self.queued() == 0 {
                     Step::Done
@@ -467,13 +488,16 @@ impl Session for PushSession {
             return Ok(Step::Done);
         }
         self.flush()?;
-        Ok(
-            if matches!(self.mode, Mode::Closing) && self.queued() == 0 {
-                Step::Done
-            } else {
-                Step::Wait
-            },
-        )
+        let over = match &self.mode {
+            Mode::Closing => true,
+            Mode::WebSocket(m) => m.is_done(),
+            _ => false,
+        };
+        Ok(if over && self.queued() == 0 {
+            Step::Done
+        } else {
+            Step::Wait
+        })
     }
 
     fn stream(&self) -> Option<&TcpStream> {
@@ -519,7 +543,13 @@ impl Session for PushSession {
         Ok(Step::Wait)
     }
 
-    fn expire(&mut self, _why: serve::v3_event_loop::Expiry) {
+    fn expire(&mut self, why: Expiry) {
+        // A WebSocket client: 1001 Going Away, said by the machine.
+        if let Mode::WebSocket(m) = &mut self.mode {
+            m.expire(why);
+            let _ = self.flush();
+            return;
+        }
         if matches!(self.mode, Mode::Requests) && self.requests == 0 {
             let r = Response::text(408, "no complete request in time");
             self.output
