@@ -29,11 +29,14 @@
 //!   budget, and their flags.
 //! - [`running`]: a server on a thread of this process, bound to port 0, stopped
 //!   on drop — what `socklab tour`, `compare` and the tests start.
+//! - [`stats_file`]: `--stats-file`, the counters of every engine and budget in
+//!   the process rewritten as JSON, for scripts watching from outside.
 #![deny(missing_docs)]
 
 pub mod layer;
 pub mod limits;
 pub mod running;
+pub mod stats_file;
 pub mod v1_iterative;
 pub mod v2_threads;
 pub mod v3_event_loop;

@@ -89,11 +89,10 @@ pub struct MemoryBudget {
 impl MemoryBudget {
     /// A budget of `cap` bytes, nothing held yet.
     pub fn new(cap: usize) -> MemoryBudget {
-        MemoryBudget {
-            used: Arc::default(),
-            peak: Arc::default(),
-            cap,
-        }
+        let (used, peak) = (Arc::default(), Arc::default());
+        // Its use and peak go into `--stats-file`, if the process writes one.
+        crate::stats_file::sign_in_budget(&used, &peak, cap);
+        MemoryBudget { used, peak, cap }
     }
 
     /// A connection's account, holding nothing yet.

@@ -45,6 +45,9 @@ pub struct Bridge {
     loops: Option<usize>,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Rewrite PATH every 100 ms with the bridge's counters as JSON (open, refused, stall/idle closes, memory budget held, VmRSS/VmHWM): for scripts/hostile.sh
+    #[arg(long, value_name = "PATH")]
+    stats_file: Option<std::path::PathBuf>,
 }
 
 /// The first address of `url`, checking its scheme.
@@ -67,6 +70,9 @@ impl Bridge {
         let target = address(&self.to, Scheme::Tcp, "--to")?;
         let shutdown = Shutdown::new();
         shutdown.trigger_on_ctrl_c()?;
+        if let Some(path) = self.stats_file.clone() {
+            serve::stats_file::start(path)?;
+        }
         let listener = listen_tcp(listen)?;
         let engine = Engine::new(self.loops.unwrap_or_else(default_loops))?;
         let config = bridge::Config {

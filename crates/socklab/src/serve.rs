@@ -4,6 +4,7 @@
 //! system call the server makes is logged. `socklab serve --help` lists the rest.
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
 
@@ -19,6 +20,9 @@ use serve::Model;
 pub struct Serve {
     #[command(subcommand)]
     server: Server,
+    /// Rewrite PATH every 100 ms with the server's counters as JSON (open, refused, stall/idle closes, memory budget held, VmRSS/VmHWM): for scripts/hostile.sh
+    #[arg(long, global = true, value_name = "PATH")]
+    stats_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -80,6 +84,9 @@ impl Serve {
     pub fn run(self) -> anyhow::Result<()> {
         let shutdown = Shutdown::new();
         shutdown.trigger_on_ctrl_c()?;
+        if let Some(path) = self.stats_file {
+            serve::stats_file::start(path)?;
+        }
         match self.server {
             Server::Tcp(args) => tcp_echo::cli::run(&args, shutdown)?,
             Server::Udp(args) => udp_echo::cli::run(&args, shutdown)?,

@@ -71,13 +71,16 @@ impl Engine {
                 waker,
             });
         }
+        let stats = Arc::default();
+        // Its counters go into `--stats-file`, if the process writes one.
+        crate::stats_file::sign_in_engine(&stats);
         Ok(Engine {
             polls,
             inboxes,
             mailbox: Mailbox {
                 doors: Arc::new(doors),
             },
-            stats: Arc::default(),
+            stats,
         })
     }
 
