@@ -1,7 +1,7 @@
 //! `socklab compare`: the same script over TCP, UDP and WebSocket, side by side.
 //!
 //! Starts the three echo servers in this process on ephemeral loopback ports (or
-//! uses the ones you name with --tcp, --udp, --ws), runs client::compare's script
+//! uses the ones you name with --tcp, --udp, --ws), runs measure::compare's script
 //! over each — connect, a burst of N messages, timed round trips, close — and
 //! prints only what it measured. See docs/compare.md for what each row means.
 //!
@@ -9,7 +9,7 @@
 
 use clap::Args;
 use client::Style;
-use client::compare::{
+use measure::compare::{
     DEFAULT_COUNT, DEFAULT_LARGE, DEFAULT_MESSAGE, DEFAULT_ROUNDS, DEFAULT_WARMUP, Script, compare,
     render_table,
 };

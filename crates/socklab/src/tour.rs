@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use client::compare::{Comparison, NO_DIFFERENCE, Script, compare, render_table};
-use client::stats::Verdict;
 use client::style::Paint;
 use client::wire::{
     FrameView, HandshakeView, quoted, render_frame, render_handshake, ws_conversation,
@@ -28,6 +26,8 @@ use lifecycle::state::tcp_state;
 use lifecycle::tap::Record;
 use lifecycle::tcp::{accept, connect_tcp, listen_tcp};
 use lifecycle::{Direction, TcpState};
+use measure::compare::{Comparison, NO_DIFFERENCE, Script, compare, render_table};
+use measure::stats::Verdict;
 use socklab::servers::LocalServers;
 
 /// The message every step sends.

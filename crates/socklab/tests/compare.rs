@@ -1,7 +1,7 @@
 //! compare's measurements on loopback, against the three echo servers started
 //! in-process on ephemeral ports: the facts the comparison table is built on.
 
-use client::compare::{Comparison, Script, compare};
+use measure::compare::{Comparison, Script, compare};
 use serde_json::Value;
 use socklab::servers::LocalServers;
 
@@ -74,7 +74,7 @@ fn compare_json_on_loopback() {
     // (each read takes at most the client's 64 KiB buffer); over ws it is one
     // message, however many reads (of tungstenite's own buffer size) carried it;
     // UDP cannot send it at all.
-    let min_reads = (client::compare::DEFAULT_LARGE / client::transport::READ_BUFFER) as u64;
+    let min_reads = (measure::compare::DEFAULT_LARGE / client::transport::READ_BUFFER) as u64;
     assert!(
         tcp["large_message_units"].as_u64().unwrap() >= min_reads,
         "{tcp}"
@@ -136,7 +136,7 @@ fn rtt_differences_follow_the_noise_rule() {
         let expected = if low <= 0.0 && high >= 0.0 {
             (
                 "no_measurable_difference",
-                client::compare::NO_DIFFERENCE.to_string(),
+                measure::compare::NO_DIFFERENCE.to_string(),
             )
         } else if high < 0.0 {
             ("a_lower", format!("{} lower", d["a"].as_str().unwrap()))
@@ -151,10 +151,10 @@ fn rtt_differences_follow_the_noise_rule() {
             (expected.0, expected.1),
             "{d}"
         );
-        assert_eq!(d["resamples"], client::stats::RESAMPLES);
+        assert_eq!(d["resamples"], measure::stats::RESAMPLES);
     }
-    let table = client::compare::render_table(&comparison, client::Style::PLAIN);
-    for line in client::compare::difference_lines(&comparison) {
+    let table = measure::compare::render_table(&comparison, client::Style::PLAIN);
+    for line in measure::compare::difference_lines(&comparison) {
         assert!(table.contains(&line), "{table}");
     }
 }

@@ -31,11 +31,12 @@ use lifecycle::Direction;
 use lifecycle::tap::{Record, TapLog};
 use tungstenite::protocol::frame::FrameHeader;
 
-use crate::pipe::Trust;
+use client::Trust;
+use client::style::{Paint, Style};
+use client::transport::{Error, Framing, Incoming, Scheme, Side, Target, Transport};
+use client::wire::{quoted_short, ws_conversation};
+
 use crate::stats::{self, Verdict};
-use crate::style::{Paint, Style};
-use crate::transport::{Error, Framing, Incoming, Scheme, Side, Target, Transport};
-use crate::wire::{quoted_short, ws_conversation};
 
 /// Default message: short, readable in a hex dump.
 pub const DEFAULT_MESSAGE: &str = "hello";
@@ -628,7 +629,7 @@ struct LargeEcho {
 /// whatever number of reads carried it. UDP: `None` — one datagram carries at
 /// most 65,507 bytes, so there is no single large message to send.
 fn large_message(url: &str, size: usize) -> Result<Option<LargeEcho>, Error> {
-    let target = crate::transport::Target::parse(url)?;
+    let target = client::transport::Target::parse(url)?;
     let message: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
     match target.scheme {
         // UDP: no single large message; tls/wss: the same stream lesson as
@@ -642,7 +643,7 @@ fn large_message(url: &str, size: usize) -> Result<Option<LargeEcho>, Error> {
             let sending = std::thread::spawn(move || writer.write_all(&message));
             let mut reader = lifecycle::Tap::with_log(conn, log.clone());
             let mark = log.mark();
-            let mut buf = vec![0u8; crate::transport::READ_BUFFER];
+            let mut buf = vec![0u8; client::transport::READ_BUFFER];
             let mut got = 0;
             while got < size {
                 match reader.read(&mut buf)? {
