@@ -25,6 +25,9 @@ pub struct Compare {
     /// Print JSON ({"transports":[{"name", "wire_bytes_sent", …}]}) instead of the table
     #[arg(long)]
     json: bool,
+    /// Also write this same run's JSON to FILE, so a table and its JSON agree
+    #[arg(long, value_name = "FILE", conflicts_with = "push")]
+    save_json: Option<std::path::PathBuf>,
     /// The message to send
     #[arg(long, short, default_value = DEFAULT_MESSAGE)]
     message: String,
@@ -138,6 +141,10 @@ impl Compare {
             let _ = std::fs::remove_file(&cert);
         }
         let comparison = comparison?;
+        if let Some(path) = &self.save_json {
+            std::fs::write(path, serde_json::to_string_pretty(&comparison)? + "\n")
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        }
         if self.json {
             outln!("{}", serde_json::to_string_pretty(&comparison)?);
         } else {
