@@ -5,7 +5,10 @@
 # docs/ko/) are what docs/lessons.toml makes, with every English text beside a
 # Korean one (scripts/gen-lessons.py --check says which is missing); and every
 # exercise of exercises/exercises.toml has its Korean texts, with the generated
-# exercise pages (docs/generated/exercises.md, exercises.ko.md) carrying them.
+# exercise pages (docs/generated/exercises.md, exercises.ko.md) carrying them;
+# and every generated table says nothing impossible (scripts/check-generated.py:
+# no layer faster than the one it runs on, SSE loses nothing across its
+# reconnect, a bench run's errors are 0, a p99 from a stalled run is flagged).
 #
 # Usage: scripts/check-docs.sh
 set -euo pipefail
@@ -39,4 +42,5 @@ while IFS= read -r line; do
   fi
 done < <(grep -rHo '!\[[^]]*\]([^)]*\.svg)' docs/ --include='*.md' || true)
 python3 scripts/gen-lessons.py --check || bad=1
+python3 scripts/check-generated.py docs/generated || bad=1
 exit $bad

@@ -92,11 +92,14 @@ scripts/gen-tls-docs.sh
 # --- docs/compare.md: the comparison table and one transport's JSON ----------
 # socklab compare starts its own servers in-process on ephemeral loopback ports,
 # so nothing else needs to run. NO_COLOR keeps escape codes out of the file.
-NO_COLOR=1 "$bin" compare > "$out/compare-table.txt"
-NO_COLOR=1 "$bin" compare --json | python3 -c '
+# The table and the ws JSON come from one run (--save-json), so they agree.
+compare_json=$(mktemp "${TMPDIR:-/tmp}/socklab-compare-XXXXXX.json")
+NO_COLOR=1 "$bin" compare --save-json "$compare_json" > "$out/compare-table.txt"
+python3 -c '
 import json, sys
-ws = [t for t in json.load(sys.stdin)["transports"] if t["name"] == "ws"][0]
-print(json.dumps(ws, indent=2))' > "$out/compare-ws.json"
+ws = [t for t in json.load(open(sys.argv[1]))["transports"] if t["name"] == "ws"][0]
+print(json.dumps(ws, indent=2))' "$compare_json" > "$out/compare-ws.json"
+rm -f "$compare_json"
 # A 200-byte message: past 125 bytes the frame header needs the 16-bit length.
 NO_COLOR=1 "$bin" compare --message "$(head -c 200 /dev/zero | tr '\0' x)" > "$out/compare-table-200.txt"
 echo "wrote $out/compare-table.txt, $out/compare-ws.json, $out/compare-table-200.txt"

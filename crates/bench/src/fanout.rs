@@ -23,7 +23,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream as StdStream};
 use std::time::{Duration, Instant};
 
-use client::stats::percentile;
+use measure::stats::percentile;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 

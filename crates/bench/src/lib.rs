@@ -38,8 +38,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use client::stats::percentile;
 use client::{Framing, Trust};
+use measure::stats::percentile;
 use secure::{Stream, TlsClient};
 use tungstenite::{Bytes, Message, WebSocket};
 
@@ -851,7 +851,7 @@ mod tests {
     }
 
     /// A run with no completed round trip has no RTT: `-` in the table, `null`
-    /// in JSON (client::stats::percentile gives None), never 0.
+    /// in JSON (measure::stats::percentile gives None), never 0.
     #[test]
     fn no_samples_means_no_rtt() {
         let report = Report {

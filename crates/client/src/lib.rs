@@ -1,5 +1,7 @@
-//! The shared client: one client for tcp, udp and ws, the wire view that decodes
-//! every byte it moved, and the comparison that measures what differs.
+//! The shared client: one client for tcp, udp and ws, and the wire view that
+//! decodes every byte it moved. What it measures lives a floor up, in the
+//! `measure` crate (`socklab compare`, `compare --push`): the client measures
+//! nothing and imports no measurement.
 //!
 //! # Layout
 //!
@@ -16,14 +18,8 @@
 //! - [`wire`]: pure functions over those records: the Upgrade request and
 //!   response, the Accept derivation, each frame's fields and its unmasking, each
 //!   TCP read and each UDP datagram.
-//! - [`compare`]: one script over every transport → a [`compare::Comparison`] of
-//!   measured facts, as a table or as JSON.
-//! - [`push`]: `compare --push` — the same events by short polling, long
-//!   polling, streaming, Server-Sent Events and WebSocket, measured on the wire.
 //! - [`seeded`]: `send --seed N` — a fixed `Sec-WebSocket-Key` and fixed
 //!   masking keys, so the client's bytes are the same on every run.
-//! - [`stats`]: the one percentile definition, the interquartile range, and the
-//!   bootstrap interval and noise rule that decide whether two medians differ.
 //! - [`style`]: terminal colors, off for pipes, `--no-color` and `NO_COLOR`.
 //!
 //! The client never imports a server: it knows only what it sees on the wire.
@@ -32,14 +28,11 @@
 //! Try: `socklab send ws://127.0.0.1:8080/ hello --wire` against `socklab serve ws`.
 #![deny(missing_docs)]
 
-pub mod compare;
 pub mod http;
 pub mod pipe;
-pub mod push;
 pub mod records;
 pub mod scheme;
 pub mod seeded;
-pub mod stats;
 pub mod style;
 pub mod transport;
 pub mod url;

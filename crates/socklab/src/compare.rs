@@ -1,41 +1,51 @@
 //! `socklab compare`: the same script over TCP, UDP and WebSocket, side by side.
 //!
-//! Starts the three echo servers in this process on ephemeral loopback ports (or
-//! uses the ones you name with --tcp, --udp, --ws), runs client::compare's script
-//! over each — connect, a burst of N messages, timed round trips, close — and
+//! Starts the five echo servers (tcp, udp, ws, tls, wss) in this process on
+//! ephemeral loopback ports (or uses the ones you name with --tcp, --udp, --ws,
+//! --tls, --wss), runs measure::compare's script over each — connect, a burst
+//! of N messages, timed round trips in blocks on fresh connections, close — and
 //! prints only what it measured. See docs/compare.md for what each row means.
 //!
 //! Try: `socklab compare`, `socklab compare --count 10`, `socklab compare --json | jq`.
 
 use clap::Args;
 use client::Style;
-use client::compare::{
-    DEFAULT_COUNT, DEFAULT_LARGE, DEFAULT_MESSAGE, DEFAULT_ROUNDS, DEFAULT_WARMUP, Script, compare,
-    render_table,
+use measure::compare::{
+    DEFAULT_BLOCKS, DEFAULT_COUNT, DEFAULT_LARGE, DEFAULT_MESSAGE, DEFAULT_ROUNDS, DEFAULT_SEED,
+    DEFAULT_WARMUP, Script, compare, render_table,
 };
 use socklab::servers::{LocalServers, SecureServers};
 
 /// Flags of `socklab compare`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab compare                           # in-process servers on 127.0.0.1, random ports\n  socklab compare --count 10 --message hi   # ten back-to-back sends of \"hi\"\n  socklab compare --json | jq '.transports[] | {name, wire_bytes_sent}'\n  socklab compare --tcp tcp://127.0.0.1:7007 --udp udp://127.0.0.1:7007 --ws ws://127.0.0.1:8080/\n                                            # against `socklab serve all`\n  socklab compare --push                    # polling, long polling, streaming, SSE, WebSocket at 1 and 100 events/s\n  socklab compare --push --rate 10 --secs 4 --json"
+    after_help = "Examples:\n  socklab compare                           # in-process servers on 127.0.0.1, random ports\n  socklab compare --count 10 --message hi   # ten back-to-back sends of \"hi\"\n  socklab compare --json | jq '.transports[] | {name, wire_bytes_sent}'\n  socklab compare --json | jq '.rtt_differences[] | {a, b, raw_verdict, verdict}'\n  socklab compare --blocks 60 --rounds 20  # more blocks: a narrower interval (default 40 × 20, a few seconds)\n  socklab compare --tcp tcp://127.0.0.1:7007 --udp udp://127.0.0.1:7007 --ws ws://127.0.0.1:8080/\n                                            # against `socklab serve all`\n  socklab compare --push                    # polling, long polling, streaming, SSE, WebSocket at 1 and 100 events/s\n  socklab compare --push --rate 10 --secs 4 --json"
 )]
 pub struct Compare {
     /// Print JSON ({"transports":[{"name", "wire_bytes_sent", …}]}) instead of the table
     #[arg(long)]
     json: bool,
+    /// Also write this same run's JSON to FILE, so a table and its JSON agree
+    #[arg(long, value_name = "FILE", conflicts_with = "push")]
+    save_json: Option<std::path::PathBuf>,
     /// The message to send
     #[arg(long, short, default_value = DEFAULT_MESSAGE)]
     message: String,
     /// How many times to send it back to back (the boundary experiment)
     #[arg(long, short = 'n', default_value_t = DEFAULT_COUNT)]
     count: usize,
-    /// How many timed round trips (strict ping-pong) per transport
+    /// Blocks of timed round trips, each on fresh connections (the interval resamples blocks: keep ≥ 30)
+    #[arg(long, default_value_t = DEFAULT_BLOCKS)]
+    blocks: usize,
+    /// Timed round trips (strict ping-pong) per transport in each block; every transport goes once per round, in a seeded random order
     #[arg(long, default_value_t = DEFAULT_ROUNDS)]
     rounds: usize,
-    /// Round trips per transport taken first and discarded (the transports take turns throughout)
+    /// Round trips per transport at the start of each block, discarded
     #[arg(long, default_value_t = DEFAULT_WARMUP)]
     warmup: usize,
+    /// Seed of the transports' order within each round
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    seed: u64,
     /// Bytes of one large message sent with one send, to count the reads its echo takes (0: skip)
     #[arg(long, default_value_t = DEFAULT_LARGE, value_name = "BYTES")]
     large: usize,
@@ -82,8 +92,10 @@ impl Compare {
         let mut script = Script {
             message: self.message.into_bytes(),
             count: self.count,
+            blocks: self.blocks,
             rounds: self.rounds,
             warmup: self.warmup,
+            seed: self.seed,
             large: self.large,
             trust: self.trust.trust(),
         };
@@ -129,6 +141,10 @@ impl Compare {
             let _ = std::fs::remove_file(&cert);
         }
         let comparison = comparison?;
+        if let Some(path) = &self.save_json {
+            std::fs::write(path, serde_json::to_string_pretty(&comparison)? + "\n")
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        }
         if self.json {
             outln!("{}", serde_json::to_string_pretty(&comparison)?);
         } else {

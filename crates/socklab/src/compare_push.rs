@@ -1,7 +1,7 @@
 //! `socklab compare --push`: the same events by five techniques, measured.
 //!
 //! Starts a push server in this process (`serve push`'s code, on the event
-//! loop, port 0) for each `--rate`, runs `client::push::compare_push` against
+//! loop, port 0) for each `--rate`, runs `measure::push::compare_push` against
 //! it, and prints what the Tap counted: requests, connections, bytes per event
 //! (and how much of that is not the event), delivery latency, empty answers,
 //! events lost or doubled across the reconnect every client makes halfway.
@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 
-use client::push::{MIN_FOR_P99, PushComparison, Technique, compare_push};
+use measure::push::{MIN_FOR_P99, PushComparison, Technique, compare_push};
 use serve::v3_event_loop::default_loops;
 use serve::{Engine, Running};
 

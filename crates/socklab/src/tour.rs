@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use client::compare::{Comparison, NO_DIFFERENCE, Script, compare, render_table};
-use client::stats::Verdict;
 use client::style::Paint;
 use client::wire::{
     FrameView, HandshakeView, quoted, render_frame, render_handshake, ws_conversation,
@@ -28,13 +26,16 @@ use lifecycle::state::tcp_state;
 use lifecycle::tap::Record;
 use lifecycle::tcp::{accept, connect_tcp, listen_tcp};
 use lifecycle::{Direction, TcpState};
+use measure::compare::{Comparison, NO_DIFFERENCE, Script, Verdict, compare, render_table};
 use socklab::servers::LocalServers;
 
 /// The message every step sends.
 const MESSAGE: &str = "hello";
 
-/// Timed round trips per transport in the comparison step.
-const TOUR_ROUNDS: usize = 200;
+/// Blocks of timed round trips in the comparison step (each block: fresh
+/// connections, compare's default rounds per transport): the fewest the
+/// bootstrap over blocks is trusted with, as the tour should stay quick.
+const TOUR_BLOCKS: usize = 30;
 
 /// How long a connect or an echo in the tour may take before the tour reports an
 /// error (loopback answers in microseconds; this only bounds a broken setup).
@@ -242,7 +243,7 @@ impl Tour {
         let script = Script {
             message: MESSAGE.as_bytes().to_vec(),
             count: 3,
-            rounds: TOUR_ROUNDS,
+            blocks: TOUR_BLOCKS,
             ..Script::default()
         };
         let comparison = compare(&servers.urls(), &script).context("the comparison")?;
@@ -266,8 +267,8 @@ impl Tour {
         heading(
             "Side by side",
             &format!(
-                "The whole script (connect, {} sends, {} timed round trips after {} warm-up, close) over each transport. The round trips take turns — tcp, udp, ws, then udp, ws, tcp, … — so the machine's moods fall on all three alike; medians are only called different when the bootstrap interval of their difference leaves out 0.",
-                script.count, script.rounds, script.warmup
+                "The whole script (connect, {} sends, timed round trips, close) over each transport. The round trips come in {} blocks on fresh connections, {} rounds each (after {} warm-up); in each round every transport goes once, in a random order, so the machine's moods fall on all of them alike. Two transports are only called different when the interval of their paired per-block difference leaves out 0 and their slow rounds fell evenly; a layer that measures lower than the one it runs on is called noise.",
+                script.count, script.blocks, script.rounds, script.warmup
             ),
         );
         if text {
@@ -613,20 +614,29 @@ fn framing_lesson(c: &Comparison) -> String {
         return "(no ws and tcp round trips to compare)".to_string();
     };
     let measured = format!(
-        "ws − tcp medians: {:+.1} µs, 95 % interval [{:+.1}, {:+.1}] µs",
-        d.median_diff_us, d.ci_low_us, d.ci_high_us
+        "ws − tcp, paired over {} blocks: {:+.1} µs, 95 % interval [{:+.1}, {:+.1}] µs",
+        d.blocks, d.diff_us, d.ci_low_us, d.ci_high_us
     );
     let bytes = format!(
         "+{} / +{} bytes per message",
         ws.overhead_bytes_per_message_sent, ws.overhead_bytes_per_message_received
     );
+    let noise = format!(
+        "Framing costs {bytes} and a little work (a header, a 4-byte XOR mask): too little to show against the noise of a round trip."
+    );
     match d.verdict {
-        Verdict::NoMeasurableDifference => format!(
-            "{measured}: {NO_DIFFERENCE}. Framing costs {bytes} and a little work (a header, a 4-byte XOR mask): too little to show against the noise of a round trip."
+        Verdict::NoMeasurableDifference => format!("{measured}: {NO_DIFFERENCE}. {noise}"),
+        // ws runs on the very same TCP and only adds work: it cannot be faster,
+        // so a ws that came out lower is this machine's scheduling.
+        Verdict::ALower | Verdict::BelowNoise => format!(
+            "{measured}: ws measured lower, which it cannot be (it runs on the same TCP and only adds work): the difference is below this machine's noise. {noise}"
         ),
-        Verdict::ALower => format!(
-            "{measured}: ws came out lower. ws runs on the very same TCP and only adds work ({bytes}), so that is this machine's scheduling, not the protocol."
+        Verdict::UnevenWakeUps => format!(
+            "{measured}: the slow wake-ups fell on one more than the other ({:.0} % vs {:.0} % of rounds), so no verdict. {noise}",
+            d.slow_share_a * 100.0,
+            d.slow_share_b * 100.0
         ),
+        Verdict::TooFewBlocks => format!("{measured}: too few blocks for a verdict."),
         Verdict::BLower => format!(
             "{measured}: tcp lower. On loopback a round trip is nothing but system calls and code, so the frame's work ({bytes}, parsing, masking) shows here; across a network it disappears under the path's latency."
         ),

@@ -1,6 +1,7 @@
 //! The few statistics socklab prints, in one place: a percentile, the
-//! interquartile range, a bootstrap interval for the difference of two medians,
-//! and the rule that turns that interval into a verdict.
+//! interquartile range, a trimmed mean, bootstrap intervals (for the difference
+//! of two medians, and for the mean of paired per-block values), and the rule
+//! that turns an interval into a verdict.
 //!
 //! Pure functions over samples: no I/O, no clock, and a seeded random number
 //! generator, so the same samples always give the same interval. `socklab
@@ -53,12 +54,35 @@ fn median_in_place(samples: &mut [f64]) -> f64 {
     *m
 }
 
-/// A small, seeded generator (SplitMix64): enough randomness for resampling,
-/// and the same sequence for the same seed on every machine.
-struct SplitMix64(u64);
+/// The mean of `samples` after dropping the lowest and the highest `trim`
+/// share of them (0.1: a tenth from each end, rounded down), so one stray wake-up
+/// in a block of twenty round trips does not move the block's figure. `None`
+/// without samples.
+pub fn trimmed_mean(samples: &[f64], trim: f64) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let cut = (sorted.len() as f64 * trim.clamp(0.0, 0.49)).floor() as usize;
+    let kept = &sorted[cut..sorted.len() - cut];
+    Some(kept.iter().sum::<f64>() / kept.len() as f64)
+}
+
+/// A small, seeded generator (SplitMix64): enough randomness for resampling
+/// and for shuffling the order of the transports, and the same sequence for
+/// the same seed on every machine.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    /// A generator that gives the same sequence for the same `seed`.
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -68,15 +92,25 @@ impl SplitMix64 {
 
     /// An index below `n` (n > 0). The modulo bias is below 2^-40 for any
     /// sample count socklab takes.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// `0..n` in a random order (Fisher–Yates).
+    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            order.swap(i, self.below(i + 1));
+        }
+        order
     }
 }
 
-/// A confidence interval for `median(a) − median(b)`.
+/// A confidence interval for a difference (of two medians, or the mean of
+/// paired per-block differences).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Interval {
-    /// `median(a) − median(b)` of the samples themselves.
+    /// The figure itself, from the samples: `median(a) − median(b)`, or the mean.
     pub diff: f64,
     /// Lower end of the interval.
     pub low: f64,
@@ -119,6 +153,53 @@ pub fn bootstrap_diff_ci(
         low: percentile(&diffs, tail)?,
         high: percentile(&diffs, 100.0 - tail)?,
     })
+}
+
+/// A percentile bootstrap interval for the mean of several paired series at
+/// once: `series[k][b]` is series `k`'s value in block `b`. Each resample draws
+/// the same blocks (with replacement) for every series, so what happened to a
+/// block — a burst of wake-ups, another program — stays inside it. Returns one
+/// interval per series (its `diff` is the plain mean); `None` without blocks,
+/// without resamples, or when the series are not all the same length.
+pub fn bootstrap_blocks(
+    series: &[&[f64]],
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+) -> Option<Vec<Interval>> {
+    let blocks = series.first()?.len();
+    if blocks == 0 || resamples == 0 || series.iter().any(|s| s.len() != blocks) {
+        return None;
+    }
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    let mut rng = SplitMix64(seed);
+    let mut means: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); series.len()];
+    let mut sums = vec![0.0; series.len()];
+    for _ in 0..resamples {
+        sums.iter_mut().for_each(|x| *x = 0.0);
+        for _ in 0..blocks {
+            let b = rng.below(blocks);
+            for (sum, s) in sums.iter_mut().zip(series) {
+                *sum += s[b];
+            }
+        }
+        for (m, sum) in means.iter_mut().zip(&sums) {
+            m.push(sum / blocks as f64);
+        }
+    }
+    let tail = (1.0 - confidence.clamp(0.0, 1.0)) / 2.0 * 100.0;
+    series
+        .iter()
+        .zip(means.iter_mut())
+        .map(|(s, m)| {
+            m.sort_by(f64::total_cmp);
+            Some(Interval {
+                diff: mean(s),
+                low: percentile(m, tail)?,
+                high: percentile(m, 100.0 - tail)?,
+            })
+        })
+        .collect()
 }
 
 /// What an interval of `median(a) − median(b)` allows us to say.
@@ -203,6 +284,38 @@ mod tests {
         assert!((ci.diff + 1.0).abs() < 1e-9, "{ci:?}");
         assert!(ci.low < 0.0 && ci.high > 0.0, "{ci:?}");
         assert_eq!(verdict(&ci), Verdict::NoMeasurableDifference);
+    }
+
+    /// A tenth trimmed from each end: one wild sample in twenty moves nothing.
+    #[test]
+    fn trimmed_mean_drops_the_ends() {
+        let mut v: Vec<f64> = vec![10.0; 19];
+        v.push(1000.0);
+        assert_eq!(trimmed_mean(&v, 0.1), Some(10.0));
+        assert_eq!(trimmed_mean(&[1.0, 2.0, 3.0], 0.1), Some(2.0));
+        assert_eq!(trimmed_mean(&[], 0.1), None);
+    }
+
+    /// Paired series resampled by block: a constant series has a zero-width
+    /// interval at its value; a spread one an interval around its mean.
+    #[test]
+    fn block_bootstrap_keeps_blocks_together() {
+        let constant = vec![2.0; 30];
+        let spread: Vec<f64> = (0..30).map(|i| f64::from(i % 5) - 2.0).collect();
+        let cis = bootstrap_blocks(&[&constant, &spread], RESAMPLES, CONFIDENCE, SEED).unwrap();
+        assert_eq!((cis[0].low, cis[0].diff, cis[0].high), (2.0, 2.0, 2.0));
+        assert!(cis[1].low < 0.0 && cis[1].high > 0.0, "{:?}", cis[1]);
+        assert_eq!(bootstrap_blocks(&[&constant, &[1.0]], 10, 0.95, 1), None);
+        assert_eq!(bootstrap_blocks(&[], 10, 0.95, 1), None);
+    }
+
+    /// A seeded shuffle is a permutation, and the same one for the same seed.
+    #[test]
+    fn permutations_are_seeded() {
+        let mut p = SplitMix64::new(3).permutation(5);
+        assert_eq!(p, SplitMix64::new(3).permutation(5));
+        p.sort_unstable();
+        assert_eq!(p, [0, 1, 2, 3, 4]);
     }
 
     /// The same samples and seed give the same interval: a report can be redone.
