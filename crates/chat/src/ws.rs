@@ -25,8 +25,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 use websocket::{Buffers, accept_upgrade};
 
+use crate::room::ws_who as who;
 use crate::room::{Origin, Room, escape};
-use crate::tcp::who;
 use crate::{Config, PAGE};
 
 /// The engine WebSocket members live on (index into the room's mailboxes).
