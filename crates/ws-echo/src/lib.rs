@@ -59,7 +59,7 @@ use lifecycle::{FourTuple, Shutdown};
 use log::info;
 use serve::layer::{Blocking, Layer, MakeLayer};
 use serve::v3_event_loop::{Layered, Tracked};
-use serve::{Engine, Limits, MemoryBudget, Model};
+use serve::{Engine, Handshakes, Limits, MemoryBudget, Model};
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::upgrade::Upgrade;
@@ -142,7 +142,7 @@ pub fn serve(
 // ANCHOR: serve_layered
 /// Serves the same WebSocket echo (and page) with a byte layer under it (TLS:
 /// `socklab serve wss`): `layer` makes one per connection, whose handshake must
-/// be done within `handshake_timeout`. The machine is the same, byte for byte.
+/// be done within `handshakes`' deadline, under its cap of unfinished ones. The machine is the same, byte for byte.
 pub fn serve_layered<L: Layer>(
     model: Model,
     listener: TcpListener,
@@ -150,7 +150,7 @@ pub fn serve_layered<L: Layer>(
     config: Config,
     engine: Engine,
     layer: impl MakeLayer<L>,
-    handshake_timeout: Duration,
+    handshakes: Handshakes,
 ) -> io::Result<()> {
     // Past the cap the client gets no words: a 503 would have to be inside TLS,
     // and the cap is decided before any handshake (docs/tls.md says why).
@@ -162,14 +162,15 @@ pub fn serve_layered<L: Layer>(
     let budget = MemoryBudget::new(limits.memory_budget);
     let config = Arc::new(config);
     let (c, b, make) = (Arc::clone(&config), budget.clone(), layer.clone());
+    let hs = handshakes.clone();
     let handle = move |conn: Connection| {
         let tuple = conn.tuple();
-        if let Some(stream) = Blocking::accept(conn, make(tuple), handshake_timeout) {
+        if let Some(stream) = Blocking::accept(conn, make(tuple), &hs) {
             v2_threads::handle(stream, &c, &limits, b.account());
         }
     };
     let start = move |stream, tuple| {
-        let layered = Layered::new(Tracked::new(stream, tuple), layer(tuple), handshake_timeout);
+        let layered = Layered::new(Tracked::new(stream, tuple), layer(tuple), &handshakes);
         WsSession::over(layered, tuple, Arc::clone(&config), budget.account())
     };
     serve::serve(model, listener, shutdown, limits, engine, handle, start)
