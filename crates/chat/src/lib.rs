@@ -3,7 +3,8 @@
 //! WebSocket messages, one room for both.
 //!
 //! Every line a member sends reaches every other member, whichever protocol
-//! each speaks, prefixed with the sender's 4-tuple end (`[tcp 127.0.0.1:51234]`);
+//! each speaks, prefixed with how the sender came in and its address (`[tcp 127.0.0.1:51234]`,
+//! `[ws 127.0.0.1:51240]`);
 //! joins and leaves are announced. Two listeners, two engines (TCP members on
 //! one, WebSocket members and the page on the other), one [`room::Room`]
 //! posting each line to every loop's mailbox: each loop writes it to the members
@@ -14,7 +15,8 @@
 //! WebSocket (1009); and **slow consumers** — a member that does not read gets a
 //! bounded queue (`--slow-limit`), past it is told why and dropped (TCP: a last
 //! line, then FIN; WebSocket: Close 1008), and everyone else keeps receiving at
-//! full speed. Control characters in lines are escaped before others see them.
+//! full speed. Control, format (bidi, zero-width) and line-separator characters
+//! in lines are escaped before others see them.
 //!
 //! Run: `socklab serve chat`; then `ncat 127.0.0.1 7070` and
 //! <http://127.0.0.1:8070/> (or `socklab chat ws://127.0.0.1:8070/`).

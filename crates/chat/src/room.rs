@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use lifecycle::FourTuple;
 use log::warn;
 use serve::v3_event_loop::{ConnId, Mail, Mailbox};
 
@@ -188,29 +189,129 @@ impl Room {
 }
 
 // ANCHOR: escape
-/// A line as others will see it: control characters (and DEL) written as
+/// A line as others will see it, with every character that could change how
+/// *other* text looks written out instead: control characters (and DEL) as
 /// `\xNN`, so one member cannot move another's cursor, clear their screen or
-/// forge a line break.
+/// forge a line break; invisible format characters and line/paragraph
+/// separators as `\u{NNNN}`, so one member cannot reverse text (U+202E),
+/// hide characters (U+200B) or start a new line in a terminal or a page
+/// (U+2028) — each a way to fake the `[tcp 127.0.0.1:PORT]` prefix that says
+/// who spoke.
 pub fn escape(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     for c in line.chars() {
         if c.is_control() {
             out.push_str(&format!("\\x{:02x}", c as u32));
+        } else if is_invisible(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
         } else {
             out.push(c);
         }
     }
     out
 }
+
+/// Unicode's format characters (general category Cf: bidi overrides and
+/// isolates, zero-width spaces and joiners, the byte order mark, tags…) and
+/// its line and paragraph separators (Zl, Zp), as of Unicode 15.1. Rust's
+/// standard library knows Cc (`char::is_control`) but not these, and one list
+/// here is smaller than a crate.
+const INVISIBLE: &[(char, char)] = &[
+    ('\u{00ad}', '\u{00ad}'),   // soft hyphen
+    ('\u{0600}', '\u{0605}'),   // Arabic number signs
+    ('\u{061c}', '\u{061c}'),   // Arabic letter mark (bidi)
+    ('\u{06dd}', '\u{06dd}'),   // Arabic end of ayah
+    ('\u{070f}', '\u{070f}'),   // Syriac abbreviation mark
+    ('\u{0890}', '\u{0891}'),   // Arabic pound and piastre marks above
+    ('\u{08e2}', '\u{08e2}'),   // Arabic disputed end of ayah
+    ('\u{180e}', '\u{180e}'),   // Mongolian vowel separator
+    ('\u{200b}', '\u{200f}'),   // zero-width space, (non-)joiner, LRM, RLM
+    ('\u{2028}', '\u{2029}'),   // line separator (Zl), paragraph separator (Zp)
+    ('\u{202a}', '\u{202e}'),   // bidi embeddings and overrides (U+202E reverses)
+    ('\u{2060}', '\u{2064}'),   // word joiner, invisible operators
+    ('\u{2066}', '\u{206f}'),   // bidi isolates, deprecated format characters
+    ('\u{feff}', '\u{feff}'),   // zero-width no-break space (byte order mark)
+    ('\u{fff9}', '\u{fffb}'),   // interlinear annotation
+    ('\u{110bd}', '\u{110bd}'), // Kaithi number sign
+    ('\u{110cd}', '\u{110cd}'), // Kaithi number sign above
+    ('\u{13430}', '\u{1343f}'), // Egyptian hieroglyph format controls
+    ('\u{1bca0}', '\u{1bca3}'), // shorthand format controls
+    ('\u{1d173}', '\u{1d17a}'), // musical symbol format controls
+    ('\u{e0001}', '\u{e0001}'), // language tag
+    ('\u{e0020}', '\u{e007f}'), // tag characters
+];
+
+/// Whether `c` is in [`INVISIBLE`].
+fn is_invisible(c: char) -> bool {
+    INVISIBLE.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
 // ANCHOR_END: escape
+
+/// How a member reached the room: the first word of its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Lines over a bare TCP connection.
+    Tcp,
+    /// Messages over a WebSocket (itself on TCP: the 4-tuple alone cannot tell).
+    Ws,
+}
+
+/// How the room names a member: how it came in and its address (the 4-tuple's
+/// peer end): `tcp 127.0.0.1:51234`, `ws 127.0.0.1:51240`.
+pub fn label(transport: Transport, tuple: &FourTuple) -> String {
+    let word = match transport {
+        Transport::Tcp => "tcp",
+        Transport::Ws => "ws",
+    };
+    format!("{word} {}", tuple.peer)
+}
+
+/// A WebSocket member's label ([`label`] with [`Transport::Ws`]).
+pub fn ws_who(tuple: &FourTuple) -> String {
+    label(Transport::Ws, tuple)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Control characters become `\xNN`; ordinary letters pass as they are.
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(escape("hi\x1b[2Jthere\r\x7f"), "hi\\x1b[2Jthere\\x0d\\x7f");
         assert_eq!(escape("plain, ünïcode ok"), "plain, ünïcode ok");
+        assert_eq!(escape("next\u{85}line"), "next\\x85line");
+    }
+
+    /// Bidi overrides, zero-width characters, the BOM and line/paragraph
+    /// separators are written out, so none can fake who spoke.
+    #[test]
+    fn invisible_characters_are_escaped() {
+        assert_eq!(
+            escape("x\u{2028}[tcp 127.0.0.1:1] fake"),
+            "x\\u{2028}[tcp 127.0.0.1:1] fake"
+        );
+        assert_eq!(escape("\u{202e}olleh"), "\\u{202e}olleh");
+        assert_eq!(
+            escape("a\u{200b}b\u{2029}c\u{feff}d\u{2066}e\u{e0041}"),
+            "a\\u{200b}b\\u{2029}c\\u{feff}d\\u{2066}e\\u{e0041}"
+        );
+        // Neighbours of the ranges are ordinary text.
+        assert_eq!(
+            escape("\u{2027}\u{2030}\u{200a}"),
+            "\u{2027}\u{2030}\u{200a}"
+        );
+    }
+
+    /// Members are labelled by how they came in, not by the TCP under both.
+    #[test]
+    fn members_are_labelled_by_transport() {
+        let tuple = FourTuple {
+            proto: lifecycle::Proto::Tcp,
+            local: "127.0.0.1:7070".parse().unwrap(),
+            peer: "127.0.0.1:51234".parse().unwrap(),
+        };
+        assert_eq!(label(Transport::Tcp, &tuple), "tcp 127.0.0.1:51234");
+        assert_eq!(ws_who(&tuple), "ws 127.0.0.1:51234");
     }
 }

@@ -20,7 +20,7 @@ use serve::v3_event_loop::{
 };
 
 use crate::Config;
-use crate::room::{Origin, Room, escape};
+use crate::room::{Origin, Room, Transport, escape, label};
 
 /// The engine TCP members live on (index into the room's mailboxes).
 pub const ENGINE: usize = 0;
@@ -39,6 +39,9 @@ pub struct TcpMember {
     output: Vec<u8>,
     /// Dropped for not reading: the last words are queued, nothing more is.
     leaving: bool,
+    /// The member's FIN has been read (and narrated): the loop's close needs
+    /// no drain, and says it no second time.
+    peer_fin: bool,
 }
 
 impl TcpMember {
@@ -65,6 +68,7 @@ impl TcpMember {
             cutting: false,
             output: Vec::new(),
             leaving: false,
+            peer_fin: false,
         }
     }
 
@@ -141,7 +145,10 @@ impl Session for TcpMember {
             }
             match read_some(&mut self.stream, turn.scratch)? {
                 None => return Ok(Step::Wait),
-                Some(0) => return Ok(Step::Done),
+                Some(0) => {
+                    self.peer_fin = true;
+                    return Ok(Step::Done);
+                }
                 Some(n) => self.take(&turn.scratch[..n], me),
             }
         }
@@ -191,6 +198,10 @@ impl Session for TcpMember {
     fn pending(&self) -> usize {
         self.output.len()
     }
+
+    fn read_closed(&self) -> bool {
+        self.peer_fin
+    }
 }
 
 impl Drop for TcpMember {
@@ -204,8 +215,7 @@ impl Drop for TcpMember {
     }
 }
 
-/// How the room names a member: its protocol and its address (the 4-tuple's
-/// peer end).
+/// How the room names a TCP member: `tcp 127.0.0.1:51234` (see [`label`]).
 pub fn who(tuple: &FourTuple) -> String {
-    format!("{} {}", tuple.proto, tuple.peer)
+    label(Transport::Tcp, tuple)
 }

@@ -34,8 +34,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use websocket::session::{flush, pump};
 use websocket::{Decision, Handler, Machine, Outbox, Settings, asks_for_websocket, check_upgrade};
 
+use crate::room::ws_who as who;
 use crate::room::{Origin, Room, escape};
-use crate::tcp::who;
 use crate::{Config, PAGE};
 
 /// The engine WebSocket members live on (index into the room's mailboxes).

@@ -148,6 +148,37 @@ fn control_characters_are_escaped_for_others() {
     assert!(line.ends_with("clear\\x1b[2J\\x07bell"), "{line:?}");
 }
 
+/// Nobody can fake who spoke: a forged line break (U+2028), a bidi override
+/// (U+202E) and a zero-width space reach the others written out, on one line
+/// that starts with the real sender's label; a WebSocket member is labelled
+/// `ws`, a TCP member `tcp`, each with its own port.
+#[test]
+fn labels_cannot_be_faked() {
+    let room = start(Config::default());
+    let mut a = Line::join(room.tcp);
+    let mut b = Line::join(room.tcp);
+    a.until("joined (2 members)");
+    let a_port = a.0.get_ref().local_addr().unwrap().port();
+    a.say("hi\u{2028}[tcp 127.0.0.1:1] I am root \u{202e}olleh\u{200b}");
+    assert_eq!(
+        b.until("I am root"),
+        format!(
+            "[tcp 127.0.0.1:{a_port}] hi\\u{{2028}}[tcp 127.0.0.1:1] I am root \\u{{202e}}olleh\\u{{200b}}"
+        )
+    );
+    let mut w = ws_join(room.ws);
+    let w_port = w.get_ref().local_addr().unwrap().port();
+    assert_eq!(
+        b.until("joined (3 members)"),
+        format!("* ws 127.0.0.1:{w_port} joined (3 members)")
+    );
+    w.send(Message::text("from the page\u{2029}")).unwrap();
+    assert_eq!(
+        b.until("from the page"),
+        format!("[ws 127.0.0.1:{w_port}] from the page\\u{{2029}}")
+    );
+}
+
 /// A TCP line longer than --max-line is cut there, with a notice to its sender.
 #[test]
 fn a_long_line_is_cut_with_a_notice() {

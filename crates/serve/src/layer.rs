@@ -10,6 +10,8 @@
 //!
 //! - [`Blocking`] drives it with blocking `read()`/`write()` (v1 and v2), and
 //!   does the whole handshake first, within a deadline ([`Blocking::accept`]);
+//!   while it is unfinished it holds a [`crate::handshakes::Ticket`] under the
+//!   server's [`Handshakes`] cap (the oldest unfinished is closed when that is full);
 //! - `v3_event_loop::Layered` drives it from the event loop, between
 //!   [`crate::v3_event_loop::Tracked`] and the session.
 //!
@@ -24,6 +26,8 @@ use std::time::{Duration, Instant};
 use lifecycle::FourTuple;
 use lifecycle::tcp::{Connection, is_timeout};
 use log::info;
+
+use crate::handshakes::Handshakes;
 
 // ANCHOR: layer
 /// A byte layer: bytes from the socket in, plaintext for the protocol out, and
@@ -110,11 +114,22 @@ pub struct Blocking<L> {
 }
 
 impl<L: Layer> Blocking<L> {
-    /// Runs the layer's handshake to the end, within `timeout` from now. `None`:
-    /// the peer failed it, went away, or was too slow — logged, and the socket
-    /// closed gracefully after what the layer had to say (an alert, a 400).
-    pub fn accept(conn: Connection, layer: L, timeout: Duration) -> Option<Blocking<L>> {
+    /// Runs the layer's handshake to the end, within `handshakes`' deadline
+    /// from now, holding a place under its cap meanwhile. `None`: the peer
+    /// failed it, went away, was too slow, or was the oldest unfinished when
+    /// the cap was full — logged, and the socket closed gracefully after what
+    /// the layer had to say (an alert, a 400).
+    pub fn accept(conn: Connection, layer: L, handshakes: &Handshakes) -> Option<Blocking<L>> {
         let tuple = conn.tuple();
+        let timeout = handshakes.timeout();
+        let ticket = match handshakes.begin(conn.stream(), tuple) {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                info!("[{tuple}] cannot watch the handshake ({e}): closing");
+                lifecycle::tcp::graceful_close(conn);
+                return None;
+            }
+        };
         let mut me = Blocking {
             conn,
             layer,
@@ -123,7 +138,7 @@ impl<L: Layer> Blocking<L> {
             stall: Some(timeout),
         };
         let deadline = Instant::now() + timeout;
-        while me.layer.is_handshaking() && !me.ended {
+        while me.layer.is_handshaking() && !me.ended && !ticket.evicted() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || me.conn.set_timeouts(Some(left), Some(left)).is_err() {
                 info!(
@@ -145,11 +160,12 @@ impl<L: Layer> Blocking<L> {
                 }
             }
         }
-        if me.layer.is_handshaking() || me.ended {
+        if me.layer.is_handshaking() || me.ended || ticket.evicted() {
             let _ = me.flush_output();
             lifecycle::tcp::graceful_close(me.conn);
-            return None;
+            return None; // the ticket leaves the table as it drops
         }
+        ticket.finish();
         Some(me)
     }
 

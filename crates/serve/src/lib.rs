@@ -25,6 +25,9 @@
 //! - [`layer`]: a byte layer between the socket and the protocol (TLS, from the
 //!   `tls` crate), driven blocking ([`layer::Blocking`]) or by the event loop
 //!   ([`v3_event_loop::Layered`]); the protocol's code does not change.
+//! - [`handshakes`]: unfinished handshakes (TLS) under a small cap of their
+//!   own, the oldest closed first when it is full, so silent ClientHellos
+//!   cannot hold every place under the connection cap.
 //! - [`limits`]: the connection cap, idle and write-stall deadlines, the memory
 //!   budget, and their flags.
 //! - [`running`]: a server on a thread of this process, bound to port 0, stopped
@@ -33,6 +36,7 @@
 //!   the process rewritten as JSON, for scripts watching from outside.
 #![deny(missing_docs)]
 
+pub mod handshakes;
 pub mod layer;
 pub mod limits;
 pub mod running;
@@ -48,6 +52,7 @@ use lifecycle::tcp::Connection;
 use lifecycle::{FourTuple, Shutdown};
 use mio::net::TcpStream;
 
+pub use handshakes::{HandshakeStats, Handshakes};
 pub use limits::{LimitArgs, Limits, MemoryBudget};
 pub use running::Running;
 pub use v3_event_loop::{Engine, LoopStats};

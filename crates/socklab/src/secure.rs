@@ -55,7 +55,7 @@ impl TlsEcho {
             Limits::from(self.echo.limits),
             engine,
             layer,
-            self.tls.handshake_timeout(),
+            self.tls.handshakes(),
         )
     }
 }
@@ -74,7 +74,7 @@ impl WssEcho {
             self.ws.config(),
             engine,
             layer,
-            self.tls.handshake_timeout(),
+            self.tls.handshakes(),
         )
     }
 }

@@ -46,7 +46,13 @@ impl SecureServers {
         let wss_config = tls::server_config(identity, &[tls::ALPN_HTTP11])?;
         let (tls_engine, wss_engine) =
             (Engine::new(default_loops())?, Engine::new(default_loops())?);
-        let timeout = tls::HANDSHAKE_TIMEOUT;
+        let handshakes = || {
+            serve::Handshakes::new(
+                serve::handshakes::DEFAULT_MAX_HANDSHAKES,
+                tls::HANDSHAKE_TIMEOUT,
+            )
+        };
+        let (tls_handshakes, wss_handshakes) = (handshakes(), handshakes());
         Ok(SecureServers {
             tls: Running::tcp(EPHEMERAL, move |listener, shutdown| {
                 let layer = move |tuple| TlsLayer::new(Arc::clone(&config), tuple);
@@ -57,7 +63,7 @@ impl SecureServers {
                     Limits::default(),
                     tls_engine,
                     layer,
-                    timeout,
+                    tls_handshakes,
                 )
             })?,
             wss: Running::tcp(EPHEMERAL, move |listener, shutdown| {
@@ -69,7 +75,7 @@ impl SecureServers {
                     ws_echo::Config::default(),
                     wss_engine,
                     layer,
-                    timeout,
+                    wss_handshakes,
                 )
             })?,
             cert: cert.to_path_buf(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-use serve::{Engine, Limits, Model, Running};
+use serve::{Engine, Handshakes, Limits, Model, Running};
 use tls::{Identity, TlsLayer};
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -31,7 +31,7 @@ fn tls_echo(model: Model, handshake: Duration) -> (Running, CertificateDer<'stat
             Limits::default(),
             engine,
             layer,
-            handshake,
+            Handshakes::new(16, handshake),
         )
     })
     .expect("server starts");
@@ -179,7 +179,8 @@ fn wss_past_the_cap_closes_before_the_server_hello() {
         };
         let server = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
             let layer = move |tuple| TlsLayer::new(Arc::clone(&config), tuple);
-            ws_echo::serve_layered(model, listener, shutdown, ws, engine, layer, DEADLINE)
+            let handshakes = Handshakes::new(16, DEADLINE);
+            ws_echo::serve_layered(model, listener, shutdown, ws, engine, layer, handshakes)
         })
         .expect("server starts");
         let mut target = Target::parse(&format!("wss://{}/", server.addr())).unwrap();

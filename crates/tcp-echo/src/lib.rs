@@ -28,7 +28,7 @@ use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
 use serve::layer::{Blocking, BlockingStream, Layer, MakeLayer};
 use serve::v3_event_loop::{Layered, Tracked};
-use serve::{Engine, Limits, Model};
+use serve::{Engine, Handshakes, Limits, Model};
 
 use crate::session::Echo;
 
@@ -61,7 +61,7 @@ pub fn serve(
 // ANCHOR: serve_layered
 /// Serves the same echo with a byte layer under it (TLS: `socklab serve tls`):
 /// `layer` makes one per connection, whose handshake must be done within
-/// `handshake_timeout`. The echo itself is [`echo_stream`] and [`Echo`], unchanged.
+/// `handshakes`' deadline, under its cap of unfinished ones. The echo itself is [`echo_stream`] and [`Echo`], unchanged.
 pub fn serve_layered<L: Layer>(
     model: Model,
     listener: TcpListener,
@@ -69,21 +69,21 @@ pub fn serve_layered<L: Layer>(
     limits: Limits,
     engine: Engine,
     layer: impl MakeLayer<L>,
-    handshake_timeout: Duration,
+    handshakes: Handshakes,
 ) -> io::Result<()> {
     let limits = Limits {
         refusal: b"",
         ..limits
     };
-    let make = layer.clone();
+    let (make, hs) = (layer.clone(), handshakes.clone());
     let handle = move |conn: Connection| {
         let tuple = conn.tuple();
-        if let Some(stream) = Blocking::accept(conn, make(tuple), handshake_timeout) {
+        if let Some(stream) = Blocking::accept(conn, make(tuple), &hs) {
             self::handle(stream, &limits);
         }
     };
     let start = move |stream, tuple| {
-        let layered = Layered::new(Tracked::new(stream, tuple), layer(tuple), handshake_timeout);
+        let layered = Layered::new(Tracked::new(stream, tuple), layer(tuple), &handshakes);
         Echo::over(layered, tuple)
     };
     serve::serve(model, listener, shutdown, limits, engine, handle, start)

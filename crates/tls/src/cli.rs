@@ -8,9 +8,11 @@ use std::time::Duration;
 use log::info;
 use rustls::ServerConfig;
 
+use serve::handshakes::{DEFAULT_MAX_HANDSHAKES, Handshakes};
+
 use crate::{HANDSHAKE_TIMEOUT, Identity};
 
-/// Where the server's certificate comes from, and the handshake deadline.
+/// Where the server's certificate comes from, and the handshake's limits.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TlsArgs {
     /// Certificate chain (PEM) to serve instead of a fresh self-signed one; needs --key
@@ -25,12 +27,20 @@ pub struct TlsArgs {
     /// Seconds a client has, from accept, to finish the TLS handshake
     #[arg(long, value_name = "SECS", default_value_t = HANDSHAKE_TIMEOUT.as_secs())]
     pub tls_handshake_timeout: u64,
+    /// Most TLS handshakes unfinished at once, apart from --max-connections; when full, the oldest unfinished one is closed for the newcomer (finished connections never are)
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_HANDSHAKES)]
+    pub max_handshakes: usize,
 }
 
 impl TlsArgs {
     /// The handshake deadline.
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.tls_handshake_timeout)
+    }
+
+    /// The unfinished handshakes' cap and deadline, for one server.
+    pub fn handshakes(&self) -> Handshakes {
+        Handshakes::new(self.max_handshakes, self.handshake_timeout())
     }
 
     /// Makes or reads the certificate, says where it is and its fingerprint,

@@ -14,7 +14,9 @@
 //! 2. **The handshake**, narrated from what rustls reports: the ClientHello's
 //!    SNI, ALPN and cipher suites; the version, suite, key exchange and ALPN
 //!    chosen; the records sent. In TLS 1.3 everything after the ServerHello is
-//!    encrypted. A handshake deadline; plain HTTP on the port gets a readable 400.
+//!    encrypted. A handshake deadline, and a cap on unfinished handshakes apart
+//!    from the connection cap (`--max-handshakes`: the oldest unfinished goes
+//!    first when it is full); plain HTTP on the port gets a readable 400.
 //! 3. **Records**: every `write()` of the protocol becomes one or more
 //!    application_data records (5 bytes of header, 16 of AEAD tag, 1 of inner
 //!    content type in TLS 1.3 — measured by `socklab compare`, not assumed).
@@ -31,7 +33,8 @@
 //! - [`cert`]: the certificate, made or read, and its fingerprint.
 //! - [`server`]: [`TlsLayer`], one connection's TLS.
 //! - [`records`]: record headers as an observer reads them (pure).
-//! - [`cli`]: the `--cert`, `--key`, `--cert-out` and `--tls-handshake-timeout` flags.
+//! - [`cli`]: the `--cert`, `--key`, `--cert-out`, `--tls-handshake-timeout` and
+//!   `--max-handshakes` flags.
 #![deny(missing_docs)]
 
 pub mod cert;
@@ -57,8 +60,10 @@ pub const DEFAULT_WSS_ADDR: &str = "127.0.0.1:8443";
 
 /// How long a client has, from accept, to finish the TLS handshake. A client
 /// that connects and sends nothing, or one byte a minute, must not hold a
-/// connection forever.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// connection forever; a real one needs a round trip and a signature, far
+/// less than this even across the world. Short, because every second of it
+/// is a second a silent ClientHello holds a place (see `serve::handshakes`).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The ALPN protocol a wss:// server agrees to: WebSocket runs over HTTP/1.1
 /// (its Upgrade does not exist in HTTP/2 without RFC 8441).

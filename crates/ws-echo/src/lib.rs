@@ -56,7 +56,7 @@ use lifecycle::Shutdown;
 use lifecycle::tcp::Connection;
 use serve::layer::{Blocking, Layer, MakeLayer};
 use serve::v3_event_loop::{Layered, Tracked};
-use serve::{Engine, Limits, MemoryBudget, Model};
+use serve::{Engine, Handshakes, Limits, MemoryBudget, Model};
 use tungstenite::Message;
 use websocket::session::WsSession;
 use websocket::{Handler, OriginPolicy, Outbox, Settings, blocking};
@@ -157,7 +157,7 @@ pub fn serve(
 // ANCHOR: serve_layered
 /// Serves the same WebSocket echo (and page) with a byte layer under it (TLS:
 /// `socklab serve wss`): `layer` makes one per connection, whose handshake must
-/// be done within `handshake_timeout`. The machine is the same, byte for byte.
+/// be done within `handshakes`' deadline, under its cap of unfinished ones. The machine is the same, byte for byte.
 pub fn serve_layered<L: Layer>(
     model: Model,
     listener: TcpListener,
@@ -165,7 +165,7 @@ pub fn serve_layered<L: Layer>(
     config: Config,
     engine: Engine,
     layer: impl MakeLayer<L>,
-    handshake_timeout: Duration,
+    handshakes: Handshakes,
 ) -> io::Result<()> {
     // Past the cap the client gets no words: a 503 would have to be inside TLS,
     // and the cap is decided before any handshake (docs/tls.md says why).
@@ -177,14 +177,15 @@ pub fn serve_layered<L: Layer>(
     let budget = MemoryBudget::new(limits.memory_budget);
     let settings = Arc::new(config.settings());
     let (c, b, make) = (Arc::clone(&settings), budget.clone(), layer.clone());
+    let hs = handshakes.clone();
     let handle = move |conn: Connection| {
         let tuple = conn.tuple();
-        if let Some(stream) = Blocking::accept(conn, make(tuple), handshake_timeout) {
+        if let Some(stream) = Blocking::accept(conn, make(tuple), &hs) {
             blocking::handle(stream, &c, &limits, b.account(), Echo);
         }
     };
     let start = move |stream, tuple| {
-        let layered = Layered::new(Tracked::new(stream, tuple), layer(tuple), handshake_timeout);
+        let layered = Layered::new(Tracked::new(stream, tuple), layer(tuple), &handshakes);
         WsSession::over(layered, tuple, &settings, budget.account(), Echo)
     };
     serve::serve(model, listener, shutdown, limits, engine, handle, start)

@@ -12,14 +12,21 @@
 //! gives nothing yet (the layer keeps the half); the layer's output may not fit
 //! in the send buffer (it waits, counted in [`LoopStream::queued`] for the
 //! write-stall clock, and goes first on the next read or write).
+//!
+//! While its handshake is unfinished, a `Layered` holds a [`Ticket`] under the
+//! server's [`Handshakes`] cap. If a newer connection evicts it (the cap was
+//! full and this one was the oldest), the table shuts the socket's reading
+//! side from the evicting loop; epoll wakes this loop, and the next read here
+//! ends the stream, so the session closes as after a FIN.
 
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use log::debug;
+use log::{debug, info};
 use mio::net::TcpStream;
 
 use super::session::{Progress, Readiness, Tracked, write_some};
+use crate::handshakes::{Handshakes, Ticket};
 use crate::layer::Layer;
 
 // ANCHOR: loop_stream
@@ -72,6 +79,8 @@ pub struct Layered<L> {
     socket: Tracked,
     layer: L,
     handshake_timeout: Duration,
+    /// Its place among the unfinished handshakes, until the handshake is done.
+    ticket: Option<Ticket>,
     /// The peer's FIN came, or the layer failed: no more plaintext will come.
     ended: bool,
     /// Our goodbye is queued.
@@ -79,14 +88,24 @@ pub struct Layered<L> {
 }
 
 impl<L: Layer> Layered<L> {
-    /// `layer` over `socket`; its handshake must be done `handshake_timeout`
-    /// after accept.
-    pub fn new(socket: Tracked, layer: L, handshake_timeout: Duration) -> Layered<L> {
+    /// `layer` over `socket`; its handshake must be done within `handshakes`'
+    /// deadline after accept, and holds a place under its cap until then.
+    pub fn new(socket: Tracked, layer: L, handshakes: &Handshakes) -> Layered<L> {
+        let tuple = socket.tuple();
+        let ticket = match handshakes.begin(socket.get_ref(), tuple) {
+            Ok(ticket) => Some(ticket),
+            Err(e) => {
+                info!("[{tuple}] cannot watch the handshake ({e}): closing");
+                None
+            }
+        };
         Layered {
             socket,
             layer,
-            handshake_timeout,
-            ended: false,
+            handshake_timeout: handshakes.timeout(),
+            // Without a ticket the connection is not served: it ends at once.
+            ended: ticket.is_none(),
+            ticket,
             closing: false,
         }
     }
@@ -121,7 +140,11 @@ impl<L: Layer> Read for Layered<L> {
                 self.layer.consumed(n);
                 return Ok(n);
             }
+            if self.ticket.as_ref().is_some_and(Ticket::evicted) {
+                self.ended = true; // the oldest unfinished, closed for a newer one
+            }
             if self.ended || self.layer.peer_closed() {
+                self.ticket = None; // no longer unfinished: it is ending
                 return Ok(0); // the session sees the end of the stream
             }
             // Ciphertext goes into the caller's buffer first (no buffer of our
@@ -135,6 +158,12 @@ impl<L: Layer> Read for Layered<L> {
                 // The layer logged why; its last words (an alert, a 400) go out,
                 // and the session sees the end of the stream.
                 self.ended = true;
+            }
+            if !self.ended
+                && !self.layer.is_handshaking()
+                && let Some(ticket) = self.ticket.take()
+            {
+                ticket.finish(); // done: never evicted for the cap again
             }
             self.flush_layer()?;
             debug!("layer: {n} bytes in, {} out", self.layer.plaintext().len());

@@ -325,6 +325,11 @@ impl Tracked {
     pub fn get_ref(&self) -> &TcpStream {
         &self.stream
     }
+
+    /// The connection's 4-tuple.
+    pub fn tuple(&self) -> FourTuple {
+        self.tuple
+    }
 }
 
 impl Read for Tracked {

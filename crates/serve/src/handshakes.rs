@@ -1,0 +1,260 @@
+//! Unfinished handshakes get a small cap of their own, and the oldest goes first.
+//!
+//! A TLS connection is useless to its client until the handshake is done, and
+//! until then it still holds one of the server's `--max-connections` places. So
+//! an attacker does not need to finish anything: open a connection, send five
+//! bytes of a record header (a ClientHello that never comes), and open another
+//! as the handshake deadline closes the first. A thousand of those hold every
+//! place, and real clients are refused, although each one would need the
+//! server for a millisecond.
+//!
+//! The answer, as in nginx's and HAProxy's limits on connections still being
+//! set up: unfinished handshakes are counted apart ([`Handshakes`]), under a
+//! cap much smaller than the connection cap (`--max-handshakes`), with a short
+//! deadline (`--tls-handshake-timeout`). When a new connection arrives and the
+//! cap is full, the **oldest** unfinished one is closed to make room: a real
+//! client finishes within a round trip, so it is never the oldest for long,
+//! while a silent one soon is. A finished connection has left the table and is
+//! never evicted for it. The attacker now holds at most `--max-handshakes`
+//! places, and everyone else gets the rest.
+//!
+//! How the eviction reaches a connection that another thread (v2) or another
+//! event loop (v3) owns: the table keeps a duplicate of each socket's file
+//! descriptor (`dup(2)`), and evicting is `shutdown(2)` with `SHUT_RD` on it. The
+//! kernel then wakes whoever waits on that socket — a blocked `read()` returns
+//! 0, epoll reports it readable — and the owner, seeing the ticket's flag, ends
+//! the connection the ordinary way (our FIN, a short drain, close). No locks
+//! on the data path: the table is touched at accept and when a handshake ends.
+
+use std::collections::BTreeMap;
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use lifecycle::FourTuple;
+use lifecycle::narrate::plural;
+use log::warn;
+
+/// How many handshakes may be unfinished at once, by default. Far below the
+/// connection cap (1,024), so silent handshakes can never hold most places; far
+/// above what real clients need at once (each finishes within a round trip).
+pub const DEFAULT_MAX_HANDSHAKES: usize = 128;
+
+// ANCHOR: handshakes
+/// The server's unfinished handshakes, under their own cap and deadline.
+/// Cloned into every connection's opening; the clones share one table.
+#[derive(Debug, Clone)]
+pub struct Handshakes {
+    table: Arc<Mutex<Table>>,
+    stats: Arc<HandshakeStats>,
+    max: usize,
+    timeout: Duration,
+}
+
+/// What the cap observed: counters for tests and the log.
+#[derive(Debug, Default)]
+pub struct HandshakeStats {
+    /// Handshakes that began (one per accepted connection with a layer).
+    pub begun: AtomicUsize,
+    /// Handshakes that finished: those connections left the table for good.
+    pub finished: AtomicUsize,
+    /// Unfinished handshakes closed to make room for a newer one (the cap was full).
+    pub evicted: AtomicUsize,
+    /// The most unfinished at once.
+    pub peak: AtomicUsize,
+}
+
+/// The unfinished handshakes, oldest first (ids only grow).
+#[derive(Debug, Default)]
+struct Table {
+    next_id: u64,
+    open: BTreeMap<u64, Entry>,
+}
+
+/// One unfinished handshake: how to wake its owner, and what to tell the log.
+#[derive(Debug)]
+struct Entry {
+    /// A `dup(2)` of the connection's socket: `shutdown(2)` on it reaches the
+    /// owner's socket (same kernel socket), from any thread.
+    socket: TcpStream,
+    tuple: FourTuple,
+    since: Instant,
+    evicted: Arc<AtomicBool>,
+}
+
+/// One connection's place in the table, until its handshake finishes
+/// ([`Ticket::finish`]) or the connection ends (dropped).
+#[derive(Debug)]
+pub struct Ticket {
+    id: u64,
+    table: Arc<Mutex<Table>>,
+    stats: Arc<HandshakeStats>,
+    evicted: Arc<AtomicBool>,
+}
+// ANCHOR_END: handshakes
+
+impl Handshakes {
+    /// At most `max` unfinished at once (at least one), each with `timeout`
+    /// from accept to finish.
+    pub fn new(max: usize, timeout: Duration) -> Handshakes {
+        Handshakes {
+            table: Arc::default(),
+            stats: Arc::default(),
+            max: max.max(1),
+            timeout,
+        }
+    }
+
+    /// How long a handshake may take, counted from accept.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The cap.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// The counters (shared: read them while the server runs).
+    pub fn stats(&self) -> Arc<HandshakeStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// Handshakes unfinished right now.
+    pub fn unfinished(&self) -> usize {
+        lock(&self.table).open.len()
+    }
+
+    // ANCHOR: begin
+    /// A freshly accepted connection starts its handshake. If `max` are
+    /// unfinished already, the oldest is closed first (logged, counted).
+    /// `Err`: the socket could not be duplicated (out of file descriptors): the
+    /// caller closes this connection.
+    pub fn begin(&self, socket: &impl AsFd, tuple: FourTuple) -> std::io::Result<Ticket> {
+        let dup = TcpStream::from(socket.as_fd().try_clone_to_owned()?);
+        let evicted = Arc::new(AtomicBool::new(false));
+        let mut table = lock(&self.table);
+        while table.open.len() >= self.max {
+            let Some((_, oldest)) = table.open.pop_first() else {
+                break;
+            };
+            warn!(
+                "[{}] TLS handshake unfinished {:?} after accept, the oldest of {} (--max-handshakes): closing it to make room for {}",
+                oldest.tuple,
+                oldest.since.elapsed(),
+                plural(self.max, "unfinished handshake"),
+                tuple.peer
+            );
+            oldest.evicted.store(true, Ordering::SeqCst);
+            // SHUT_RD: the owner's read() returns 0 now, or epoll wakes its loop.
+            let _ = oldest.socket.shutdown(Shutdown::Read);
+            self.stats.evicted.fetch_add(1, Ordering::Relaxed);
+        }
+        let id = table.next_id;
+        table.next_id += 1;
+        table.open.insert(
+            id,
+            Entry {
+                socket: dup,
+                tuple,
+                since: Instant::now(),
+                evicted: Arc::clone(&evicted),
+            },
+        );
+        self.stats.begun.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .peak
+            .fetch_max(table.open.len(), Ordering::Relaxed);
+        Ok(Ticket {
+            id,
+            table: Arc::clone(&self.table),
+            stats: Arc::clone(&self.stats),
+            evicted,
+        })
+    }
+    // ANCHOR_END: begin
+}
+
+impl Ticket {
+    /// Whether this handshake was closed to make room for a newer one: the
+    /// owner ends the connection.
+    pub fn evicted(&self) -> bool {
+        self.evicted.load(Ordering::SeqCst)
+    }
+
+    /// The handshake is done: the connection leaves the table, and can never
+    /// be evicted for the cap again.
+    pub fn finish(self) {
+        if lock(&self.table).open.remove(&self.id).is_some() {
+            self.stats.finished.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Ticket {
+    /// Closed before its handshake finished (or already finished or evicted:
+    /// then there is nothing left to remove).
+    fn drop(&mut self) {
+        lock(&self.table).open.remove(&self.id);
+    }
+}
+
+/// The table, even if a thread panicked while holding it (nothing in it can be
+/// left half-changed: every change is one insert or remove).
+fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
+    table.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    fn pair(listener: &TcpListener) -> (TcpStream, TcpStream, FourTuple) {
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        let tuple = FourTuple {
+            proto: lifecycle::Proto::Tcp,
+            local: server.local_addr().unwrap(),
+            peer,
+        };
+        (client, server, tuple)
+    }
+
+    /// With the cap full, the oldest unfinished handshake is evicted (its
+    /// owner's read returns 0 at once); a finished one never is.
+    #[test]
+    fn the_oldest_unfinished_goes_first() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let handshakes = Handshakes::new(2, Duration::from_secs(5));
+        let (_c1, mut s1, t1) = pair(&listener);
+        let (_c2, s2, t2) = pair(&listener);
+        let (_c3, s3, t3) = pair(&listener);
+        let (_c4, s4, t4) = pair(&listener);
+        let first = handshakes.begin(&s1, t1).unwrap();
+        let done = handshakes.begin(&s2, t2).unwrap();
+        done.finish();
+        let second = handshakes.begin(&s3, t3).unwrap();
+        assert_eq!(handshakes.unfinished(), 2);
+        let third = handshakes.begin(&s4, t4).unwrap();
+        assert!(first.evicted(), "the oldest unfinished went");
+        assert!(!second.evicted() && !third.evicted());
+        let stats = handshakes.stats();
+        assert_eq!(stats.evicted.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.finished.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.begun.load(Ordering::Relaxed), 4);
+        assert_eq!(stats.peak.load(Ordering::Relaxed), 2);
+        // The evicted connection's own socket reads end of stream.
+        s1.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(s1.read(&mut [0u8; 8]).unwrap(), 0);
+        drop(second);
+        assert_eq!(
+            handshakes.unfinished(),
+            1,
+            "a dropped ticket leaves the table"
+        );
+    }
+}
