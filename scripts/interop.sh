@@ -10,7 +10,7 @@
 # recommends); Python websockets into .tools/pyws; Node ws and playwright-core
 # into .tools/node (playwright downloads no browser: it drives Debian's);
 # socket.io and socket.io-client into .tools/node (by scripts/socketio.sh);
-# (the chat room: ncat, socklab chat and the page in Chromium, one line each);
+# (the chat room: ncat, socklab chat tcp:// and ws:// and the page in Chromium, one line each);
 # websockify (PyPI) into its own venv, .tools/websockify.
 # Exits non-zero on any mismatch.
 set -euo pipefail
@@ -204,42 +204,55 @@ done
 rm -rf "$sio"
 
 # --- The chat room (lessons 18 and 23): ncat, socklab chat and the page -------
-# Three members of one `socklab serve chat`, three clients: ncat (raw TCP lines),
-# `socklab chat ws://…` (WebSocket, from the terminal) and the page in headless
-# Chromium. Each says one line; each must see the other two. ncat and socklab
-# chat read their input from FIFOs held open, so they stay in the room while
-# their lines arrive (both directions at once on one socket: full duplex).
+# Four members of one `socklab serve chat`, four clients: ncat (raw TCP lines),
+# `socklab chat tcp://…` (TCP, from the terminal: each typed line goes with its
+# \n, or the room would wait for the end of it), `socklab chat ws://…` (WebSocket,
+# from the terminal) and the page in headless Chromium. Each says one line; each
+# must see the others'. ncat and socklab chat read their input from FIFOs held
+# open, so they stay in the room while their lines arrive (both directions at
+# once on one socket: full duplex).
 chat_tcp=$(free_port) chat_ws=$(free_port)
 RUST_LOG=warn "$bin" serve chat --tcp-addr "127.0.0.1:$chat_tcp" --ws-addr "127.0.0.1:$chat_ws" &
 pids+=($!)
 wait_port tcp "$chat_tcp"; wait_port tcp "$chat_ws"
 chat=$(mktemp -d)
-mkfifo "$chat/ncat.in" "$chat/ws.in"
+mkfifo "$chat/ncat.in" "$chat/ws.in" "$chat/tcp.in"
 timeout 60 ncat 127.0.0.1 "$chat_tcp" <"$chat/ncat.in" >"$chat/ncat.out" &
 pids+=($!)
 exec 7>"$chat/ncat.in"
 NO_COLOR=1 timeout 60 "$bin" chat "ws://127.0.0.1:$chat_ws/" <"$chat/ws.in" >"$chat/ws.out" 2>&1 &
 pids+=($!)
 exec 8>"$chat/ws.in"
+NO_COLOR=1 timeout 60 "$bin" chat "tcp://127.0.0.1:$chat_tcp" <"$chat/tcp.in" >"$chat/tcp.out" 2>&1 &
+pids+=($!)
+exec 9>"$chat/tcp.in"
 # wait_for FILE TEXT : at most 20 s for TEXT to appear in FILE.
 wait_for() { for _ in $(seq 200); do grep -qF -- "$2" "$1" && return 0; sleep 0.1; done; return 1; }
-wait_for "$chat/ncat.out" "joined (2 members)" || true
-CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/chat_chromium.js \
-  "http://127.0.0.1:$chat_ws/" 3 "from chromium" "from ncat" "from socklab chat" >"$chat/page.out" 2>&1 &
-page=$!
 wait_for "$chat/ncat.out" "joined (3 members)" || true
+CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/chat_chromium.js \
+  "http://127.0.0.1:$chat_ws/" 4 "from chromium" "from ncat" "from socklab chat" "from chat tcp" \
+  >"$chat/page.out" 2>&1 &
+page=$!
+wait_for "$chat/ncat.out" "joined (4 members)" || true
 echo "from ncat" >&7
 echo "from socklab chat" >&8
+echo "from chat tcp" >&9
 wait "$page" || true
 has_line() { grep -qF -- "$2" "$1" && echo yes || echo no; }
-check "chat: chromium page sees ncat and socklab chat" "PASS from_ncat=true from_socklab_chat=true" "$(cat "$chat/page.out")"
-wait_for "$chat/ncat.out" "from socklab chat" || true
+check "chat: chromium page sees ncat, socklab chat ws:// and tcp://" \
+  "PASS from_ncat=true from_socklab_chat=true from_chat_tcp=true" "$(cat "$chat/page.out")"
+wait_for "$chat/ncat.out" "from chat tcp" || true
 check "chat: ncat sees the page's line" yes "$(has_line "$chat/ncat.out" "from chromium")"
 check "chat: ncat sees socklab chat's line" yes "$(has_line "$chat/ncat.out" "from socklab chat")"
-wait_for "$chat/ws.out" "from ncat" || true
+check "chat: ncat sees socklab chat tcp://'s line" yes "$(has_line "$chat/ncat.out" "from chat tcp")"
+wait_for "$chat/ws.out" "from chat tcp" || true
 check "chat: socklab chat sees the page's line" yes "$(has_line "$chat/ws.out" "from chromium")"
 check "chat: socklab chat sees ncat's line" yes "$(has_line "$chat/ws.out" "from ncat")"
-exec 7>&- 8>&-
+check "chat: socklab chat ws:// sees chat tcp://'s line" yes "$(has_line "$chat/ws.out" "from chat tcp")"
+wait_for "$chat/tcp.out" "from socklab chat" || true
+check "chat: socklab chat tcp:// sees ncat's line" yes "$(has_line "$chat/tcp.out" "from ncat")"
+check "chat: socklab chat tcp:// sees the ws:// line" yes "$(has_line "$chat/tcp.out" "from socklab chat")"
+exec 7>&- 8>&- 9>&-
 rm -rf "$chat"
 
 if [ "$failures" -ne 0 ]; then
