@@ -9,6 +9,8 @@
 #        connection, one 4-tuple (lesson 7); no HTTP request after the 101 (lesson 14);
 #   tcp: nothing in it is HTTP, even when tshark is told to read the port as HTTP;
 #   udp: exactly one datagram per message each way, each carrying that message whole.
+#   tcp-timeline.txt, ws-timeline.txt: in time order; each state the kernel reported
+#        (send --states) is one the packets went through.
 # With --push, DIR/push-*.pcap from `scripts/capture.sh --push` instead:
 #   poll, long poll: several requests on ONE 4-tuple, X-Request-Number 1, 2, 3 … (keep-alive,
 #        lesson 21); close: each request asking `Connection: close` gets it, on its own
@@ -121,6 +123,26 @@ check "udp: each datagram sent carries one whole message" "$expected" \
   "$(values udp.pcap "udp.dstport == $P" data.text "${text[@]}")"
 check "udp: each echo carries one whole message" "$expected" \
   "$(values udp.pcap "udp.srcport == $P" data.text "${text[@]}")"
+
+# --- the timelines -------------------------------------------------------------
+# timeline_order FILE : "ordered", or the first line whose time is earlier than the
+# line before it. A packet line's time is its 2nd column, a >> state line's its 1st.
+timeline_order() {
+  awk '/^ *#/ || NF == 0 { next }
+    { t = ($2 == ">>") ? $1 : $2 }
+    t + 0 < last + 0 { print "out of order: " $0; bad = 1; exit }
+    { last = t }
+    END { if (!bad) print "ordered" }' "$1"
+}
+for t in tcp ws; do
+  check "$t timeline: packets and states in time order" ordered \
+    "$(timeline_order "$dir/$t-timeline.txt")"
+  check "$t timeline: every state the kernel reported is one the packets went through" 0 \
+    "$(grep -c 'NOT in the packets' "$dir/$t-timeline.txt" || true)"
+  check "$t timeline: the states start with the handshake" \
+    "client SYN_SENT server SYN_RECV" \
+    "$(grep -m1 -E '^ +[0-9.]+ +>>' "$dir/$t-timeline.txt" | sed -E 's/.*>> //; s/ +/ /g')"
+done
 
 if [ "$failures" -ne 0 ]; then
   echo "capture-check: $failures failed"
