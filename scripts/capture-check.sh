@@ -23,9 +23,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
 push=false
-[ "${1:-}" = --push ] && { push=true; shift; }
+case "${1:-}" in
+  -h|--help) usage "$0"; exit 0 ;;
+  --push) push=true; shift ;;
+esac
+# What is left is DIR, at most one, and not an option.
+case "${1:-}" in -*) unknown_arg "$0" "$1" ;; esac
+[ $# -le 1 ] || unknown_arg "$0" "$2"
 dir=${1:-captures}
 failures=0
 # count PCAP FILTER [tshark args] : how many packets in PCAP match the display FILTER.

@@ -7,6 +7,27 @@ usage() {
   awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$1"
 }
 
+# no_args SCRIPT "$@" : for a script that takes no arguments. -h/--help prints its
+# usage and exits 0; anything else is refused at once, with the usage, exit 2 (a
+# mistyped option must not start a long run that silently ignores it).
+no_args() {
+  local script=$1
+  shift
+  case "${1:-}" in
+    "") return 0 ;;
+    -h|--help) usage "$script"; exit 0 ;;
+    *) unknown_arg "$script" "$1" ;;
+  esac
+}
+
+# unknown_arg SCRIPT ARG : say ARG is not an option of SCRIPT, print the usage on
+# stderr and exit 2 (the shell's convention for a usage error).
+unknown_arg() {
+  echo "$(basename "$1"): unknown argument '$2'" >&2
+  usage "$1" >&2
+  exit 2
+}
+
 # apt_install PKG... : install the Debian packages that are missing, and only
 # them: --no-install-recommends keeps apt from pulling in what a package merely
 # recommends (for a browser: printing, sound and network discovery services).

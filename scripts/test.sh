@@ -12,11 +12,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-case "${1:-}" in
-  -h|--help) usage "$0"; exit 0 ;;
-esac
 quick=false
-[ "${1:-}" = "--quick" ] && quick=true
+# Every argument is checked before anything runs: a typo (--quik) is refused at
+# once with the usage instead of starting the full run.
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) usage "$0"; exit 0 ;;
+    --quick) quick=true ;;
+    *) unknown_arg "$0" "$arg" ;;
+  esac
+done
 
 step() { printf '\n=== %s\n' "$*"; }
 
