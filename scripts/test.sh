@@ -64,7 +64,7 @@ if ! $quick; then
     --server "$PWD/target/release/socklab serve ws --model threads --addr {addr} --idle-timeout 30"
 
   step "bench: scripts/bench.sh end to end (a smoke run: its numbers mean nothing)"
-  scripts/bench.sh --secs 0.2 --runs 1 --idle 200 --out target/bench-smoke.md --no-goal-exit >/dev/null
+  scripts/bench.sh --secs 0.2 --runs 1 --idle 200 --out target/bench-smoke.md --smoke >/dev/null
 
   step "captures: the same exchange over tcp, udp, ws, tls and wss (decrypted with the key log), asserted from tshark"
   scripts/capture.sh --out target/captures --check --tls | tee target/capture-output.txt
