@@ -22,7 +22,13 @@ apt_install ncat iproute2
 bin=$(socklab_bin)
 failures=0
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# Files this run writes (certificates), removed however it ends: a run leaves
+# nothing in /tmp.
+scratch=$(mktemp -d)
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$scratch"
+}
 trap cleanup EXIT
 
 # --- TCP and UDP echo with ncat ---------------------------------------------
@@ -103,7 +109,7 @@ echo_port=$(free_port)
 RUST_LOG=warn "$bin" serve tcp --addr "127.0.0.1:$echo_port" &
 pids+=($!)
 dead=$(free_port) # nothing listens here: a refusing target
-web=$(mktemp -d)
+web=$(mktemp -d -p "$scratch")
 cp crates/bridge/src/page.html "$web/index.html"
 start_bridges() { # $1: target port; sets ours and theirs
   ours=$(free_port)
@@ -146,7 +152,7 @@ rm -rf "$web"
 # same port — with --ignore-certificate-errors, in this test only.
 for model in threads event-loop; do
   port=$(free_port)
-  cert=$(mktemp --suffix=.pem)
+  cert=$scratch/wss-$model.pem
   RUST_LOG=warn "$bin" serve wss --model "$model" --addr "127.0.0.1:$port" --cert-out "$cert" &
   pids+=($!)
   wait_port tcp "$port"
@@ -174,7 +180,7 @@ check "chromium push page: poll, long poll, SSE, WebSocket" "PASS every techniqu
 # socket.io v4, installed into .tools/node) and writes what each saw; the checks
 # read those files. A plain WebSocket client gets through the Upgrade and is then
 # dropped for not speaking Engine.IO; a real socket.io client is served.
-sio=$(mktemp -d)
+sio=$(mktemp -d -p "$scratch")
 scripts/socketio.sh --out "$sio"
 # has FILE TEXT: "yes" when FILE has a line containing TEXT (fixed string).
 has() { grep -qF -- "$2" "$sio/$1" && echo yes || echo no; }
@@ -215,7 +221,7 @@ chat_tcp=$(free_port) chat_ws=$(free_port)
 RUST_LOG=warn "$bin" serve chat --tcp-addr "127.0.0.1:$chat_tcp" --ws-addr "127.0.0.1:$chat_ws" &
 pids+=($!)
 wait_port tcp "$chat_tcp"; wait_port tcp "$chat_ws"
-chat=$(mktemp -d)
+chat=$(mktemp -d -p "$scratch")
 mkfifo "$chat/ncat.in" "$chat/ws.in" "$chat/tcp.in"
 timeout 60 ncat 127.0.0.1 "$chat_tcp" <"$chat/ncat.in" >"$chat/ncat.out" &
 pids+=($!)
