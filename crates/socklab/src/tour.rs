@@ -71,6 +71,11 @@ pub(crate) struct Snapshot {
     /// When the step's calls had returned, in µs since the walk began (read
     /// before the states, so the state lookups' own time is not in it).
     pub(crate) at_us: f64,
+    /// When its states had been read, in µs since the walk began: later than
+    /// `at_us` by the lookups, and by any wait for a state to settle (the client's
+    /// FIN_WAIT2 waits for the server's ACK of the FIN, which the server's kernel
+    /// may delay: a delayed ACK).
+    pub(crate) settled_us: f64,
     /// What the step put on the wire (`socklab diagram` draws it).
     #[serde(skip)]
     pub(crate) step: Step,
@@ -364,6 +369,8 @@ pub(crate) fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
             steps.push(Snapshot {
                 call: call.to_string(),
                 at_us: at.as_secs_f64() * 1e6,
+                // The arguments, states included, are read by now.
+                settled_us: clock.elapsed().as_secs_f64() * 1e6,
                 step,
                 // No client socket exists before connect().
                 client: client.map_or("-", TcpState::name),
