@@ -38,5 +38,6 @@ while IFS= read -r line; do
     echo "$doc: picture $img does not exist (scripts/gen-docs.sh draws it)"; bad=1
   fi
 done < <(grep -rHo '!\[[^]]*\]([^)]*\.svg)' docs/ --include='*.md' || true)
+need_python
 python3 scripts/gen-lessons.py --check || bad=1
 exit $bad

@@ -18,6 +18,7 @@ case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
 for arg in "$@"; do
   [[ $arg =~ ^[0-9]+$ ]] || unknown_arg "$0" "$arg"
 done
+need_python
 # SOCKLAB=path/to/socklab uses that binary instead of building the release one.
 bin=${SOCKLAB:-$(socklab_bin)}
 cargo build --manifest-path exercises/Cargo.toml --workspace --locked --quiet

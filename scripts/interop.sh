@@ -62,6 +62,7 @@ check "ncat udp" "hello over udp" "$got"
 # Each sends text and binary and checks both come back unchanged and typed alike.
 chromium=$(install_chromium)
 command -v npm >/dev/null || apt_install nodejs npm
+need_venv
 if ! .tools/pyws/bin/python -c 'import websockets' 2>/dev/null; then
   echo "installing Python websockets into .tools/pyws"
   python3 -m venv .tools/pyws
