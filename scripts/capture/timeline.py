@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """scripts/capture/timeline.py — each end's TCP state, read from the capture itself.
 
-Usage (run by scripts/capture.sh):
+Usage (run by scripts/capture.sh; `timeline.py --self-test` checks the state
+machine on made-up packets, run by scripts/capture-check.sh):
   tshark -r T.pcap -T fields -E separator=/t -e frame.number -e tcp.srcport \\
       -e tcp.flags.syn -e tcp.flags.ack -e tcp.flags.fin -e tcp.flags.reset \\
       -e tcp.seq -e tcp.ack -e tcp.len |
@@ -43,13 +44,21 @@ class End:
         self.state = state
         self.fin_seq = None  # set once this end has sent its FIN
 
-    def sends(self, syn, ack, fin, seq, length):
-        """What sending this segment does to this end (RFC 9293 §3.3.2)."""
+    def sends(self, syn, ack, fin, seq, length, crossed=False):
+        """What sending this segment does to this end (RFC 9293 §3.3.2).
+
+        crossed: the segment's ACK field does not cover the peer's FIN, though the
+        capture shows that FIN first: this end sent its own FIN before the peer's
+        reached it (a simultaneous close), so it is in CLOSING, not LAST_ACK.
+        """
         if syn and not ack:
             self.state = SYN_SENT  # connect()
         if fin:
             # The FIN takes the sequence number after the segment's data.
             self.fin_seq = seq + length
+            if crossed and self.state == CLOSE_WAIT:
+                self.state = CLOSING
+                return
             self.state = {ESTABLISHED: FIN_WAIT1, SYN_RECV: FIN_WAIT1,
                           CLOSE_WAIT: LAST_ACK}.get(self.state, self.state)
 
@@ -88,14 +97,52 @@ def derive(rows, server_port):
         if rst:
             client.state = server.state = CLOSED
         else:
-            sender.sends(syn, ack, fin, seq, length)
+            crossed = receiver.fin_seq is not None and acked < receiver.fin_seq + 1
+            sender.sends(syn, ack, fin, seq, length, crossed)
             receiver.receives(syn, ack, fin, acked)
         if (client.state, server.state) != before:
             changes[int(number)] = (client.state, server.state)
     return changes
 
 
+# Made-up conversations for --self-test: (who sends, flags, seq, ack, len) per
+# packet, and the states both ends must end in. Port 1 is the server's.
+CASES = {
+    "client closes first": ([
+        ("c", "S", 0, 0, 0), ("s", "SA", 0, 1, 0), ("c", "A", 1, 1, 0),
+        ("c", "FA", 1, 1, 0), ("s", "FA", 1, 2, 0), ("c", "A", 2, 2, 0),
+    ], (TIME_WAIT, CLOSED)),
+    "server closes first, its FIN ACKed alone first": ([
+        ("c", "S", 0, 0, 0), ("s", "SA", 0, 1, 0), ("c", "A", 1, 1, 0),
+        ("s", "FA", 1, 1, 0), ("c", "A", 1, 2, 0), ("c", "FA", 1, 2, 0), ("s", "A", 2, 2, 0),
+    ], (CLOSED, TIME_WAIT)),
+    "both FINs cross (simultaneous close: CLOSING)": ([
+        ("c", "S", 0, 0, 0), ("s", "SA", 0, 1, 0), ("c", "A", 1, 1, 0),
+        ("c", "FA", 1, 1, 0), ("s", "FA", 1, 1, 0), ("c", "A", 2, 2, 0), ("s", "A", 2, 2, 0),
+    ], (TIME_WAIT, TIME_WAIT)),
+    "a reset ends both": ([
+        ("c", "S", 0, 0, 0), ("s", "SA", 0, 1, 0), ("c", "A", 1, 1, 0), ("s", "R", 1, 0, 0),
+    ], (CLOSED, CLOSED)),
+}
+
+
+def self_test():
+    """Each made-up conversation ends in the states RFC 9293 says; exit 1 if not."""
+    failed = 0
+    for name, (packets, want) in CASES.items():
+        rows = [[str(i + 1), "1" if who == "s" else "2", str(int("S" in f)), str(int("A" in f)),
+                 str(int("F" in f)), str(int("R" in f)), str(seq), str(ack), str(n)]
+                for i, (who, f, seq, ack, n) in enumerate(packets)]
+        changes = derive(rows, 1)
+        got = changes[max(changes)]
+        print(("ok   " if got == want else "FAIL ") + f"timeline states: {name}: {got}")
+        failed += got != want
+    return 1 if failed else 0
+
+
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        sys.exit(self_test())
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--port", type=int, required=True, help="the server's port")
     p.add_argument("--packets", required=True, help="T.txt from capture.sh")
