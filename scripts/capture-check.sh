@@ -9,6 +9,8 @@
 #        connection, one 4-tuple (lesson 7); no HTTP request after the 101 (lesson 14);
 #   tcp: nothing in it is HTTP, even when tshark is told to read the port as HTTP;
 #   udp: exactly one datagram per message each way, each carrying that message whole.
+#   tcp-timeline.txt, ws-timeline.txt: in time order; each state the kernel reported
+#        (send --states) is one the packets went through.
 # With --push, DIR/push-*.pcap from `scripts/capture.sh --push` instead:
 #   poll, long poll: several requests on ONE 4-tuple, X-Request-Number 1, 2, 3 … (keep-alive,
 #        lesson 21); close: each request asking `Connection: close` gets it, on its own
@@ -21,9 +23,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
 push=false
-[ "${1:-}" = --push ] && { push=true; shift; }
+case "${1:-}" in
+  -h|--help) usage "$0"; exit 0 ;;
+  --push) push=true; shift ;;
+esac
+# What is left is DIR, at most one, and not an option.
+case "${1:-}" in -*) unknown_arg "$0" "$1" ;; esac
+[ $# -le 1 ] || unknown_arg "$0" "$2"
 dir=${1:-captures}
 failures=0
 # count PCAP FILTER [tshark args] : how many packets in PCAP match the display FILTER.
@@ -121,6 +128,32 @@ check "udp: each datagram sent carries one whole message" "$expected" \
   "$(values udp.pcap "udp.dstport == $P" data.text "${text[@]}")"
 check "udp: each echo carries one whole message" "$expected" \
   "$(values udp.pcap "udp.srcport == $P" data.text "${text[@]}")"
+
+# --- the timelines -------------------------------------------------------------
+# First the state machine that makes them, on made-up conversations (a
+# simultaneous close, a reset: cases one capture does not show).
+while read -r line; do
+  echo "$line"
+  [[ $line == ok* ]] || failures=$((failures + 1))
+done < <(python3 scripts/capture/timeline.py --self-test)
+# timeline_order FILE : "ordered", or the first line whose time is earlier than the
+# line before it. A packet line's time is its 2nd column, a >> state line's its 1st.
+timeline_order() {
+  awk '/^ *#/ || NF == 0 { next }
+    { t = ($2 == ">>") ? $1 : $2 }
+    t + 0 < last + 0 { print "out of order: " $0; bad = 1; exit }
+    { last = t }
+    END { if (!bad) print "ordered" }' "$1"
+}
+for t in tcp ws; do
+  check "$t timeline: packets and states in time order" ordered \
+    "$(timeline_order "$dir/$t-timeline.txt")"
+  check "$t timeline: every state the kernel reported is one the packets went through" 0 \
+    "$(grep -c 'NOT in the packets' "$dir/$t-timeline.txt" || true)"
+  check "$t timeline: the states start with the handshake" \
+    "client SYN_SENT server SYN_RECV" \
+    "$(grep -m1 -E '^ +[0-9.]+ +>>' "$dir/$t-timeline.txt" | sed -E 's/.*>> //; s/ +/ /g')"
+done
 
 if [ "$failures" -ne 0 ]; then
   echo "capture-check: $failures failed"

@@ -16,8 +16,8 @@
 # DIR/T.pcap (open it in Wireshark), DIR/T.txt (one line per packet: time, direction,
 # TCP flags, lengths, HTTP status, WebSocket opcode/mask/payload), DIR/T-send.txt (what
 # `socklab send --states` printed), DIR/tcp-timeline.txt and ws-timeline.txt (the
-# packets and those kernel states merged in time order) and DIR/summary.txt (the
-# side-by-side table).
+# packets, each end's TCP state as the packets make it, and the kernel's own answers
+# matched to them) and DIR/summary.txt (the side-by-side table).
 #
 # --push: one `socklab serve push --rate 20`, and one capture per technique, each
 # the same few seconds of events received by scripts/capture/push_client.py:
@@ -289,25 +289,17 @@ for t in tcp udp ws; do
 done
 
 # --- the lifecycle lined up with the packets ---------------------------------------
-# T-timeline.txt: the packets of T.txt and the [kernel] lines of `send --states`,
-# merged by time. Both clocks start at connect(): the pcap's at the SYN, send's
-# just before it, so a state line lands within a few µs of its place.
+# T-timeline.txt: the packets of T.txt and, after each packet that changes one, the
+# TCP state of both ends, derived from the packets themselves (SYN, FIN, ACK, RST by
+# RFC 9293's diagram: scripts/capture/timeline.py), so every marker is on the
+# capture's clock and in true order. Then the kernel's own answers from
+# `send --states`, each matched to the packet after which the states agree.
 for t in tcp ws; do
-  {
-    echo "# $t: packets (from $t.txt) and, marked >>, the kernel's TCP state of both ends"
-    echo "# after each step of socklab send --states (from $t-send.txt), in time order"
-    grep '^ *#' "$out/$t.txt" | tail -1 # the column names
-  } >"$out/$t-timeline.txt"
-  {
-    grep -v '^ *#' "$out/$t.txt" | awk '{ printf "%s\t%d\t%s\n", $2, NR, $0 }'
-    awk '/\[kernel\]/ {
-      line = $0; sub(/^ *\[kernel\] */, "", line)
-      match(line, /[0-9.]+ ms/); at = substr(line, RSTART, RLENGTH - 3)
-      step = substr(line, 1, RSTART - 1); sub(/ +$/, "", step)
-      rest = substr(line, RSTART + RLENGTH); gsub(/ +/, " ", rest)
-      printf "%s\t%d\t    %9.3f  >> after %s:%s\n", at, 100000 + NR, at, step, rest
-    }' "$out/$t-send.txt"
-  } | sort -t$'\t' -k1,1g -k2,2n | cut -f3- >>"$out/$t-timeline.txt"
+  tshark_q -r "$out/$t.pcap" -T fields -E separator=/t -e frame.number -e tcp.srcport \
+    -e tcp.flags.syn -e tcp.flags.ack -e tcp.flags.fin -e tcp.flags.reset \
+    -e tcp.seq -e tcp.ack -e tcp.len |
+    python3 scripts/capture/timeline.py --port "${port[$t]}" --packets "$out/$t.txt" \
+      --send "$out/$t-send.txt" --name "$t" >"$out/$t-timeline.txt"
 done
 
 # --- the side-by-side table ----------------------------------------------------------

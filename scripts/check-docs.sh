@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
+no_args "$0" "$@"
 bad=0
 while IFS= read -r line; do
   doc=${line%%:*}
@@ -41,6 +41,7 @@ while IFS= read -r line; do
     echo "$doc: picture $img does not exist (scripts/gen-docs.sh draws it)"; bad=1
   fi
 done < <(grep -rHo '!\[[^]]*\]([^)]*\.svg)' docs/ --include='*.md' || true)
+need_python
 python3 scripts/gen-lessons.py --check || bad=1
 python3 scripts/check-generated.py docs/generated || bad=1
 exit $bad

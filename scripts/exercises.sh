@@ -14,6 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
+# Exercise numbers only: anything else (a mistyped option) is refused at once.
+for arg in "$@"; do
+  [[ $arg =~ ^[0-9]+$ ]] || unknown_arg "$0" "$arg"
+done
+need_python
 # SOCKLAB=path/to/socklab uses that binary instead of building the release one.
 bin=${SOCKLAB:-$(socklab_bin)}
 cargo build --manifest-path exercises/Cargo.toml --workspace --locked --quiet

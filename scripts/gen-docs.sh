@@ -15,8 +15,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
+no_args "$0" "$@"
 bin=$(socklab_bin)
+# The pages say `socklab …` as a reader types it once socklab is installed
+# (README: cargo install); with its directory first on PATH, the hints socklab
+# prints (crates/socklab/src/invoked.rs) say `socklab` too, not target/release/socklab.
+PATH="$(dirname "$bin"):$PATH"
+export PATH
 out=docs/generated
 mkdir -p "$out"
 

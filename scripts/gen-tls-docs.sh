@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
+no_args "$0" "$@"
 bin=$(socklab_bin)
 out=docs/generated
 mkdir -p "$out"

@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
+no_args "$0" "$@"
 
 # The version the docs are built and tested with, and the oldest Rust that builds it.
 MDBOOK_VERSION=0.5.4

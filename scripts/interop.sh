@@ -10,19 +10,25 @@
 # recommends); Python websockets into .tools/pyws; Node ws and playwright-core
 # into .tools/node (playwright downloads no browser: it drives Debian's);
 # socket.io and socket.io-client into .tools/node (by scripts/socketio.sh);
-# (the chat room: ncat, socklab chat and the page in Chromium, one line each);
+# (the chat room: ncat, socklab chat tcp:// and ws:// and the page in Chromium, one line each);
 # websockify (PyPI) into its own venv, .tools/websockify.
 # Exits non-zero on any mismatch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-case "${1:-}" in -h|--help) usage "$0"; exit 0 ;; esac
+no_args "$0" "$@"
 
 apt_install ncat iproute2
 bin=$(socklab_bin)
 failures=0
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# Files this run writes (certificates), removed however it ends: a run leaves
+# nothing in /tmp.
+scratch=$(mktemp -d)
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$scratch"
+}
 trap cleanup EXIT
 
 # --- TCP and UDP echo with ncat ---------------------------------------------
@@ -56,6 +62,7 @@ check "ncat udp" "hello over udp" "$got"
 # Each sends text and binary and checks both come back unchanged and typed alike.
 chromium=$(install_chromium)
 command -v npm >/dev/null || apt_install nodejs npm
+need_venv
 if ! .tools/pyws/bin/python -c 'import websockets' 2>/dev/null; then
   echo "installing Python websockets into .tools/pyws"
   python3 -m venv .tools/pyws
@@ -103,7 +110,7 @@ echo_port=$(free_port)
 RUST_LOG=warn "$bin" serve tcp --addr "127.0.0.1:$echo_port" &
 pids+=($!)
 dead=$(free_port) # nothing listens here: a refusing target
-web=$(mktemp -d)
+web=$(mktemp -d -p "$scratch")
 cp crates/bridge/src/page.html "$web/index.html"
 start_bridges() { # $1: target port; sets ours and theirs
   ours=$(free_port)
@@ -146,7 +153,7 @@ rm -rf "$web"
 # same port — with --ignore-certificate-errors, in this test only.
 for model in threads event-loop; do
   port=$(free_port)
-  cert=$(mktemp --suffix=.pem)
+  cert=$scratch/wss-$model.pem
   RUST_LOG=warn "$bin" serve wss --model "$model" --addr "127.0.0.1:$port" --cert-out "$cert" &
   pids+=($!)
   wait_port tcp "$port"
@@ -174,7 +181,7 @@ check "chromium push page: poll, long poll, SSE, WebSocket" "PASS every techniqu
 # socket.io v4, installed into .tools/node) and writes what each saw; the checks
 # read those files. A plain WebSocket client gets through the Upgrade and is then
 # dropped for not speaking Engine.IO; a real socket.io client is served.
-sio=$(mktemp -d)
+sio=$(mktemp -d -p "$scratch")
 scripts/socketio.sh --out "$sio"
 # has FILE TEXT: "yes" when FILE has a line containing TEXT (fixed string).
 has() { grep -qF -- "$2" "$sio/$1" && echo yes || echo no; }
@@ -204,42 +211,55 @@ done
 rm -rf "$sio"
 
 # --- The chat room (lessons 18 and 23): ncat, socklab chat and the page -------
-# Three members of one `socklab serve chat`, three clients: ncat (raw TCP lines),
-# `socklab chat ws://…` (WebSocket, from the terminal) and the page in headless
-# Chromium. Each says one line; each must see the other two. ncat and socklab
-# chat read their input from FIFOs held open, so they stay in the room while
-# their lines arrive (both directions at once on one socket: full duplex).
+# Four members of one `socklab serve chat`, four clients: ncat (raw TCP lines),
+# `socklab chat tcp://…` (TCP, from the terminal: each typed line goes with its
+# \n, or the room would wait for the end of it), `socklab chat ws://…` (WebSocket,
+# from the terminal) and the page in headless Chromium. Each says one line; each
+# must see the others'. ncat and socklab chat read their input from FIFOs held
+# open, so they stay in the room while their lines arrive (both directions at
+# once on one socket: full duplex).
 chat_tcp=$(free_port) chat_ws=$(free_port)
 RUST_LOG=warn "$bin" serve chat --tcp-addr "127.0.0.1:$chat_tcp" --ws-addr "127.0.0.1:$chat_ws" &
 pids+=($!)
 wait_port tcp "$chat_tcp"; wait_port tcp "$chat_ws"
-chat=$(mktemp -d)
-mkfifo "$chat/ncat.in" "$chat/ws.in"
+chat=$(mktemp -d -p "$scratch")
+mkfifo "$chat/ncat.in" "$chat/ws.in" "$chat/tcp.in"
 timeout 60 ncat 127.0.0.1 "$chat_tcp" <"$chat/ncat.in" >"$chat/ncat.out" &
 pids+=($!)
 exec 7>"$chat/ncat.in"
 NO_COLOR=1 timeout 60 "$bin" chat "ws://127.0.0.1:$chat_ws/" <"$chat/ws.in" >"$chat/ws.out" 2>&1 &
 pids+=($!)
 exec 8>"$chat/ws.in"
+NO_COLOR=1 timeout 60 "$bin" chat "tcp://127.0.0.1:$chat_tcp" <"$chat/tcp.in" >"$chat/tcp.out" 2>&1 &
+pids+=($!)
+exec 9>"$chat/tcp.in"
 # wait_for FILE TEXT : at most 20 s for TEXT to appear in FILE.
 wait_for() { for _ in $(seq 200); do grep -qF -- "$2" "$1" && return 0; sleep 0.1; done; return 1; }
-wait_for "$chat/ncat.out" "joined (2 members)" || true
-CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/chat_chromium.js \
-  "http://127.0.0.1:$chat_ws/" 3 "from chromium" "from ncat" "from socklab chat" >"$chat/page.out" 2>&1 &
-page=$!
 wait_for "$chat/ncat.out" "joined (3 members)" || true
+CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/chat_chromium.js \
+  "http://127.0.0.1:$chat_ws/" 4 "from chromium" "from ncat" "from socklab chat" "from chat tcp" \
+  >"$chat/page.out" 2>&1 &
+page=$!
+wait_for "$chat/ncat.out" "joined (4 members)" || true
 echo "from ncat" >&7
 echo "from socklab chat" >&8
+echo "from chat tcp" >&9
 wait "$page" || true
 has_line() { grep -qF -- "$2" "$1" && echo yes || echo no; }
-check "chat: chromium page sees ncat and socklab chat" "PASS from_ncat=true from_socklab_chat=true" "$(cat "$chat/page.out")"
-wait_for "$chat/ncat.out" "from socklab chat" || true
+check "chat: chromium page sees ncat, socklab chat ws:// and tcp://" \
+  "PASS from_ncat=true from_socklab_chat=true from_chat_tcp=true" "$(cat "$chat/page.out")"
+wait_for "$chat/ncat.out" "from chat tcp" || true
 check "chat: ncat sees the page's line" yes "$(has_line "$chat/ncat.out" "from chromium")"
 check "chat: ncat sees socklab chat's line" yes "$(has_line "$chat/ncat.out" "from socklab chat")"
-wait_for "$chat/ws.out" "from ncat" || true
+check "chat: ncat sees socklab chat tcp://'s line" yes "$(has_line "$chat/ncat.out" "from chat tcp")"
+wait_for "$chat/ws.out" "from chat tcp" || true
 check "chat: socklab chat sees the page's line" yes "$(has_line "$chat/ws.out" "from chromium")"
 check "chat: socklab chat sees ncat's line" yes "$(has_line "$chat/ws.out" "from ncat")"
-exec 7>&- 8>&-
+check "chat: socklab chat ws:// sees chat tcp://'s line" yes "$(has_line "$chat/ws.out" "from chat tcp")"
+wait_for "$chat/tcp.out" "from socklab chat" || true
+check "chat: socklab chat tcp:// sees ncat's line" yes "$(has_line "$chat/tcp.out" "from ncat")"
+check "chat: socklab chat tcp:// sees the ws:// line" yes "$(has_line "$chat/tcp.out" "from socklab chat")"
+exec 7>&- 8>&- 9>&-
 rm -rf "$chat"
 
 if [ "$failures" -ne 0 ]; then

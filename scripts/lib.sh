@@ -7,6 +7,27 @@ usage() {
   awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$1"
 }
 
+# no_args SCRIPT "$@" : for a script that takes no arguments. -h/--help prints its
+# usage and exits 0; anything else is refused at once, with the usage, exit 2 (a
+# mistyped option must not start a long run that silently ignores it).
+no_args() {
+  local script=$1
+  shift
+  case "${1:-}" in
+    "") return 0 ;;
+    -h|--help) usage "$script"; exit 0 ;;
+    *) unknown_arg "$script" "$1" ;;
+  esac
+}
+
+# unknown_arg SCRIPT ARG : say ARG is not an option of SCRIPT, print the usage on
+# stderr and exit 2 (the shell's convention for a usage error).
+unknown_arg() {
+  echo "$(basename "$1"): unknown argument '$2'" >&2
+  usage "$1" >&2
+  exit 2
+}
+
 # apt_install PKG... : install the Debian packages that are missing, and only
 # them: --no-install-recommends keeps apt from pulling in what a package merely
 # recommends (for a browser: printing, sound and network discovery services).
@@ -66,6 +87,30 @@ install_chromium() {
     fi
   fi
   chromium_bin || { echo "no chromium binary found after installing it" >&2; exit 1; }
+}
+
+# need_python : stop, with the commands to run, unless python3 is 3.11 or newer
+# (the scripts read TOML with tomllib, new in 3.11).
+need_python() {
+  local want=3.11 have
+  have=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo none)
+  if [ "$have" = none ] || ! version_at_least "$have" "$want"; then
+    echo "$(basename "$0"): needs Python $want or newer as python3 (tomllib); python3 is: $have" >&2
+    echo "  Debian 12 and Ubuntu 24.04 have it: apt-get install -y --no-install-recommends python3" >&2
+    echo "  elsewhere, with pyenv: pyenv install 3.11 && pyenv global 3.11" >&2
+    exit 1
+  fi
+}
+
+# need_venv : make sure `python3 -m venv` works (Debian ships it apart, as
+# python3-venv); stops with what to do if it still does not.
+need_venv() {
+  python3 -c 'import venv, ensurepip' 2>/dev/null && return 0
+  apt_install python3-venv
+  python3 -c 'import venv, ensurepip' 2>/dev/null && return 0
+  echo "$(basename "$0"): python3 ($(command -v python3)) cannot make a venv (no ensurepip);" >&2
+  echo "  for Debian's python3: apt-get install -y --no-install-recommends python3-venv" >&2
+  exit 1
 }
 
 # version_at_least HAVE WANT : true when version HAVE (1.95.0) >= WANT (1.88).

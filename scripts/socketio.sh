@@ -37,6 +37,8 @@ SERVER_LIFETIME=30 # seconds: sio_server.js exits by itself after this
 LISTEN=3           # seconds the plain client listens; the server drops it in ~0.6 s
 
 command -v npm >/dev/null || apt_install nodejs npm
+# curl plays the HTTP long-polling client by hand (Engine.IO's open, 40, the poll).
+apt_install curl
 chromium=$(install_chromium)
 node_modules=.tools/node/node_modules
 if [ ! -f $node_modules/socket.io/package.json ] ||

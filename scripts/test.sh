@@ -12,11 +12,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-case "${1:-}" in
-  -h|--help) usage "$0"; exit 0 ;;
-esac
 quick=false
-[ "${1:-}" = "--quick" ] && quick=true
+# Every argument is checked before anything runs: a typo (--quik) is refused at
+# once with the usage instead of starting the full run.
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) usage "$0"; exit 0 ;;
+    --quick) quick=true ;;
+    *) unknown_arg "$0" "$arg" ;;
+  esac
+done
 
 step() { printf '\n=== %s\n' "$*"; }
 
@@ -59,7 +64,7 @@ if ! $quick; then
     --server "$PWD/target/release/socklab serve ws --model threads --addr {addr} --idle-timeout 30"
 
   step "bench: scripts/bench.sh end to end (a smoke run: its numbers mean nothing)"
-  scripts/bench.sh --secs 0.2 --runs 1 --idle 200 --out target/bench-smoke.md --no-goal-exit >/dev/null
+  scripts/bench.sh --secs 0.2 --runs 1 --idle 200 --out target/bench-smoke.md --smoke >/dev/null
 
   step "captures: the same exchange over tcp, udp, ws, tls and wss (decrypted with the key log), asserted from tshark"
   scripts/capture.sh --out target/captures --check --tls | tee target/capture-output.txt

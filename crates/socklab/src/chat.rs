@@ -9,6 +9,12 @@
 //! Try: `socklab serve ws` in one terminal, `socklab chat ws://127.0.0.1:8080/` in
 //! another. Then the same with `tcp://127.0.0.1:7007` and `udp://127.0.0.1:7007`.
 //! End with Ctrl-D (closes cleanly) or Ctrl-C.
+//!
+//! What one typed line becomes depends on the transport: a WebSocket message or a
+//! datagram keeps its own boundaries, so the line goes as it is; a byte stream
+//! (tcp://, tls://) has none, so the line goes with its `\n`, the only way a
+//! line-reading server (`socklab serve chat`'s TCP side, or anything reading lines)
+//! can tell where it ends.
 
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{self, TryRecvError};
@@ -17,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use client::wire::quoted;
-use client::{Incoming, Transport};
+use client::{Framing, Incoming, Transport};
 
 /// How long one socket read waits before the loop checks the keyboard again. Short
 /// enough that a typed line goes out at once, long enough not to spin.
@@ -42,12 +48,14 @@ pub struct Chat {
 impl Chat {
     /// Runs until Ctrl-D, Ctrl-C or the server closing.
     pub fn run(self) -> anyhow::Result<()> {
-        let mut t = {
+        let (mut t, framing) = {
             let mut target = client::Target::parse(&self.url)?;
             if target.scheme.secure() {
                 target.trust = self.trust.trust();
             }
-            Transport::connect_to(&target).map_err(|e| crate::send::connect_error(e, &target))?
+            let t = Transport::connect_to(&target)
+                .map_err(|e| crate::send::connect_error(e, &target))?;
+            (t, target.scheme.framing())
         };
         t.set_read_timeout(Some(POLL))?;
         let started = Instant::now();
@@ -75,8 +83,9 @@ impl Chat {
         loop {
             match typed.try_recv() {
                 Ok(line) => {
-                    t.send(line.as_bytes())?;
-                    outln!("{} → {}", stamp(), quoted(line.as_bytes()));
+                    let unit = outgoing(framing, line);
+                    t.send(&unit)?;
+                    outln!("{} → {}", stamp(), quoted(&unit));
                 }
                 Err(TryRecvError::Empty) => {}
                 // Ctrl-D: no more lines. Close once nothing has arrived for LINGER.
@@ -120,5 +129,31 @@ impl Chat {
             );
         }
         Ok(())
+    }
+}
+
+/// What one typed line (read without its end of line) is sent as: on a byte
+/// stream, the line and its `\n` (the stream keeps no boundary, the newline is
+/// the boundary); as a message or a datagram, the line alone (the unit is the
+/// boundary).
+fn outgoing(framing: Framing, line: String) -> Vec<u8> {
+    let mut unit = line.into_bytes();
+    if framing == Framing::Bytes {
+        unit.push(b'\n');
+    }
+    unit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lesson 12 with `serve chat`: a line typed into `chat tcp://` must end in
+    /// `\n`, or a line-reading server waits for the rest of it forever.
+    #[test]
+    fn a_stream_line_keeps_its_newline() {
+        assert_eq!(outgoing(Framing::Bytes, "hi".into()), b"hi\n");
+        assert_eq!(outgoing(Framing::Messages, "hi".into()), b"hi");
+        assert_eq!(outgoing(Framing::Datagrams, "hi".into()), b"hi");
     }
 }

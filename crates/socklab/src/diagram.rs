@@ -46,6 +46,14 @@ const CLIENT_X: f64 = 260.0;
 const SERVER_X: f64 = 640.0;
 const TIME_X: f64 = 90.0;
 
+/// A wait for a state longer than this is not loopback's microseconds but a
+/// timer: the diagram says which (the delayed ACK of the client's FIN).
+const TIMER_SEEN: Duration = Duration::from_millis(10);
+
+/// The longest caption line, in characters: 11 px text fits about this many in
+/// [`WIDTH`] (longer captions wrap instead of running off the picture).
+const CAPTION_CHARS: usize = 120;
+
 /// How long the WebSocket client waits for its echo before giving up.
 const ECHO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -175,10 +183,24 @@ fn tcp_rows(steps: &[Snapshot]) -> Vec<Row> {
                     arrow(false, &format!("{echoed} bytes (the echo)")),
                 ],
             ),
-            Step::ClientFin => (
-                "client shutdown(WR)",
-                vec![arrow(true, "FIN"), arrow(false, "ACK")],
-            ),
+            Step::ClientFin => {
+                // The server's kernel may hold the ACK of a FIN back, hoping to
+                // send it with data (a delayed ACK, at least 40 ms on Linux:
+                // TCP_DELACK_MIN): the client waits in FIN_WAIT1 until it comes,
+                // and the walk waits with it. Measured: shown with its time.
+                let settled = Duration::from_secs_f64(s.settled_us / 1e6);
+                let waited = settled.saturating_sub(Duration::from_secs_f64(s.at_us / 1e6));
+                let ack = if waited > TIMER_SEEN {
+                    Row::Arrow {
+                        at: Some(settled),
+                        to_server: false,
+                        label: "ACK, late: the server's kernel delayed it (delayed ACK)".into(),
+                    }
+                } else {
+                    arrow(false, "ACK")
+                };
+                ("client shutdown(WR)", vec![arrow(true, "FIN"), ack])
+            }
             Step::ServerFin => (
                 "server read() = 0, shutdown(WR)",
                 vec![arrow(false, "FIN"), arrow(true, "ACK")],
@@ -298,14 +320,19 @@ fn ws_rows(url: &str) -> anyhow::Result<(Vec<Row>, &'static str, &'static str)> 
 
 /// A sequence diagram: client and server lifelines, one row under the other.
 fn sequence(title: &str, caption: &str, rows: &[Row]) -> String {
-    let top = 90.0;
+    let caption = wrap(caption, CAPTION_CHARS);
+    // Each caption line past the first pushes the diagram down one line.
+    let extra = 14.0 * caption.len().saturating_sub(1) as f64;
+    let top = 90.0 + extra;
     let height = top + ROW * rows.len() as f64 + 30.0;
     let mut svg = Svg::new(WIDTH, height);
     svg.text((10.0, 24.0), Anchor::Start, "title", title);
-    svg.text((10.0, 44.0), Anchor::Start, "small", caption);
-    svg.text((TIME_X, 72.0), Anchor::End, "small", "time");
+    for (i, line) in caption.iter().enumerate() {
+        svg.text((10.0, 44.0 + 14.0 * i as f64), Anchor::Start, "small", line);
+    }
+    svg.text((TIME_X, 72.0 + extra), Anchor::End, "small", "time");
     for (x, name) in [(CLIENT_X, "client"), (SERVER_X, "server")] {
-        svg.text((x, 72.0), Anchor::Middle, "title", name);
+        svg.text((x, 72.0 + extra), Anchor::Middle, "title", name);
         svg.line((x, top - 10.0), (x, height - 20.0), "lifeline");
     }
     let middle = (CLIENT_X + SERVER_X) / 2.0;
@@ -349,6 +376,22 @@ fn sequence(title: &str, caption: &str, rows: &[Row]) -> String {
     svg.finish()
 }
 
+/// `text` cut into lines of at most `max` characters, at spaces (a word longer
+/// than `max` gets a line of its own).
+fn wrap(text: &str, max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= max => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
 /// RFC 793's states, where the diagram puts each (x, y of its box's center).
 const STATES: [(&str, f64, f64); 12] = [
     ("CLOSED", 380.0, 80.0),
@@ -366,28 +409,41 @@ const STATES: [(&str, f64, f64); 12] = [
     ("CLOSED", 610.0, 530.0),
 ];
 
-/// The transitions drawn: from and to (indexes into [`STATES`]), and what causes them.
-const TRANSITIONS: [(usize, usize, &str); 14] = [
-    (0, 1, "listen()"),
-    (0, 3, "connect() / SYN"),
-    (1, 2, "SYN / SYN-ACK"),
-    (2, 4, "ACK"),
-    (3, 4, "SYN-ACK / ACK"),
-    (4, 5, "close / FIN"),
-    (4, 6, "FIN / ACK"),
-    (5, 7, "ACK"),
-    (5, 8, "FIN / ACK"),
-    (7, 10, "FIN / ACK"),
-    (8, 10, "ACK"),
-    (6, 9, "close / FIN"),
-    (9, 11, "ACK"),
-    (10, 11, "2 MSL"),
+/// Where a transition's label goes: beside the middle of its arrow by (dx, dy),
+/// anchored so the text runs away from the arrow and from the boxes near it.
+type LabelAt = (f64, f64, Anchor);
+
+/// Most labels: just right of and above the middle of their arrow.
+const BESIDE: LabelAt = (6.0, -4.0, Anchor::Start);
+
+/// The transitions drawn: from and to (indexes into [`STATES`]), what causes
+/// them, and where the label goes (a few sit elsewhere so no two texts and no
+/// text and arrow overlap: checked by rendering the picture).
+const TRANSITIONS: [(usize, usize, &str, LabelAt); 14] = [
+    (0, 1, "listen()", BESIDE),
+    (0, 3, "connect() / SYN", BESIDE),
+    // Left of and above its arrow: to the right it would run under LISTEN.
+    (1, 2, "SYN / SYN-ACK", (-10.0, -6.0, Anchor::End)),
+    (2, 4, "ACK", BESIDE),
+    // Under its arrow: above, the arrow from SYN_SENT climbs through it.
+    (3, 4, "SYN-ACK / ACK", (5.0, 16.0, Anchor::Start)),
+    (4, 5, "close / FIN", (-8.0, -8.0, Anchor::End)),
+    (4, 6, "FIN / ACK", BESIDE),
+    (5, 7, "ACK", BESIDE),
+    (5, 8, "FIN / ACK", BESIDE),
+    (7, 10, "FIN / ACK", BESIDE),
+    (8, 10, "ACK", BESIDE),
+    (6, 9, "close / FIN", BESIDE),
+    (9, 11, "ACK", BESIDE),
+    (10, 11, "2 MSL", BESIDE),
 ];
 
 /// The TCP state diagram with the states in `seen` highlighted and labelled
 /// with who was in them.
 fn state_diagram(seen: &BTreeMap<&'static str, Vec<&'static str>>) -> String {
-    let (bw, bh) = (120.0, 28.0);
+    // Tall enough for two lines: the state, and under it whose socket was in it
+    // (inside the box, where no arrow or label runs).
+    let (bw, bh) = (120.0, 40.0);
     let mut svg = Svg::new(WIDTH, 590.0);
     svg.text(
         (10.0, 24.0),
@@ -401,7 +457,7 @@ fn state_diagram(seen: &BTreeMap<&'static str, Vec<&'static str>>) -> String {
         "small",
         "Highlighted: a state the kernel reported for a socket in the TCP walk or the WebSocket close; under it, whose socket.",
     );
-    for &(from, to, label) in &TRANSITIONS {
+    for &(from, to, label, (lx, ly, anchor)) in &TRANSITIONS {
         let ((_, x1, y1), (_, x2, y2)) = (STATES[from], STATES[to]);
         // From the edge of one box to the edge of the other, along the line between centers.
         let (dx, dy) = (x2 - x1, y2 - y1);
@@ -412,8 +468,8 @@ fn state_diagram(seen: &BTreeMap<&'static str, Vec<&'static str>>) -> String {
         };
         svg.line(cut(x1, y1, 1.0), cut(x2, y2, -1.0), "edge");
         svg.text(
-            ((x1 + x2) / 2.0 + 6.0, (y1 + y2) / 2.0 - 4.0),
-            Anchor::Start,
+            ((x1 + x2) / 2.0 + lx, (y1 + y2) / 2.0 + ly),
+            anchor,
             "small",
             label,
         );
@@ -427,17 +483,14 @@ fn state_diagram(seen: &BTreeMap<&'static str, Vec<&'static str>>) -> String {
             (bw, bh),
             if who.is_some() { "seen" } else { "box" },
         );
-        svg.text((x, y + 5.0), Anchor::Middle, "", name);
+        // One line (y + 5) alone; the upper of two when someone was in it.
+        let name_y = if who.is_some() { y - 2.0 } else { y + 5.0 };
+        svg.text((x, name_y), Anchor::Middle, "", name);
         if let Some(who) = who {
             let mut who: Vec<&str> = who.clone();
             who.sort();
             who.dedup();
-            svg.text(
-                (x, y + bh / 2.0 + 13.0),
-                Anchor::Middle,
-                "small",
-                &who.join(", "),
-            );
+            svg.text((x, y + 13.0), Anchor::Middle, "small", &who.join(", "));
         }
     }
     svg.finish()
@@ -587,6 +640,53 @@ mod tests {
         assert!(table_column(BENCH, "pingpong", "no such column").is_none());
         let chart = &CHARTS[4];
         assert!(bar_chart(BENCH, chart).is_none());
+    }
+
+    /// A long caption wraps at spaces into lines that fit the picture, losing no word.
+    #[test]
+    fn captions_wrap_to_the_width() {
+        let text = "word ".repeat(60);
+        let lines = wrap(&text, CAPTION_CHARS);
+        assert!(lines.len() > 1);
+        assert!(lines.iter().all(|l| l.chars().count() <= CAPTION_CHARS));
+        assert_eq!(lines.join(" "), text.trim_end());
+    }
+
+    /// The box a label of `text` at (x, y) covers: 11 px text, at most 6.5 px a
+    /// character (wider than the average, so the test errs on the side of overlap).
+    fn label_box(text: &str, (x, y): (f64, f64), anchor: Anchor) -> [f64; 4] {
+        let w = 6.5 * text.chars().count() as f64;
+        let x0 = match anchor {
+            Anchor::Start => x,
+            Anchor::Middle => x - w / 2.0,
+            Anchor::End => x - w,
+        };
+        [x0, y - 9.0, x0 + w, y + 2.0]
+    }
+
+    fn overlap(a: [f64; 4], b: [f64; 4]) -> bool {
+        a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
+    }
+
+    /// tcp-states.svg: no transition label covers another or a state's box.
+    #[test]
+    fn state_labels_do_not_overlap() {
+        let labels: Vec<[f64; 4]> = TRANSITIONS
+            .iter()
+            .map(|&(from, to, label, (lx, ly, anchor))| {
+                let ((_, x1, y1), (_, x2, y2)) = (STATES[from], STATES[to]);
+                label_box(label, ((x1 + x2) / 2.0 + lx, (y1 + y2) / 2.0 + ly), anchor)
+            })
+            .collect();
+        for (i, a) in labels.iter().enumerate() {
+            for (j, b) in labels.iter().enumerate().skip(i + 1) {
+                assert!(!overlap(*a, *b), "labels {i} and {j} overlap");
+            }
+            for (name, x, y) in STATES {
+                let state = [x - 60.0, y - 20.0, x + 60.0, y + 20.0];
+                assert!(!overlap(*a, state), "label {i} covers {name}");
+            }
+        }
     }
 
     /// Chart labels read like the table cells they come from.

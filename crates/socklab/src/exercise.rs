@@ -71,6 +71,9 @@ impl From<LangArg> for Lang {
 /// The words around the texts, in one language; the texts come from the data.
 struct Labels {
     exercise: &'static str,
+    /// Before one lesson's number.
+    lesson: &'static str,
+    /// Before several.
     lessons: &'static str,
     goal: &'static str,
     read: &'static str,
@@ -88,6 +91,7 @@ struct Labels {
 
 const EN: Labels = Labels {
     exercise: "Exercise",
+    lesson: "Lesson",
     lessons: "Lessons",
     goal: "Goal",
     read: "Read",
@@ -102,6 +106,7 @@ const EN: Labels = Labels {
 
 const KO: Labels = Labels {
     exercise: "연습 문제",
+    lesson: "레슨",
     lessons: "레슨",
     goal: "목표",
     read: "읽을 곳(영어)",
@@ -153,13 +158,23 @@ fn lessons(e: &Exercise) -> String {
     words.join(", ")
 }
 
+/// "Lesson" before one lesson's number, "Lessons" before several.
+fn lessons_word(l: &Labels, e: &Exercise) -> &'static str {
+    if e.lessons.len() == 1 {
+        l.lesson
+    } else {
+        l.lessons
+    }
+}
+
 fn list() -> anyhow::Result<()> {
     for e in catalog() {
-        outln!("{:>2}  {:<48} lessons {}", e.id, e.title, lessons(e));
+        let word = lessons_word(&EN, e).to_lowercase();
+        outln!("{:>2}  {:<48} {word} {}", e.id, e.title, lessons(e));
     }
-    outln!(
-        "\n`socklab exercise show N` for the task, `socklab exercise check N` to check your work."
-    );
+    // The name that runs this binary from here (see invoked.rs).
+    let me = crate::invoked::command_name();
+    outln!("\n`{me} exercise show N` for the task, `{me} exercise check N` to check your work.");
     Ok(())
 }
 
@@ -175,7 +190,7 @@ fn show(e: &Exercise, lang: Lang) -> String {
         l.exercise,
         e.id,
         t.title,
-        l.lessons.to_lowercase(),
+        lessons_word(l, e).to_lowercase(),
         lessons(e),
         l.goal,
         t.goal,
@@ -254,7 +269,7 @@ fn markdown(lang: Lang) -> String {
             "\n## {}. {}\n\n*{} {}.*\n\n**{}.** {}\n\n**{}.** {}\n\n**{}.** {}\n\n**{}.** {}\n\n**{}** {start}; {} `socklab exercise check {}`.\n",
             e.id,
             t.title,
-            l.lessons,
+            lessons_word(l, e),
             lessons(e),
             l.goal,
             t.goal,
@@ -291,6 +306,17 @@ mod tests {
                 if lang == Lang::Ko { " --lang ko" } else { "" }
             );
         }
+    }
+
+    /// One lesson is "lesson 10", several are "lessons 1, 20" (the list, the
+    /// book, `show`).
+    #[test]
+    fn one_lesson_is_singular() {
+        let one = catalog().iter().find(|e| e.lessons.len() == 1);
+        let one = one.expect("an exercise with one lesson");
+        assert_eq!(lessons_word(&EN, one), "Lesson");
+        assert!(show(one, Lang::En).contains(&format!("(lesson {})", one.lessons[0])));
+        assert!(markdown(Lang::En).contains(&format!("*Lesson {}.*", one.lessons[0])));
     }
 
     /// `show --lang ko` prints the Korean texts and keeps the paths and the

@@ -29,6 +29,7 @@ mod compare_push;
 mod diagram;
 mod exercise;
 mod handshake;
+mod invoked;
 mod secure;
 mod send;
 mod send_http;
@@ -38,14 +39,14 @@ mod trust;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Subcommand};
 
 /// See what a raw TCP/UDP socket is and what a WebSocket adds on top of it,
 /// measured on your own machine.
-#[derive(Parser)]
+#[derive(clap::Parser)]
 #[command(
     version,
-    after_help = "Examples:\n  socklab tour                            # start here: every lesson, measured, in seconds\n  socklab serve tcp                       # TCP echo on 127.0.0.1:7007, narrated\n  socklab serve udp                       # UDP echo on 127.0.0.1:7007\n  RUST_LOG=debug socklab serve tcp        # narration plus the bytes\n  socklab send ws://127.0.0.1:8080/ hi --wire   # every byte of a WebSocket exchange, decoded\n  socklab compare                         # tcp, udp and ws side by side\n  socklab bridge                          # ws://127.0.0.1:8081/ carried to tcp://127.0.0.1:7007\n\nThe narration goes to stderr; RUST_LOG=warn silences it, RUST_LOG=info turns it on for any command."
+    after_help = "Examples:\n  socklab tour                            # start here: 10 of the 23 lessons, measured, in seconds\n  socklab serve tcp                       # TCP echo on 127.0.0.1:7007, narrated\n  socklab serve udp                       # UDP echo on 127.0.0.1:7007\n  RUST_LOG=debug socklab serve tcp        # narration plus the bytes\n  socklab send ws://127.0.0.1:8080/ hi --wire   # every byte of a WebSocket exchange, decoded\n  socklab compare                         # tcp, udp, ws, tls and wss side by side\n  socklab bridge                          # ws://127.0.0.1:8081/ carried to tcp://127.0.0.1:7007\n\nThe narration goes to stderr; RUST_LOG=warn silences it, RUST_LOG=info turns it on for any command."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -54,19 +55,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The guided tour: servers in-process, every lesson shown with a measurement
+    /// The guided tour: servers in-process, lessons shown with a measurement (all of them: docs/lessons.md)
     Tour(tour::Tour),
     /// Run an echo server on loopback, narrating every system call
     Serve(serve::Serve),
     /// Load echo servers with strict ping-pong: msgs/s, RTT p50/p99, errors
     Bench(bench::Bench),
-    /// Send messages over tcp://, udp:// or ws:// and print the echoes (--wire: every byte)
+    /// Send messages over tcp://, udp://, ws://, tls:// or wss:// and print the echoes (--wire: every byte)
     Send(send::Send),
     /// The websockify role: WebSocket in, one TCP connection out per client (lesson 15)
     Bridge(bridge::Bridge),
     /// Type lines, see arrivals as they come (full duplex)
     Chat(chat::Chat),
-    /// The same script over TCP, UDP and WebSocket: a table of measured differences
+    /// The same script over TCP, UDP, WebSocket, TLS and WebSocket over TLS: a table of measured differences
     Compare(compare::Compare),
     /// Print the Sec-WebSocket-Accept for a Sec-WebSocket-Key
     Handshake(handshake::Handshake),
@@ -110,15 +111,41 @@ fn write_out(args: std::fmt::Arguments<'_>) {
 /// lines about our own stack for "connection refused". A panic is a bug, not a
 /// user error, and keeps its backtrace.
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The examples in every --help, written with the name that runs this binary
+    // (`target/release/socklab` when `socklab` is not on PATH: see invoked.rs).
+    let name = invoked::command_name();
+    let matches = examples_for(Cli::command(), &name).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     lifecycle::narrate::init(cli.command.default_log_level());
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("socklab: error: {e:#}");
+            // A hint in the message ("to start a server there: socklab serve
+            // tcp") names the command that works from here.
+            eprintln!(
+                "socklab: error: {}",
+                invoked::with_name(&format!("{e:#}"), &name)
+            );
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cmd` with the examples of its `--help` (and of every subcommand's) written
+/// with `name` for `socklab`.
+fn examples_for(mut cmd: clap::Command, name: &str) -> clap::Command {
+    if let Some(help) = cmd.get_after_help() {
+        let text = invoked::with_name(&help.to_string(), name);
+        cmd = cmd.after_help(text);
+    }
+    let subcommands: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for sub in subcommands {
+        cmd = cmd.mut_subcommand(sub, |s| examples_for(s, name));
+    }
+    cmd
 }
 
 /// Hands the command to its module.

@@ -88,8 +88,9 @@ pub struct Send {
 
 // ANCHOR: states
 /// One `--states` line: the step just done, when it finished (ms on the Tap's
-/// clock, which starts just before connect(), as the capture's SYN does), and the
-/// kernel's state of each end. Both ends
+/// clock, which starts just before connect(): not a packet capture's clock, so
+/// scripts/capture.sh takes its timeline's states from the packets instead), and
+/// the kernel's state of each end. Both ends
 /// live on this machine, so the kernel knows both: ours is (local, peer), the
 /// server's accepted socket is (peer, local).
 fn print_states(step: &str, at: Duration, client: TcpState, server: TcpState) {

@@ -1,6 +1,6 @@
 //! `socklab serve tcp|udp|ws|push|chat|all`: run servers until Ctrl-C.
 //!
-//! Run: `socklab serve tcp`, then `nc 127.0.0.1 7007` in another terminal; every
+//! Run: `socklab serve tcp`, then `ncat 127.0.0.1 7007` (or `nc -N`) in another terminal; every
 //! system call the server makes is logged. `socklab serve --help` lists the rest.
 
 use std::io;
@@ -15,7 +15,7 @@ use serve::Model;
 /// Flags of `socklab serve`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab serve tcp                          # mio event loop on 127.0.0.1:7007\n  socklab serve tcp --model threads          # a thread per connection\n  socklab serve tcp --model iterative        # one client at a time: try two nc at once\n  socklab serve tcp --max-connections 2      # the third client is closed at once\n  socklab serve udp --addr '[::1]:7007'      # UDP echo on IPv6 loopback\n  socklab serve ws                           # WebSocket echo and browser page on 127.0.0.1:8080\n  socklab serve all                          # tcp+udp on 7007, ws on 8080, one process\n  socklab serve all --model threads          # the same with a thread per connection\n  socklab serve all --tcp-addr localhost:7100 --udp-addr localhost:7100 --ws-addr localhost:8100\nThen: nc 127.0.0.1 7007   or   ncat -u 127.0.0.1 7007   or open http://127.0.0.1:8080/"
+    after_help = "Examples:\n  socklab serve tcp                          # mio event loop on 127.0.0.1:7007\n  socklab serve tcp --model threads          # a thread per connection\n  socklab serve tcp --model iterative        # one client at a time: try two ncat at once\n  socklab serve tcp --max-connections 2      # the third client is closed at once\n  socklab serve udp --addr '[::1]:7007'      # UDP echo on IPv6 loopback\n  socklab serve ws                           # WebSocket echo and browser page on 127.0.0.1:8080\n  socklab serve all                          # tcp+udp on 7007, ws on 8080, one process\n  socklab serve all --model threads          # the same with a thread per connection\n  socklab serve all --tcp-addr localhost:7100 --udp-addr localhost:7100 --ws-addr localhost:8100\nThen: ncat 127.0.0.1 7007 (or nc -N: without -N, netcat-openbsd sends no FIN at Ctrl-D)   or   ncat -u 127.0.0.1 7007   or open http://127.0.0.1:8080/"
 )]
 pub struct Serve {
     #[command(subcommand)]
@@ -29,7 +29,7 @@ pub struct Serve {
 enum Server {
     /// TCP echo (RFC 862): a byte stream, default 127.0.0.1:7007
     #[command(
-        after_help = "Examples:\n  socklab serve tcp                          # event loop on 127.0.0.1:7007, narrated\n  socklab serve tcp --model iterative        # one client at a time: try two nc at once\n  socklab serve tcp --model threads          # a thread per connection\n  socklab serve tcp --max-connections 2      # the third client is accepted and closed at once\n  socklab serve tcp --idle-timeout 5         # silent clients are closed after 5 s\n  RUST_LOG=debug socklab serve tcp           # also log the bytes\nThen: nc 127.0.0.1 7007"
+        after_help = "Examples:\n  socklab serve tcp                          # event loop on 127.0.0.1:7007, narrated\n  socklab serve tcp --model iterative        # one client at a time: try two ncat at once\n  socklab serve tcp --model threads          # a thread per connection\n  socklab serve tcp --max-connections 2      # the third client is accepted and closed at once\n  socklab serve tcp --idle-timeout 5         # silent clients are closed after 5 s\n  RUST_LOG=debug socklab serve tcp           # also log the bytes\nThen: ncat 127.0.0.1 7007 (or nc -N 127.0.0.1 7007: without -N, netcat-openbsd sends no FIN at Ctrl-D)"
     )]
     Tcp(tcp_echo::cli::Args),
     /// UDP echo (RFC 862): datagrams, default 127.0.0.1:7007
@@ -57,7 +57,7 @@ enum Server {
     Chat(chat::cli::Args),
     /// All three in one process: tcp and udp on 127.0.0.1:7007, ws on 127.0.0.1:8080
     #[command(
-        after_help = "Examples:\n  socklab serve all                          # event loops; tcp+udp on 7007, ws on 8080\n  socklab serve all --model threads          # a thread per connection (UDP: one thread)\n  socklab serve all --tcp-addr 127.0.0.1:7100 --udp-addr 127.0.0.1:7100 --ws-addr localhost:8100\nThen: nc 127.0.0.1 7007, ncat -u 127.0.0.1 7007, socklab chat ws://127.0.0.1:8080/"
+        after_help = "Examples:\n  socklab serve all                          # event loops; tcp+udp on 7007, ws on 8080\n  socklab serve all --model threads          # a thread per connection (UDP: one thread)\n  socklab serve all --tcp-addr 127.0.0.1:7100 --udp-addr 127.0.0.1:7100 --ws-addr localhost:8100\nThen: ncat 127.0.0.1 7007 (or nc -N), ncat -u 127.0.0.1 7007, socklab chat ws://127.0.0.1:8080/"
     )]
     All(AllArgs),
 }

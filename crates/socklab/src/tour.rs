@@ -29,6 +29,12 @@ use lifecycle::{Direction, TcpState};
 use measure::compare::{Comparison, NO_DIFFERENCE, Script, Verdict, compare, render_table};
 use socklab::servers::LocalServers;
 
+/// The lessons the tour shows (its headings name them), and how many the book
+/// has (docs/lessons.toml; a test keeps the two in step): the tour is the first
+/// hour, not the whole course, and says so.
+const TOUR_LESSONS: [u32; 10] = [1, 2, 3, 6, 7, 8, 9, 10, 11, 13];
+const BOOK_LESSONS: usize = 23;
+
 /// The message every step sends.
 const MESSAGE: &str = "hello";
 
@@ -72,6 +78,11 @@ pub(crate) struct Snapshot {
     /// When the step's calls had returned, in µs since the walk began (read
     /// before the states, so the state lookups' own time is not in it).
     pub(crate) at_us: f64,
+    /// When its states had been read, in µs since the walk began: later than
+    /// `at_us` by the lookups, and by any wait for a state to settle (the client's
+    /// FIN_WAIT2 waits for the server's ACK of the FIN, which the server's kernel
+    /// may delay: a delayed ACK).
+    pub(crate) settled_us: f64,
     /// What the step put on the wire (`socklab diagram` draws it).
     #[serde(skip)]
     pub(crate) step: Step,
@@ -161,8 +172,12 @@ impl Tour {
                 "{}",
                 style.paint(
                     Paint::Heading,
-                    "socklab tour: what a socket is, and what WebSocket adds — measured on this machine (lesson numbers: docs/lessons.md)"
+                    "socklab tour: what a socket is, and what WebSocket adds — measured on this machine"
                 )
+            );
+            outln!(
+                "It shows {} of the {BOOK_LESSONS} lessons (their numbers in each heading); every lesson, with its command: docs/lessons.md",
+                TOUR_LESSONS.len()
             );
             outln!(
                 "Echo servers started in this process (event loops, as `socklab serve` runs them): {} {} {}",
@@ -307,22 +322,44 @@ impl Tour {
                 started.elapsed().as_secs_f64()
             ),
         );
-        outln!(
-            "  socklab serve all                       # tcp+udp echo on 127.0.0.1:7007, ws on 127.0.0.1:8080"
-        );
-        outln!(
-            "  socklab chat ws://127.0.0.1:8080/       # type lines; arrivals print as they come (full duplex)"
-        );
-        outln!(
-            "  xdg-open http://127.0.0.1:8080/         # the browser page (`socklab serve ws`); or open it in any browser"
-        );
-        outln!("  socklab send ws://127.0.0.1:8080/ hi --wire   # any message, every byte decoded");
-        outln!(
-            "  socklab compare --count 10              # the table, with your own message and count"
-        );
-        outln!(
-            "  scripts/capture.sh                      # as root: the same conversations in a packet capture"
-        );
+        // Written with the name that runs this binary from here: `socklab` once
+        // it is on PATH (README: cargo install), `target/release/socklab` until then.
+        let me = crate::invoked::command_name();
+        let next = [
+            (
+                format!("{me} serve all"),
+                "tcp+udp echo on 127.0.0.1:7007, ws on 127.0.0.1:8080",
+            ),
+            (
+                format!("{me} chat ws://127.0.0.1:8080/"),
+                "type lines; arrivals print as they come (full duplex)",
+            ),
+            (
+                "xdg-open http://127.0.0.1:8080/".to_string(),
+                "the browser page (`serve ws`); or open it in any browser",
+            ),
+            (
+                format!("{me} send ws://127.0.0.1:8080/ hi --wire"),
+                "any message, every byte decoded",
+            ),
+            (
+                format!("{me} compare --count 10"),
+                "the table, with your own message and count",
+            ),
+            (
+                "scripts/capture.sh".to_string(),
+                "as root: the same conversations in a packet capture",
+            ),
+        ];
+        let width = next.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+        for (command, what) in &next {
+            outln!("  {command:<width$}  # {what}");
+        }
+        if me != "socklab" {
+            outln!(
+                "  (socklab is not on your PATH: `cargo install --path crates/socklab` puts it there)"
+            );
+        }
         Ok(())
     }
 }
@@ -365,6 +402,8 @@ pub(crate) fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
             steps.push(Snapshot {
                 call: call.to_string(),
                 at_us: at.as_secs_f64() * 1e6,
+                // The arguments, states included, are read by now.
+                settled_us: clock.elapsed().as_secs_f64() * 1e6,
                 step,
                 // No client socket exists before connect().
                 client: client.map_or("-", TcpState::name),
@@ -645,4 +684,34 @@ fn framing_lesson(c: &Comparison) -> String {
 
 fn state(s: &Option<String>) -> &str {
     s.as_deref().unwrap_or("?")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tour says how many of the book's lessons it shows: the count is the
+    /// book's, and the list is the lessons its headings name.
+    #[test]
+    fn the_tour_counts_its_lessons_right() {
+        let book = include_str!("../../../docs/lessons.toml");
+        let in_book = book.lines().filter(|l| l.trim() == "[[lesson]]").count();
+        assert_eq!(in_book, BOOK_LESSONS);
+        let mut named: Vec<u32> = include_str!("tour.rs")
+            .split("(lesson")
+            .skip(1)
+            .filter_map(|rest| {
+                let inside = rest.strip_prefix('s').unwrap_or(rest).strip_prefix(' ')?;
+                let numbers = &inside[..inside.find(')')?];
+                numbers
+                    .split(", ")
+                    .map(|n| n.parse::<u32>().ok())
+                    .collect::<Option<Vec<u32>>>()
+            })
+            .flatten()
+            .collect();
+        named.sort();
+        named.dedup();
+        assert_eq!(named, TOUR_LESSONS);
+    }
 }

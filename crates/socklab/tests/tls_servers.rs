@@ -14,11 +14,31 @@ use tls::{Identity, TlsLayer};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
+/// A certificate file in the temp directory, named after this test process,
+/// removed when dropped, even when the test fails: a test run leaves nothing
+/// behind in /tmp.
+struct TempPem(std::path::PathBuf);
+
+impl TempPem {
+    fn new(what: &str) -> TempPem {
+        let name = format!("socklab-test-{}-{what}.pem", std::process::id());
+        TempPem(std::env::temp_dir().join(name))
+    }
+}
+
+impl Drop for TempPem {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// A TLS echo server on 127.0.0.1:0 with a fresh certificate; returns it and the
 /// certificate a client trusts.
 fn tls_echo(model: Model, handshake: Duration) -> (Running, CertificateDer<'static>) {
-    let dir = std::env::temp_dir().join(format!("socklab-test-{}-{model:?}", std::process::id()));
-    let identity = Identity::self_signed(&dir).expect("certificate");
+    // The file is only written for clients to trust; this test hands the
+    // certificate over in memory, so the file goes when this function returns.
+    let pem = TempPem::new(&format!("{model:?}"));
+    let identity = Identity::self_signed(&pem.0).expect("certificate");
     let cert = identity.chain[0].clone();
     let config = tls::server_config(identity, &[]).expect("config");
     let engine = Engine::new(1).expect("engine");
@@ -130,7 +150,8 @@ fn handshake_deadline() {
 #[test]
 fn client_over_tls_and_wss() {
     use client::{Target, Transport, Trust};
-    let cert = std::env::temp_dir().join(format!("socklab-test-{}-client.pem", std::process::id()));
+    let pem = TempPem::new("client");
+    let cert = pem.0.clone();
     let servers = socklab::servers::SecureServers::start(&cert).expect("servers");
     for url in [servers.tls_url(), servers.wss_url()] {
         let mut target = Target::parse(&url).unwrap();
@@ -163,10 +184,8 @@ fn client_over_tls_and_wss() {
 fn wss_past_the_cap_closes_before_the_server_hello() {
     use client::{Target, Transport, Trust};
     for model in [Model::Threads, Model::EventLoop] {
-        let dir = std::env::temp_dir().join(format!(
-            "socklab-test-{}-cap-{model:?}.pem",
-            std::process::id()
-        ));
+        let pem = TempPem::new(&format!("cap-{model:?}"));
+        let dir = pem.0.clone();
         let identity = Identity::self_signed(&dir).expect("certificate");
         let config = tls::server_config(identity, &[tls::ALPN_HTTP11]).expect("config");
         let engine = Engine::new(1).expect("engine");
