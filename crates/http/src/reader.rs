@@ -58,10 +58,17 @@ impl Reader {
     }
 
     /// Whether the caller should stop reading from the socket: we hold as much
-    /// as one whole request may take (its head and body) — and a request that
-    /// is whole is taken before reading more.
+    /// as one whole request may take. A request that is whole is taken before
+    /// reading more, and one still incomplete at this size is refused (413), so
+    /// a full reader never waits for bytes it will not read.
     pub fn is_full(&self) -> bool {
-        self.input.len() >= MAX_HEAD + self.max_body
+        self.input.len() >= self.limit()
+    }
+
+    /// The most bytes held: twice a head and a body, room for a chunked body's
+    /// sizes and line ends (which a peer could otherwise stretch without end).
+    fn limit(&self) -> usize {
+        2 * (MAX_HEAD + self.max_body)
     }
 
     /// The next whole request, `Incomplete` if it has not all arrived, or why
@@ -108,6 +115,12 @@ impl Reader {
             }
             Body::Chunked => match chunked::decode(rest, self.max_body)? {
                 Parsed::Complete(d) => (d.data, d.consumed),
+                Parsed::Incomplete if self.is_full() => {
+                    return Err(HeadError::BodyTooLarge {
+                        len: rest.len() as u64,
+                        max: self.max_body,
+                    });
+                }
                 Parsed::Incomplete => return Ok(Parsed::Incomplete),
             },
         };
@@ -188,5 +201,19 @@ mod tests {
         let e = reader.next_request().unwrap_err();
         assert_eq!(e, HeadError::Framing(Framing::SeveralLengths(2)));
         assert!(!reader.is_full());
+        // A chunked body stretched by one-byte chunks: refused once the reader
+        // is full, never waited for.
+        let mut reader = Reader::new(4096);
+        reader.extend(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let chunk = format!("1;{}\r\nx\r\n", "p".repeat(500));
+        while !reader.is_full() {
+            assert_eq!(reader.next_request(), Ok(Parsed::Incomplete));
+            reader.extend(chunk.as_bytes());
+        }
+        let e = reader.next_request().unwrap_err();
+        assert!(
+            matches!(e, HeadError::BodyTooLarge { max: 4096, .. }),
+            "{e:?}"
+        );
     }
 }

@@ -188,12 +188,15 @@ impl PushSession {
     /// grows to exactly that room (no hidden doubling past the charge).
     pub(crate) fn queue(&mut self, bytes: &[u8]) -> Result<(), OverBudget> {
         let need = self.output.len() + bytes.len();
-        let room = if need <= self.output.capacity() {
-            self.output.capacity()
+        // Doubling, as Vec does (few copies for many small events), but never
+        // more than one answer past what is needed.
+        let cap = self.output.capacity();
+        let room = if need <= cap {
+            cap
         } else {
-            need.max(self.output.capacity() * 2)
+            need.max((cap * 2).min(need + ANSWER_CAP))
         };
-        let others = self.holding() - self.output.capacity();
+        let others = self.holding() - cap;
         self.held.set(others + room)?;
         self.output.reserve_exact(room - self.output.len());
         self.output.extend_from_slice(bytes);
