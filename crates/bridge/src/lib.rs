@@ -28,12 +28,13 @@
 //! `socklab send ws://127.0.0.1:8081/ hello --binary --wire`.
 //!
 //! # Layout
-//! - [`upgrade`]: the opening handshake, checked (pure, over bytes).
+//! - the opening handshake and the Origin policy: the `websocket` crate's, the
+//!   same as every server's (a bridge reaches a TCP target, so the Origin check
+//!   matters most here: without it any web page could drive the bridge).
 //! - [`session`]: one bridged connection: both legs, as one event-loop session.
 #![deny(missing_docs)]
 
 pub mod session;
-pub mod upgrade;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -75,6 +76,9 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// Log every message and chunk crossing the bridge, as bytes (the wire view).
     pub wire_log: bool,
+    /// Origins allowed to open a WebSocket besides the bridge's own page
+    /// (`--allow-origin`; `*`: all): see [`websocket::origin`].
+    pub allow_origins: Vec<String>,
 }
 
 impl Config {
@@ -85,6 +89,7 @@ impl Config {
             max_message_size: DEFAULT_MAX_MESSAGE,
             handshake_timeout: HANDSHAKE_TIMEOUT,
             wire_log: false,
+            allow_origins: Vec::new(),
         }
     }
 }

@@ -25,7 +25,7 @@
 //! - target FIN → Close 1000 to the client → its Close reply → done.
 //! - target refused or reset → Close 1011 with the reason.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown as How;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -48,7 +48,12 @@ use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Error, Message, WebSocket};
 
 use crate::Config;
-use crate::upgrade::{Decision, check_request, page_response, rejection};
+use websocket::upgrade::page_response;
+use websocket::{Buffers, Decision, OriginPolicy, Rejection, check_request};
+
+/// The subprotocol websockify speaks when a client asks for it: frames carry
+/// the TCP bytes as they are (its other, older one, `base64`, is not offered).
+pub const BINARY_SUBPROTOCOL: &str = "binary";
 
 /// tungstenite's read buffer per connection: small, most of an idle one's cost.
 const WS_READ_BUFFER: usize = 2 * 1024;
@@ -60,39 +65,6 @@ const MAX_REASON: usize = 123;
 /// EINPROGRESS: a non-blocking `connect(2)` has sent its SYN and returned; the
 /// handshake finishes in the kernel, and the socket turns writable when it has.
 const EINPROGRESS: i32 = 115;
-
-// ANCHOR: buffers
-/// The stream tungstenite runs on: bytes read from the client go in, frames
-/// for the client come out. No socket: past the input it says WouldBlock.
-#[derive(Default)]
-struct Buffers {
-    input: Vec<u8>,
-    output: Vec<u8>,
-}
-
-impl Read for Buffers {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.input.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = buf.len().min(self.input.len());
-        buf[..n].copy_from_slice(&self.input[..n]);
-        self.input.drain(..n);
-        Ok(n)
-    }
-}
-
-impl Write for Buffers {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-// ANCHOR_END: buffers
 
 /// Where the WebSocket leg is in its life.
 enum Phase {
@@ -144,6 +116,8 @@ pub struct Bridge {
     held: Held,
     /// What the TCP leg moved before it was closed (for the clocks).
     target_progress: Progress,
+    /// Whose pages may open a WebSocket (and so reach the target).
+    origins: OriginPolicy,
 }
 // ANCHOR_END: session
 
@@ -151,6 +125,7 @@ impl Bridge {
     /// A session for a freshly accepted client: its HTTP request comes next.
     pub fn new(stream: TcpStream, tuple: FourTuple, config: Arc<Config>, held: Held) -> Bridge {
         Bridge {
+            origins: OriginPolicy::from_flags(&config.allow_origins),
             client: Tracked::new(stream, tuple),
             tuple,
             config,
@@ -368,12 +343,12 @@ impl Bridge {
         match &mut self.phase {
             Phase::Request { head } => {
                 head.extend_from_slice(bytes);
-                let decision = check_request(head);
+                let decision = check_request(head, &self.origins);
                 let head = std::mem::take(head);
                 self.decide(decision, head, turn)?;
             }
             Phase::Open(ws) => {
-                ws.get_mut().input.extend_from_slice(bytes);
+                ws.get_mut().input.extend(bytes);
                 self.messages();
             }
             Phase::Done => {} // after the close: ignored (RFC 6455 §1.4)
@@ -391,24 +366,28 @@ impl Bridge {
                 self.answer = page_response(crate::PAGE);
                 self.phase = Phase::Done;
             }
-            Decision::Reject(status, reason) => {
+            Decision::Reject(r) => {
                 info!(
-                    "[{tuple}] {status} {}: {reason}",
-                    http1::reason_phrase(status)
+                    "[{tuple}] {} {}: {}",
+                    r.status,
+                    http1::reason_phrase(r.status),
+                    r.reason
                 );
-                self.answer = rejection(status, &reason);
+                self.answer = r.response();
                 self.phase = Phase::Done;
             }
-            Decision::Upgrade(up) => {
+            Decision::Upgrade(mut up) => {
+                up.choose_protocol(&[BINARY_SUBPROTOCOL]);
                 info!(
                     "[{tuple}] ws leg: {} → 101 Switching Protocols{}",
                     up.request_line,
-                    up.subprotocol
+                    up.protocol
+                        .as_ref()
                         .map_or(String::new(), |p| format!(" (subprotocol {p})"))
                 );
                 self.answer = up.response();
                 let mut buffers = Buffers::default();
-                buffers.input.extend_from_slice(&head[up.head_len..]);
+                buffers.input.extend(&head[up.head_len..]);
                 let config = WebSocketConfig::default()
                     .read_buffer_size(WS_READ_BUFFER)
                     .write_buffer_size(0)
@@ -743,7 +722,11 @@ impl Session for Bridge {
         match &self.phase {
             Phase::Request { .. } => {
                 info!("[{}] 408 Request Timeout", self.tuple);
-                self.answer = rejection(408, "no complete request in time");
+                let timeout = Rejection {
+                    status: 408,
+                    reason: "no complete request in time".into(),
+                };
+                self.answer = timeout.response();
                 self.phase = Phase::Done;
             }
             Phase::Open(_) => {

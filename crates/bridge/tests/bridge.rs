@@ -207,3 +207,20 @@ fn bad_upgrades_get_their_status() {
     assert!(page.starts_with("HTTP/1.1 200 OK"));
     assert!(page.contains("bridge"));
 }
+
+/// Issue 17: every malformed Upgrade of the one table (crates/websocket) gets
+/// exactly the status and reason `serve ws` gives it.
+#[test]
+fn malformed_upgrades_get_the_table_answers() {
+    let echo = tcp_echo();
+    let (bridge, _) = bridge_to(echo.addr(), Limits::default());
+    let addr = bridge.addr();
+    for case in websocket::malformed::cases(&addr.to_string()) {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s.write_all(case.request.as_bytes()).unwrap();
+        let mut response = Vec::new();
+        let _ = s.read_to_end(&mut response);
+        assert_eq!(websocket::malformed::check_answer(&response, &case), Ok(()));
+    }
+}

@@ -37,6 +37,9 @@ pub struct Args {
     /// (redis://127.0.0.1:PORT): members' lines are published, other servers' lines delivered
     #[arg(long, value_name = "URL")]
     pub relay: Option<String>,
+    /// Origins allowed besides this server's own pages (`websocket::origin`).
+    #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
+    pub allow_origin: Vec<String>,
     /// Do not announce joins and leaves (the fan-out bench: N joins would be N²/2 lines)
     #[arg(long)]
     pub no_joins: bool,
@@ -81,6 +84,7 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
         slow_limit: args.slow_limit.max(1),
         relay: args.relay.clone(),
         announce: !args.no_joins,
+        allow_origins: args.allow_origin.clone(),
     };
     crate::serve(
         tcp,

@@ -34,7 +34,8 @@ use std::thread;
 
 use lifecycle::Shutdown;
 use log::info;
-use serve::{Engine, Limits};
+use serve::{Engine, Limits, MemoryBudget};
+use websocket::{OriginPolicy, Settings};
 
 use crate::room::{ChatStats, Room};
 use crate::tcp::TcpMember;
@@ -69,6 +70,9 @@ pub struct Config {
     pub relay: Option<String>,
     /// Joins and leaves announced to the room (`--no-joins` turns it off).
     pub announce: bool,
+    /// Origins allowed to open a WebSocket besides this server's own page
+    /// (`--allow-origin`; `*`: all): see [`websocket::origin`].
+    pub allow_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -79,6 +83,7 @@ impl Default for Config {
             slow_limit: DEFAULT_SLOW_LIMIT,
             relay: None,
             announce: true,
+            allow_origins: Vec::new(),
         }
     }
 }
@@ -127,8 +132,19 @@ pub fn serve(
         refusal: Box::leak(refusal.into_boxed_slice()),
         ..limits
     };
+    // The WebSocket members' machine: a message is a line, at most --max-line.
+    let settings = Arc::new(Settings {
+        origins: OriginPolicy::from_flags(&config.allow_origins),
+        ..Settings::new(config.max_line, PAGE)
+    });
+    let budget = MemoryBudget::new(limits.memory_budget);
     let ws_result = ws_engine.serve(ws, shutdown.clone(), ws_limits, move |stream, tuple| {
-        WsMember::new(stream, tuple, Arc::clone(&room), Arc::clone(&config))
+        let (r, c, s) = (
+            Arc::clone(&room),
+            Arc::clone(&config),
+            Arc::clone(&settings),
+        );
+        WsMember::new(stream, tuple, r, c, s, budget.account())
     });
     shutdown.trigger(); // one side ended: end the other too
     let tcp_result = tcp_side

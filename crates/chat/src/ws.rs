@@ -5,6 +5,14 @@
 //! with `Upgrade: websocket` gets 101 and from then on every text message is a
 //! line for the room, and every line of the room is one text message back.
 //!
+//! The WebSocket itself — control frames, the close handshake, the memory
+//! budget, the bounded output — is the `websocket` crate's [`Machine`], the same
+//! one every server runs; a member is only its [`Lines`] handler (each message
+//! is a line for the room) and the room's lines sent with [`Machine::send`].
+//! So a member that floods Pings and never reads stops being read once its
+//! queued Pongs pass the machine's bound, and is closed by the write-stall
+//! clock; one that never reads the room's lines is dropped at `--slow-limit`.
+//!
 //! Try: `socklab serve chat`, open <http://127.0.0.1:8070/> in two browser tabs,
 //! and `ncat 127.0.0.1 7070` beside them: one room.
 
@@ -17,13 +25,14 @@ use lifecycle::FourTuple;
 use lifecycle::narrate::plural;
 use log::{info, warn};
 use mio::net::TcpStream;
+use serve::limits::Held;
 use serve::v3_event_loop::{
     Expiry, Mail, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
 };
-use tungstenite::protocol::CloseFrame;
+use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::{Message, WebSocket};
-use websocket::{Buffers, accept_upgrade};
+use websocket::session::{flush, pump};
+use websocket::{Decision, Handler, Machine, Outbox, Settings, asks_for_websocket, check_upgrade};
 
 use crate::room::{Origin, Room, escape};
 use crate::tcp::who;
@@ -32,12 +41,34 @@ use crate::{Config, PAGE};
 /// The engine WebSocket members live on (index into the room's mailboxes).
 pub const ENGINE: usize = 1;
 
+/// How long a new connection has for its whole HTTP request (then 408).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+// ANCHOR: lines
+/// A member's handler: each data message is a line for the room, kept until
+/// the session says it (the session knows who it is in the room).
+#[derive(Default)]
+pub struct Lines {
+    said: Vec<String>,
+}
+
+impl Handler for Lines {
+    fn message(&mut self, message: Message, _out: &mut Outbox<'_>) {
+        match message {
+            Message::Text(t) => self.said.push(t.to_string()),
+            Message::Binary(b) => self.said.push(String::from_utf8_lossy(&b).into_owned()),
+            _ => {}
+        }
+    }
+}
+// ANCHOR_END: lines
+
 enum Phase {
     /// Reading the HTTP request.
     Request(Vec<u8>),
-    /// Upgraded: a member of the room.
-    Member(Box<WebSocket<Buffers>>),
-    /// The last bytes (the page, an error, a Close) are queued; then close.
+    /// Upgraded: a member of the room, its WebSocket run by the machine.
+    Member(Box<Machine<Lines>>),
+    /// The last bytes (the page, an error) are queued; then close.
     Leaving,
 }
 
@@ -47,9 +78,12 @@ pub struct WsMember {
     tuple: FourTuple,
     room: Arc<Room>,
     config: Arc<Config>,
+    settings: Arc<Settings>,
     phase: Phase,
-    /// Bytes for the peer before the Upgrade and after the end.
+    /// Bytes for the peer before the Upgrade (the page, an HTTP error).
     output: Vec<u8>,
+    /// This connection's share of the memory budget, until the machine takes it.
+    held: Option<Held>,
     joined: bool,
 }
 
@@ -60,61 +94,41 @@ impl WsMember {
         tuple: FourTuple,
         room: Arc<Room>,
         config: Arc<Config>,
+        settings: Arc<Settings>,
+        held: Held,
     ) -> WsMember {
         WsMember {
             stream: Tracked::new(stream, tuple),
             tuple,
             room,
             config,
+            settings,
             phase: Phase::Request(Vec::new()),
             output: Vec::new(),
+            held: Some(held),
             joined: false,
         }
     }
 
     fn queued(&self) -> usize {
         let ws = match &self.phase {
-            Phase::Member(ws) => ws.get_ref().output.len(),
+            Phase::Member(m) => m.output().len(),
             _ => 0,
         };
         self.output.len() + ws
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        for out in [
-            Some(&mut self.output),
-            match &mut self.phase {
-                Phase::Member(ws) => Some(&mut ws.get_mut().output),
-                _ => None,
-            },
-        ]
-        .into_iter()
-        .flatten()
-        {
-            while !out.is_empty() {
-                match write_some(&mut self.stream, out)? {
-                    Some(n) => {
-                        out.drain(..n);
-                    }
-                    None => return Ok(()),
+    /// Writes the HTTP answer queued before the Upgrade.
+    fn flush_output(&mut self) -> io::Result<()> {
+        while !self.output.is_empty() {
+            match write_some(&mut self.stream, &self.output)? {
+                Some(n) => {
+                    self.output.drain(..n);
                 }
+                None => break,
             }
         }
         Ok(())
-    }
-
-    /// Ends as a member: a Close frame with `code` and `reason` goes out last.
-    fn leave(&mut self, code: CloseCode, reason: &str) {
-        if let Phase::Member(ws) = &mut self.phase {
-            let _ = ws.close(Some(CloseFrame {
-                code,
-                reason: reason.into(),
-            }));
-            let _ = ws.flush();
-            let out = std::mem::take(&mut ws.get_mut().output);
-            self.output.extend_from_slice(&out);
-        }
-        self.phase = Phase::Leaving;
     }
 
     /// The HTTP request: the page, the Upgrade, or an error.
@@ -134,97 +148,82 @@ impl WsMember {
             }
         };
         let rest = head[request.head_len..].to_vec();
-        let upgrade = request.headers.has_token("upgrade", "websocket");
-        let response = match (request.method.as_str(), upgrade, request.host()) {
-            (_, _, Err(why)) => Err(Response::text(400, &why)),
-            ("GET", true, Ok(_)) => accept_upgrade(&request),
-            ("GET", false, Ok(_)) if request.target == "/" => {
-                Err(Response::new(200).body("text/html; charset=utf-8", PAGE))
-            }
-            ("GET", false, Ok(_)) => Err(Response::text(
-                404,
-                "the chat page is at /, the room at a WebSocket",
-            )),
-            _ => Err(Response::text(405, "GET only").header("Allow", "GET")),
+        // A request meant for WebSocket gets the one check every server runs
+        // (crates/websocket): the same status and reason as `serve ws`.
+        let decision = if asks_for_websocket(&request) {
+            check_upgrade(&request, &self.settings.origins)
+        } else {
+            Decision::Page
         };
-        match response {
-            Ok(switching) => {
-                self.output.extend_from_slice(&switching);
-                let n = self.room.join();
-                self.joined = true;
-                info!(
-                    "[{}] 101: joined the room ({})",
+        let response = match (decision, request.method.as_str(), request.host()) {
+            (Decision::Upgrade(up), _, _) => {
+                // A request is decided once, so the budget's share is still here.
+                let Some(held) = self.held.take() else {
+                    return;
+                };
+                let machine = Machine::upgraded(
                     self.tuple,
-                    plural(n, "member")
+                    Arc::clone(&self.settings),
+                    held,
+                    Lines::default(),
+                    &up,
+                    &rest,
                 );
-                self.room.announce(&format!(
-                    "* {} joined ({})",
-                    who(&self.tuple),
-                    plural(n, "member")
-                ));
-                self.phase =
-                    Phase::Member(Box::new(websocket::server(&rest, self.config.max_line)));
+                self.phase = Phase::Member(Box::new(machine));
+                return self.joined();
             }
-            Err(r) => {
-                self.output
-                    .extend_from_slice(&r.header("Connection", "close").to_bytes());
+            (Decision::Reject(r), _, _) => {
+                info!(
+                    "[{}] {} {}: {}",
+                    self.tuple,
+                    r.status,
+                    http1::reason_phrase(r.status),
+                    r.reason
+                );
+                self.output.extend_from_slice(&r.response());
                 self.phase = Phase::Leaving;
+                return;
             }
-        }
+            (_, _, Err(why)) => Response::text(400, &why),
+            (_, "GET", Ok(_)) if request.target == "/" => {
+                Response::new(200).body("text/html; charset=utf-8", PAGE)
+            }
+            (_, "GET", Ok(_)) => {
+                Response::text(404, "the chat page is at /, the room at a WebSocket")
+            }
+            _ => Response::text(405, "GET only").header("Allow", "GET"),
+        };
+        self.output
+            .extend_from_slice(&response.header("Connection", "close").to_bytes());
+        self.phase = Phase::Leaving;
     }
 
-    /// Frames that arrived: each text message is a line for the room.
-    fn frames(&mut self, bytes: &[u8], me: Origin) {
-        let Phase::Member(ws) = &mut self.phase else {
+    /// The 101 is queued: one more member, announced to the room.
+    fn joined(&mut self) {
+        let n = self.room.join();
+        self.joined = true;
+        info!(
+            "[{}] 101: joined the room ({})",
+            self.tuple,
+            plural(n, "member")
+        );
+        self.room.announce(&format!(
+            "* {} joined ({})",
+            who(&self.tuple),
+            plural(n, "member")
+        ));
+    }
+
+    /// What the member said since the last time, to the room.
+    fn say(&mut self, me: Origin) {
+        let Phase::Member(m) = &mut self.phase else {
             return;
         };
-        ws.get_mut().input.extend(bytes);
-        let mut said = Vec::new();
-        let mut end = None;
-        loop {
-            match ws.read() {
-                Ok(Message::Text(t)) => said.push(t.to_string()),
-                Ok(Message::Binary(b)) => said.push(String::from_utf8_lossy(&b).into_owned()),
-                Ok(_) => {} // Ping, Pong, Close: tungstenite answers them
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(tungstenite::Error::ConnectionClosed) => {
-                    end = Some(None);
-                    break;
-                }
-                Err(e) => {
-                    // Too big (1009), not UTF-8 (1007), broken framing (1002).
-                    let code = match &e {
-                        tungstenite::Error::Capacity(_) => CloseCode::Size,
-                        tungstenite::Error::Utf8(_) => CloseCode::Invalid,
-                        _ => CloseCode::Protocol,
-                    };
-                    info!("[{}] {e}: closing with {}", self.tuple, u16::from(code));
-                    end = Some(Some((code, e.to_string())));
-                    break;
-                }
-            }
-        }
-        let _ = ws.flush();
-        for line in said {
+        for line in std::mem::take(&mut m.handler_mut().said) {
             self.room.say(
                 Some(me),
                 &format!("[{}] {}", who(&self.tuple), escape(&line)),
             );
-        }
-        match end {
-            Some(Some((code, why))) => {
-                let mut reason = why;
-                reason.truncate(100);
-                self.leave(code, &reason);
-            }
-            Some(None) => {
-                if let Phase::Member(ws) = &mut self.phase {
-                    let out = std::mem::take(&mut ws.get_mut().output);
-                    self.output.extend_from_slice(&out);
-                }
-                self.phase = Phase::Leaving;
-            }
-            None => {}
         }
     }
 }
@@ -238,26 +237,33 @@ impl Session for WsMember {
         };
         let start = self.stream.progress().read;
         loop {
-            self.flush()?;
-            if matches!(self.phase, Phase::Leaving) {
-                return Ok(if self.queued() == 0 {
-                    Step::Done
-                } else {
-                    Step::Wait
-                });
-            }
-            if self.stream.progress().read - start >= turn.budget {
-                return Ok(Step::Yield);
-            }
-            match read_some(&mut self.stream, turn.scratch)? {
-                None => return Ok(Step::Wait),
-                Some(0) => return Ok(Step::Done),
-                Some(n) => {
-                    let bytes = &turn.scratch[..n];
-                    match self.phase {
-                        Phase::Request(_) => self.request(bytes),
-                        Phase::Member(_) => self.frames(bytes, me),
-                        Phase::Leaving => {}
+            match &mut self.phase {
+                // A member: the machine's loop (write, backpressure, fairness,
+                // read), then what it said goes to the room.
+                Phase::Member(m) => {
+                    let step = pump(&mut self.stream, m, turn, start);
+                    self.say(me);
+                    return step;
+                }
+                Phase::Leaving => {
+                    self.flush_output()?;
+                    return Ok(if self.output.is_empty() {
+                        Step::Done
+                    } else {
+                        Step::Wait
+                    });
+                }
+                Phase::Request(_) => {
+                    if self.stream.progress().read - start >= turn.budget {
+                        return Ok(Step::Yield);
+                    }
+                    match read_some(&mut self.stream, turn.scratch)? {
+                        None => return Ok(Step::Wait),
+                        Some(0) => return Ok(Step::Done),
+                        Some(n) => {
+                            let bytes = turn.scratch[..n].to_vec();
+                            self.request(&bytes);
+                        }
                     }
                 }
             }
@@ -265,36 +271,35 @@ impl Session for WsMember {
     }
 
     // ANCHOR: deliver
-    /// A line from the room, as one text message. Past the slow-consumer limit
-    /// the member gets Close 1008 (policy) saying why, and is dropped.
+    /// A line from the room, as one text message, queued by the machine (so it
+    /// counts against the memory budget). Past the slow-consumer limit the
+    /// member gets Close 1008 (policy) saying why, and is dropped.
     fn deliver(&mut self, mail: &Mail) -> io::Result<Step> {
-        let Phase::Member(ws) = &mut self.phase else {
+        let Phase::Member(m) = &mut self.phase else {
             return Ok(Step::Wait);
         };
-        let _ = ws.send(Message::text(
+        m.send(Message::text(
             String::from_utf8_lossy(&mail.body).into_owned(),
         ));
-        if self.queued() > self.config.slow_limit {
+        if !m.is_done() && m.output().len() > self.config.slow_limit {
             warn!(
                 "[{}] not reading: {} bytes queued (--slow-limit {}): dropping this member with 1008",
                 self.tuple,
-                self.queued(),
+                m.output().len(),
                 self.config.slow_limit
             );
             self.room
                 .stats
                 .dropped
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.leave(CloseCode::Policy, "not reading: dropped from the room");
+            m.close(CloseCode::Policy, "not reading: dropped from the room");
         }
-        self.flush()?;
-        Ok(
-            if matches!(self.phase, Phase::Leaving) && self.queued() == 0 {
-                Step::Done
-            } else {
-                Step::Wait
-            },
-        )
+        flush(&mut self.stream, m)?;
+        Ok(if m.is_done() && m.output().is_empty() {
+            Step::Done
+        } else {
+            Step::Wait
+        })
     }
     // ANCHOR_END: deliver
 
@@ -311,27 +316,25 @@ impl Session for WsMember {
     }
 
     fn opening_deadline(&self) -> Option<Duration> {
-        matches!(self.phase, Phase::Request(_)).then_some(Duration::from_secs(10))
+        matches!(self.phase, Phase::Request(_)).then_some(REQUEST_TIMEOUT)
     }
 
     fn expire(&mut self, why: Expiry) {
-        match self.phase {
+        match &mut self.phase {
             Phase::Request(_) => {
                 let r = Response::text(408, "no complete request in time")
                     .header("Connection", "close");
                 self.output.extend_from_slice(&r.to_bytes());
                 self.phase = Phase::Leaving;
+                let _ = self.flush_output();
             }
-            Phase::Member(_) => {
-                let reason = match why {
-                    Expiry::Idle => "idle timeout",
-                    Expiry::Stalled => "not reading: write stalled",
-                };
-                self.leave(CloseCode::Away, reason);
+            // 1001 Going Away, said by the machine.
+            Phase::Member(m) => {
+                m.expire(why);
+                let _ = flush(&mut self.stream, m);
             }
             Phase::Leaving => {}
         }
-        let _ = self.flush();
     }
 }
 

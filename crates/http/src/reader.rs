@@ -128,6 +128,18 @@ impl Reader {
         Ok(Parsed::Complete((Request { head, body }, used)))
     }
 
+    /// The next request's head as soon as it is whole, without waiting for
+    /// its body: for a request a server answers at its head and then closes
+    /// (an Upgrade announcing a body is refused, and the body never read).
+    pub fn peek_head(&self) -> Result<Parsed<RequestHead>, HeadError> {
+        parse_request(&self.input)
+    }
+
+    /// Takes a head [`Reader::peek_head`] gave, leaving what follows it.
+    pub fn take_head(&mut self, head: &RequestHead) {
+        self.input.drain(..head.head_len.min(self.input.len()));
+    }
+
     /// Everything held, taken out: after an Upgrade these bytes are no longer
     /// HTTP but the new protocol's (WebSocket frames sent right behind the head).
     pub fn take_rest(&mut self) -> Vec<u8> {

@@ -38,6 +38,9 @@ pub struct Args {
     /// Events one connection may publish at once after a quiet spell
     #[arg(long, default_value_t = crate::rate::DEFAULT_BURST, value_name = "N")]
     pub publish_burst: u32,
+    /// Origins allowed besides this server's own pages (`websocket::origin`).
+    #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
+    pub allow_origin: Vec<String>,
     /// Event loops (threads) [default: one per CPU core]
     #[arg(long, value_name = "N")]
     pub loops: Option<usize>,
@@ -66,6 +69,7 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
         hold: Duration::from_secs(args.hold),
         publish_rate: args.publish_rate,
         publish_burst: args.publish_burst,
+        allow_origins: args.allow_origin.clone(),
         ..Config::default()
     };
     crate::serve(listener, shutdown, config, engine, Arc::default())

@@ -78,6 +78,16 @@ pub struct Config {
     pub publish_rate: f64,
     /// Events one connection may publish at once (`--publish-burst`).
     pub publish_burst: u32,
+    /// Origins allowed to open a WebSocket besides this server's own pages
+    /// (`--allow-origin`; `*`: all): see [`websocket::origin`].
+    pub allow_origins: Vec<String>,
+}
+
+impl Config {
+    /// Whose pages may open a WebSocket: [`Config::allow_origins`] as a policy.
+    pub fn origin_policy(&self) -> websocket::OriginPolicy {
+        websocket::OriginPolicy::from_flags(&self.allow_origins)
+    }
 }
 
 impl Default for Config {
@@ -90,6 +100,7 @@ impl Default for Config {
             keep: hub::KEEP,
             publish_rate: rate::DEFAULT_RATE,
             publish_burst: rate::DEFAULT_BURST,
+            allow_origins: Vec::new(),
         }
     }
 }
@@ -137,7 +148,7 @@ pub fn serve(
         ..config.limits
     };
     // Everything a connection holds — its queued answers, its unanswered
-    // requests — is charged to this one budget.
+    // requests, a WebSocket machine's queues — is charged to this one budget.
     let budget = MemoryBudget::new(limits.memory_budget);
     let _ = stats.budget.set(budget.clone());
     let config = Arc::new(config);

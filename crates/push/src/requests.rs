@@ -17,11 +17,14 @@ use std::time::Instant;
 use http1::{PIPELINE_LIMIT, Parsed, Request, RequestHead, Response, Version};
 use log::info;
 
+use std::sync::Arc;
+
 use crate::PAGE;
 use crate::hub::Replay;
 use crate::rate::retry_after_secs;
 use crate::session::{ANSWER_CAP, MAX_POST, Mode, PushSession};
-use websocket::accept_upgrade;
+use crate::ws::Publisher;
+use websocket::{Decision, Machine, Settings, asks_for_websocket, check_upgrade};
 
 impl PushSession {
     /// Answers the requests already received, in order, while the client's
@@ -48,7 +51,18 @@ impl PushSession {
                         return; // the client must read first: pipelining, paced
                     }
                     let request = match self.reader.next_request() {
-                        Ok(Parsed::Incomplete) => return,
+                        // An Upgrade is decided at its head: one announcing a
+                        // body is refused without waiting for the body.
+                        Ok(Parsed::Incomplete) => match self.reader.peek_head() {
+                            Ok(Parsed::Complete(head)) if asks_for_websocket(&head) => {
+                                self.reader.take_head(&head);
+                                Request {
+                                    head,
+                                    body: Vec::new(),
+                                }
+                            }
+                            _ => return,
+                        },
                         Ok(Parsed::Complete(request)) => request,
                         Err(e) => {
                             info!(
@@ -67,7 +81,8 @@ impl PushSession {
                     self.stats.requests.fetch_add(1, Ordering::Relaxed);
                     self.request(request);
                 }
-                Mode::WebSocket(_) => return self.websocket_input(),
+                // The machine reads for itself (`websocket_ready`).
+                Mode::WebSocket(_) => return,
                 // One response at a time: anything sent while a long poll is held
                 // waits (pipelining); on a stream it can never be answered.
                 Mode::Holding { .. } | Mode::Closing => return,
@@ -93,6 +108,11 @@ impl PushSession {
             head.request_line(),
             self.requests
         );
+        // A request meant for WebSocket gets the one check every server runs
+        // (crates/websocket): the same status and reason as `serve ws`.
+        if asks_for_websocket(&head) {
+            return self.upgrade(&head);
+        }
         if let Err(why) = head.host() {
             return self.respond(Response::text(400, &why), true);
         }
@@ -114,9 +134,7 @@ impl PushSession {
                 head.method
             );
         }
-        let websocket = head.headers.has_token("upgrade", "websocket");
         match (head.method.as_str(), path) {
-            ("GET", _) if websocket => self.upgrade(&head),
             ("GET", "/") => {
                 let page = Response::new(200).body("text/html; charset=utf-8", PAGE);
                 self.respond(page, close);
@@ -233,22 +251,57 @@ impl PushSession {
         self.respond(r, close);
     }
 
-    /// The WebSocket Upgrade on the same port: checked, answered with 101, and
-    /// from then on tungstenite frames messages over [`websocket::Buffers`].
+    /// The WebSocket Upgrade on the same port: checked by crates/websocket,
+    /// and from then on the one connection machine runs the protocol, with a
+    /// [`Publisher`] saying what a message means here.
     fn upgrade(&mut self, head: &RequestHead) {
-        match accept_upgrade(head) {
-            Ok(response) => {
+        let settings = Settings {
+            origins: self.config.origin_policy(),
+            ..Settings::new(MAX_POST, PAGE)
+        };
+        match check_upgrade(head, &settings.origins) {
+            Decision::Upgrade(up) => {
                 info!(
                     "[{}] 101 Switching Protocols: events as WebSocket messages from here on",
                     self.tuple
                 );
+                // An Upgrade is decided once, so the budget's share is still here.
+                let Some(held) = self.held.take() else {
+                    return;
+                };
                 // Bytes sent right behind the head are already frames.
-                let input = self.reader.take_rest();
-                let ws = websocket::server(&input, MAX_POST);
+                let rest = self.reader.take_rest();
+                let _ = self.recount();
+                let machine = Machine::upgraded(
+                    self.tuple,
+                    Arc::new(settings),
+                    held,
+                    Publisher::default(),
+                    &up,
+                    &rest,
+                );
                 let cursor = self.hub.last_id();
-                self.subscribe(&response, Mode::WebSocket(Box::new(ws)), cursor);
+                self.subscribe(b"", Mode::WebSocket(Box::new(machine)), cursor);
             }
-            Err(r) => self.respond(r, true),
+            Decision::Reject(r) => {
+                info!(
+                    "[{}] {} {}: {}",
+                    self.tuple,
+                    r.status,
+                    http1::reason_phrase(r.status),
+                    r.reason
+                );
+                if let Err(over) = self.queue(&r.response()) {
+                    return self.over_budget(over);
+                }
+                self.reader.clear();
+                self.mode = Mode::Closing;
+            }
+            // A Sec-WebSocket-* header on a plain `GET /`: the page.
+            Decision::Page | Decision::Incomplete => {
+                let page = Response::new(200).body("text/html; charset=utf-8", PAGE);
+                self.respond(page, true);
+            }
         }
     }
 

@@ -39,14 +39,14 @@ use log::{info, warn};
 use mio::net::TcpStream;
 use serve::limits::{Held, OverBudget};
 use serve::v3_event_loop::{
-    Mail, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
+    Expiry, Mail, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
 };
-use tungstenite::WebSocket;
+use websocket::Machine;
 
 use crate::hub::{Event, Hub};
 use crate::rate::Bucket;
+use crate::ws::Publisher;
 use crate::{Config, PushStats};
-use websocket::Buffers;
 
 /// The most bytes of events one answer carries: a poll's body, a replay to an
 /// SSE client resuming with `Last-Event-ID`, one batch of a subscriber
@@ -73,8 +73,9 @@ pub(crate) enum Mode {
     Streaming,
     /// `GET /events`: `text/event-stream`, one `id:`/`data:` block per event.
     Sse,
-    /// Upgraded: one text message per event, both ways.
-    WebSocket(Box<WebSocket<Buffers>>),
+    /// Upgraded: one text message per event, both ways, run by the one
+    /// connection machine (crates/websocket) with a [`Publisher`] handler.
+    WebSocket(Box<Machine<Publisher>>),
     /// The last response is queued; close once it is out.
     Closing,
 }
@@ -97,8 +98,9 @@ pub struct PushSession {
     pub(crate) cursor: u64,
     /// How often this connection may still publish.
     pub(crate) bucket: Bucket,
-    /// This connection's share of `--memory-budget`.
-    held: Held,
+    /// This connection's share of `--memory-budget`, until a WebSocket's
+    /// machine takes it (the machine then counts what it holds).
+    pub(crate) held: Option<Held>,
 }
 
 impl PushSession {
@@ -124,7 +126,7 @@ impl PushSession {
             requests: 0,
             cursor: 0,
             bucket,
-            held,
+            held: Some(held),
         }
     }
 
@@ -138,18 +140,14 @@ impl PushSession {
                 None => break,
             }
         }
-        if let Mode::WebSocket(ws) = &mut self.mode {
-            let out = &mut ws.get_mut().output;
-            while !out.is_empty() {
-                match write_some(&mut self.stream, out)? {
-                    Some(n) => {
-                        out.drain(..n);
-                    }
-                    None => break,
-                }
-            }
+        // The machine's bytes (the 101, then frames) only after the answers
+        // queued before the Upgrade.
+        if let Mode::WebSocket(m) = &mut self.mode
+            && self.output.is_empty()
+        {
+            websocket::session::flush(&mut self.stream, m)?;
         }
-        // Shrinking never fails; a grow the ws side made is charged here late.
+        // Shrinking never fails.
         let _ = self.recount();
         Ok(())
     }
@@ -157,21 +155,17 @@ impl PushSession {
     /// Bytes queued for the client, not yet written.
     pub(crate) fn queued(&self) -> usize {
         let ws = match &self.mode {
-            Mode::WebSocket(ws) => ws.get_ref().output.len(),
+            Mode::WebSocket(m) => m.output().len(),
             _ => 0,
         };
         self.output.len() + ws
     }
 
     /// What this connection holds, as the budget counts it: the room of its
-    /// queues (capacity, not length: that is what the allocator gave), and the
-    /// requests it has not answered.
+    /// queue (capacity, not length: that is what the allocator gave), and the
+    /// requests it has not answered. (A WebSocket's machine counts its own.)
     fn holding(&self) -> usize {
-        let ws = match &self.mode {
-            Mode::WebSocket(ws) => ws.get_ref().output.capacity() + ws.get_ref().input.len(),
-            _ => 0,
-        };
-        self.output.capacity() + self.reader.buffered() + ws
+        self.output.capacity() + self.reader.buffered()
     }
 
     /// Sets the budget's count to what is held now, freeing a big drained queue first.
@@ -179,7 +173,11 @@ impl PushSession {
         if self.output.is_empty() && self.output.capacity() > KEEP_CAPACITY {
             self.output = Vec::new();
         }
-        self.held.set(self.holding())
+        let holding = self.holding();
+        match &mut self.held {
+            Some(held) => held.set(holding),
+            None => Ok(()),
+        }
     }
 
     // ANCHOR: queue
@@ -197,7 +195,9 @@ impl PushSession {
             need.max((cap * 2).min(need + ANSWER_CAP))
         };
         let others = self.holding() - cap;
-        self.held.set(others + room)?;
+        if let Some(held) = &mut self.held {
+            held.set(others + room)?;
+        }
         self.output.reserve_exact(room - self.output.len());
         self.output.extend_from_slice(bytes);
         Ok(())
@@ -245,8 +245,13 @@ impl PushSession {
     }
 
     /// Whether this connection is done once its queue is out.
-    fn finished(&self) -> bool {
-        matches!(self.mode, Mode::Closing) && self.queued() == 0
+    pub(crate) fn finished(&self) -> bool {
+        let over = match &self.mode {
+            Mode::Closing => true,
+            Mode::WebSocket(m) => m.is_done(),
+            _ => false,
+        };
+        over && self.queued() == 0
     }
 }
 
@@ -255,8 +260,15 @@ impl Session for PushSession {
         self.stream.on_event(ready);
         let start = self.stream.progress().read;
         loop {
-            self.pump()?;
+            // Upgraded (now, or by a request just answered): the machine reads.
+            if matches!(self.mode, Mode::WebSocket(_)) {
+                return self.websocket_ready(turn, start);
+            }
+            self.feed()?;
             self.serve_requests()?;
+            if matches!(self.mode, Mode::WebSocket(_)) {
+                continue;
+            }
             if matches!(self.mode, Mode::Closing) {
                 return Ok(if self.finished() {
                     Step::Done
@@ -298,7 +310,7 @@ impl Session for PushSession {
         if self.push(id, json) == Step::Done {
             return Ok(Step::Done);
         }
-        self.pump()?;
+        self.feed()?;
         self.serve_requests()?;
         Ok(if self.finished() {
             Step::Done
@@ -353,7 +365,13 @@ impl Session for PushSession {
         })
     }
 
-    fn expire(&mut self, _why: serve::v3_event_loop::Expiry) {
+    fn expire(&mut self, why: Expiry) {
+        // A WebSocket client: 1001 Going Away, said by the machine.
+        if let Mode::WebSocket(m) = &mut self.mode {
+            m.expire(why);
+            let _ = self.flush();
+            return;
+        }
         if matches!(self.mode, Mode::Requests) && self.requests == 0 {
             let r = Response::text(408, "no complete request in time");
             self.output

@@ -91,7 +91,7 @@ impl PushSession {
 
     /// Writes, and feeds a subscriber behind from the hub, until it is caught
     /// up or the socket takes no more (a writable event brings us back).
-    pub(crate) fn pump(&mut self) -> io::Result<()> {
+    pub(crate) fn feed(&mut self) -> io::Result<()> {
         loop {
             self.flush()?;
             let before = self.cursor;

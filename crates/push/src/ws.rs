@@ -1,9 +1,8 @@
-//! The WebSocket side of a push connection, kept apart: messages in become
-//! events, events out become messages, and the three ways push ends one.
+//! The WebSocket side of a push connection, kept apart: the one connection
+//! machine (crates/websocket) runs the protocol, and push says only what a
+//! message means — a line to publish — through its [`Publisher`] handler.
 //!
-//! Kept small and in one place because it is about to move: the WebSocket
-//! connection machine is going into `crates/websocket`, shared by every server,
-//! and push will drive it as a handler. What stays push's own is here:
+//! What stays push's own is here:
 //!
 //! - a message published is charged to the connection's publish rate; past it
 //!   the connection is closed with **1008 Policy Violation** (RFC 6455 §7.4.1).
@@ -11,46 +10,65 @@
 //!   a 429 in, and a notice would leave us reading — and throwing away — the
 //!   rest of a flood from a client that is not listening to us anyway;
 //! - a gap (events gone from the window) is a text message `{"gap":…}`;
-//! - over the memory budget: **1013 Try Again Later**, as `serve ws` says it.
+//! - over the memory budget the machine closes with **1013 Try Again Later**,
+//!   as `serve ws` does.
 
 use std::io;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use log::info;
+use serve::v3_event_loop::{Step, Turn};
 use tungstenite::Message;
-use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
+use websocket::{Handler, Outbox};
 
 use crate::session::{Mode, PushSession};
 
+/// A WebSocket client's handler: each message it sends is a line to publish,
+/// kept until the session publishes it.
+#[derive(Default)]
+pub struct Publisher {
+    lines: Vec<String>,
+}
+
+impl Handler for Publisher {
+    fn message(&mut self, message: Message, _out: &mut Outbox<'_>) {
+        match message {
+            Message::Text(text) => self.lines.push(text.to_string()),
+            Message::Binary(b) => self.lines.push(String::from_utf8_lossy(&b).into_owned()),
+            _ => {}
+        }
+    }
+}
+
 impl PushSession {
+    /// A readiness event on an upgraded connection: the answers queued before
+    /// the 101 go first, then the machine's loop (write, backpressure,
+    /// fairness, read); what the client sent is published, and a subscriber
+    /// behind is fed.
+    pub(crate) fn websocket_ready(&mut self, turn: &mut Turn<'_>, start: u64) -> io::Result<Step> {
+        self.flush()?;
+        if !self.output.is_empty() {
+            return Ok(Step::Wait);
+        }
+        let Mode::WebSocket(m) = &mut self.mode else {
+            return Ok(Step::Wait);
+        };
+        let step = websocket::session::pump(&mut self.stream, m, turn, start)?;
+        self.publish_messages();
+        self.feed()?;
+        Ok(if self.finished() { Step::Done } else { step })
+    }
+
+    // ANCHOR: ws_publish
     /// Messages from a WebSocket client become events for everyone, within
-    /// the connection's publish rate.
-    pub(crate) fn websocket_input(&mut self) {
-        let input = self.reader.take_rest();
-        let Mode::WebSocket(ws) = &mut self.mode else {
+    /// the connection's publish rate; past it, close 1008.
+    fn publish_messages(&mut self) {
+        let Mode::WebSocket(m) = &mut self.mode else {
             return;
         };
-        ws.get_mut().input.extend(input);
-        let mut published = Vec::new();
-        let ended = loop {
-            match ws.read() {
-                Ok(Message::Text(text)) => published.push(text.to_string()),
-                Ok(Message::Binary(b)) => published.push(String::from_utf8_lossy(&b).into_owned()),
-                Ok(_) => {} // Pings are answered by tungstenite; Close too.
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    break false;
-                }
-                Err(tungstenite::Error::ConnectionClosed) => break true,
-                Err(e) => {
-                    info!("[{}] WebSocket ended: {e}", self.tuple);
-                    break true;
-                }
-            }
-        };
-        let _ = ws.flush();
-        for line in published {
+        for line in std::mem::take(&mut m.handler_mut().lines) {
             if self.bucket.take(Instant::now()).is_err() {
                 self.stats.limited.fetch_add(1, Ordering::Relaxed);
                 let reason = format!(
@@ -58,7 +76,8 @@ impl PushSession {
                     self.config.publish_rate
                 );
                 info!("[{}] closing 1008: {reason}", self.tuple);
-                return self.ws_close(CloseCode::Policy, &reason);
+                m.close(CloseCode::Policy, &reason);
+                return;
             }
             let event = self.hub.publish(line);
             info!(
@@ -66,48 +85,21 @@ impl PushSession {
                 self.tuple, event.id
             );
         }
-        if ended {
-            self.ws_end();
-        }
     }
+    // ANCHOR_END: ws_publish
 
-    /// Sends one text message (an event, a gap notice); past the memory budget
-    /// the connection is closed with 1013.
+    /// Sends one text message (an event, a gap notice) through the machine,
+    /// under its bound and the memory budget (past it, the machine closes 1013).
     pub(crate) fn ws_send(&mut self, text: String) {
-        if let Mode::WebSocket(ws) = &mut self.mode {
-            let _ = ws.send(Message::text(text));
-        }
-        if let Err(over) = self.recount() {
-            self.over_budget(over);
+        if let Mode::WebSocket(m) = &mut self.mode {
+            m.send(Message::text(text));
         }
     }
 
     /// Over the memory budget: close 1013 Try Again Later.
     pub(crate) fn ws_close_over_budget(&mut self) {
-        self.ws_close(CloseCode::Again, "the server's memory budget is spent");
-    }
-
-    /// Sends a Close frame with `code` and `reason`, and ends the connection
-    /// once it is written.
-    fn ws_close(&mut self, code: CloseCode, reason: &str) {
-        if let Mode::WebSocket(ws) = &mut self.mode {
-            let frame = CloseFrame {
-                code,
-                reason: reason.to_string().into(),
-            };
-            let _ = ws.close(Some(frame));
-            let _ = ws.flush();
+        if let Mode::WebSocket(m) = &mut self.mode {
+            m.close(CloseCode::Again, "server memory budget exceeded");
         }
-        self.ws_end();
-    }
-
-    /// The WebSocket is over: what tungstenite queued (a Close reply) moves to
-    /// our queue, and the connection closes once it is out.
-    fn ws_end(&mut self) {
-        if let Mode::WebSocket(ws) = &mut self.mode {
-            let out = std::mem::take(&mut ws.get_mut().output);
-            self.output.extend_from_slice(&out);
-        }
-        self.mode = Mode::Closing;
     }
 }

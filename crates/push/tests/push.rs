@@ -353,3 +353,19 @@ fn past_the_cap_503() {
     assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
     assert!(head.contains("Retry-After: 1\r\n"), "{head}");
 }
+
+/// Issue 17: every malformed Upgrade of the one table (crates/websocket) gets
+/// exactly the status and reason `serve ws` gives it.
+#[test]
+fn malformed_upgrades_get_the_table_answers() {
+    let server = start(quiet());
+    let addr = server.addr();
+    for case in websocket::malformed::cases(&addr.to_string()) {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s.write_all(case.request.as_bytes()).unwrap();
+        let mut response = Vec::new();
+        let _ = s.read_to_end(&mut response);
+        assert_eq!(websocket::malformed::check_answer(&response, &case), Ok(()));
+    }
+}

@@ -37,6 +37,9 @@ pub struct Bridge {
     /// Log every message and chunk crossing the bridge, with its bytes
     #[arg(long)]
     wire_log: bool,
+    /// Origins allowed besides the bridge's own page (`websocket::origin`).
+    #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
+    pub allow_origin: Vec<String>,
     /// Event loops (threads) [default: one per CPU core]
     #[arg(long, value_name = "N")]
     loops: Option<usize>,
@@ -69,6 +72,7 @@ impl Bridge {
         let config = bridge::Config {
             max_message_size: self.max_message_size,
             wire_log: self.wire_log,
+            allow_origins: self.allow_origin.clone(),
             ..bridge::Config::new(target)
         };
         bridge::serve(

@@ -293,7 +293,8 @@ fn send_shows_a_refused_upgrade() {
     })
     .expect("ws server");
     let url = format!("ws://{}/", server.addr());
-    let out = socklab(&["send", &url, "hi", "--wire"]);
+    // Another site's page (a client with no Origin is not a browser: allowed).
+    let out = socklab(&["send", &url, "hi", "--wire", "--origin", "http://evil.test"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -1,78 +1,50 @@
-//! What every socklab server that speaks WebSocket shares: the Upgrade answered
-//! on the same port as the HTTP it came in, and [`Buffers`], the in-memory stream
-//! tungstenite frames messages over.
+//! The WebSocket protocol (RFC 6455) for every socklab server that speaks it —
+//! ws echo, wss, push, chat, bridge — written once, with no I/O.
 //!
-//! Why an in-memory stream: tungstenite wants a `Read + Write` to frame over,
-//! but an event-loop session owns its socket and must never block on it. So the
-//! session feeds the bytes it read into [`Buffers::input`] and writes out what
-//! tungstenite left in [`Buffers::output`]: tungstenite never touches the socket,
-//! and the session always knows how many bytes it holds for the peer.
+//! A program (echo, a push subscriber, a chat member, a bridge leg) says what it
+//! does with a message; how the Upgrade is checked, whose pages may connect, and
+//! which close code a broken peer gets are decided here, the same for all of
+//! them. So a malformed Upgrade gets the same status and reason from every
+//! server, and a hardening made here reaches each one (STYLE.md rule 13: the
+//! copy is where the hardening goes missing).
 //!
-//! ws-echo checks an Upgrade far more strictly (every RFC 6455 §4.2.1 rule, each
-//! with a test: its lesson is the handshake); [`accept_upgrade`] accepts a
-//! well-formed one and refuses the rest, for servers whose lesson is elsewhere
-//! (the push server, the chat room).
+//! # Layout
+//!
+//! - [`upgrade`]: the opening handshake checked against every RFC 6455 §4.2.1
+//!   rule: 101, the page, or 400/403/405/426/431 with a one-line reason.
+//! - [`origin`]: [`OriginPolicy`], whose web pages may open a WebSocket
+//!   (`--allow-origin`, one default everywhere).
+//! - [`malformed`]: the malformed-Upgrade table every server is tested against.
+//! - [`close`]: which close code (1002, 1007, 1009) a tungstenite error means.
+//! - [`buffers`]: [`Buffers`], the in-memory stream tungstenite frames over.
+//! - [`handler`]: what a program says: its [`Handler`] and [`Settings`].
+//! - [`machine`]: one connection's whole protocol with no I/O and no clock —
+//!   request, 101, messages, control frames, 408/1001/1002/1007/1009/1013, the
+//!   memory budget, the bounded output — decided once for every program.
+//! - [`session`]: the machine as a session of `serve`'s mio event loops, and
+//!   [`session::pump`], the loop body sessions of their own reuse.
+//! - [`blocking`]: the machine driven by blocking reads and writes (`serve`'s
+//!   v1 and v2).
+//!
+//! Only this crate drives tungstenite's `WebSocket` type on the server side:
+//! a program that needs WebSocket takes a [`Machine`] with its handler.
 #![deny(missing_docs)]
 
-use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+pub mod blocking;
+pub mod buffers;
+pub mod close;
+pub mod handler;
+pub mod machine;
+pub mod malformed;
+pub mod origin;
+pub mod session;
+pub mod upgrade;
 
-use http1::{RequestHead, Response};
-use tungstenite::handshake::derive_accept_key;
-
-/// The stream tungstenite runs on: bytes received, bytes for the client.
-/// Reading past the input says WouldBlock ("no whole frame yet").
-#[derive(Default)]
-pub struct Buffers {
-    /// Bytes from the client not yet framed.
-    pub input: VecDeque<u8>,
-    /// Frames for the client, not yet written to the socket.
-    pub output: Vec<u8>,
-}
-
-impl Read for Buffers {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.input.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        self.input.read(buf)
-    }
-}
-
-impl Write for Buffers {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The 101 response for a well-formed Upgrade (Connection: Upgrade, version 13,
-/// a key), or the error response: 400, or 426 with the version we speak.
-pub fn accept_upgrade(head: &RequestHead) -> Result<Vec<u8>, Response> {
-    if !head.headers.has_token("connection", "upgrade") {
-        return Err(Response::text(
-            400,
-            "Upgrade: websocket needs Connection: Upgrade",
-        ));
-    }
-    if head.headers.get("sec-websocket-version") != Some("13") {
-        return Err(
-            Response::text(426, "WebSocket version 13 only").header("Sec-WebSocket-Version", "13")
-        );
-    }
-    let Some(key) = head.headers.get("sec-websocket-key") else {
-        return Err(Response::text(400, "missing Sec-WebSocket-Key"));
-    };
-    Ok(Response::new(101)
-        .header("Upgrade", "websocket")
-        .header("Connection", "Upgrade")
-        .header("Sec-WebSocket-Accept", derive_accept_key(key.as_bytes()))
-        .to_bytes())
-}
+pub use buffers::Buffers;
+pub use handler::{Handler, Outbox, Settings};
+pub use machine::Machine;
+pub use origin::OriginPolicy;
+pub use upgrade::{Decision, Rejection, Upgrade, asks_for_websocket, check_request, check_upgrade};
 
 /// tungstenite on [`Buffers`], as a server, with a message (and frame) size limit.
 pub fn server(input: &[u8], max_message: usize) -> tungstenite::WebSocket<Buffers> {

@@ -15,7 +15,7 @@ use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE};
 #[command(after_help = "Examples:
   socklab serve ws                                   # ws://127.0.0.1:8080/ and the page at http://127.0.0.1:8080/
   socklab serve ws --addr 127.0.0.1:0                # let the kernel pick the port (see the log)
-  socklab serve ws --allow-origin http://127.0.0.1:8080   # other Origins get 403
+  socklab serve ws --allow-origin http://127.0.0.1:3000   # a page there may connect too (foreign Origins get 403)
   socklab serve ws --max-message-size 1024           # a 1025-byte message is closed with 1009
   socklab serve ws --model threads                   # a thread per connection instead of the event loop
   socklab serve ws --max-connections 100             # the 101st client reads 503 + Retry-After
@@ -32,8 +32,8 @@ pub struct Args {
     /// Largest message accepted, in bytes; larger ones are closed with 1009
     #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE, value_name = "BYTES")]
     pub max_message_size: usize,
-    /// Only these Origins may open a WebSocket (others get 403); repeatable
-    #[arg(long, value_name = "ORIGIN")]
+    /// Origins allowed besides this server's own pages (`websocket::origin`).
+    #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
     pub allow_origin: Vec<String>,
     /// Event loops (threads) for --model event-loop [default: one per CPU core]
     #[arg(long, value_name = "N")]

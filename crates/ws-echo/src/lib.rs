@@ -32,38 +32,38 @@
 //!
 //! # Layout
 //!
-//! - [`upgrade`]: the pure handshake check (bytes in, decision out).
-//! - [`close`]: the pure mapping from a tungstenite error to a close code.
-//! - [`machine`]: one connection's whole protocol with no I/O — request, 101,
-//!   messages, 408/1001/1002/1007/1009/1013 — decided once for every model.
-//! - [`v2_threads`]: the machine driven by blocking reads and writes (`serve`'s
-//!   v1 and v2 run it).
-//! - [`v3_event_loop`]: the machine as a session of `serve`'s mio event loops.
+//! Everything WebSocket is the `websocket` crate's, shared with push, chat and
+//! the bridge; this crate keeps what is echo:
+//!
+//! - [`Echo`]: the handler — each data message goes back as it came.
+//! - [`serve`], [`serve_layered`]: the echo on any `--model` (the machine driven
+//!   by `websocket::blocking` or as a `websocket::session` of the event loop),
+//!   with or without TLS under it.
 //! - [`cli`]: the flags of `socklab serve ws` and the `ws-echo` binary.
+//! - `page.html`: the browser page served on `GET /`.
+//! - [`upgrade`], [`close`], [`machine`]: re-exported from `websocket`, so the
+//!   book's paths still name them.
 #![deny(missing_docs)]
 
 pub mod cli;
-pub mod close;
-pub mod machine;
-pub mod upgrade;
-pub mod v2_threads;
-pub mod v3_event_loop;
 
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lifecycle::Shutdown;
 use lifecycle::tcp::Connection;
-use lifecycle::{FourTuple, Shutdown};
-use log::info;
 use serve::layer::{Blocking, Layer, MakeLayer};
 use serve::v3_event_loop::{Layered, Tracked};
 use serve::{Engine, Limits, MemoryBudget, Model};
-use tungstenite::protocol::WebSocketConfig;
+use tungstenite::Message;
+use websocket::session::WsSession;
+use websocket::{Handler, OriginPolicy, Outbox, Settings, blocking};
 
-use crate::upgrade::Upgrade;
-use crate::v3_event_loop::WsSession;
+// The handshake check, the close codes and the connection machine are the
+// WebSocket protocol's, shared by every server (crates/websocket).
+pub use websocket::{close, machine, upgrade};
 
 /// The default address: 8080, the usual port for a development web server.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -77,8 +77,9 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// tungstenite's read buffer per connection, allocated up front. Its default,
 /// 128 KiB, costs 1.3 GB at 10,000 idle connections; 4 KiB costs 40 MB, and a big
-/// message is still read, just in more `read()` calls.
-pub const READ_BUFFER: usize = 4 * 1024;
+/// message is still read, just in more `read()` calls. (The event loop uses
+/// `websocket::session::EVENT_LOOP_READ_BUFFER`, smaller still.)
+pub const READ_BUFFER: usize = websocket::blocking::THREAD_READ_BUFFER;
 
 /// What a client past `--max-connections` is told to wait before trying again.
 pub const REFUSAL_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -93,7 +94,8 @@ pub struct Config {
     pub limits: Limits,
     /// Largest message (and frame) accepted; larger ones are closed with 1009.
     pub max_message_size: usize,
-    /// If not empty, the only Origins allowed to upgrade (others get 403).
+    /// Origins allowed besides this server's own pages (`--allow-origin`;
+    /// `*` allows all): see [`websocket::origin`] for the default and why.
     pub allow_origins: Vec<String>,
     /// How long a client has to send its whole HTTP request ([`HANDSHAKE_TIMEOUT`]).
     pub handshake_timeout: Duration,
@@ -114,6 +116,19 @@ impl Default for Config {
     }
 }
 
+// ANCHOR: echo
+/// The echo: each data message goes back as it came, Text as Text, Binary as
+/// Binary. Compare `tcp_echo::echo_stream`: the same idea, but the unit is a
+/// message, not whatever bytes one `read()` returned.
+pub struct Echo;
+
+impl Handler for Echo {
+    fn message(&mut self, message: Message, out: &mut Outbox<'_>) {
+        out.send(message);
+    }
+}
+// ANCHOR_END: echo
+
 /// Serves WebSocket echo on `listener` until `shutdown` fires, the way `model`
 /// waits. Both ways run the same [`machine::Machine`].
 pub fn serve(
@@ -131,11 +146,11 @@ pub fn serve(
         ..config.limits
     };
     let budget = MemoryBudget::new(limits.memory_budget);
-    let config = Arc::new(config);
-    let (c, b) = (Arc::clone(&config), budget.clone());
-    let handle = move |conn| v2_threads::handle(conn, &c, &limits, b.account());
+    let settings = Arc::new(config.settings());
+    let (c, b) = (Arc::clone(&settings), budget.clone());
+    let handle = move |conn| blocking::handle(conn, &c, &limits, b.account(), Echo);
     let start =
-        move |stream, tuple| WsSession::new(stream, tuple, Arc::clone(&config), budget.account());
+        move |stream, tuple| WsSession::new(stream, tuple, &settings, budget.account(), Echo);
     serve::serve(model, listener, shutdown, limits, engine, handle, start)
 }
 
@@ -160,48 +175,36 @@ pub fn serve_layered<L: Layer>(
         ..config.limits
     };
     let budget = MemoryBudget::new(limits.memory_budget);
-    let config = Arc::new(config);
-    let (c, b, make) = (Arc::clone(&config), budget.clone(), layer.clone());
+    let settings = Arc::new(config.settings());
+    let (c, b, make) = (Arc::clone(&settings), budget.clone(), layer.clone());
     let handle = move |conn: Connection| {
         let tuple = conn.tuple();
         if let Some(stream) = Blocking::accept(conn, make(tuple), handshake_timeout) {
-            v2_threads::handle(stream, &c, &limits, b.account());
+            blocking::handle(stream, &c, &limits, b.account(), Echo);
         }
     };
     let start = move |stream, tuple| {
         let layered = Layered::new(Tracked::new(stream, tuple), layer(tuple), handshake_timeout);
-        WsSession::over(layered, tuple, Arc::clone(&config), budget.account())
+        WsSession::over(layered, tuple, &settings, budget.account(), Echo)
     };
     serve::serve(model, listener, shutdown, limits, engine, handle, start)
 }
 // ANCHOR_END: serve_layered
 
 impl Config {
-    // ANCHOR: websocket_config
-    /// The tungstenite settings these limits mean.
-    pub fn websocket_config(&self) -> WebSocketConfig {
-        WebSocketConfig::default()
-            // A small eager read buffer: memory per idle connection stays small.
-            .read_buffer_size(self.read_buffer)
-            // Hand each frame to our output queue at once instead of gathering
-            // 128 KiB first; the queue is bounded by the machine (QUEUE_LIMIT).
-            .write_buffer_size(0)
-            // A frame header announcing more than this is refused (1009) before
-            // any of its payload is read or allocated.
-            .max_frame_size(Some(self.max_message_size))
-            // The same limit for a message assembled from fragments.
-            .max_message_size(Some(self.max_message_size))
+    /// Whose pages may open a WebSocket: [`Config::allow_origins`] as a policy.
+    pub fn origin_policy(&self) -> OriginPolicy {
+        OriginPolicy::from_flags(&self.allow_origins)
     }
-    // ANCHOR_END: websocket_config
-}
 
-/// Logs what an accepted Upgrade carried: the request line, the client's Key and
-/// the Accept computed from it. Both server models narrate the handshake this way.
-pub(crate) fn narrate_upgrade(tuple: FourTuple, up: &Upgrade) {
-    info!("[{tuple}] {}", up.request_line);
-    info!("[{tuple}] Sec-WebSocket-Key: {}", up.key);
-    info!(
-        "[{tuple}] Sec-WebSocket-Accept: {} (base64 of SHA-1 of the key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)",
-        up.accept
-    );
+    /// What the connection machine needs of these settings.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            max_message_size: self.max_message_size,
+            read_buffer: self.read_buffer,
+            handshake_timeout: self.handshake_timeout,
+            origins: self.origin_policy(),
+            page: PAGE,
+        }
+    }
 }

@@ -355,12 +355,30 @@ fn origin_not_allowed_is_403() {
             response.starts_with("HTTP/1.1 403 Forbidden\r\n"),
             "{response}"
         );
-        assert!(response.ends_with("\r\n\r\nOrigin http://evil.example is not allowed\n"));
+        assert!(
+            response.contains("\r\n\r\nOrigin http://evil.example is not allowed: "),
+            "{response}"
+        );
 
         let mut s = server.connect();
         s.write_all(upgrade_request("Origin: http://127.0.0.1:8080\r\n").as_bytes())
             .unwrap();
         assert!(read_head(&mut s).starts_with("HTTP/1.1 101 "));
+    }
+}
+
+/// Issue 17: every malformed Upgrade of the one table gets exactly its status
+/// and reason, from both models (push, chat and bridge run the same table).
+#[test]
+fn malformed_upgrades_get_the_table_answers() {
+    for model in MODELS {
+        let server = Server::start(model, Config::default());
+        for case in websocket::malformed::cases(&server.addr().to_string()) {
+            let mut s = server.connect();
+            s.write_all(case.request.as_bytes()).unwrap();
+            let response = read_to_end(&mut s);
+            assert_eq!(websocket::malformed::check_answer(&response, &case), Ok(()));
+        }
     }
 }
 

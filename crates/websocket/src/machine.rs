@@ -1,15 +1,21 @@
-//! One WebSocket connection as a state machine with no I/O: bytes in, bytes out,
-//! every decision made here once, for both server models.
+//! One WebSocket connection as a state machine with no I/O and no clock: bytes
+//! in, bytes out, every decision made here once, for every program and both
+//! server models.
 //!
 //! A server model only moves bytes: the thread per connection with blocking
-//! `read()`/`write()`, the event loop with non-blocking ones. Everything else —
-//! is the request a valid Upgrade, what to answer, when a message is complete,
-//! which close code a broken peer gets, what to say at a deadline (408 before the
-//! Upgrade, 1001 after), when memory is too tight (1013) — is decided here, with
-//! the log line that says so. That is the spirit of tungstenite's own
-//! `HandshakeMachine`: the protocol is a pure function of the bytes seen.
+//! `read()`/`write()` ([`crate::blocking`]), the event loop with non-blocking
+//! ones ([`crate::session`]). A program only says what a message means (its
+//! [`Handler`]). Everything else — is the request a valid Upgrade, what to
+//! answer, when a message is complete, which close code a broken peer gets,
+//! what to say at a deadline (408 before the Upgrade, 1001 after), when memory
+//! is too tight (1013) — is decided here, with the log line that says so. That
+//! is the spirit of tungstenite's own `HandshakeMachine`: the protocol is a
+//! pure function of the bytes seen. The clocks stay in serve's engine: the
+//! machine says whether it is open ([`Machine::is_open`]: which deadline
+//! applies) and how much it holds for the peer; the driver says when a
+//! deadline passed ([`Machine::expire`]).
 //!
-//! How a driver uses it (see `v2_threads.rs`'s `drive` and `v3_event_loop.rs`):
+//! How a driver uses it:
 //!
 //! ```text
 //! loop {
@@ -24,8 +30,9 @@
 //! stream: its reads take what [`Machine::receive`] put in (and say WouldBlock
 //! when that is used up: "no whole frame yet"), its writes land in our output
 //! queue. So we know exactly how many bytes we hold for the peer — echoes, Pongs,
-//! Close replies alike — and stop reading past [`QUEUE_LIMIT`]: a peer that
-//! floods Pings and never reads its Pongs holds at most that much here.
+//! Close replies, a program's own messages ([`Machine::send`]) alike — and stop
+//! reading past [`QUEUE_LIMIT`]: a peer that floods Pings and never reads its
+//! Pongs holds at most that much here.
 
 use std::io;
 use std::sync::Arc;
@@ -35,14 +42,14 @@ use lifecycle::narrate::plural;
 use log::{info, warn};
 use serve::limits::Held;
 use serve::v3_event_loop::{Expiry, QUEUE_LIMIT};
-use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
 use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Error, Message, WebSocket};
 
-use crate::upgrade::{self, Decision, Rejection, check_request, page_response};
-use crate::{Config, PAGE, close};
+use crate::Buffers;
+use crate::close;
+use crate::handler::{Handler, Outbox, Settings};
+use crate::upgrade::{self, Decision, Rejection, Upgrade, check_request, page_response};
 
 /// Where one connection is in its life.
 enum Phase {
@@ -54,19 +61,16 @@ enum Phase {
     Done,
 }
 
-// The stream tungstenite runs on: bytes the driver received, bytes for the
-// driver to send, no socket (see the `websocket` crate: push and chat use it too).
-pub use websocket::Buffers;
-
 /// A drained queue bigger than this is freed rather than kept (64 KiB).
 const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// One WebSocket connection's protocol, from the first byte of its request to
-/// the last byte of its Close frame.
-pub struct Machine {
+/// the last byte of its Close frame; `H` says what its messages mean.
+pub struct Machine<H> {
     phase: Phase,
     tuple: FourTuple,
-    config: Arc<Config>,
+    settings: Arc<Settings>,
+    handler: H,
     /// Bytes for the peer before the Upgrade (the 101, the page, an HTTP error).
     /// After it, tungstenite writes into its [`Buffers`]' output instead.
     answer: Vec<u8>,
@@ -77,23 +81,96 @@ pub struct Machine {
     held: Held,
     /// The largest message received so far: tungstenite keeps room that size.
     in_peak: usize,
-    /// Data messages echoed.
-    echoed: u64,
+    /// Data messages received.
+    received: u64,
+    /// The most bytes ever queued for the peer at once.
+    peak_output: usize,
 }
 
-impl Machine {
-    /// A machine for a freshly accepted connection: its HTTP request comes next.
-    pub fn new(tuple: FourTuple, config: Arc<Config>, held: Held) -> Machine {
+impl<H: Handler> Machine<H> {
+    /// A machine for a freshly accepted connection on a port that is all
+    /// WebSocket (ws-echo, the bridge): its HTTP request comes next.
+    pub fn new(tuple: FourTuple, settings: Arc<Settings>, held: Held, handler: H) -> Machine<H> {
         Machine {
             phase: Phase::Request { head: Vec::new() },
             tuple,
-            config,
+            settings,
+            handler,
             answer: Vec::new(),
             arriving: 0,
             in_peak: 0,
             held,
-            echoed: 0,
+            received: 0,
+            peak_output: 0,
         }
+    }
+
+    /// A machine for a connection whose request a server read itself and
+    /// [`crate::check_upgrade`] accepted (push, chat): the 101 is queued, and
+    /// `rest` (bytes that came after the head: a first frame) is taken.
+    pub fn upgraded(
+        tuple: FourTuple,
+        settings: Arc<Settings>,
+        held: Held,
+        handler: H,
+        up: &Upgrade,
+        rest: &[u8],
+    ) -> Machine<H> {
+        let mut machine = Machine::new(tuple, settings, held, handler);
+        machine.open(up, rest);
+        machine.account();
+        machine
+    }
+
+    /// The program's handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The program's handler, to take what it kept (lines, events, bytes).
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// Data messages received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The most bytes ever queued for the peer at once: at most about
+    /// [`QUEUE_LIMIT`] plus one message, whatever the peer does.
+    pub fn peak_output(&self) -> usize {
+        self.peak_output
+    }
+
+    /// The program sends a message of its own (a push event, a chat line, the
+    /// bridge target's bytes): framed into the same output queue, counted
+    /// against the same bound and the same memory budget. False if the
+    /// WebSocket is not open (before the 101, or after a Close): then it is dropped.
+    pub fn send(&mut self, message: Message) -> bool {
+        let Phase::Open(ws) = &mut self.phase else {
+            return false;
+        };
+        let mut out = Outbox {
+            output: &mut ws.get_mut().output,
+            sent: 0,
+        };
+        out.send(message);
+        self.account();
+        true
+    }
+
+    /// The program ends the WebSocket: a Close frame with `code` and `reason`
+    /// (cut to [`close::MAX_REASON`] bytes) goes out last; nothing more is read.
+    pub fn close(&mut self, code: CloseCode, reason: &str) {
+        self.close_with(code, reason);
+    }
+
+    /// The program can take messages again ([`Handler::accepting`]): whole
+    /// messages already received are handed over now.
+    pub fn resume(&mut self) {
+        self.messages();
+        self.account();
     }
 
     /// The bytes waiting to be written to the peer, oldest first.
@@ -106,6 +183,7 @@ impl Machine {
 
     /// The driver wrote the first `n` bytes of [`Machine::output`].
     pub fn sent(&mut self, n: usize) {
+        let was_full = self.output().len() >= QUEUE_LIMIT;
         match &mut self.phase {
             Phase::Open(ws) if self.answer.is_empty() => {
                 let output = &mut ws.get_mut().output;
@@ -119,6 +197,11 @@ impl Machine {
                 self.answer.drain(..n);
             }
         }
+        // Below the bound again: frames that waited in the input go on now,
+        // rather than wait for the peer to send more.
+        if was_full && self.output().len() < QUEUE_LIMIT {
+            self.messages();
+        }
         self.account();
     }
 
@@ -126,7 +209,7 @@ impl Machine {
     /// machine is done, and not while too much waits for the peer
     /// (backpressure: the peer must read before it may send more).
     pub fn wants_input(&self) -> bool {
-        !self.is_done() && self.output().len() < QUEUE_LIMIT
+        !self.is_done() && self.output().len() < QUEUE_LIMIT && self.handler.accepting()
     }
 
     /// Whether the protocol is over: once [`Machine::output`] is written, close TCP.
@@ -140,11 +223,6 @@ impl Machine {
         matches!(self.phase, Phase::Open(_))
     }
 
-    /// Data messages echoed so far.
-    pub fn echoed(&self) -> u64 {
-        self.echoed
-    }
-
     // ANCHOR: receive
     /// Bytes arrived from the peer: take them, and do everything they allow —
     /// answer the request, echo whole messages, answer Pings and Closes.
@@ -154,7 +232,7 @@ impl Machine {
                 head.extend_from_slice(bytes);
                 // check_request answers 431 once MAX_HEAD bytes are in without the
                 // blank line, so `head` never grows much past MAX_HEAD.
-                match check_request(head, &self.config.allow_origins) {
+                match check_request(head, &self.settings.origins) {
                     Decision::Incomplete => {}
                     decision => {
                         let head = std::mem::take(head);
@@ -202,7 +280,7 @@ impl Machine {
                     status: 408,
                     reason: format!(
                         "no complete request within {:?}",
-                        self.config.handshake_timeout
+                        self.settings.handshake_timeout
                     ),
                 };
                 info!("[{tuple}] 408 Request Timeout: {}", timeout.reason);
@@ -231,26 +309,11 @@ impl Machine {
     fn decide(&mut self, decision: Decision, head: &[u8]) {
         let tuple = self.tuple;
         match decision {
-            Decision::Upgrade(up) => {
-                crate::narrate_upgrade(tuple, &up);
-                self.answer.extend_from_slice(&up.response());
-                info!("[{tuple}] 101 Switching Protocols: from here on, WebSocket frames");
-                // tungstenite takes over, with the bytes that came after the head
-                // (a first frame sent without waiting for the 101): not lost.
-                let mut buffers = Buffers::default();
-                buffers.input.extend(&head[up.head_len..]);
-                self.arriving = head.len() - up.head_len;
-                let ws = WebSocket::from_raw_socket(
-                    buffers,
-                    Role::Server,
-                    Some(self.config.websocket_config()),
-                );
-                self.phase = Phase::Open(Box::new(ws));
-                self.messages();
-            }
+            Decision::Upgrade(up) => self.open(&up, &head[up.head_len..]),
             Decision::Page => {
                 info!("[{tuple}] GET / without Upgrade: serving the browser page");
-                self.answer.extend_from_slice(&page_response(PAGE));
+                self.answer
+                    .extend_from_slice(&page_response(self.settings.page));
                 self.phase = Phase::Done;
             }
             Decision::Reject(r) => {
@@ -269,6 +332,26 @@ impl Machine {
     }
     // ANCHOR_END: decide
 
+    /// The 101, and from here on frames: tungstenite takes over, with the bytes
+    /// that came after the head (a first frame sent without waiting for the
+    /// 101): not lost.
+    fn open(&mut self, up: &Upgrade, rest: &[u8]) {
+        let tuple = self.tuple;
+        narrate_upgrade(tuple, up);
+        self.answer.extend_from_slice(&up.response());
+        info!("[{tuple}] 101 Switching Protocols: from here on, WebSocket frames");
+        let mut buffers = Buffers::default();
+        buffers.input.extend(rest);
+        self.arriving = rest.len();
+        let ws = WebSocket::from_raw_socket(
+            buffers,
+            Role::Server,
+            Some(self.settings.websocket_config()),
+        );
+        self.phase = Phase::Open(Box::new(ws));
+        self.messages();
+    }
+
     // ANCHOR: messages
     /// Takes every whole message tungstenite can make of the input, and echoes
     /// the data ones — until the input is used up, or the output queue is over
@@ -278,7 +361,7 @@ impl Machine {
         let Phase::Open(ws) = &mut self.phase else {
             return;
         };
-        while ws.get_ref().output.len() < QUEUE_LIMIT {
+        while ws.get_ref().output.len() < QUEUE_LIMIT && self.handler.accepting() {
             let message = match ws.read() {
                 Ok(message) => message,
                 // No whole frame in the input yet: wait for more bytes.
@@ -298,18 +381,13 @@ impl Machine {
                     // of them (their capacity) stays counted in `in_peak`.
                     self.in_peak = self.in_peak.max(self.arriving);
                     self.arriving = 0;
-                    self.echoed += 1;
-                    // The echo framed by tungstenite's own `Frame` straight into
-                    // our queue: `ws.send` would stage a copy in tungstenite's
-                    // write buffer first, which keeps its size for good.
-                    let (payload, opcode) = match message {
-                        Message::Text(t) => (tungstenite::Bytes::from(t), OpData::Text),
-                        Message::Binary(b) => (b, OpData::Binary),
-                        _ => continue,
+                    self.received += 1;
+                    // The program's turn: what it answers goes into our queue.
+                    let mut out = Outbox {
+                        output: &mut ws.get_mut().output,
+                        sent: 0,
                     };
-                    let frame = Frame::message(payload, OpCode::Data(opcode), true);
-                    // Writing into a Vec cannot fail.
-                    let _ = frame.format(&mut ws.get_mut().output);
+                    self.handler.message(message, &mut out);
                 }
                 Message::Ping(ref p) | Message::Pong(ref p) => {
                     self.arriving = self.arriving.saturating_sub(p.len() + 6);
@@ -349,9 +427,13 @@ impl Machine {
     /// Queues a Close frame with `code` and ends: no more input is read.
     fn close_with(&mut self, code: CloseCode, reason: &str) {
         if let Phase::Open(ws) = &mut self.phase {
+            let mut end = reason.len().min(close::MAX_REASON);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
             let frame = CloseFrame {
                 code,
-                reason: reason.into(),
+                reason: reason[..end].into(),
             };
             // Into our output queue: never blocks, and is not refused for size.
             let _ = ws.close(Some(frame));
@@ -377,6 +459,7 @@ impl Machine {
     /// connection is closed with 1013 Try Again Later — its bytes are let go, the
     /// others keep theirs.
     fn account(&mut self) {
+        self.peak_output = self.peak_output.max(self.output().len());
         let input = match &self.phase {
             Phase::Open(ws) => ws.get_ref().input.len(),
             Phase::Request { head } => head.len(),
@@ -403,4 +486,15 @@ impl Machine {
         }
     }
     // ANCHOR_END: account
+}
+
+/// Logs what an accepted Upgrade carried: the request line, the client's Key and
+/// the Accept computed from it. Every server narrates the handshake this way.
+fn narrate_upgrade(tuple: FourTuple, up: &Upgrade) {
+    info!("[{tuple}] {}", up.request_line);
+    info!("[{tuple}] Sec-WebSocket-Key: {}", up.key);
+    info!(
+        "[{tuple}] Sec-WebSocket-Accept: {} (base64 of SHA-1 of the key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)",
+        up.accept
+    );
 }

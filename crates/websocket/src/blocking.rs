@@ -1,8 +1,8 @@
-//! ws-echo with blocking sockets: the [`Machine`] driven by `read()` and
+//! A WebSocket with blocking sockets: the [`Machine`] driven by `read()` and
 //! `write()` that wait, for `serve`'s v1 (iterative) and v2 (a thread per
-//! connection).
+//! connection), for any program's [`Handler`].
 //!
-//! Diff this with `v3_event_loop.rs`: the same machine, the same decisions and
+//! Diff this with `session.rs`: the same machine, the same decisions and
 //! log lines; only *how we wait* differs. Here the kernel's socket timeouts are
 //! the deadlines: SO_RCVTIMEO for the request (what is left of the handshake
 //! timeout) and then the idle timeout, SO_SNDTIMEO for the write stall.
@@ -20,8 +20,12 @@ use serve::layer::BlockingStream;
 use serve::limits::{Held, Limits};
 use serve::v3_event_loop::Expiry;
 
+use crate::handler::{Handler, Settings};
 use crate::machine::Machine;
-use crate::{Config, READ_BUFFER};
+
+/// tungstenite's read buffer per connection with a thread each (4 KiB): a
+/// thread's stack costs more anyway, and bigger reads mean fewer calls.
+pub const THREAD_READ_BUFFER: usize = 4 * 1024;
 
 /// How a blocking connection ended, for the close that follows.
 enum Ending {
@@ -38,9 +42,15 @@ enum Ending {
 /// Every way a connection can end is expected here and logged as what it is; none
 /// of them can stop the server. `conn` is the accepted socket (ws://) or TLS
 /// over it (wss://): the machine is the same.
-pub fn handle(mut conn: impl BlockingStream, config: &Arc<Config>, limits: &Limits, held: Held) {
-    let mut machine = Machine::new(conn.tuple(), Arc::clone(config), held);
-    match drive(&mut conn, &mut machine, config.handshake_timeout, limits) {
+pub fn handle<H: Handler>(
+    mut conn: impl BlockingStream,
+    settings: &Arc<Settings>,
+    limits: &Limits,
+    held: Held,
+    handler: H,
+) {
+    let mut machine = Machine::new(conn.tuple(), Arc::clone(settings), held, handler);
+    match drive(&mut conn, &mut machine, settings.handshake_timeout, limits) {
         // A layer says its goodbye (TLS close_notify) first, then FIN.
         Ending::Finished => graceful_close(conn.finish()),
         Ending::Stalled => conn.finish().close(),
@@ -50,15 +60,15 @@ pub fn handle(mut conn: impl BlockingStream, config: &Arc<Config>, limits: &Limi
 
 // ANCHOR: drive
 /// Moves bytes between the socket and the machine until the machine is done.
-fn drive(
+fn drive<H: Handler>(
     conn: &mut impl BlockingStream,
-    machine: &mut Machine,
+    machine: &mut Machine<H>,
     handshake: Duration,
     limits: &Limits,
 ) -> Ending {
     let tuple = conn.tuple();
     let opened_by = Instant::now() + handshake;
-    let mut buf = vec![0u8; READ_BUFFER];
+    let mut buf = vec![0u8; THREAD_READ_BUFFER];
     loop {
         // 1. Write everything the machine queued; write() waits for room, at
         //    most the write-stall timeout without progress (SO_SNDTIMEO).
