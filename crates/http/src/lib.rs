@@ -22,21 +22,32 @@
 //!   case-insensitive names, every value, comma-separated tokens.
 //! - [`request`]: [`parse_request`] → [`RequestHead`] (method, target, version,
 //!   headers, `head_len`) and the four forms a request target takes.
+//! - [`framing`]: where a request's body ends (RFC 9112 §6) — the rules that
+//!   refuse smuggling (two lengths, a length and an encoding, `+5`, bare LF),
+//!   applied by [`parse_request`] itself, so no server can skip them.
+//! - [`chunked`]: the chunked transfer coding, decoded.
+//! - [`reader`]: [`Reader`], one connection's requests, head and body, in
+//!   order; pipelining paced by the caller's queued output ([`PIPELINE_LIMIT`]).
 //! - [`response`]: [`parse_response`] → [`ResponseHead`] for a client, and
 //!   [`Response`] to build one as bytes, with [`reason_phrase`] and the
 //!   [`service_unavailable`] a server sends when it is full.
 //!
-//! Simplified on purpose: no bodies are parsed (a body's bytes are the caller's,
-//! after `head_len`), no chunked encoding, no HTTP/2.
+//! Simplified on purpose: bodies are taken whole, up to a size the server
+//! names (no streaming of a big upload); no transfer coding but chunked; no HTTP/2.
 #![deny(missing_docs)]
 
+pub mod chunked;
+pub mod framing;
 pub mod headers;
+pub mod reader;
 pub mod request;
 pub mod response;
 
 use std::fmt;
 
+pub use framing::{Body, Framing, bare_lf, body_framing};
 pub use headers::{Header, Headers, has_token};
+pub use reader::{PIPELINE_LIMIT, Reader, Request};
 pub use request::{RequestHead, TargetForm, Version, parse_request, target_form};
 pub use response::{
     Response, ResponseHead, TEXT_PLAIN, parse_response, reason_phrase, service_unavailable,
@@ -74,6 +85,18 @@ pub enum HeadError {
     /// header's colon, an obs-fold continuation line, a control character in a
     /// value): 400 Bad Request. The text is httparse's description.
     Malformed(String),
+    /// A head that parses but whose framing is ambiguous or unsupported
+    /// ([`framing`]): 400, or 501 for a transfer coding we do not decode.
+    Framing(Framing),
+    /// A body longer than the server takes: 413 Content Too Large.
+    BodyTooLarge {
+        /// The length announced (or reached, for chunks).
+        len: u64,
+        /// The most the server takes.
+        max: usize,
+    },
+    /// A chunked body that does not follow RFC 9112 §7.1: 400.
+    BadChunk(String),
 }
 
 impl HeadError {
@@ -81,7 +104,9 @@ impl HeadError {
     pub fn status(&self) -> u16 {
         match self {
             HeadError::TooLarge | HeadError::TooManyHeaders => 431,
-            HeadError::Malformed(_) => 400,
+            HeadError::Malformed(_) | HeadError::BadChunk(_) => 400,
+            HeadError::Framing(f) => f.status(),
+            HeadError::BodyTooLarge { .. } => 413,
         }
     }
 }
@@ -92,6 +117,11 @@ impl fmt::Display for HeadError {
             HeadError::TooLarge => write!(f, "request head over {MAX_HEAD} bytes"),
             HeadError::TooManyHeaders => write!(f, "more than {MAX_HEADERS} header lines"),
             HeadError::Malformed(what) => write!(f, "not an HTTP/1.x head: {what}"),
+            HeadError::Framing(why) => why.fmt(f),
+            HeadError::BodyTooLarge { len, max } => {
+                write!(f, "a body of {len} bytes: this server takes at most {max}")
+            }
+            HeadError::BadChunk(why) => write!(f, "bad chunked body: {why}"),
         }
     }
 }

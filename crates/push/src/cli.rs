@@ -32,6 +32,12 @@ pub struct Args {
     /// Seconds a long poll is held before 204 No Content
     #[arg(long, default_value_t = 25, value_name = "SECS")]
     pub hold: u64,
+    /// Events one connection may publish per second (POST /publish, WebSocket messages); past it: 429 with Retry-After, or a WebSocket close 1008 (0 with --publish-burst 0: no limit)
+    #[arg(long, default_value_t = crate::rate::DEFAULT_RATE, value_name = "N")]
+    pub publish_rate: f64,
+    /// Events one connection may publish at once after a quiet spell
+    #[arg(long, default_value_t = crate::rate::DEFAULT_BURST, value_name = "N")]
+    pub publish_burst: u32,
     /// Origins allowed besides this server's own pages (`websocket::origin`).
     #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
     pub allow_origin: Vec<String>,
@@ -50,12 +56,19 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
             "--rate must be between 0 and 100000 events per second",
         ));
     }
+    if !(args.publish_rate >= 0.0 && args.publish_rate.is_finite()) {
+        return Err(std::io::Error::other(
+            "--publish-rate must be 0 or more events per second",
+        ));
+    }
     let listener = listen_tcp(args.addr)?;
     let engine = Engine::new(args.loops.unwrap_or_else(default_loops))?;
     let config = Config {
         limits: Limits::from(args.limits),
         rate: args.rate,
         hold: Duration::from_secs(args.hold),
+        publish_rate: args.publish_rate,
+        publish_burst: args.publish_burst,
         allow_origins: args.allow_origin.clone(),
         ..Config::default()
     };

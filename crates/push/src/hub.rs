@@ -3,10 +3,17 @@
 //!
 //! Every technique delivers the *same* events, so they can be compared: an
 //! event has an id (1, 2, 3 … never reused), the time it was created, and its
-//! data. The hub keeps the last [`KEEP`] of them, so a poll (`?since=ID`), a
-//! long poll, or a Server-Sent Events client reconnecting with `Last-Event-ID`
-//! can catch up; older ones are gone, as in any real server, and a client that
-//! asks for them is told which ids it missed.
+//! data. The hub keeps the last [`KEEP`] of them (the window), so a poll
+//! (`?since=ID`), a long poll, a Server-Sent Events client reconnecting with
+//! `Last-Event-ID`, or a subscriber that fell behind can catch up from here;
+//! older ones are gone, as in any real server, and a client that asks for them
+//! is told which ids it missed ([`Replay::missed`]).
+//!
+//! The hub is the one place events wait. A connection's own queue holds at
+//! most one answer's worth ([`crate::session::ANSWER_CAP`]); a subscriber
+//! behind that reads the rest from here as it drains, in batches of the same
+//! size — so a thousand events for a client that does not read cost the server
+//! nothing more than the window it keeps anyway.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,9 +22,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::warn;
-use serve::v3_event_loop::{Mail, Mailbox};
+use serve::v3_event_loop::{Mail, Mailbox, PostError};
 
-/// Events kept for clients catching up (polls, `Last-Event-ID`).
+/// Events kept for clients catching up (polls, `Last-Event-ID`), by default.
 pub const KEEP: usize = 1024;
 
 /// One event.
@@ -60,20 +67,58 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// Where the hub posts each event: the engine's [`Mailbox`] (to every
+/// connection of every loop), or a recorder in a test.
+pub trait Outbox: Send + Sync {
+    /// Posts `mail` to every connection.
+    fn broadcast(&self, mail: Mail) -> Result<usize, PostError>;
+}
+
+impl Outbox for Mailbox {
+    fn broadcast(&self, mail: Mail) -> Result<usize, PostError> {
+        Mailbox::broadcast(self, mail)
+    }
+}
+
+/// A bounded catch-up: the events after a cursor, as many as fit in a byte cap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replay {
+    /// The events' JSON, oldest first (at least one if any is newer than the
+    /// cursor, even one bigger than the cap).
+    pub events: Vec<(u64, String)>,
+    /// Whether newer events remain after the last one here: the answer was cut
+    /// at the cap, and the client continues from the last id on its next request.
+    pub more: bool,
+    /// Ids after the cursor that are no longer kept (first, last): the client
+    /// asked for what the window has dropped.
+    pub missed: Option<(u64, u64)>,
+}
+
+impl Replay {
+    /// The id of the last event here, or `since` if there is none.
+    pub fn last(&self, since: u64) -> u64 {
+        self.events.last().map_or(since, |(id, _)| *id)
+    }
+}
+
 /// The event source of one push server.
 pub struct Hub {
     recent: Mutex<VecDeque<Event>>,
-    mailbox: Mailbox,
+    keep: usize,
+    outbox: Box<dyn Outbox>,
     /// Events that could not be posted to some loop (its mailbox was full).
+    /// Not lost: that loop's subscribers see the next event's id jump and read
+    /// the missing ones from the window.
     pub undelivered: AtomicUsize,
 }
 
 impl Hub {
-    /// A hub posting through `mailbox`.
-    pub fn new(mailbox: Mailbox) -> Arc<Hub> {
+    /// A hub keeping the last `keep` events, posting through `outbox`.
+    pub fn new(outbox: impl Outbox + 'static, keep: usize) -> Arc<Hub> {
         Arc::new(Hub {
-            recent: Mutex::new(VecDeque::with_capacity(KEEP)),
-            mailbox,
+            recent: Mutex::new(VecDeque::with_capacity(keep)),
+            keep: keep.max(1),
+            outbox: Box::new(outbox),
             undelivered: AtomicUsize::new(0),
         })
     }
@@ -82,27 +127,30 @@ impl Hub {
     /// Creates the next event and posts it to every connection of every loop.
     /// Each connection's session decides how its technique delivers it (or
     /// ignores it: a short-poll client is not listening between requests).
+    ///
+    /// The id is given and the event posted under one lock: were it posted after
+    /// the lock, two publishers at once (the timer and a POST) could post 507
+    /// before 506, and every subscriber would see them out of order.
     pub fn publish(&self, data: String) -> Event {
-        let event = {
-            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-            let id = recent.back().map_or(1, |e| e.id + 1);
-            let event = Event {
-                id,
-                at_us: now_us(),
-                data,
-            };
-            if recent.len() == KEEP {
-                recent.pop_front();
-            }
-            recent.push_back(event.clone());
-            event
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let id = recent.back().map_or(1, |e| e.id + 1);
+        let event = Event {
+            id,
+            at_us: now_us(),
+            data,
         };
+        if recent.len() >= self.keep {
+            recent.pop_front();
+        }
+        recent.push_back(event.clone());
         let mail = Mail {
             from: None,
             body: Arc::from(event.letter()),
         };
-        if let Err(e) = self.mailbox.broadcast(mail) {
-            // Not silently: counted, and the pollers can still catch up.
+        // A post never waits (a full inbox fails at once), so holding the lock
+        // here costs the other publisher microseconds, not a loop's backlog.
+        if let Err(e) = self.outbox.broadcast(mail) {
+            // Not silently: counted, and the subscribers catch up from the window.
             self.undelivered.fetch_add(1, Ordering::Relaxed);
             warn!("event {} not posted to every loop: {e}", event.id);
         }
@@ -110,15 +158,103 @@ impl Hub {
     }
     // ANCHOR_END: publish
 
-    /// The kept events newer than `since`, oldest first.
-    pub fn since(&self, since: u64) -> Vec<Event> {
+    // ANCHOR: replay
+    /// The kept events newer than `since`, oldest first, until their JSON
+    /// passes `cap` bytes: one answer's worth, never the whole window.
+    pub fn replay(&self, since: u64, cap: usize) -> Replay {
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.iter().filter(|e| e.id > since).cloned().collect()
+        let mut replay = Replay::default();
+        let oldest = recent.front().map_or(since + 1, |e| e.id);
+        if oldest > since + 1 {
+            replay.missed = Some((since + 1, oldest - 1));
+        }
+        let mut bytes = 0;
+        for event in recent.iter().filter(|e| e.id > since) {
+            if bytes >= cap {
+                replay.more = true;
+                break;
+            }
+            let json = event.json();
+            bytes += json.len();
+            replay.events.push((event.id, json));
+        }
+        replay
+    }
+    // ANCHOR_END: replay
+
+    /// The oldest kept event's id (1 before the first): a cursor below it
+    /// minus one has lost events.
+    pub fn oldest_id(&self) -> u64 {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.front().map_or(1, |e| e.id)
     }
 
     /// The newest event's id (0 before the first).
     pub fn last_id(&self) -> u64 {
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         recent.back().map_or(0, |e| e.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::thread;
+
+    /// Records every id posted, in the order posts happened.
+    #[derive(Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<u64>>>);
+
+    impl Outbox for Recorder {
+        fn broadcast(&self, mail: Mail) -> Result<usize, PostError> {
+            let (id, _) = Event::from_letter(&mail.body).ok_or(PostError::Gone)?;
+            self.0.lock().unwrap().push(id);
+            Ok(1)
+        }
+    }
+
+    /// Two publishers at once: every post leaves in id order (1, 2, 3 …), so no
+    /// subscriber can see 507 before 506.
+    #[test]
+    fn two_publishers_post_in_id_order() {
+        const EACH: u64 = 5000;
+        let recorder = Recorder::default();
+        let hub = Hub::new(recorder.clone(), KEEP);
+        let publishers: Vec<_> = (0..2)
+            .map(|p| {
+                let hub = Arc::clone(&hub);
+                thread::spawn(move || {
+                    for n in 0..EACH {
+                        hub.publish(format!("{p}:{n}"));
+                    }
+                })
+            })
+            .collect();
+        for p in publishers {
+            p.join().unwrap();
+        }
+        let posted = recorder.0.lock().unwrap().clone();
+        assert_eq!(posted, (1..=2 * EACH).collect::<Vec<_>>());
+    }
+
+    /// A replay stops at the cap and says more is left; a cursor older than the
+    /// window says which ids are gone.
+    #[test]
+    fn replay_is_capped_and_names_what_is_missed() {
+        let hub = Hub::new(Recorder::default(), 4);
+        for n in 0..6 {
+            hub.publish(format!("event {n}"));
+        }
+        // Ids 3..=6 are kept; 1 and 2 have left the window.
+        let all = hub.replay(0, usize::MAX);
+        let ids: Vec<u64> = all.events.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [3, 4, 5, 6]);
+        assert_eq!((all.more, all.missed), (false, Some((1, 2))));
+        // A cap of one byte still carries one event, and says more are left.
+        let one = hub.replay(3, 1);
+        assert_eq!(one.events.len(), 1);
+        assert_eq!((one.last(3), one.more, one.missed), (4, true, None));
+        let none = hub.replay(6, 1);
+        assert_eq!((none.last(6), none.more), (6, false));
     }
 }

@@ -15,8 +15,14 @@
 //!
 //! Every connection keeps HTTP/1.1 keep-alive (the 4-tuple is reused for the
 //! next request; `Connection: close` when asked), and hostile input gets what
-//! ws-echo gives: 400/405/408/431, the connection cap, idle deadlines, and a
-//! client that stops reading an event stream is dropped instead of growing us.
+//! ws-echo gives: 400/405/408/431 (framing refused by `http1`, the one request
+//! side), the connection cap, idle deadlines. And what push adds holds under
+//! attack: an answer carries at most [`session::ANSWER_CAP`] bytes of events (a
+//! replay says where to continue), pipelined requests wait while answers are
+//! queued, every byte a connection holds is charged to `--memory-budget`,
+//! events reach every subscriber in id order, a subscriber that misses events
+//! is told, and each connection publishes at most `--publish-rate` events a
+//! second (429, or a WebSocket close 1008).
 //!
 //! It runs on `serve`'s event loop only: the events reach each connection
 //! through the loop's mailbox ([`hub::Hub::publish`]), which a thread per
@@ -28,18 +34,22 @@
 
 pub mod cli;
 pub mod hub;
+pub mod rate;
+mod requests;
 pub mod session;
+mod subscribe;
+mod ws;
 
 use std::io;
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use lifecycle::Shutdown;
 use log::info;
-use serve::{Engine, Limits};
+use serve::{Engine, Limits, MemoryBudget};
 
 use crate::hub::Hub;
 use crate::session::PushSession;
@@ -61,6 +71,13 @@ pub struct Config {
     pub hold: Duration,
     /// How long a new connection has for its first request (408 after).
     pub request_timeout: Duration,
+    /// Events the hub keeps for clients catching up ([`hub::KEEP`]).
+    pub keep: usize,
+    /// Events one connection may publish per second (`--publish-rate`; with
+    /// `publish_burst`, 0 and 0 mean no limit).
+    pub publish_rate: f64,
+    /// Events one connection may publish at once (`--publish-burst`).
+    pub publish_burst: u32,
     /// Origins allowed to open a WebSocket besides this server's own pages
     /// (`--allow-origin`; `*`: all): see [`websocket::origin`].
     pub allow_origins: Vec<String>,
@@ -80,6 +97,9 @@ impl Default for Config {
             rate: 1.0,
             hold: Duration::from_secs(25),
             request_timeout: Duration::from_secs(10),
+            keep: hub::KEEP,
+            publish_rate: rate::DEFAULT_RATE,
+            publish_burst: rate::DEFAULT_BURST,
             allow_origins: Vec::new(),
         }
     }
@@ -90,8 +110,18 @@ impl Default for Config {
 pub struct PushStats {
     /// Requests answered (or held), all connections.
     pub requests: AtomicUsize,
-    /// Clients dropped for not reading their event stream.
+    /// Subscribers dropped for not reading while the whole window went by.
     pub dropped: AtomicUsize,
+    /// Answers cut at [`session::ANSWER_CAP`] (the client continues from `X-More-Since`).
+    pub capped: AtomicUsize,
+    /// Subscribers told that events left the window before they got them.
+    pub gaps: AtomicUsize,
+    /// Publishes refused for the publish rate (429, or a WebSocket close 1008).
+    pub limited: AtomicUsize,
+    /// Connections refused or ended because the memory budget was spent.
+    pub over_budget: AtomicUsize,
+    /// The server's memory budget, once it runs: what is held, and the peak.
+    pub budget: OnceLock<MemoryBudget>,
 }
 
 /// Serves pushes on `listener` until `shutdown` fires, on `engine`'s loops, with
@@ -103,7 +133,7 @@ pub fn serve(
     engine: Engine,
     stats: Arc<PushStats>,
 ) -> io::Result<()> {
-    let hub = Hub::new(engine.mailbox());
+    let hub = Hub::new(engine.mailbox(), config.keep);
     let ticker =
         (config.rate > 0.0).then(|| start_ticker(Arc::clone(&hub), config.rate, shutdown.clone()));
     let refusal = http1::service_unavailable(
@@ -117,9 +147,11 @@ pub fn serve(
         refusal: Box::leak(refusal.into_boxed_slice()),
         ..config.limits
     };
+    // Everything a connection holds — its queued answers, its unanswered
+    // requests, a WebSocket machine's queues — is charged to this one budget.
+    let budget = MemoryBudget::new(limits.memory_budget);
+    let _ = stats.budget.set(budget.clone());
     let config = Arc::new(config);
-    // What WebSocket clients hold (the machine's queues) counts against --memory-budget.
-    let budget = serve::MemoryBudget::new(limits.memory_budget);
     let result = engine.serve(listener, shutdown.clone(), limits, move |stream, tuple| {
         PushSession::new(
             stream,

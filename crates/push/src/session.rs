@@ -4,7 +4,7 @@
 //! What HTTP allows and what it does not is the lesson here, so each technique
 //! is a state the connection is in, and what the server may do in it is plain:
 //!
-//! - **Requests** — waiting for the next request head. HTTP/1.1 keeps the
+//! - **Requests** — waiting for the next request. HTTP/1.1 keeps the
 //!   connection after a response (lesson 21): the next request comes on the same
 //!   4-tuple, unless the client said `Connection: close`.
 //! - **Holding** (long polling) — a request is answered only when an event comes,
@@ -16,44 +16,53 @@
 //!   server pushes events, and every message the client sends is published as an
 //!   event too (full duplex, lesson 12).
 //!
-//! Memory: everything queued for the client counts against [`SLOW_CONSUMER`];
-//! a client that stops reading an event stream is dropped, logged and counted,
-//! instead of growing the server.
+//! This file is the connection's plumbing: its state, its queue to the client
+//! and what that queue costs. [`crate::requests`] answers requests;
+//! [`crate::subscribe`] feeds subscribers.
+//!
+//! Memory: whatever a connection holds (its queue to the client, the requests
+//! it has not answered yet) is charged to the server's `--memory-budget`
+//! before it is held; past it, the connection is refused (503) or its stream
+//! ended. And the queue itself stays small on purpose: one answer carries at
+//! most [`ANSWER_CAP`] bytes of events, a pipelined request is answered only
+//! while the queue is under [`http1::PIPELINE_LIMIT`], and a subscriber is fed
+//! only while its queue is under [`ANSWER_CAP`] — the rest waits in the hub.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use http1::{Parsed, RequestHead, Response, Version, parse_request};
+use http1::{PIPELINE_LIMIT, Reader, Response};
 use lifecycle::FourTuple;
 use log::{info, warn};
 use mio::net::TcpStream;
-use serve::limits::Held;
-use serve::v3_event_loop::Expiry;
+use serve::limits::{Held, OverBudget};
 use serve::v3_event_loop::{
-    Mail, Progress, QUEUE_LIMIT, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
+    Expiry, Mail, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
 };
-use tungstenite::Message;
-use websocket::session::{flush, pump};
+use websocket::Machine;
 
 use crate::hub::{Event, Hub};
-use crate::{Config, PAGE, PushStats};
-use websocket::{Decision, Handler, Machine, Outbox, Settings, asks_for_websocket, check_upgrade};
+use crate::rate::Bucket;
+use crate::ws::Publisher;
+use crate::{Config, PushStats};
 
-/// Bytes queued for a client of an event stream (stream, SSE, WebSocket) before
-/// it counts as not reading and is dropped.
-pub const SLOW_CONSUMER: usize = 256 * 1024;
+/// The most bytes of events one answer carries: a poll's body, a replay to an
+/// SSE client resuming with `Last-Event-ID`, one batch of a subscriber
+/// catching up. The rest waits in the hub, and the client gets it next.
+pub const ANSWER_CAP: usize = 128 * 1024;
 
-/// The largest body `POST /publish` takes.
+/// The largest body `POST /publish` takes (and the largest WebSocket message).
 pub const MAX_POST: usize = 4096;
 
+/// Room a drained queue may keep for the next answers; a bigger one is freed.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
 /// What the connection is doing now.
-enum Mode {
-    /// Waiting for (the rest of) a request head.
+pub(crate) enum Mode {
+    /// Waiting for (the rest of) a request.
     Requests,
-    /// `POST /publish` head read; its body (`len` bytes) is arriving.
-    Body { len: usize, close: bool },
     /// A long poll, answered at the first event newer than `since`, or at `until`.
     Holding {
         since: u64,
@@ -71,44 +80,31 @@ enum Mode {
     Closing,
 }
 
-/// A WebSocket client's handler: each message it sends is a line to publish,
-/// kept until the session publishes it.
-#[derive(Default)]
-pub struct Publisher {
-    lines: Vec<String>,
-}
-
-impl Handler for Publisher {
-    fn message(&mut self, message: Message, _out: &mut Outbox<'_>) {
-        match message {
-            Message::Text(text) => self.lines.push(text.to_string()),
-            Message::Binary(b) => self.lines.push(String::from_utf8_lossy(&b).into_owned()),
-            _ => {}
-        }
-    }
-}
-
 /// One connection of the push server.
 pub struct PushSession {
-    stream: Tracked,
-    tuple: FourTuple,
-    hub: Arc<Hub>,
-    config: Arc<Config>,
-    stats: Arc<PushStats>,
-    mode: Mode,
-    /// Bytes received and not yet used (a partial head, a pipelined request).
-    input: Vec<u8>,
+    pub(crate) stream: Tracked,
+    pub(crate) tuple: FourTuple,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) stats: Arc<PushStats>,
+    pub(crate) mode: Mode,
+    /// Bytes received and not yet answered: a partial request, pipelined ones.
+    pub(crate) reader: Reader,
     /// Bytes for the client, oldest first.
-    output: Vec<u8>,
+    pub(crate) output: Vec<u8>,
     /// Requests answered on this connection (the 4-tuple reused: lesson 21).
-    requests: u64,
-    /// This connection's share of the memory budget, until a WebSocket's
-    /// machine takes it.
-    held: Option<Held>,
+    pub(crate) requests: u64,
+    /// A subscriber's cursor: the last event id it was given.
+    pub(crate) cursor: u64,
+    /// How often this connection may still publish.
+    pub(crate) bucket: Bucket,
+    /// This connection's share of `--memory-budget`, until a WebSocket's
+    /// machine takes it (the machine then counts what it holds).
+    pub(crate) held: Option<Held>,
 }
 
 impl PushSession {
-    /// A session for a freshly accepted connection.
+    /// A session for a freshly accepted connection, charging what it holds to `held`.
     pub fn new(
         stream: TcpStream,
         tuple: FourTuple,
@@ -117,6 +113,7 @@ impl PushSession {
         stats: Arc<PushStats>,
         held: Held,
     ) -> PushSession {
+        let bucket = Bucket::new(config.publish_rate, config.publish_burst, Instant::now());
         PushSession {
             stream: Tracked::new(stream, tuple),
             tuple,
@@ -124,14 +121,17 @@ impl PushSession {
             config,
             stats,
             mode: Mode::Requests,
-            input: Vec::new(),
+            reader: Reader::new(MAX_POST),
             output: Vec::new(),
             requests: 0,
+            cursor: 0,
+            bucket,
             held: Some(held),
         }
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    /// Writes what is queued until the socket takes no more.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         while !self.output.is_empty() {
             match write_some(&mut self.stream, &self.output)? {
                 Some(n) => {
@@ -140,15 +140,20 @@ impl PushSession {
                 None => break,
             }
         }
+        // The machine's bytes (the 101, then frames) only after the answers
+        // queued before the Upgrade.
         if let Mode::WebSocket(m) = &mut self.mode
             && self.output.is_empty()
         {
-            flush(&mut self.stream, m)?;
+            websocket::session::flush(&mut self.stream, m)?;
         }
+        // Shrinking never fails.
+        let _ = self.recount();
         Ok(())
     }
 
-    fn queued(&self) -> usize {
+    /// Bytes queued for the client, not yet written.
+    pub(crate) fn queued(&self) -> usize {
         let ws = match &self.mode {
             Mode::WebSocket(m) => m.output().len(),
             _ => 0,
@@ -156,280 +161,98 @@ impl PushSession {
         self.output.len() + ws
     }
 
+    /// What this connection holds, as the budget counts it: the room of its
+    /// queue (capacity, not length: that is what the allocator gave), and the
+    /// requests it has not answered. (A WebSocket's machine counts its own.)
+    fn holding(&self) -> usize {
+        self.output.capacity() + self.reader.buffered()
+    }
+
+    /// Sets the budget's count to what is held now, freeing a big drained queue first.
+    pub(crate) fn recount(&mut self) -> Result<(), OverBudget> {
+        if self.output.is_empty() && self.output.capacity() > KEEP_CAPACITY {
+            self.output = Vec::new();
+        }
+        let holding = self.holding();
+        match &mut self.held {
+            Some(held) => held.set(holding),
+            None => Ok(()),
+        }
+    }
+
+    // ANCHOR: queue
+    /// Queues bytes for the client, charged to the memory budget *before* they
+    /// are held: the room the queue grows to is what is asked for, and a queue
+    /// grows to exactly that room (no hidden doubling past the charge).
+    pub(crate) fn queue(&mut self, bytes: &[u8]) -> Result<(), OverBudget> {
+        let need = self.output.len() + bytes.len();
+        // Doubling, as Vec does (few copies for many small events), but never
+        // more than one answer past what is needed.
+        let cap = self.output.capacity();
+        let room = if need <= cap {
+            cap
+        } else {
+            need.max((cap * 2).min(need + ANSWER_CAP))
+        };
+        let others = self.holding() - cap;
+        if let Some(held) = &mut self.held {
+            held.set(others + room)?;
+        }
+        self.output.reserve_exact(room - self.output.len());
+        self.output.extend_from_slice(bytes);
+        Ok(())
+    }
+    // ANCHOR_END: queue
+
     /// Queues a complete response; `close` ends the connection after it.
-    fn respond(&mut self, response: Response, close: bool) {
+    pub(crate) fn respond(&mut self, response: Response, close: bool) {
         let response = if close {
             response.header("Connection", "close")
         } else {
             response.header("Connection", "keep-alive")
         };
         let response = response.header("X-Request-Number", self.requests);
-        self.output.extend_from_slice(&response.to_bytes());
         self.mode = if close { Mode::Closing } else { Mode::Requests };
-    }
-
-    // ANCHOR: requests
-    /// Uses what has arrived: complete request heads are answered in order.
-    fn take_input(&mut self) {
-        loop {
-            match &mut self.mode {
-                Mode::Requests => {
-                    let head = match parse_request(&self.input) {
-                        Ok(Parsed::Incomplete) => return,
-                        Ok(Parsed::Complete(head)) => head,
-                        Err(e) => {
-                            info!(
-                                "[{}] {} {}: {e}",
-                                self.tuple,
-                                e.status(),
-                                http1::reason_phrase(e.status())
-                            );
-                            self.input.clear();
-                            return self.respond(Response::text(e.status(), &e.to_string()), true);
-                        }
-                    };
-                    self.input.drain(..head.head_len);
-                    self.requests += 1;
-                    self.stats.requests.fetch_add(1, Ordering::Relaxed);
-                    self.request(head);
-                }
-                Mode::Body { len, close } => {
-                    if self.input.len() < *len {
-                        return;
-                    }
-                    let (len, close) = (*len, *close);
-                    let body: Vec<u8> = self.input.drain(..len).collect();
-                    let line = String::from_utf8_lossy(&body).trim_end().to_string();
-                    let event = self.hub.publish(line);
-                    info!("[{}] POST /publish: event {}", self.tuple, event.id);
-                    let json = format!("{{\"id\":{}}}\n", event.id);
-                    self.respond(Response::new(200).body("application/json", json), close);
-                }
-                // The machine reads for itself (Session::ready).
-                Mode::WebSocket(_) => return,
-                // One response at a time: anything sent while a long poll is held
-                // waits (pipelining); on a stream it can never be answered.
-                Mode::Holding { .. } | Mode::Closing => return,
-                Mode::Streaming | Mode::Sse => {
-                    self.input.clear();
-                    return;
-                }
-            }
+        if let Err(over) = self.queue(&response.to_bytes()) {
+            self.over_budget(over);
         }
     }
-    // ANCHOR_END: requests
 
-    // ANCHOR: request
-    /// Answers one request head, by the technique its path names.
-    fn request(&mut self, head: RequestHead) {
-        let tuple = self.tuple;
-        // HTTP/1.0 closes after each response unless asked otherwise; HTTP/1.1
-        // keeps the connection unless the client says `Connection: close`.
-        let close =
-            head.version == Version::Http10 || head.headers.has_token("connection", "close");
-        info!(
-            "[{tuple}] {} (request {} on this connection)",
-            head.request_line(),
-            self.requests
+    /// The memory budget is spent: a request gets 503 and the connection is
+    /// closed; a stream is ended in its own format ([`crate::subscribe`]).
+    pub(crate) fn over_budget(&mut self, over: OverBudget) {
+        self.stats.over_budget.fetch_add(1, Ordering::Relaxed);
+        warn!(
+            "[{}] memory budget spent ({} of {} bytes held by all connections): closing this one",
+            self.tuple, over.used, over.cap
         );
-        // A request meant for WebSocket gets the one check every server runs
-        // (crates/websocket): the same status and reason as `serve ws`.
-        if asks_for_websocket(&head) {
-            return self.upgrade(&head);
-        }
-        if let Err(why) = head.host() {
-            return self.respond(Response::text(400, &why), true);
-        }
-        let target = match head.path() {
-            Ok(path) => path,
-            Err(why) => return self.respond(Response::text(400, &why), true),
-        };
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let since = query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("since="))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
-        match (head.method.as_str(), path) {
-            ("GET", "/") => {
-                let page = Response::new(200).body("text/html; charset=utf-8", PAGE);
-                self.respond(page, close);
-            }
-            // Short polling: answer at once with whatever is new — often nothing.
-            ("GET", "/poll") => {
-                let events = self.hub.since(since);
-                self.respond(events_response(&events), close);
-            }
-            // Long polling: answer at once if something is new, else hold the
-            // request until an event comes or --hold passes.
-            ("GET", "/long-poll") => {
-                let events = self.hub.since(since);
-                if events.is_empty() {
-                    let until = Instant::now() + self.config.hold;
-                    self.mode = Mode::Holding {
-                        since,
-                        until,
-                        close,
-                    };
-                } else {
-                    self.respond(events_response(&events), close);
-                }
-            }
-            // Streaming: one response whose body never ends; each event is a chunk.
-            ("GET", "/stream") => {
-                let start = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n\
-                            Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n\r\n";
-                self.output.extend_from_slice(start.as_bytes());
-                self.mode = Mode::Streaming;
-            }
-            // Server-Sent Events: the same, in the text/event-stream format the
-            // browser's EventSource reads, with ids it can resume from.
-            ("GET", "/events") => {
-                let start = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
-                            Cache-Control: no-cache\r\n\r\nretry: 1000\n\n";
-                self.output.extend_from_slice(start.as_bytes());
-                let resume = head
-                    .headers
-                    .get("last-event-id")
-                    .and_then(|v| v.trim().parse::<u64>().ok());
-                if let Some(last) = resume {
-                    info!("[{tuple}] Last-Event-ID: {last}: resending what came after it");
-                    for event in self.hub.since(last) {
-                        self.output
-                            .extend_from_slice(sse_block(event.id, &event.json()).as_bytes());
-                    }
-                }
-                self.mode = Mode::Sse;
-            }
-            ("POST", "/publish") => {
-                match head.headers.get("content-length").map(str::parse::<usize>) {
-                    Some(Ok(len)) if len <= MAX_POST => self.mode = Mode::Body { len, close },
-                    Some(Ok(len)) => self.respond(
-                        Response::text(413, &format!("a line of {len} bytes: at most {MAX_POST}")),
-                        true,
-                    ),
-                    _ => self.respond(
-                        Response::text(411, "POST /publish needs a Content-Length"),
-                        true,
-                    ),
-                }
-            }
-            (_, "/" | "/poll" | "/long-poll" | "/stream" | "/events" | "/publish") => {
-                let allow = if path == "/publish" { "POST" } else { "GET" };
-                let r = Response::text(405, &format!("{} is not allowed on {path}", head.method))
-                    .header("Allow", allow);
-                self.respond(r, close);
-            }
-            _ => self.respond(
-                Response::text(
-                    404,
-                    &format!(
-                        "no {path} here: try /, /poll, /long-poll, /stream, /events or a WebSocket"
-                    ),
-                ),
-                close,
-            ),
-        }
-    }
-    // ANCHOR_END: request
-
-    /// The WebSocket Upgrade on the same port: checked, answered with 101, and
-    /// from then on tungstenite frames messages over [`Buffers`].
-    fn upgrade(&mut self, head: &RequestHead) {
-        let settings = Settings {
-            origins: self.config.origin_policy(),
-            ..Settings::new(MAX_POST, PAGE)
-        };
-        match check_upgrade(head, &settings.origins) {
-            Decision::Upgrade(up) => {
-                info!(
-                    "[{}] 101 Switching Protocols: events as WebSocket messages from here on",
-                    self.tuple
-                );
-                // An Upgrade is decided once, so the budget's share is still here.
-                let Some(held) = self.held.take() else {
-                    return;
-                };
-                let input: Vec<u8> = self.input.drain(..).collect();
-                let machine = Machine::upgraded(
-                    self.tuple,
-                    Arc::new(settings),
-                    held,
-                    Publisher::default(),
-                    &up,
-                    &input,
-                );
-                self.mode = Mode::WebSocket(Box::new(machine));
-            }
-            Decision::Reject(r) => {
-                info!(
-                    "[{}] {} {}: {}",
-                    self.tuple,
-                    r.status,
-                    http1::reason_phrase(r.status),
-                    r.reason
-                );
-                self.output.extend_from_slice(&r.response());
-                self.mode = Mode::Closing;
-            }
-            // A Sec-WebSocket-* header on a plain `GET /`: the page.
-            Decision::Page | Decision::Incomplete => {
-                let page = Response::new(200).body("text/html; charset=utf-8", PAGE);
-                self.respond(page, true);
-            }
-        }
-    }
-
-    /// Messages from a WebSocket client become events for everyone.
-    fn publish_messages(&mut self) {
-        let Mode::WebSocket(m) = &mut self.mode else {
+        if self.end_stream_over_budget() {
             return;
-        };
-        for line in std::mem::take(&mut m.handler_mut().lines) {
-            let event = self.hub.publish(line);
-            info!(
-                "[{}] WebSocket message published as event {}",
-                self.tuple, event.id
-            );
         }
+        let r = Response::text(
+            503,
+            &format!(
+                "the server's memory budget ({} KiB, --memory-budget) is spent: try again later",
+                over.cap >> 10
+            ),
+        )
+        .header("Retry-After", 1)
+        .header("Connection", "close");
+        // Uncharged: a few hundred bytes, and the connection ends with them.
+        self.output.extend_from_slice(&r.to_bytes());
+        self.reader.clear();
+        self.mode = Mode::Closing;
     }
 
-    // ANCHOR: deliver
-    /// An event arrived from the hub: each technique delivers it its own way.
-    fn push(&mut self, id: u64, json: &str) -> Step {
-        match &mut self.mode {
-            Mode::Holding { since, close, .. } if id > *since => {
-                let events = self.hub.since(*since);
-                let close = *close;
-                self.respond(events_response(&events), close);
-                self.take_input(); // a request pipelined behind the long poll
-            }
-            Mode::Streaming => {
-                let line = format!("{json}\n");
-                self.output
-                    .extend_from_slice(format!("{:x}\r\n{line}\r\n", line.len()).as_bytes());
-            }
-            Mode::Sse => self
-                .output
-                .extend_from_slice(sse_block(id, json).as_bytes()),
-            Mode::WebSocket(m) => {
-                m.send(Message::text(json));
-            }
-            // Short polling and idle keep-alive connections are not listening.
-            _ => return Step::Wait,
-        }
-        if self.queued() > SLOW_CONSUMER {
-            warn!(
-                "[{}] not reading: {} bytes of events queued (limit {SLOW_CONSUMER}): dropping this client",
-                self.tuple,
-                self.queued()
-            );
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            return Step::Done;
-        }
-        Step::Wait
+    /// Whether this connection is done once its queue is out.
+    pub(crate) fn finished(&self) -> bool {
+        let over = match &self.mode {
+            Mode::Closing => true,
+            Mode::WebSocket(m) => m.is_done(),
+            _ => false,
+        };
+        over && self.queued() == 0
     }
-    // ANCHOR_END: deliver
 }
 
 impl Session for PushSession {
@@ -437,27 +260,25 @@ impl Session for PushSession {
         self.stream.on_event(ready);
         let start = self.stream.progress().read;
         loop {
-            self.flush()?;
-            // Upgraded: the machine's loop (write, backpressure, fairness,
-            // read), once the answers queued before the 101 are out; then
-            // what the client sent is published.
-            if let Mode::WebSocket(m) = &mut self.mode {
-                if !self.output.is_empty() {
-                    return Ok(Step::Wait);
-                }
-                let step = pump(&mut self.stream, m, turn, start);
-                self.publish_messages();
-                return step;
+            // Upgraded (now, or by a request just answered): the machine reads.
+            if matches!(self.mode, Mode::WebSocket(_)) {
+                return self.websocket_ready(turn, start);
+            }
+            self.feed()?;
+            self.serve_requests()?;
+            if matches!(self.mode, Mode::WebSocket(_)) {
+                continue;
             }
             if matches!(self.mode, Mode::Closing) {
-                return Ok(if self.queued() == 0 {
+                return Ok(if self.finished() {
                     Step::Done
                 } else {
                     Step::Wait
                 });
             }
             // Backpressure: the client must read before we read more from it.
-            if self.queued() >= QUEUE_LIMIT || self.input.len() > http1::MAX_HEAD + MAX_POST {
+            // Its requests wait in the kernel, and TCP tells it to stop sending.
+            if self.queued() >= PIPELINE_LIMIT || self.reader.is_full() {
                 return Ok(Step::Wait);
             }
             if self.stream.progress().read - start >= turn.budget {
@@ -473,8 +294,10 @@ impl Session for PushSession {
                     return Ok(Step::Done);
                 }
                 Some(n) => {
-                    self.input.extend_from_slice(&turn.scratch[..n]);
-                    self.take_input();
+                    self.reader.extend(&turn.scratch[..n]);
+                    if let Err(over) = self.recount() {
+                        self.over_budget(over);
+                    }
                 }
             }
         }
@@ -487,13 +310,9 @@ impl Session for PushSession {
         if self.push(id, json) == Step::Done {
             return Ok(Step::Done);
         }
-        self.flush()?;
-        let over = match &self.mode {
-            Mode::Closing => true,
-            Mode::WebSocket(m) => m.is_done(),
-            _ => false,
-        };
-        Ok(if over && self.queued() == 0 {
+        self.feed()?;
+        self.serve_requests()?;
+        Ok(if self.finished() {
             Step::Done
         } else {
             Step::Wait
@@ -516,7 +335,7 @@ impl Session for PushSession {
     /// and is not idle for that: the write-stall clock guards it instead.
     fn idle_timeout(&self, idle: Option<Duration>) -> Option<Duration> {
         match self.mode {
-            Mode::Requests | Mode::Body { .. } | Mode::Closing => idle,
+            Mode::Requests | Mode::Closing => idle,
             _ => None,
         }
     }
@@ -537,10 +356,13 @@ impl Session for PushSession {
     fn alarm(&mut self) -> io::Result<Step> {
         if let Mode::Holding { close, .. } = self.mode {
             self.respond(Response::new(204), close);
-            self.take_input();
-            self.flush()?;
+            self.serve_requests()?;
         }
-        Ok(Step::Wait)
+        Ok(if self.finished() {
+            Step::Done
+        } else {
+            Step::Wait
+        })
     }
 
     fn expire(&mut self, why: Expiry) {
@@ -557,16 +379,4 @@ impl Session for PushSession {
             let _ = self.flush();
         }
     }
-}
-
-/// The events as a JSON array, one response (polling and long polling).
-fn events_response(events: &[Event]) -> Response {
-    let body: Vec<String> = events.iter().map(Event::json).collect();
-    Response::new(200).body("application/json", format!("[{}]\n", body.join(",")))
-}
-
-/// One Server-Sent Events block: the id the browser will send back as
-/// `Last-Event-ID` when it reconnects, and the data.
-fn sse_block(id: u64, json: &str) -> String {
-    format!("id: {id}\ndata: {json}\n\n")
 }
