@@ -48,6 +48,7 @@ SERVERS = {
     "bridge": "bridge ws -> tcp, to a tcp echo it starts",
     "wss": "ws echo over TLS, event loop",
     "wss-threads": "ws echo over TLS, a thread per connection",
+    "tls": "tcp echo over TLS, event loop (TLS cases only)",
 }
 
 
@@ -58,7 +59,7 @@ class Server:
         self.name, self.binary, self.tmp, self.log = name, binary, tmp, log
         self.port = free_port()
         self.tcp_port = None  # chat's line port, the bridge's target
-        self.tls = name.startswith("wss")
+        self.tls = name.startswith("wss") or name == "tls"
         self.procs = []
         self.stats_path = os.path.join(tmp, f"{name}-{self.port}.json")
         self.idle = None
@@ -81,6 +82,10 @@ class Server:
             cert = os.path.join(self.tmp, f"{n}-{self.port}.pem")
             return (["serve", "wss", "--addr", addr, "--cert-out", cert,
                      "--tls-handshake-timeout", str(TLS_HANDSHAKE)] + model + limits)
+        if n == "tls":
+            cert = os.path.join(self.tmp, f"{n}-{self.port}.pem")
+            return (["serve", "tls", "--addr", addr, "--cert-out", cert,
+                     "--tls-handshake-timeout", str(TLS_HANDSHAKE)] + limits)
         if n == "push":
             return ["serve", "push", "--addr", addr, "--rate", "0"] + limits
         if n == "chat":
