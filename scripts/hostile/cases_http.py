@@ -24,6 +24,8 @@ from wire import Deadline, closed_after, connect, read_answer
 
 # The second request smuggled inside each case's body: never to be answered.
 SECOND = b"GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+# How many times the rows are sent again, at most, while a fresh client is served.
+TABLE_ROUNDS = 20
 # Seconds a refused request's connection has to close after its answer.
 CLOSE_WAIT = 3
 # push: events in its window (hub::KEEP), and each one's posted size (push's
@@ -43,9 +45,39 @@ VANISH_THREADS = 4
 TINY_RCVBUF = 4096
 
 
+def under_fire(server, requests, report, label):
+    """The table's requests again, by two attackers in a loop, while a fresh
+    client is served; then the memory rule. One report line."""
+    def worker(attack, index):
+        for i in range(index, TABLE_ROUNDS * len(requests), 2):
+            if not attack.running():
+                return
+            try:
+                s = connect(server, timeout=2)
+                s.sendall(requests[i % len(requests)])
+                read_answer(s, Deadline(2))
+                s.close()
+            except OSError as e:
+                attack.note(f"{type(e).__name__}")
+            attack.add()
+
+    attack = Attack(label, 2, worker, 30)
+    why = None
+    try:
+        detail = during(server, attack, fresh, warm=len(requests) // 2)
+        detail = "; ".join([detail, memory_ok(server, server.fresh_stats())])
+    except CaseFailed as e:
+        why = str(e)
+    finally:
+        attack.stop()
+    report(label, why, detail if why is None else "")
+    return why is not None
+
+
 def upgrade_table(server, report):
-    """One report line per row; returns how many failed."""
-    failed = 0
+    """One report line per row, and one for the rows sent again while a fresh
+    client is served; returns how many failed."""
+    failed = under_fire(server, [row[1] for row in upgrades.ROWS], report, "upgrade-table")
     for row in upgrades.ROWS:
         name, request = row[0], row[1]
         deadline = Deadline(5)
@@ -89,7 +121,7 @@ def smuggling_rows(server):
 
 
 def smuggling(server, report):
-    failed = 0
+    failed = under_fire(server, [r for _, r in smuggling_rows(server)], report, "smuggling")
     for name, request in smuggling_rows(server):
         why = None
         try:

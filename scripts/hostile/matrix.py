@@ -106,6 +106,7 @@ def run_case(case, server_name, run, extra, binary, tmp, log):
                 name = f"{row}@{server_name}"
                 print(f"FAIL {name}: {why}" if why else f"ok   {name} ({expected})",
                       flush=True)
+
             failed = run(server, report)
             if not server.alive():
                 print(f"FAIL {label}: the server died", flush=True)
