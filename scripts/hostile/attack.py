@@ -178,7 +178,7 @@ def pending_bounded(snap):
     """No one connection's queue went past PENDING_BOUND."""
     limit = PENDING_BOUND
     if snap["peak_pending"] > limit:
-        raise CaseFailed(f"peak_pending {snap['peak_pending']} > budget {limit}")
+        raise CaseFailed(f"peak_pending {snap['peak_pending']} > bound {limit} (PENDING_BOUND)")
     return f"peak_pending {snap['peak_pending'] >> 10} KiB"
 
 
