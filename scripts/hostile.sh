@@ -4,9 +4,9 @@
 # Usage: scripts/hostile.sh [--list] [--only CASE]... [--server NAME]...
 #   --list          the cases and the servers, one line each
 #   --only CASE     run only this case (repeatable): upgrade-table, smuggling, ping-flood,
-#                   big-messages, slowloris, replay, sse-slow, half-hello, vanish
+#                   big-messages, slowloris, replay, sse-slow, half-hello, line-flood, vanish
 #   --server NAME   only against this server (repeatable): ws, ws-threads, push, chat,
-#                   bridge, wss, wss-threads
+#                   bridge, wss, wss-threads, tls
 # Example: scripts/hostile.sh --only ping-flood --server chat
 #
 # Each server runs as its own process from target/release/socklab (built if

@@ -3,7 +3,8 @@
 #
 # Usage: scripts/test.sh [--quick]
 #   --quick   format, lint, the Rust tests and the book only (skip the third-party
-#             interop runs, Autobahn, the bench smoke run, captures and the lossy link)
+#             interop runs, the hostile matrix, Autobahn, the bench smoke run, captures
+#             and the lossy link)
 #
 # Idempotent: whatever a step needs (mdBook in .tools/mdbook, redis-server, ncat, Python and Node
 # clients, Chromium, Autobahn|Testsuite) is installed by that step's own script
@@ -56,6 +57,11 @@ if ! $quick; then
   step "interop: real third-party clients"
   scripts/interop.sh | tee target/interop-output.txt
   ok=$(grep -c '^ok ' target/interop-output.txt || true)
+  passed=$((passed + ok))
+
+  step "hostile: every attack against every server (its own process, 16 MiB budget, judged by its --stats-file)"
+  scripts/hostile.sh | tee target/hostile-output.txt
+  ok=$(grep -c '^ok ' target/hostile-output.txt || true)
   passed=$((passed + ok))
 
   step "autobahn: RFC 6455 conformance of ws-echo (event loop, then threads)"

@@ -24,6 +24,8 @@ from wire import Deadline, closed_after, connect, read_answer
 
 # The second request smuggled inside each case's body: never to be answered.
 SECOND = b"GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+# How many times the rows are sent again, at most, while a fresh client is served.
+TABLE_ROUNDS = 200
 # Seconds a refused request's connection has to close after its answer.
 CLOSE_WAIT = 3
 # push: events in its window (hub::KEEP), and each one's posted size (push's
@@ -35,15 +37,47 @@ SSE_CLIENTS = 60
 # half-hello: the cap the TLS server runs with, and the half-sent hellos held.
 TLS_CAP = 50
 HALF_HELLOS = 200
+# Tries the fresh TLS client gets, back to back (a real client retries).
+FRESH_ATTEMPTS = 3
 # vanish: connections opened and dropped, by this many threads.
 VANISH = 4000
 VANISH_THREADS = 4
 TINY_RCVBUF = 4096
 
 
+def under_fire(server, requests, report, label):
+    """The table's requests again, by two attackers in a loop, while a fresh
+    client is served; then the memory rule. One report line."""
+    def worker(attack, index):
+        for i in range(index, TABLE_ROUNDS * len(requests), 2):
+            if not attack.running():
+                return
+            try:
+                s = connect(server, timeout=2)
+                s.sendall(requests[i % len(requests)])
+                read_answer(s, Deadline(2))
+                s.close()
+            except OSError as e:
+                attack.note(f"{type(e).__name__}")
+            attack.add()
+
+    attack = Attack(label, 2, worker, 30)
+    why = None
+    try:
+        detail = during(server, attack, fresh, warm=len(requests) // 2)
+        detail = "; ".join([detail, memory_ok(server, server.fresh_stats())])
+    except CaseFailed as e:
+        why = str(e)
+    finally:
+        attack.stop()
+    report(label, why, detail if why is None else "")
+    return why is not None
+
+
 def upgrade_table(server, report):
-    """One report line per row; returns how many failed."""
-    failed = 0
+    """One report line per row, and one for the rows sent again while a fresh
+    client is served; returns how many failed."""
+    failed = under_fire(server, [row[1] for row in upgrades.ROWS], report, "upgrade-table")
     for row in upgrades.ROWS:
         name, request = row[0], row[1]
         deadline = Deadline(5)
@@ -87,7 +121,7 @@ def smuggling_rows(server):
 
 
 def smuggling(server, report):
-    failed = 0
+    failed = under_fire(server, [r for _, r in smuggling_rows(server)], report, "smuggling")
     for name, request in smuggling_rows(server):
         why = None
         try:
@@ -111,8 +145,9 @@ def smuggling(server, report):
 
 def fill_window(server):
     """Posts WINDOW events of EVENT_BYTES control characters, on one keep-alive
-    connection; returns after the last answer. The idle baseline is taken again
-    after: the window is the server's rightful state, not the attack."""
+    connection; returns after the last answer. The idle baseline and the peak
+    RSS start again after it: the window is the server's rightful state, not
+    the attack."""
     s = connect(server, timeout=10)
     body = b"\x01" * (EVENT_BYTES - 1) + b"x"
     post = (f"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}"
@@ -124,7 +159,7 @@ def fill_window(server):
         if status != 200:
             raise CaseFailed(f"setup: POST /publish {i} answered {status} {body[:60]!r}")
     s.close()
-    server.idle = server.fresh_stats()
+    server.reset_peak()
 
 
 def replay(server):
@@ -177,9 +212,9 @@ def sse_slow(server):
                        ("stall_closes",), warm=SSE_CLIENTS)
 
 
-def held_attack(server, attack, counters, warm=1):
+def held_attack(server, attack, counters, warm=1, attempts=1):
     try:
-        detail = during(server, attack, fresh, warm=warm)
+        detail = during(server, attack, fresh, warm=warm, attempts=attempts)
         until_rose(server, attack, counters)
     finally:
         attack.stop()
@@ -205,7 +240,7 @@ def half_hello(server):
             # Re-open what the server closed (its handshake deadline).
             alive = []
             for s in held:
-                if closed_after(s, Deadline(0.001))[0]:
+                if gone(s):
                     s.close()
                 else:
                     alive.append(s)
@@ -215,7 +250,19 @@ def half_hello(server):
             s.close()
 
     attack = Attack("half-hello", 4, worker, 30)
-    return held_attack(server, attack, ("refused", "idle_closes"), warm=HALF_HELLOS // 2)
+    return held_attack(server, attack, ("refused", "idle_closes"), warm=HALF_HELLOS // 2,
+                       attempts=FRESH_ATTEMPTS)
+
+
+def gone(s):
+    """Whether the server ended this connection: a peek that does not wait
+    finds EOF or an error (the server sends nothing else to a half hello)."""
+    try:
+        return s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def vanish(server):

@@ -24,7 +24,7 @@ from wire import ws_open
 
 # A receive buffer this small makes the kernel stop taking the server's Pongs at once.
 TINY_RCVBUF = 4096
-# Pings sent in one send() (each 10 bytes: a 4-byte payload, masked).
+# Pings handed to one send() (each a 4-byte payload, masked: 10 bytes).
 PINGS_PER_BLOB = 1000
 # The whole flood's bounds.
 MAX_PINGS = 2_000_000
@@ -58,6 +58,7 @@ def send_some(sock, data, offset):
 
 def ping_flood(server):
     blob = b"".join(frame(PING, b"ping") for _ in range(PINGS_PER_BLOB))
+    size = len(blob) // PINGS_PER_BLOB  # one masked Ping: 2 + 4 (mask) + 4 bytes
 
     def worker(attack, _):
         sent = 0
@@ -76,8 +77,9 @@ def ping_flood(server):
                     attack.note("closed by the server")
                     break
                 if new > offset:
-                    attack.add(new // 10 - offset // 10)
-                    sent += new // 10 - offset // 10
+                    pings = new // size - offset // size  # whole Pings gone out
+                    attack.add(pings)
+                    sent += pings
                 offset = new if new < len(blob) else 0
             s.close()
 

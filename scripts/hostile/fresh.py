@@ -5,6 +5,7 @@
 - push: one HTTP request and its whole answer (GET /poll).
 - chat: an Upgrade on its WebSocket port, and one line from one TCP member
   reaching another (the sender does not get its own line back).
+- tls (the TLS echo): a handshake and one line echoed.
 Each raises with the reason when it is not served before its deadline.
 """
 
@@ -20,8 +21,24 @@ RESEND = 0.5
 
 def fresh(server, deadline):
     kind = server.name.split("-")[0]
-    return {"ws": echo, "wss": echo, "bridge": bridge, "push": push, "chat": chat}[kind](
-        server, deadline)
+    return {"ws": echo, "wss": echo, "bridge": bridge, "push": push, "chat": chat,
+            "tls": line_echo}[kind](server, deadline)
+
+
+def line_echo(server, deadline):
+    """The TLS echo: a line in, the same line back."""
+    s = connect(server, timeout=max(deadline.left(), 0.1))
+    try:
+        word = f"fresh-{os.urandom(4).hex()}\n".encode()
+        s.sendall(word)
+        got = b""
+        while word not in got:
+            chunk = recv(s, deadline)
+            if not chunk:
+                raise ConnectionError(f"closed before the echo ({got[-40:]!r})")
+            got += chunk
+    finally:
+        s.close()
 
 
 def echo(server, deadline):

@@ -19,19 +19,20 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import cases_http  # noqa: E402
+import cases_line  # noqa: E402
 import cases_ws  # noqa: E402
 from attack import CaseFailed, counters  # noqa: E402
 from servers import SERVERS, Server  # noqa: E402
 
+WEBSOCKET = ["ws", "ws-threads", "push", "chat", "bridge", "wss", "wss-threads"]
+TLS = ["wss", "wss-threads", "tls"]
 ALL = list(SERVERS)
-WEBSOCKET = ALL
-TLS = ["wss", "wss-threads"]
 
 # case -> (servers it runs against, function, extra server flags, one line)
 CASES = {
     "upgrade-table": (WEBSOCKET, cases_http.upgrade_table, [],
                       "the malformed Upgrades: each row's status and reason"),
-    "smuggling": (ALL, cases_http.smuggling, [],
+    "smuggling": (WEBSOCKET, cases_http.smuggling, [],
                   "framing to refuse on every HTTP head reader: 400 and close"),
     "ping-flood": (WEBSOCKET, cases_ws.ping_flood, [],
                    "Pings as fast as possible, a tiny SO_RCVBUF, never reading"),
@@ -46,6 +47,8 @@ CASES = {
     "half-hello": (TLS, cases_http.half_hello,
                    ["--max-connections", str(cases_http.TLS_CAP)],
                    "TLS record headers only, held against --max-connections 50"),
+    "line-flood": (["chat"], cases_line.line_flood, [],
+                   "one TCP member floods lines, another never reads them"),
     "vanish": (ALL, cases_http.vanish, [],
                "4,000 connections opened and dropped at once (half by RST)"),
 }
@@ -103,6 +106,7 @@ def run_case(case, server_name, run, extra, binary, tmp, log):
                 name = f"{row}@{server_name}"
                 print(f"FAIL {name}: {why}" if why else f"ok   {name} ({expected})",
                       flush=True)
+
             failed = run(server, report)
             if not server.alive():
                 print(f"FAIL {label}: the server died", flush=True)

@@ -48,6 +48,7 @@ SERVERS = {
     "bridge": "bridge ws -> tcp, to a tcp echo it starts",
     "wss": "ws echo over TLS, event loop",
     "wss-threads": "ws echo over TLS, a thread per connection",
+    "tls": "tcp echo over TLS, event loop (TLS cases only)",
 }
 
 
@@ -58,7 +59,7 @@ class Server:
         self.name, self.binary, self.tmp, self.log = name, binary, tmp, log
         self.port = free_port()
         self.tcp_port = None  # chat's line port, the bridge's target
-        self.tls = name.startswith("wss")
+        self.tls = name.startswith("wss") or name == "tls"
         self.procs = []
         self.stats_path = os.path.join(tmp, f"{name}-{self.port}.json")
         self.idle = None
@@ -81,6 +82,10 @@ class Server:
             cert = os.path.join(self.tmp, f"{n}-{self.port}.pem")
             return (["serve", "wss", "--addr", addr, "--cert-out", cert,
                      "--tls-handshake-timeout", str(TLS_HANDSHAKE)] + model + limits)
+        if n == "tls":
+            cert = os.path.join(self.tmp, f"{n}-{self.port}.pem")
+            return (["serve", "tls", "--addr", addr, "--cert-out", cert,
+                     "--tls-handshake-timeout", str(TLS_HANDSHAKE)] + limits)
         if n == "push":
             return ["serve", "push", "--addr", addr, "--rate", "0"] + limits
         if n == "chat":
@@ -130,6 +135,15 @@ class Server:
         # For scripts/hostile.sh's trap: it kills these (and only these) if we die.
         with open(os.path.join(self.tmp, "pids"), "a") as f:
             f.write(f"{proc.pid}\n")
+
+    def reset_peak(self):
+        """Starts the peak RSS (VmHWM) afresh after a case's setup: writing 5 to
+        /proc/PID/clear_refs resets it (proc(5)); the idle baseline is then what
+        the server holds now. Used where the setup rightfully fills the server
+        (push's event window) before the attack."""
+        with open(f"/proc/{self.procs[-1].pid}/clear_refs", "w") as f:
+            f.write("5")
+        self.idle = self.fresh_stats()
 
     def alive(self):
         return all(p.poll() is None for p in self.procs)

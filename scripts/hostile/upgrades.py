@@ -10,10 +10,14 @@ the reference), checked against the RFCs:
   Sec-WebSocket-Version 13. Section 4.2.2: a failed rule is "400 Bad Request"; a
   version we do not speak is 426 with "Sec-WebSocket-Version: 13" (section 4.4);
   section 11.3.1/11.3.5: Key and Version appear once in a request.
-- RFC 9110 section 15.5.6: 405 names the Allow-ed methods; section 15.5.20: 426.
-- RFC 9112 section 3.2: exactly one Host, a target that is a path (or an
-  absolute URL naming that Host), never "*" for a GET; section 6.3: a body is
-  framed by Content-Length or Transfer-Encoding: a handshake has none.
+- RFC 9110 section 15.5.6: a 405 carries Allow (checked); section 15.5.22: a
+  426 carries Upgrade (checked, with 6455's Sec-WebSocket-Version: 13).
+- RFC 9112 section 3.2: exactly one Host (else 400), a target that is a path
+  (or an absolute URL naming this server: section 3.2.2 has the target's host
+  win over Host, so a foreign one is a request for another server: 400), never
+  "*" for a GET (section 3.2.4); section 5.2: obs-fold is refused with 400 (or
+  unfolded); section 6: a body is framed by Content-Length or
+  Transfer-Encoding, and a handshake has none.
 - RFC 6585 section 5: 431 for a head too large.
 - RFC 6455 section 10.2: a server may refuse an Origin with 403 (only when the
   server has an Origin policy: see "foreign-origin").
@@ -95,4 +99,10 @@ def check(status, headers, body, row):
         return f"{status} but the reason {body[:160]!r} lacks {reason!r}"
     if want == 426 and "13" not in headers.get("sec-websocket-version", []):
         return "426 without Sec-WebSocket-Version: 13"
+    # RFC 9110 section 15.5.22: a 426 MUST name the protocol in an Upgrade header.
+    if want == 426 and not any("websocket" in v.lower() for v in headers.get("upgrade", [])):
+        return "426 without Upgrade: websocket"
+    # RFC 9110 section 15.5.6: a 405 MUST list the allowed methods in Allow.
+    if want == 405 and not any("GET" in v for v in headers.get("allow", [])):
+        return "405 without Allow: GET"
     return None
