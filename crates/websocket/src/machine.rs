@@ -338,6 +338,14 @@ impl<H: Handler> Machine<H> {
     fn open(&mut self, up: &Upgrade, rest: &[u8]) {
         let tuple = self.tuple;
         narrate_upgrade(tuple, up);
+        let mut up = up.clone();
+        up.choose_protocol(self.settings.protocols);
+        if let Some(p) = &up.protocol {
+            info!(
+                "[{tuple}] Sec-WebSocket-Protocol: {p} (offered: {})",
+                up.offered.join(", ")
+            );
+        }
         self.answer.extend_from_slice(&up.response());
         info!("[{tuple}] 101 Switching Protocols: from here on, WebSocket frames");
         let mut buffers = Buffers::default();
@@ -473,7 +481,8 @@ impl<H: Handler> Machine<H> {
         } + self.answer.capacity();
         // (A message arriving is counted twice: tungstenite's read buffer grows
         // by doubling, so its room runs up to twice what has arrived.)
-        let holding = (2 * self.arriving).max(input).max(self.in_peak) + queue;
+        let holding =
+            (2 * self.arriving).max(input).max(self.in_peak) + queue + self.handler.holding();
         if let Err(over) = self.held.set(holding) {
             warn!(
                 "[{}] memory budget: this connection would hold {} bytes with {} held by all, over --memory-budget {} bytes: closing with 1013",
