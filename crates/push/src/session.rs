@@ -334,7 +334,7 @@ impl PushSession {
     // ANCHOR_END: request
 
     /// The WebSocket Upgrade on the same port: checked, answered with 101, and
-    /// from then on tungstenite frames messages over [`Buffers`].
+    /// from then on the connection machine (crates/websocket) runs it.
     fn upgrade(&mut self, head: &RequestHead) {
         let settings = Settings {
             origins: self.config.origin_policy(),
