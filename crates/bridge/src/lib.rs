@@ -44,6 +44,7 @@ use std::time::Duration;
 use lifecycle::{FourTuple, Shutdown};
 use mio::net::TcpStream;
 use serve::{Engine, Limits, MemoryBudget};
+use websocket::{OriginPolicy, Settings};
 
 pub use session::Bridge;
 
@@ -60,6 +61,11 @@ pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
 /// How long a client has to send its whole HTTP request.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the TCP leg's `connect(2)` may take before the client is closed
+/// with 1011: a target whose SYNs are dropped (a full backlog, a firewall)
+/// would otherwise keep the client waiting while the kernel retries for minutes.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The page served on `GET /`: it opens a WebSocket back to the same host and
 /// port, so it works through any bridge that serves it (websockify's `--web`
 /// included).
@@ -74,6 +80,8 @@ pub struct Config {
     pub max_message_size: usize,
     /// Time for the whole HTTP request.
     pub handshake_timeout: Duration,
+    /// Time for the TCP leg's connect (then Close 1011).
+    pub connect_timeout: Duration,
     /// Log every message and chunk crossing the bridge, as bytes (the wire view).
     pub wire_log: bool,
     /// Origins allowed to open a WebSocket besides the bridge's own page
@@ -88,6 +96,7 @@ impl Config {
             target,
             max_message_size: DEFAULT_MAX_MESSAGE,
             handshake_timeout: HANDSHAKE_TIMEOUT,
+            connect_timeout: CONNECT_TIMEOUT,
             wire_log: false,
             allow_origins: Vec::new(),
         }
@@ -120,9 +129,18 @@ pub fn serve(
         ..limits
     };
     let budget = MemoryBudget::new(limits.memory_budget);
+    // The WebSocket leg's settings: the one machine, with the bridge's page,
+    // its Origins and websockify's `binary` subprotocol.
+    let settings = Arc::new(Settings {
+        handshake_timeout: config.handshake_timeout,
+        origins: OriginPolicy::from_flags(&config.allow_origins),
+        protocols: session::PROTOCOLS,
+        ..Settings::new(config.max_message_size, PAGE)
+    });
     let config = Arc::new(config);
     let start = move |stream: TcpStream, tuple: FourTuple| {
-        Bridge::new(stream, tuple, Arc::clone(&config), budget.account())
+        let (c, s) = (Arc::clone(&config), Arc::clone(&settings));
+        Bridge::new(stream, tuple, c, s, budget.account())
     };
     engine.serve(listener, shutdown, limits, start)
 }

@@ -224,3 +224,72 @@ fn malformed_upgrades_get_the_table_answers() {
         assert_eq!(websocket::malformed::check_answer(&response, &case), Ok(()));
     }
 }
+
+/// Issue 17: a target that never answers the SYN (its backlog is full, so the
+/// kernel drops it and would retry for minutes) costs the client only the
+/// connect timeout: then Close 1011 saying so.
+#[test]
+fn silent_target_closes_with_1011_at_the_connect_timeout() {
+    use socket2::{Domain, Socket, Type};
+    /// Short, so the test is quick; the clock is the engine's alarm.
+    const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+    // listen(2) with a backlog of 0: one connection waits to be accepted
+    // (never), and every SYN after it is dropped.
+    let full = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    full.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    full.listen(0).unwrap();
+    let addr = full.local_addr().unwrap().as_socket().unwrap();
+    let _waiting = TcpStream::connect(addr).unwrap();
+    let engine = Engine::new(1).unwrap();
+    let config = Config {
+        connect_timeout: CONNECT_TIMEOUT,
+        ..Config::new(addr)
+    };
+    let bridge = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
+        bridge::serve(listener, shutdown, Limits::default(), engine, config)
+    })
+    .unwrap();
+    let mut ws = ws_connect(&bridge);
+    let (code, reason) = close_from_server(&mut ws);
+    assert_eq!(code, u16::from(CloseCode::Error));
+    assert!(reason.contains(&addr.to_string()), "{reason}");
+    assert!(reason.contains("connect timeout"), "{reason}");
+}
+
+/// Lesson 15: websockify's `binary` subprotocol is named in the 101 when
+/// offered (noVNC's older clients ask for it), and only then.
+#[test]
+fn binary_subprotocol_when_offered() {
+    let echo = tcp_echo();
+    let (bridge, _) = bridge_to(echo.addr(), Limits::default());
+    for (offer, want) in [("base64, binary", true), ("", false)] {
+        let mut s = TcpStream::connect(bridge.addr()).unwrap();
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        let protocols = if offer.is_empty() {
+            String::new()
+        } else {
+            format!("Sec-WebSocket-Protocol: {offer}\r\n")
+        };
+        write!(
+            s,
+            "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{protocols}\r\n",
+            bridge.addr()
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut byte).unwrap(), 1, "EOF inside the 101");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        assert_eq!(
+            head.contains("\r\nSec-WebSocket-Protocol: binary\r\n"),
+            want,
+            "{head}"
+        );
+    }
+}

@@ -37,7 +37,7 @@ pub enum Body {
     None,
     /// Exactly this many bytes follow the head.
     Length(u64),
-    /// `Transfer-Encoding: chunked`: chunks until a zero-size one ([`crate::body`]).
+    /// `Transfer-Encoding: chunked`: chunks until a zero-size one ([`crate::chunked`]).
     Chunked,
 }
 

@@ -1,12 +1,13 @@
 //! HTTP/1.1 request heads and responses, as pure functions over bytes. No I/O.
 //!
-//! Every server here that speaks HTTP (the WebSocket upgrade, the browser page,
-//! the push server to come) and the client's wire view read and write HTTP
+//! Every server here that speaks HTTP (the WebSocket upgrade, the browser pages,
+//! the push server's requests) and the client's wire view read and write HTTP
 //! through this one crate, so there is exactly one HTTP parser in the workspace:
 //! [httparse](https://docs.rs/httparse), the one tungstenite and hyper use. This
 //! crate adds what httparse leaves to its caller: owned results, limits with the
-//! status they earn, header lookup the way HTTP defines it, and responses built
-//! with the right status line and `Content-Length`.
+//! status they earn, header lookup the way HTTP defines it, one set of framing
+//! rules (where a body ends: the place request smuggling is won or lost), and
+//! responses built with the right status line and `Content-Length`.
 //!
 //! Parsing follows mini-redis's `frame.rs`: call [`parse_request`] each time more
 //! bytes arrive. TCP may deliver a request in any number of pieces, so

@@ -52,7 +52,7 @@ impl Event {
         body
     }
 
-    /// The id and JSON of a letter made by [`Event::letter`].
+    /// The id and JSON of a letter made by `Event::letter`.
     pub fn from_letter(body: &[u8]) -> Option<(u64, &str)> {
         let (id, json) = body.split_at_checked(8)?;
         let id = u64::from_be_bytes(id.try_into().ok()?);

@@ -17,8 +17,8 @@
 //!   event too (full duplex, lesson 12).
 //!
 //! This file is the connection's plumbing: its state, its queue to the client
-//! and what that queue costs. [`crate::requests`] answers requests;
-//! [`crate::subscribe`] feeds subscribers.
+//! and what that queue costs. `requests.rs` answers requests;
+//! `subscribe.rs` feeds subscribers.
 //!
 //! Memory: whatever a connection holds (its queue to the client, the requests
 //! it has not answered yet) is charged to the server's `--memory-budget`
@@ -219,7 +219,7 @@ impl PushSession {
     }
 
     /// The memory budget is spent: a request gets 503 and the connection is
-    /// closed; a stream is ended in its own format ([`crate::subscribe`]).
+    /// closed; a stream is ended in its own format (`subscribe.rs`).
     pub(crate) fn over_budget(&mut self, over: OverBudget) {
         self.stats.over_budget.fetch_add(1, Ordering::Relaxed);
         warn!(

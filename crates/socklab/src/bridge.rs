@@ -37,6 +37,9 @@ pub struct Bridge {
     /// Log every message and chunk crossing the bridge, with its bytes
     #[arg(long)]
     wire_log: bool,
+    /// Seconds the TCP leg's connect may take; past it the client gets Close 1011
+    #[arg(long, default_value_t = bridge::CONNECT_TIMEOUT.as_secs_f64(), value_name = "SECS")]
+    pub connect_timeout: f64,
     /// Origins allowed besides the bridge's own page (`websocket::origin`).
     #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
     pub allow_origin: Vec<String>,
@@ -79,6 +82,12 @@ impl Bridge {
             max_message_size: self.max_message_size,
             wire_log: self.wire_log,
             allow_origins: self.allow_origin.clone(),
+            connect_timeout: std::time::Duration::try_from_secs_f64(self.connect_timeout)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--connect-timeout must be a positive number of seconds")
+                })?,
             ..bridge::Config::new(target)
         };
         bridge::serve(

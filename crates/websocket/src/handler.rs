@@ -45,6 +45,12 @@ pub trait Handler {
     fn accepting(&self) -> bool {
         true
     }
+
+    /// Bytes the program holds for this connection (the bridge's queue for its
+    /// target), counted with the machine's own against the memory budget.
+    fn holding(&self) -> usize {
+        0
+    }
 }
 
 /// Where a handler's answers go: the connection's output queue, framed.
@@ -84,6 +90,9 @@ pub struct Settings {
     pub origins: OriginPolicy,
     /// The page a plain `GET /` gets, on a port that is all WebSocket.
     pub page: &'static str,
+    /// The subprotocols this program speaks (`Sec-WebSocket-Protocol`): the
+    /// first the client offers is named in the 101. None by default.
+    pub protocols: &'static [&'static str],
 }
 
 impl Settings {
@@ -95,6 +104,7 @@ impl Settings {
             handshake_timeout: HANDSHAKE_TIMEOUT,
             origins: OriginPolicy::default(),
             page,
+            protocols: &[],
         }
     }
 

@@ -45,19 +45,3 @@ pub use handler::{Handler, Outbox, Settings};
 pub use machine::Machine;
 pub use origin::OriginPolicy;
 pub use upgrade::{Decision, Rejection, Upgrade, asks_for_websocket, check_request, check_upgrade};
-
-/// tungstenite on [`Buffers`], as a server, with a message (and frame) size limit.
-pub fn server(input: &[u8], max_message: usize) -> tungstenite::WebSocket<Buffers> {
-    let mut buffers = Buffers::default();
-    buffers.input.extend(input);
-    let config = tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(2048)
-        .write_buffer_size(0)
-        .max_message_size(Some(max_message))
-        .max_frame_size(Some(max_message));
-    tungstenite::WebSocket::from_raw_socket(
-        buffers,
-        tungstenite::protocol::Role::Server,
-        Some(config),
-    )
-}

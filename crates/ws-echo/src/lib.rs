@@ -206,6 +206,7 @@ impl Config {
             handshake_timeout: self.handshake_timeout,
             origins: self.origin_policy(),
             page: PAGE,
+            protocols: &[],
         }
     }
 }

@@ -1,0 +1,145 @@
+//! How a connection ends, and what it may hold until then: the peer's FIN, a
+//! deadline (408 before the Upgrade, 1001 after), a broken peer (1002, 1007,
+//! 1009), the program's own close, and the memory budget (1013).
+
+use lifecycle::narrate::plural;
+use log::{info, warn};
+use serve::v3_event_loop::Expiry;
+use tungstenite::Error;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+
+use super::{Machine, Phase};
+use crate::close;
+use crate::handler::Handler;
+use crate::upgrade::Rejection;
+
+impl<H: Handler> Machine<H> {
+    /// The peer sent FIN. Before the close handshake that is a peer that went
+    /// away (a browser closing a spare connection, a crashed client).
+    pub fn peer_closed(&mut self) {
+        match self.phase {
+            Phase::Request { ref head } => info!(
+                "[{}] the peer went away during the handshake: FIN after {}, before the request ended",
+                self.tuple,
+                plural(head.len(), "byte")
+            ),
+            Phase::Open(_) => info!(
+                "[{}] the peer went away: FIN without a close frame",
+                self.tuple
+            ),
+            Phase::Done => {}
+        }
+        self.finish();
+    }
+
+    // ANCHOR: expire
+    /// A deadline passed. Before the Upgrade: 408 Request Timeout. After it: the
+    /// peer was idle, or does not read (the write stall): Close 1001 Going Away.
+    pub fn expire(&mut self, why: Expiry) {
+        let tuple = self.tuple;
+        match &self.phase {
+            Phase::Request { .. } => {
+                let timeout = Rejection {
+                    status: 408,
+                    reason: format!(
+                        "no complete request within {:?}",
+                        self.settings.handshake_timeout
+                    ),
+                };
+                info!("[{tuple}] 408 Request Timeout: {}", timeout.reason);
+                self.answer.extend_from_slice(&timeout.response());
+                self.phase = Phase::Done;
+            }
+            Phase::Open(_) => {
+                let (what, reason) = match why {
+                    Expiry::Idle => ("idle (--idle-timeout)", "idle timeout"),
+                    Expiry::Stalled => (
+                        "not reading (--write-stall-timeout)",
+                        "not reading: write stalled",
+                    ),
+                };
+                info!("[{tuple}] {what}: closing with 1001");
+                self.close_with(CloseCode::Away, reason);
+            }
+            Phase::Done => {}
+        }
+    }
+    // ANCHOR_END: expire
+
+    // ANCHOR: fail
+    /// Ends the WebSocket after `e`: a peer that broke the protocol gets the
+    /// close code [`close::ending`] picks (1002, 1007, 1009); a vanished one gets
+    /// nothing.
+    pub(super) fn fail(&mut self, e: Error) {
+        match close::ending(self.tuple, &e) {
+            Some(frame) => self.close_with(frame.code, &frame.reason),
+            None => self.finish(),
+        }
+    }
+    // ANCHOR_END: fail
+
+    /// Queues a Close frame with `code` and ends: no more input is read.
+    pub(super) fn close_with(&mut self, code: CloseCode, reason: &str) {
+        if let Phase::Open(ws) = &mut self.phase {
+            let mut end = reason.len().min(close::MAX_REASON);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            let frame = CloseFrame {
+                code,
+                reason: reason[..end].into(),
+            };
+            // Into our output queue: never blocks, and is not refused for size.
+            let _ = ws.close(Some(frame));
+            let _ = ws.flush();
+        }
+        self.finish();
+    }
+
+    /// Ends the protocol: nothing more is read. What tungstenite already wrote
+    /// for the peer (an echo, the Close reply) is kept and still goes out; what
+    /// it held of an unfinished message is dropped with it.
+    pub(super) fn finish(&mut self) {
+        if let Phase::Open(ws) = &mut self.phase {
+            let out = std::mem::take(&mut ws.get_mut().output);
+            self.answer.extend_from_slice(&out);
+        }
+        self.phase = Phase::Done;
+    }
+
+    // ANCHOR: account
+    /// Tells the memory budget what this connection holds now: the message
+    /// still arriving, and everything queued for the peer. Past the budget, the
+    /// connection is closed with 1013 Try Again Later — its bytes are let go, the
+    /// others keep theirs.
+    pub(super) fn account(&mut self) {
+        self.peak_output = self.peak_output.max(self.output().len());
+        let input = match &self.phase {
+            Phase::Open(ws) => ws.get_ref().input.len(),
+            Phase::Request { head } => head.len(),
+            Phase::Done => 0,
+        };
+        // What we hold: the message arriving (or the largest one so far, whose
+        // room tungstenite keeps), and the room our queue takes up.
+        let queue = match &self.phase {
+            Phase::Open(ws) => ws.get_ref().output.capacity(),
+            _ => 0,
+        } + self.answer.capacity();
+        // (A message arriving is counted twice: tungstenite's read buffer grows
+        // by doubling, so its room runs up to twice what has arrived.)
+        let holding =
+            (2 * self.arriving).max(input).max(self.in_peak) + queue + self.handler.holding();
+        if let Err(over) = self.held.set(holding) {
+            warn!(
+                "[{}] memory budget: this connection would hold {} bytes with {} held by all, over --memory-budget {} bytes: closing with 1013",
+                self.tuple, over.wanted, over.used, over.cap
+            );
+            self.arriving = 0;
+            self.close_with(CloseCode::Again, "server memory budget exceeded");
+            // The Close frame itself is small; hold it whatever the budget says.
+            let _ = self.held.set(0);
+        }
+    }
+    // ANCHOR_END: account
+}
