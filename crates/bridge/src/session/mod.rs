@@ -186,8 +186,11 @@ impl Session for Bridge {
             // 1. What waits goes out first, on both legs; messages that waited
             //    for the target's queue to drain go on.
             flush(&mut self.client, &mut self.machine)?;
+            let was_full = !self.machine.handler().accepting();
             self.flush_target()?;
-            self.machine.resume();
+            if was_full && self.machine.handler().accepting() {
+                self.machine.resume();
+            }
             // A WebSocket over with no TCP leg left: done once the client has it all.
             if self.machine.is_done() && self.target.is_none() {
                 return Ok(if self.finished() {
