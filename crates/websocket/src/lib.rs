@@ -1,5 +1,7 @@
 //! The WebSocket protocol (RFC 6455) for every socklab server that speaks it —
-//! ws echo, wss, push, chat, bridge — written once, with no I/O.
+//! ws echo, wss, push, chat, bridge — written once. The protocol itself does no
+//! I/O and reads no clock (bytes in, bytes out, decisions); two small drivers
+//! move its bytes for `serve`'s models.
 //!
 //! A program (echo, a push subscriber, a chat member, a bridge leg) says what it
 //! does with a message; how the Upgrade is checked, whose pages may connect, and
