@@ -12,7 +12,7 @@ use clap::Args;
 use client::Style;
 use measure::compare::{
     DEFAULT_BLOCKS, DEFAULT_COUNT, DEFAULT_LARGE, DEFAULT_MESSAGE, DEFAULT_ROUNDS, DEFAULT_SEED,
-    DEFAULT_WARMUP, Script, compare, render_table,
+    DEFAULT_WARMUP, Script, WorkProbe, compare_probed, render_table,
 };
 use socklab::servers::{LocalServers, SecureServers};
 
@@ -117,6 +117,16 @@ impl Compare {
             pick(&self.udp, LocalServers::udp_url),
             pick(&self.ws, LocalServers::ws_url),
         ];
+        // The servers' own work per message: known only for servers of this process.
+        let local_probes = local.as_ref().map(LocalServers::work_probes);
+        let mut probes: Vec<Option<WorkProbe>> = [&self.tcp, &self.udp, &self.ws]
+            .iter()
+            .enumerate()
+            .map(|(i, given)| match (given, &local_probes) {
+                (None, Some(probes)) => probes[i].clone(),
+                _ => None,
+            })
+            .collect();
         // tls and wss: both servers in this process with a fresh certificate
         // this client trusts (the file is removed afterwards), or both given.
         let cert = std::env::temp_dir().join(format!("socklab-compare-{}.pem", std::process::id()));
@@ -127,6 +137,7 @@ impl Compare {
                     let servers = SecureServers::start(&cert)?;
                     urls.push(servers.tls_url());
                     urls.push(servers.wss_url());
+                    probes.extend(servers.work_probes().map(Some));
                     script.trust = client::Trust::CaFile(cert.clone());
                     secure = Some(servers);
                 }
@@ -136,7 +147,7 @@ impl Compare {
                 ),
             }
         }
-        let comparison = compare(&urls, &script);
+        let comparison = compare_probed(&urls, &probes, &script);
         if secure.is_some() {
             let _ = std::fs::remove_file(&cert);
         }

@@ -6,14 +6,16 @@
 //! which reads the address back from the bound socket and stops the server when
 //! dropped. They run the default models, the ones plain `socklab serve` runs:
 //! mio event loops for tcp and ws, the event-loop UDP echo. So what the tour
-//! measures is what `serve` runs.
+//! measures is what `serve` runs. Their loops time their own work per message
+//! ([`WorkClock`]), which compare prints beside the round trip.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serve::v3_event_loop::default_loops;
+use measure::compare::WorkProbe;
+use serve::v3_event_loop::{WorkClock, default_loops};
 use serve::{Engine, Limits, Model, Running};
 use tls::{Identity, TlsLayer};
 
@@ -26,6 +28,8 @@ pub struct LocalServers {
     tcp: Running,
     udp: Running,
     ws: Running,
+    /// The tcp and ws loops' work clocks (the UDP echo has no such loop).
+    work: [Arc<WorkClock>; 2],
 }
 
 /// TLS echo and WebSocket echo over TLS, in this process, with one fresh
@@ -35,6 +39,8 @@ pub struct SecureServers {
     tls: Running,
     wss: Running,
     cert: PathBuf,
+    /// The tls and wss loops' work clocks.
+    work: [Arc<WorkClock>; 2],
 }
 
 impl SecureServers {
@@ -44,7 +50,7 @@ impl SecureServers {
         let identity = Identity::self_signed(cert)?;
         let config = tls::server_config(identity.clone(), &[])?;
         let wss_config = tls::server_config(identity, &[tls::ALPN_HTTP11])?;
-        let (tls_engine, wss_engine) =
+        let (mut tls_engine, mut wss_engine) =
             (Engine::new(default_loops())?, Engine::new(default_loops())?);
         let handshakes = || {
             serve::Handshakes::new(
@@ -53,7 +59,9 @@ impl SecureServers {
             )
         };
         let (tls_handshakes, wss_handshakes) = (handshakes(), handshakes());
+        let work = [tls_engine.work_clock(), wss_engine.work_clock()];
         Ok(SecureServers {
+            work,
             tls: Running::tcp(EPHEMERAL, move |listener, shutdown| {
                 let layer = move |tuple| TlsLayer::new(Arc::clone(&config), tuple);
                 tcp_echo::serve_layered(
@@ -92,6 +100,11 @@ impl SecureServers {
         format!("wss://{}/", self.wss.addr())
     }
 
+    /// What compare reads the tls and wss servers' own work through, in that order.
+    pub fn work_probes(&self) -> [WorkProbe; 2] {
+        self.work.clone().map(probe)
+    }
+
     /// The certificate both serve, to trust with `--cacert`.
     pub fn cert(&self) -> &Path {
         &self.cert
@@ -102,8 +115,10 @@ impl LocalServers {
     /// Binds the three sockets on 127.0.0.1:0 and starts serving (event loops).
     pub fn start() -> io::Result<LocalServers> {
         let engine = || Engine::new(default_loops());
-        let (tcp_engine, ws_engine) = (engine()?, engine()?);
+        let (mut tcp_engine, mut ws_engine) = (engine()?, engine()?);
+        let work = [tcp_engine.work_clock(), ws_engine.work_clock()];
         Ok(LocalServers {
+            work,
             tcp: Running::tcp(EPHEMERAL, move |listener, shutdown| {
                 tcp_echo::serve(
                     Model::EventLoop,
@@ -146,6 +161,14 @@ impl LocalServers {
         [self.tcp_url(), self.udp_url(), self.ws_url()]
     }
 
+    /// What compare reads the servers' own work through, in the order of
+    /// [`LocalServers::urls`]: tcp, none for udp (its echo loop does not time
+    /// its work), ws.
+    pub fn work_probes(&self) -> [Option<WorkProbe>; 3] {
+        let [tcp, ws] = self.work.clone().map(probe);
+        [Some(tcp), None, Some(ws)]
+    }
+
     /// Where the WebSocket server listens.
     pub fn ws_addr(&self) -> SocketAddr {
         self.ws.addr()
@@ -155,4 +178,12 @@ impl LocalServers {
     pub fn tcp_addr(&self) -> SocketAddr {
         self.tcp.addr()
     }
+}
+
+/// A server's work clock as compare reads it: (nanoseconds, messages) so far.
+fn probe(clock: Arc<WorkClock>) -> WorkProbe {
+    Arc::new(move || {
+        let r = clock.read();
+        (r.nanos, r.messages)
+    })
 }

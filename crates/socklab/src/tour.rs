@@ -26,7 +26,7 @@ use lifecycle::state::tcp_state;
 use lifecycle::tap::Record;
 use lifecycle::tcp::{accept, connect_tcp, listen_tcp};
 use lifecycle::{Direction, TcpState};
-use measure::compare::{Comparison, NO_DIFFERENCE, Script, Verdict, compare, render_table};
+use measure::compare::{Comparison, NO_DIFFERENCE, Script, Verdict, compare_probed, render_table};
 use socklab::servers::LocalServers;
 
 /// The lessons the tour shows (its headings name them), and how many the book
@@ -261,7 +261,8 @@ impl Tour {
             blocks: TOUR_BLOCKS,
             ..Script::default()
         };
-        let comparison = compare(&servers.urls(), &script).context("the comparison")?;
+        let comparison = compare_probed(&servers.urls(), &servers.work_probes(), &script)
+            .context("the comparison")?;
 
         heading(
             "Boundaries: three sends, how many receives? (lesson 3)",

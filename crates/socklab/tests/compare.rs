@@ -1,7 +1,7 @@
 //! compare's measurements on loopback, against the three echo servers started
 //! in-process on ephemeral ports: the facts the comparison table is built on.
 
-use measure::compare::{Comparison, Script, compare};
+use measure::compare::{Comparison, Script, compare_probed};
 use serde_json::Value;
 use socklab::servers::LocalServers;
 
@@ -13,7 +13,8 @@ fn run() -> (Comparison, Value) {
         rounds: 5,
         ..Script::default()
     };
-    let comparison = compare(&servers.urls(), &script).expect("compare runs");
+    let comparison =
+        compare_probed(&servers.urls(), &servers.work_probes(), &script).expect("compare runs");
     let json = serde_json::to_value(&comparison).expect("serializes");
     (comparison, json)
 }
@@ -127,6 +128,12 @@ fn compare_json_on_loopback() {
         assert!(p("rtt_p50_us") <= p("rtt_p75_us"), "{t}");
         assert!(p("rtt_p75_us") <= p("rtt_p99_us"), "{t}");
     }
+    // The servers' own work per echo: timed by the in-process tcp and ws
+    // loops; the UDP echo does not time its own.
+    for t in [tcp, ws] {
+        assert!(t["server_work_us"].as_f64().unwrap() > 0.0, "{t}");
+    }
+    assert_eq!(udp["server_work_us"], Value::Null);
     assert_eq!(tcp["echo_bytes_sent"], 5.0);
     assert_eq!(tcp["echo_bytes_received"], 5.0);
     assert_eq!(ws["echo_bytes_sent"], 11.0);

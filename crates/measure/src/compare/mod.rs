@@ -33,6 +33,7 @@
 //!
 //! Try: `socklab compare`, `socklab compare --count 10 --message "$(head -c 200 /dev/zero | tr '\0' x)"`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use client::Trust;
@@ -47,6 +48,11 @@ pub use table::{difference_lines, render_table, table_rows};
 pub use verdict::{NO_DIFFERENCE, RttDifference, Verdict};
 
 use run::Run;
+
+/// Reads an in-process server's own work so far: (nanoseconds from a read
+/// returning to the write after it, summed; messages). The caller that started
+/// the server supplies it (`socklab::servers`); a URL of another server has none.
+pub type WorkProbe = Arc<dyn Fn() -> (u64, u64) + Send + Sync>;
 
 /// Default message: short, readable in a hex dump.
 pub const DEFAULT_MESSAGE: &str = "hello";
@@ -214,6 +220,10 @@ pub struct Measurement {
     pub echo_writes: Option<f64>,
     /// `read()`/`recv()` calls that returned bytes, per timed round trip.
     pub echo_reads: Option<f64>,
+    /// The server's own work per timed echo, µs: from its read returning to its
+    /// write returning, as its loops timed it. `None` for a server not in this
+    /// process (or one that does not time its work).
+    pub server_work_us: Option<f64>,
     /// 25th percentile round trip, µs: the interquartile range's lower end.
     pub rtt_p25_us: Option<f64>,
     /// Median round trip, µs; `None` (JSON `null`) when no round trip completed.
@@ -317,6 +327,16 @@ impl Script {
 /// message, and each first connection closes. The round trips are compared
 /// pairwise by [`verdict::differences`].
 pub fn compare(urls: &[String], script: &Script) -> Result<Comparison, Error> {
+    compare_probed(urls, &[], script)
+}
+
+/// [`compare`], with the servers' own work per message read through
+/// `probes[i]` for `urls[i]` (missing or `None`: not known, printed `-`).
+pub fn compare_probed(
+    urls: &[String],
+    probes: &[Option<WorkProbe>],
+    script: &Script,
+) -> Result<Comparison, Error> {
     script
         .check()
         .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
@@ -334,7 +354,10 @@ pub fn compare(urls: &[String], script: &Script) -> Result<Comparison, Error> {
             Ok(target)
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let rounds = rtt::blocks(&targets, script)?;
+    let probes: Vec<Option<WorkProbe>> = (0..urls.len())
+        .map(|i| probes.get(i).cloned().flatten())
+        .collect();
+    let rounds = rtt::blocks(&targets, &probes, script)?;
     let series: Vec<_> = rounds.iter().map(|r| r.series.clone()).collect();
     let rtt_differences = verdict::differences(&series);
     // 5: the large message, on a connection of its own (after the timed

@@ -16,7 +16,8 @@
 //!   follows another.
 //!
 //! Beside the time, each round trip's system calls and bytes on the socket are
-//! counted from the Tap: figures that noise does not touch.
+//! counted from the Tap, and an in-process server's own work per echo is read
+//! from its clock around the timed rounds: figures that noise barely touches.
 //!
 //! Try: `socklab compare --blocks 40 --rounds 20 --json | jq '.rtt_differences'`.
 
@@ -26,7 +27,7 @@ use client::transport::{Error, Scheme, Target, Transport};
 use lifecycle::Direction;
 
 use super::verdict::Series;
-use super::{ROUND_TIMEOUT, Script};
+use super::{ROUND_TIMEOUT, Script, WorkProbe};
 use crate::stats::SplitMix64;
 
 /// What one transport's timed round trips gave, over every block.
@@ -46,6 +47,9 @@ pub struct Rounds {
     pub writes: usize,
     /// `read()`/`recv()` calls that returned bytes during them.
     pub reads: usize,
+    /// The server's own work during the timed rounds, (ns, messages), when
+    /// it has a [`WorkProbe`].
+    pub server_work: Option<(u64, u64)>,
 }
 
 impl Rounds {
@@ -61,7 +65,14 @@ impl Rounds {
             bytes_received: 0,
             writes: 0,
             reads: 0,
+            server_work: None,
         }
+    }
+
+    /// The server's work per message during the timed rounds, µs to 0.01.
+    pub fn server_work_us(&self) -> Option<f64> {
+        let (nanos, messages) = self.server_work?;
+        (messages > 0).then(|| (nanos as f64 / messages as f64 / 10.0).round() / 100.0)
     }
 
     /// `total` per completed round trip, to 0.1; `None` when none completed.
@@ -73,8 +84,15 @@ impl Rounds {
 // ANCHOR: rtt_blocks
 /// Runs `script.blocks` blocks over every target: fresh connections, then
 /// `script.warmup` untimed rounds and `script.rounds` timed ones, each round
-/// taking every transport once in a seeded random order.
-pub fn blocks(targets: &[Target], script: &Script) -> Result<Vec<Rounds>, Error> {
+/// taking every transport once in a seeded random order. `probes[k]`, if any,
+/// reads target `k`'s server work; it is read when the timed rounds start and
+/// when they end, so warm-up, connect and close are left out.
+pub fn blocks(
+    targets: &[Target],
+    probes: &[Option<WorkProbe>],
+    script: &Script,
+) -> Result<Vec<Rounds>, Error> {
+    let probe = |k: usize| probes.get(k).and_then(|p| p.as_ref().map(|p| p()));
     let mut rng = SplitMix64::new(script.seed);
     let mut out: Vec<Rounds> = targets.iter().map(|t| Rounds::new(t.scheme)).collect();
     for _ in 0..script.blocks {
@@ -86,8 +104,12 @@ pub fn blocks(targets: &[Target], script: &Script) -> Result<Vec<Rounds>, Error>
             conns[k] = Some(t);
         }
         let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(script.rounds); targets.len()];
+        let mut work_start = vec![None; targets.len()];
         for round in 0..script.warmup + script.rounds {
             let timed = round >= script.warmup; // warm-up: taken, not kept
+            if round == script.warmup {
+                work_start = (0..targets.len()).map(probe).collect();
+            }
             for k in rng.permutation(targets.len()) {
                 let Some(t) = conns[k].as_mut() else { continue };
                 let wire = t.wire_log();
@@ -117,6 +139,12 @@ pub fn blocks(targets: &[Target], script: &Script) -> Result<Vec<Rounds>, Error>
                         Direction::Received => {}
                     }
                 }
+            }
+        }
+        for (k, start) in work_start.into_iter().enumerate() {
+            if let (Some((n0, m0)), Some((n1, m1))) = (start, probe(k)) {
+                let (n, m) = out[k].server_work.unwrap_or_default();
+                out[k].server_work = Some((n + n1.saturating_sub(n0), m + m1.saturating_sub(m0)));
             }
         }
         for (k, t) in conns.into_iter().enumerate() {

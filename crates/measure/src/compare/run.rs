@@ -249,6 +249,7 @@ impl Run {
             echo_bytes_received: rtt.per_echo(rtt.bytes_received),
             echo_writes: rtt.per_echo(rtt.writes),
             echo_reads: rtt.per_echo(rtt.reads),
+            server_work_us: rtt.server_work_us(),
             rtt_p25_us: percentile_us(&sorted, 25.0),
             rtt_p50_us: percentile_us(&sorted, 50.0),
             rtt_p75_us: percentile_us(&sorted, 75.0),

@@ -154,6 +154,10 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
                 _ => "-".to_string(),
             },
         ),
+        row("server work per echo", &|m| match m.server_work_us {
+            Some(w) => format!("{w:.2} µs"),
+            None => "-".to_string(),
+        }),
         row(
             "per echo: bytes sent/recv",
             &|m| match (m.echo_bytes_sent, m.echo_bytes_received) {

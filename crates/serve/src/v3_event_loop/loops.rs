@@ -27,7 +27,7 @@ use mio::{Interest, Poll, Token, Waker};
 
 use super::engine::{Loop, WAKER, run_loop};
 use super::mailbox::{Door, Letter, MAILBOX_CAPACITY, Mailbox};
-use super::{ACCEPT_BACKOFF, LoopStats, Session};
+use super::{ACCEPT_BACKOFF, LoopStats, Session, WorkClock};
 use crate::limits::{ConnectionCount, Limits, Place};
 use crate::out_of_fds;
 
@@ -42,6 +42,8 @@ pub struct Engine {
     inboxes: Vec<Inbox>,
     mailbox: Mailbox,
     stats: Arc<LoopStats>,
+    /// The server's work per message, timed only once asked for.
+    work: Option<Arc<WorkClock>>,
 }
 
 /// One loop's receiving ends: letters from the mailbox, connections from loop 0.
@@ -81,6 +83,7 @@ impl Engine {
                 doors: Arc::new(doors),
             },
             stats,
+            work: None,
         })
     }
 
@@ -92,6 +95,13 @@ impl Engine {
     /// The counters the loops keep (shared: read them while the server runs).
     pub fn stats(&self) -> Arc<LoopStats> {
         Arc::clone(&self.stats)
+    }
+
+    /// Turns on the timing of this server's own work per message (from a read
+    /// returning to the write after it, [`super::work`]) and returns the clock,
+    /// to read while the server runs. A server nobody asks this of reads no clock.
+    pub fn work_clock(&mut self) -> Arc<WorkClock> {
+        Arc::clone(self.work.get_or_insert_with(Arc::default))
     }
 
     /// How many loops there are.
@@ -138,19 +148,26 @@ impl Engine {
                 continue;
             }
             let (shutdown, shared, start) = (shutdown.clone(), shared.clone(), start.clone());
+            let work = self.work.clone();
             others.push(
                 thread::Builder::new()
                     .name(format!("event loop {i}"))
-                    .spawn(move || run_loop(i, poll, inbox, None, &shutdown, shared, start))?,
+                    .spawn(move || {
+                        super::work::install(work);
+                        run_loop(i, poll, inbox, None, &shutdown, shared, start)
+                    })?,
             );
         }
         let mailbox = shared.mailbox.clone();
+        // Loop 0 runs on this thread: its clock is taken off again afterwards.
+        super::work::install(self.work.clone());
         let mut result = match mine {
             Some((poll, inbox)) => {
                 run_loop(0, poll, inbox, Some(&listener), &shutdown, shared, start)
             }
             None => Ok(()),
         };
+        super::work::install(None);
         if result.is_err() {
             shutdown.trigger(); // loop 0 failed: the others must not run on without it
         }

@@ -65,6 +65,7 @@ mod layered;
 mod loops;
 mod mailbox;
 mod session;
+mod work;
 
 pub use engine::LoopStats;
 pub use layered::{Layered, LoopStream};
@@ -73,6 +74,7 @@ pub use mailbox::{ConnId, MAILBOX_CAPACITY, Mail, Mailbox, PostError};
 pub use session::{
     Expiry, Leg, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
 };
+pub use work::{WorkClock, WorkReading};
 
 // ANCHOR: budgets
 /// The most bytes a session should hold queued for its peer before it stops

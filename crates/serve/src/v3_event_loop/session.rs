@@ -279,6 +279,9 @@ pub struct Tracked {
     read_closed: bool,
     write_blocked: bool,
     progress: Progress,
+    /// When the last read that returned bytes returned, if this loop's work is
+    /// timed ([`super::work`]); taken by the next write that returns bytes.
+    read_returned: Option<Instant>,
 }
 
 impl Tracked {
@@ -293,6 +296,7 @@ impl Tracked {
             read_closed: false,
             write_blocked: false,
             progress: Progress::default(),
+            read_returned: None,
         }
     }
 
@@ -347,6 +351,7 @@ impl Read for Tracked {
             ),
             Ok(n) => {
                 self.progress.read += *n as u64;
+                self.read_returned = super::work::now_if_timed();
                 info!("[{tuple}] read(fd {fd}) = {n}");
                 debug!("[{tuple}] read bytes {:?}", Escaped(&buf[..*n]));
                 // Short read: the socket is empty now.
@@ -370,6 +375,9 @@ impl Write for Tracked {
         let result = self.stream.write(buf);
         match &result {
             Ok(n) => {
+                if let Some(read_returned) = self.read_returned.take() {
+                    super::work::add_since(read_returned);
+                }
                 self.progress.written += *n as u64;
                 info!(
                     "[{tuple}] write(fd {fd}, {}) = {n}",
