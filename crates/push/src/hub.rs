@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::warn;
@@ -104,6 +104,9 @@ impl Replay {
 /// The event source of one push server.
 pub struct Hub {
     recent: Mutex<VecDeque<Event>>,
+    /// The newest id, readable without the lock: every letter a subscriber
+    /// gets is also a chance to see whether it is behind (see `publish`).
+    last: AtomicU64,
     keep: usize,
     outbox: Box<dyn Outbox>,
     /// Events that could not be posted to some loop (its mailbox was full).
@@ -117,6 +120,7 @@ impl Hub {
     pub fn new(outbox: impl Outbox + 'static, keep: usize) -> Arc<Hub> {
         Arc::new(Hub {
             recent: Mutex::new(VecDeque::with_capacity(keep)),
+            last: AtomicU64::new(0),
             keep: keep.max(1),
             outbox: Box::new(outbox),
             undelivered: AtomicUsize::new(0),
@@ -143,6 +147,7 @@ impl Hub {
             recent.pop_front();
         }
         recent.push_back(event.clone());
+        self.last.store(id, Ordering::Release);
         let mail = Mail {
             from: None,
             body: Arc::from(event.letter()),
@@ -150,7 +155,10 @@ impl Hub {
         // A post never waits (a full inbox fails at once), so holding the lock
         // here costs the other publisher microseconds, not a loop's backlog.
         if let Err(e) = self.outbox.broadcast(mail) {
-            // Not silently: counted, and the subscribers catch up from the window.
+            // Not silently: counted, and not lost. A post fails only when that
+            // loop's inbox is full, so letters are still waiting there; each
+            // subscriber handed one sees `last_id` past its cursor and reads
+            // the rest from the window.
             self.undelivered.fetch_add(1, Ordering::Relaxed);
             warn!("event {} not posted to every loop: {e}", event.id);
         }
@@ -189,10 +197,9 @@ impl Hub {
         recent.front().map_or(1, |e| e.id)
     }
 
-    /// The newest event's id (0 before the first).
+    /// The newest event's id (0 before the first). No lock: one atomic load.
     pub fn last_id(&self) -> u64 {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.back().map_or(0, |e| e.id)
+        self.last.load(Ordering::Acquire)
     }
 }
 
