@@ -45,10 +45,10 @@ impl Event {
         serde_json::json!({ "id": self.id, "at_us": self.at_us, "data": self.data }).to_string()
     }
 
-    /// The event as a mailbox letter: its id (8 bytes, big-endian), then its JSON.
-    fn letter(&self) -> Vec<u8> {
-        let mut body = self.id.to_be_bytes().to_vec();
-        body.extend_from_slice(self.json().as_bytes());
+    /// A mailbox letter: the id (8 bytes, big-endian), then the event's JSON.
+    fn letter(id: u64, json: &str) -> Vec<u8> {
+        let mut body = id.to_be_bytes().to_vec();
+        body.extend_from_slice(json.as_bytes());
         body
     }
 
@@ -83,9 +83,10 @@ impl Outbox for Mailbox {
 /// A bounded catch-up: the events after a cursor, as many as fit in a byte cap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Replay {
-    /// The events' JSON, oldest first (at least one if any is newer than the
-    /// cursor, even one bigger than the cap).
-    pub events: Vec<(u64, String)>,
+    /// The events' ids and JSON, oldest first (at least one if any is newer
+    /// than the cursor, even one bigger than the cap). The JSON is made once,
+    /// when the event is published, and shared.
+    pub events: Vec<(u64, Arc<str>)>,
     /// Whether newer events remain after the last one here: the answer was cut
     /// at the cap, and the client continues from the last id on its next request.
     pub more: bool,
@@ -103,7 +104,8 @@ impl Replay {
 
 /// The event source of one push server.
 pub struct Hub {
-    recent: Mutex<VecDeque<Event>>,
+    /// The window: the last `keep` events' ids and JSON, ids consecutive.
+    recent: Mutex<VecDeque<(u64, Arc<str>)>>,
     /// The newest id, readable without the lock: every letter a subscriber
     /// gets is also a chance to see whether it is behind (see `publish`).
     last: AtomicU64,
@@ -137,7 +139,7 @@ impl Hub {
     /// before 506, and every subscriber would see them out of order.
     pub fn publish(&self, data: String) -> Event {
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let id = recent.back().map_or(1, |e| e.id + 1);
+        let id = recent.back().map_or(1, |(id, _)| id + 1);
         let event = Event {
             id,
             at_us: now_us(),
@@ -146,12 +148,13 @@ impl Hub {
         if recent.len() >= self.keep {
             recent.pop_front();
         }
-        recent.push_back(event.clone());
-        self.last.store(id, Ordering::Release);
+        let json = event.json();
         let mail = Mail {
             from: None,
-            body: Arc::from(event.letter()),
+            body: Arc::from(Event::letter(id, &json)),
         };
+        recent.push_back((id, Arc::from(json)));
+        self.last.store(id, Ordering::Release);
         // A post never waits (a full inbox fails at once), so holding the lock
         // here costs the other publisher microseconds, not a loop's backlog.
         if let Err(e) = self.outbox.broadcast(mail) {
@@ -172,19 +175,20 @@ impl Hub {
     pub fn replay(&self, since: u64, cap: usize) -> Replay {
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         let mut replay = Replay::default();
-        let oldest = recent.front().map_or(since + 1, |e| e.id);
+        let oldest = recent.front().map_or(since + 1, |(id, _)| *id);
         if oldest > since + 1 {
             replay.missed = Some((since + 1, oldest - 1));
         }
+        // Ids are consecutive: the first one after `since` is found by subtraction.
+        let skip = usize::try_from((since + 1).saturating_sub(oldest)).unwrap_or(usize::MAX);
         let mut bytes = 0;
-        for event in recent.iter().filter(|e| e.id > since) {
+        for (id, json) in recent.iter().skip(skip) {
             if bytes >= cap {
                 replay.more = true;
                 break;
             }
-            let json = event.json();
             bytes += json.len();
-            replay.events.push((event.id, json));
+            replay.events.push((*id, Arc::clone(json)));
         }
         replay
     }
@@ -194,7 +198,7 @@ impl Hub {
     /// minus one has lost events.
     pub fn oldest_id(&self) -> u64 {
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.front().map_or(1, |e| e.id)
+        recent.front().map_or(1, |(id, _)| *id)
     }
 
     /// The newest event's id (0 before the first). No lock: one atomic load.

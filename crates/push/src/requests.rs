@@ -235,11 +235,7 @@ impl PushSession {
     /// bytes of them. When more are waiting, `X-More-Since` says where the
     /// client's next poll starts; when some are gone, `X-Missed` says which.
     pub(crate) fn answer(&mut self, replay: &Replay, since: u64, close: bool) {
-        let body: Vec<&str> = replay
-            .events
-            .iter()
-            .map(|(_, json)| json.as_str())
-            .collect();
+        let body: Vec<&str> = replay.events.iter().map(|(_, json)| &**json).collect();
         let mut r = Response::new(200).body("application/json", format!("[{}]\n", body.join(",")));
         if replay.more {
             self.stats.capped.fetch_add(1, Ordering::Relaxed);
