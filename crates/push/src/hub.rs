@@ -160,8 +160,8 @@ impl Hub {
         if let Err(e) = self.outbox.broadcast(mail) {
             // Not silently: counted, and not lost. A post fails only when that
             // loop's inbox is full, so letters are still waiting there; each
-            // subscriber handed one sees `last_id` past its cursor and reads
-            // the rest from the window.
+            // subscriber handed one sees this count change and reads the
+            // rest from the window.
             self.undelivered.fetch_add(1, Ordering::Relaxed);
             warn!("event {} not posted to every loop: {e}", event.id);
         }

@@ -96,6 +96,8 @@ pub struct PushSession {
     pub(crate) requests: u64,
     /// A subscriber's cursor: the last event id it was given.
     pub(crate) cursor: u64,
+    /// The hub's count of failed posts when this subscriber last looked.
+    pub(crate) lost_seen: usize,
     /// How often this connection may still publish.
     pub(crate) bucket: Bucket,
     /// This connection's share of `--memory-budget`, until a WebSocket's
@@ -125,6 +127,7 @@ impl PushSession {
             output: Vec::new(),
             requests: 0,
             cursor: 0,
+            lost_seen: 0,
             bucket,
             held: Some(held),
         }

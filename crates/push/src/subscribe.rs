@@ -45,9 +45,12 @@ impl PushSession {
         }
         if id == self.cursor + 1 && self.queued() < ANSWER_CAP {
             self.emit(id, json);
-            // Newer events than this letter's whose letters never came (a
-            // full mailbox): read from the window now, not at the next letter.
-            if self.hub.last_id() > self.cursor {
+            // A post failed since we last looked (a full mailbox): newer events
+            // whose letters never came are read from the window now, not at
+            // the next letter. (Otherwise their letters are on their way.)
+            let lost = self.hub.undelivered.load(Ordering::Relaxed);
+            if lost != self.lost_seen {
+                self.lost_seen = lost;
                 self.catch_up();
             }
             return Step::Wait;
