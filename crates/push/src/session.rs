@@ -94,6 +94,8 @@ pub struct PushSession {
     pub(crate) output: Vec<u8>,
     /// Requests answered on this connection (the 4-tuple reused: lesson 21).
     pub(crate) requests: u64,
+    /// Whether `100 Continue` went out for the request being received.
+    pub(crate) continued: bool,
     /// A subscriber's cursor: the last event id it was given.
     pub(crate) cursor: u64,
     /// The hub's count of failed posts when this subscriber last looked.
@@ -126,6 +128,7 @@ impl PushSession {
             reader: Reader::new(MAX_POST),
             output: Vec::new(),
             requests: 0,
+            continued: false,
             cursor: 0,
             lost_seen: 0,
             bucket,

@@ -456,3 +456,22 @@ fn publishing_bursts_reach_a_subscriber_whole() {
         .collect();
     assert_eq!(ids, (1..=last).collect::<Vec<u64>>());
 }
+
+/// `Expect: 100-continue`: the go-ahead comes before the body is sent, then
+/// the answer.
+#[test]
+fn expect_100_continue_gets_the_go_ahead() {
+    let server = start_with(quiet(), 2);
+    let mut s = server.connect();
+    s.write_all(
+        b"POST /publish HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let mut go = [0u8; 25];
+    s.read_exact(&mut go).unwrap();
+    assert_eq!(&go, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"hello").unwrap();
+    let (head, body) = response(&mut s);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(body, b"{\"id\":1}\n");
+}
