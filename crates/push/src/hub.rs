@@ -3,7 +3,8 @@
 //!
 //! Every technique delivers the *same* events, so they can be compared: an
 //! event has an id (1, 2, 3 … never reused), the time it was created, and its
-//! data. The hub keeps the last [`KEEP`] of them (the window), so a poll
+//! data. The hub keeps the last [`KEEP`] of them, at most [`KEEP_BYTES`]
+//! (the window), so a poll
 //! (`?since=ID`), a long poll, a Server-Sent Events client reconnecting with
 //! `Last-Event-ID`, or a subscriber that fell behind can catch up from here;
 //! older ones are gone, as in any real server, and a client that asks for them
@@ -18,7 +19,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::warn;
@@ -26,6 +27,11 @@ use serve::v3_event_loop::{Mail, Mailbox, PostError};
 
 /// Events kept for clients catching up (polls, `Last-Event-ID`), by default.
 pub const KEEP: usize = 1024;
+
+/// Bytes of JSON the window keeps at most, whatever `KEEP` says: a thousand
+/// ticks take 64 KB, but a thousand 4 KiB lines of control characters (each
+/// `\u0001` six bytes in JSON) would take 24 MB. Past it, the oldest go first.
+pub const KEEP_BYTES: usize = 4 << 20;
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,10 +51,10 @@ impl Event {
         serde_json::json!({ "id": self.id, "at_us": self.at_us, "data": self.data }).to_string()
     }
 
-    /// The event as a mailbox letter: its id (8 bytes, big-endian), then its JSON.
-    fn letter(&self) -> Vec<u8> {
-        let mut body = self.id.to_be_bytes().to_vec();
-        body.extend_from_slice(self.json().as_bytes());
+    /// A mailbox letter: the id (8 bytes, big-endian), then the event's JSON.
+    fn letter(id: u64, json: &str) -> Vec<u8> {
+        let mut body = id.to_be_bytes().to_vec();
+        body.extend_from_slice(json.as_bytes());
         body
     }
 
@@ -83,9 +89,10 @@ impl Outbox for Mailbox {
 /// A bounded catch-up: the events after a cursor, as many as fit in a byte cap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Replay {
-    /// The events' JSON, oldest first (at least one if any is newer than the
-    /// cursor, even one bigger than the cap).
-    pub events: Vec<(u64, String)>,
+    /// The events' ids and JSON, oldest first (at least one if any is newer
+    /// than the cursor, even one bigger than the cap). The JSON is made once,
+    /// when the event is published, and shared.
+    pub events: Vec<(u64, Arc<str>)>,
     /// Whether newer events remain after the last one here: the answer was cut
     /// at the cap, and the client continues from the last id on its next request.
     pub more: bool,
@@ -101,9 +108,35 @@ impl Replay {
     }
 }
 
+/// The kept events, and the bytes of JSON they take.
+#[derive(Default)]
+struct Window {
+    events: VecDeque<(u64, Arc<str>)>,
+    bytes: usize,
+}
+
+impl Window {
+    /// Keeps one more event, dropping the oldest past `keep` events or
+    /// [`KEEP_BYTES`] (the newest is always kept).
+    fn push(&mut self, id: u64, json: Arc<str>, keep: usize) {
+        self.bytes += json.len();
+        self.events.push_back((id, json));
+        while self.events.len() > 1 && (self.events.len() > keep || self.bytes > KEEP_BYTES) {
+            if let Some((_, old)) = self.events.pop_front() {
+                self.bytes -= old.len();
+            }
+        }
+    }
+}
+
 /// The event source of one push server.
 pub struct Hub {
-    recent: Mutex<VecDeque<Event>>,
+    /// The window: the last `keep` events' ids and JSON (at most
+    /// [`KEEP_BYTES`] of it, counted in `bytes`), ids consecutive.
+    recent: Mutex<Window>,
+    /// The newest id, readable without the lock: every letter a subscriber
+    /// gets is also a chance to see whether it is behind (see `publish`).
+    last: AtomicU64,
     keep: usize,
     outbox: Box<dyn Outbox>,
     /// Events that could not be posted to some loop (its mailbox was full).
@@ -116,7 +149,8 @@ impl Hub {
     /// A hub keeping the last `keep` events, posting through `outbox`.
     pub fn new(outbox: impl Outbox + 'static, keep: usize) -> Arc<Hub> {
         Arc::new(Hub {
-            recent: Mutex::new(VecDeque::with_capacity(keep)),
+            recent: Mutex::new(Window::default()),
+            last: AtomicU64::new(0),
             keep: keep.max(1),
             outbox: Box::new(outbox),
             undelivered: AtomicUsize::new(0),
@@ -132,25 +166,27 @@ impl Hub {
     /// the lock, two publishers at once (the timer and a POST) could post 507
     /// before 506, and every subscriber would see them out of order.
     pub fn publish(&self, data: String) -> Event {
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let id = recent.back().map_or(1, |e| e.id + 1);
+        let mut window = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let id = window.events.back().map_or(1, |(id, _)| id + 1);
         let event = Event {
             id,
             at_us: now_us(),
             data,
         };
-        if recent.len() >= self.keep {
-            recent.pop_front();
-        }
-        recent.push_back(event.clone());
+        let json = event.json();
         let mail = Mail {
             from: None,
-            body: Arc::from(event.letter()),
+            body: Arc::from(Event::letter(id, &json)),
         };
+        window.push(id, Arc::from(json), self.keep);
+        self.last.store(id, Ordering::Release);
         // A post never waits (a full inbox fails at once), so holding the lock
         // here costs the other publisher microseconds, not a loop's backlog.
         if let Err(e) = self.outbox.broadcast(mail) {
-            // Not silently: counted, and the subscribers catch up from the window.
+            // Not silently: counted, and not lost. A post fails only when that
+            // loop's inbox is full, so letters are still waiting there; each
+            // subscriber handed one sees this count change and reads the
+            // rest from the window.
             self.undelivered.fetch_add(1, Ordering::Relaxed);
             warn!("event {} not posted to every loop: {e}", event.id);
         }
@@ -162,21 +198,23 @@ impl Hub {
     /// The kept events newer than `since`, oldest first, until their JSON
     /// passes `cap` bytes: one answer's worth, never the whole window.
     pub fn replay(&self, since: u64, cap: usize) -> Replay {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let window = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = &window.events;
         let mut replay = Replay::default();
-        let oldest = recent.front().map_or(since + 1, |e| e.id);
+        let oldest = recent.front().map_or(since + 1, |(id, _)| *id);
         if oldest > since + 1 {
             replay.missed = Some((since + 1, oldest - 1));
         }
+        // Ids are consecutive: the first one after `since` is found by subtraction.
+        let skip = usize::try_from((since + 1).saturating_sub(oldest)).unwrap_or(usize::MAX);
         let mut bytes = 0;
-        for event in recent.iter().filter(|e| e.id > since) {
+        for (id, json) in recent.iter().skip(skip) {
             if bytes >= cap {
                 replay.more = true;
                 break;
             }
-            let json = event.json();
             bytes += json.len();
-            replay.events.push((event.id, json));
+            replay.events.push((*id, Arc::clone(json)));
         }
         replay
     }
@@ -185,14 +223,13 @@ impl Hub {
     /// The oldest kept event's id (1 before the first): a cursor below it
     /// minus one has lost events.
     pub fn oldest_id(&self) -> u64 {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.front().map_or(1, |e| e.id)
+        let window = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        window.events.front().map_or(1, |(id, _)| *id)
     }
 
-    /// The newest event's id (0 before the first).
+    /// The newest event's id (0 before the first). No lock: one atomic load.
     pub fn last_id(&self) -> u64 {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.back().map_or(0, |e| e.id)
+        self.last.load(Ordering::Acquire)
     }
 }
 
@@ -256,5 +293,23 @@ mod tests {
         assert_eq!((one.last(3), one.more, one.missed), (4, true, None));
         let none = hub.replay(6, 1);
         assert_eq!((none.last(6), none.more), (6, false));
+    }
+
+    /// The window is bounded in bytes too: big events push the oldest out
+    /// before `keep` is reached, and the newest is always kept.
+    #[test]
+    fn the_window_is_bounded_in_bytes() {
+        let hub = Hub::new(Recorder::default(), KEEP);
+        let big = "x".repeat(KEEP_BYTES / 4);
+        for _ in 0..10 {
+            hub.publish(big.clone());
+        }
+        let all = hub.replay(0, usize::MAX);
+        let ids: Vec<u64> = all.events.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [8, 9, 10], "three fit in KEEP_BYTES, four do not");
+        assert_eq!(all.missed, Some((1, 7)));
+        let huge = "x".repeat(KEEP_BYTES);
+        hub.publish(huge);
+        assert_eq!(hub.oldest_id(), 11);
     }
 }

@@ -94,8 +94,12 @@ pub struct PushSession {
     pub(crate) output: Vec<u8>,
     /// Requests answered on this connection (the 4-tuple reused: lesson 21).
     pub(crate) requests: u64,
+    /// Whether `100 Continue` went out for the request being received.
+    pub(crate) continued: bool,
     /// A subscriber's cursor: the last event id it was given.
     pub(crate) cursor: u64,
+    /// The hub's count of failed posts when this subscriber last looked.
+    pub(crate) lost_seen: usize,
     /// How often this connection may still publish.
     pub(crate) bucket: Bucket,
     /// This connection's share of `--memory-budget`, until a WebSocket's
@@ -124,7 +128,9 @@ impl PushSession {
             reader: Reader::new(MAX_POST),
             output: Vec::new(),
             requests: 0,
+            continued: false,
             cursor: 0,
+            lost_seen: 0,
             bucket,
             held: Some(held),
         }

@@ -31,7 +31,8 @@ impl PushSession {
     /// An event arrived from the hub: each technique delivers it its own way.
     pub(crate) fn push(&mut self, id: u64, json: &str) -> Step {
         if let Mode::Holding { since, close, .. } = self.mode {
-            if id > since {
+            // Any letter will do: a lost one's event is in the hub all the same.
+            if id > since || self.hub.last_id() > since {
                 let replay = self.hub.replay(since, ANSWER_CAP);
                 self.answer_held(&replay, since, close);
             }
@@ -44,6 +45,14 @@ impl PushSession {
         }
         if id == self.cursor + 1 && self.queued() < ANSWER_CAP {
             self.emit(id, json);
+            // A post failed since we last looked (a full mailbox): newer events
+            // whose letters never came are read from the window now, not at
+            // the next letter. (Otherwise their letters are on their way.)
+            let lost = self.hub.undelivered.load(Ordering::Relaxed);
+            if lost != self.lost_seen {
+                self.lost_seen = lost;
+                self.catch_up();
+            }
             return Step::Wait;
         }
         // Behind. A client that has not read while the whole window went by

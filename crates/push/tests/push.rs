@@ -5,90 +5,21 @@
 //! bytes on the wire are what is checked; events are published through the
 //! server's own `POST /publish`, so no test waits on the timer.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use push::{Config, PushStats};
-use serve::{Engine, Limits, Running};
-use socket2::{Domain, Protocol, Socket, Type};
+use common::*;
+use push::Config;
+use serve::Limits;
 use tungstenite::Message;
 
-/// How long a broken test may wait before it fails instead of hanging.
-const DEADLINE: Duration = Duration::from_secs(10);
-
-struct Server {
-    running: Running,
-    stats: Arc<PushStats>,
-}
-
 fn start(config: Config) -> Server {
-    let stats = Arc::new(PushStats::default());
-    let s = Arc::clone(&stats);
-    let running = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
-        push::serve(listener, shutdown, config, Engine::new(2)?, s)
-    })
-    .unwrap();
-    Server { running, stats }
-}
-
-/// No timer: only the events the tests publish.
-fn quiet() -> Config {
-    Config {
-        rate: 0.0,
-        ..Config::default()
-    }
-}
-
-impl Server {
-    fn addr(&self) -> SocketAddr {
-        self.running.addr()
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr()).unwrap();
-        s.set_read_timeout(Some(DEADLINE)).unwrap();
-        s
-    }
-
-    fn publish(&self, line: &str) -> u64 {
-        let mut s = self.connect();
-        write!(
-            s,
-            "POST /publish HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{line}",
-            line.len()
-        )
-        .unwrap();
-        let (head, body) = response(&mut s);
-        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        v["id"].as_u64().unwrap()
-    }
-}
-
-/// Reads one response: its head, and its body by Content-Length.
-fn response(s: &mut TcpStream) -> (String, Vec<u8>) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    let len = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .map_or(0, |n| n.trim().parse().unwrap());
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).unwrap();
-    (head, body)
-}
-
-fn get(path: &str, extra: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n")
+    start_with(config, 2)
 }
 
 /// Lesson 21: HTTP/1.1 does not cut the connection after a response. Two
@@ -309,14 +240,10 @@ fn a_stream_client_that_does_not_read_is_dropped() {
         keep: 16,
         ..quiet()
     });
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&server.addr().into()).unwrap();
-    let mut lazy: TcpStream = socket.into();
+    let mut lazy = server.lazy();
     lazy.write_all(get("/stream", "").as_bytes()).unwrap();
     // Its response head has arrived: the subscription is live. From here on it
     // reads nothing.
-    lazy.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
