@@ -293,3 +293,42 @@ fn binary_subprotocol_when_offered() {
         );
     }
 }
+
+/// Issue 17: the Origin policy on the bridge, where it matters most (a page
+/// elsewhere would reach the TCP target through a visitor's browser): the
+/// bridge's own page and a client with no Origin upgrade, another site's page
+/// gets 403 — unless `--allow-origin` names it.
+#[test]
+fn origin_policy_guards_the_target() {
+    let echo = tcp_echo();
+    let status = |bridge: &Running, origin: Option<String>| {
+        let mut s = TcpStream::connect(bridge.addr()).unwrap();
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+        write!(
+            s,
+            "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{origin}\r\n",
+            bridge.addr()
+        )
+        .unwrap();
+        let mut line = [0u8; 12];
+        s.read_exact(&mut line).unwrap();
+        String::from_utf8_lossy(&line[9..]).into_owned()
+    };
+    let (bridge, _) = bridge_to(echo.addr(), Limits::default());
+    let own = format!("http://{}", bridge.addr());
+    assert_eq!(status(&bridge, None), "101");
+    assert_eq!(status(&bridge, Some(own)), "101");
+    assert_eq!(status(&bridge, Some("http://evil.example".into())), "403");
+    let engine = Engine::new(1).unwrap();
+    let config = Config {
+        allow_origins: vec!["http://evil.example".into()],
+        ..Config::new(echo.addr())
+    };
+    let allowing = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
+        bridge::serve(listener, shutdown, Limits::default(), engine, config)
+    })
+    .unwrap();
+    assert_eq!(status(&allowing, Some("http://evil.example".into())), "101");
+}
