@@ -38,7 +38,7 @@ enum Server {
     /// TLS echo: tcp echo with TLS under it (rustls), default 127.0.0.1:7443
     #[command(
         mut_arg("addr", |a| a.default_value(tls::DEFAULT_TLS_ADDR)),
-        after_help = "Examples:\n  socklab serve tls                          # 127.0.0.1:7443; prints the certificate's path and fingerprint\n  socklab serve tls --cert-out /tmp/c.pem    # where the self-signed certificate goes\n  socklab serve tls --cert c.pem --key k.pem # your own certificate\n  SSLKEYLOGFILE=/tmp/keys socklab serve tls  # session secrets for Wireshark/tshark (demo only)\n  socklab serve tls --max-handshakes 32 --tls-handshake-timeout 3   # silent ClientHellos hold at most 32 places\nThen: socklab send tls://127.0.0.1:7443 hi --cacert /tmp/c.pem --wire\n  or: openssl s_client -connect 127.0.0.1:7443 -CAfile /tmp/c.pem"
+        after_help = "Examples:\n  socklab serve tls                          # 127.0.0.1:7443; prints the certificate's path and fingerprint\n  socklab serve tls --cert-out /tmp/c.pem    # where the self-signed certificate goes\n  socklab serve tls --cert c.pem --key k.pem # your own certificate\n  SSLKEYLOGFILE=/tmp/keys socklab serve tls  # session secrets for Wireshark/tshark (demo only)\n  socklab serve tls --max-handshakes 32 --tls-handshake-timeout 3   # silent ClientHellos hold 32 places at most\nThen: socklab send tls://127.0.0.1:7443 hi --cacert /tmp/c.pem --wire\n  or: openssl s_client -connect 127.0.0.1:7443 -CAfile /tmp/c.pem"
     )]
     Tls(crate::secure::TlsEcho),
     /// WebSocket echo and its page over TLS (wss:// and https://), default 127.0.0.1:8443
