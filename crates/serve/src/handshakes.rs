@@ -6,17 +6,17 @@
 //! bytes of a record header (a ClientHello that never comes), and open another
 //! as the handshake deadline closes the first. A thousand of those hold every
 //! place, and real clients are refused, although each one would need the
-//! server for a millisecond.
+//! server for only a round trip.
 //!
-//! The answer, as in nginx's and HAProxy's limits on connections still being
-//! set up: unfinished handshakes are counted apart ([`Handshakes`]), under a
-//! cap much smaller than the connection cap (`--max-handshakes`), with a short
-//! deadline (`--tls-handshake-timeout`). When a new connection arrives and the
-//! cap is full, the **oldest** unfinished one is closed to make room: a real
-//! client finishes within a round trip, so it is never the oldest for long,
-//! while a silent one soon is. A finished connection has left the table and is
-//! never evicted for it. The attacker now holds at most `--max-handshakes`
-//! places, and everyone else gets the rest.
+//! The answer: unfinished handshakes are counted apart ([`Handshakes`]), under
+//! a cap much smaller than the connection cap (`--max-handshakes`, by default
+//! an eighth of it), with a short deadline (`--tls-handshake-timeout`). When a
+//! new connection arrives and that cap is full, the **oldest** unfinished one
+//! is closed to make room: a real client finishes within a round trip, so it
+//! is never the oldest for long, while a silent one soon is. A finished
+//! connection has left the table and is never evicted for it. The attacker
+//! now holds at most `--max-handshakes` places, and everyone else gets the
+//! rest.
 //!
 //! How the eviction reaches a connection that another thread (v2) or another
 //! event loop (v3) owns: the table keeps a duplicate of each socket's file
@@ -37,10 +37,17 @@ use lifecycle::FourTuple;
 use lifecycle::narrate::plural;
 use log::warn;
 
-/// How many handshakes may be unfinished at once, by default. Far below the
-/// connection cap (1,024), so silent handshakes can never hold most places; far
-/// above what real clients need at once (each finishes within a round trip).
-pub const DEFAULT_MAX_HANDSHAKES: usize = 128;
+/// What share of the connection cap unfinished handshakes get by default: an
+/// eighth (128 of the default 1,024 places). Far below the connection cap, so
+/// silent handshakes never hold most places; far above what real clients
+/// need at once (each finishes within a round trip).
+pub const DEFAULT_SHARE: usize = 8;
+
+/// The default cap on unfinished handshakes for a server of `max_connections`:
+/// [`DEFAULT_SHARE`] of it, at least one.
+pub fn default_max_handshakes(max_connections: usize) -> usize {
+    (max_connections / DEFAULT_SHARE).max(1)
+}
 
 // ANCHOR: handshakes
 /// The server's unfinished handshakes, under their own cap and deadline.

@@ -30,6 +30,8 @@
 //!   cannot hold every place under the connection cap.
 //! - [`limits`]: the connection cap, idle and write-stall deadlines, the memory
 //!   budget, and their flags.
+//! - [`memory`]: the allocator told to give big buffers back when they are
+//!   freed, so RSS falls back after a burst (every model sets it as it starts).
 //! - [`running`]: a server on a thread of this process, bound to port 0, stopped
 //!   on drop — what `socklab tour`, `compare` and the tests start.
 //! - [`stats_file`]: `--stats-file`, the counters of every engine and budget in
@@ -39,6 +41,7 @@
 pub mod handshakes;
 pub mod layer;
 pub mod limits;
+pub mod memory;
 pub mod running;
 pub mod stats_file;
 pub mod v1_iterative;

@@ -26,6 +26,8 @@ pub fn serve<H>(listener: TcpListener, shutdown: Shutdown, handle: H) -> io::Res
 where
     H: Fn(Connection),
 {
+    // Freed big buffers go back to the kernel, not to a heap we keep (memory.rs).
+    crate::memory::give_back_big_buffers();
     // Register for the wake-up poke, then check the flag at the top of every turn:
     // a trigger() that came before this registration poked nobody, and is seen here.
     shutdown.wake_on(Proto::Tcp, listener.local_addr()?);

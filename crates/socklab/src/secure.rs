@@ -55,7 +55,7 @@ impl TlsEcho {
             Limits::from(self.echo.limits),
             engine,
             layer,
-            self.tls.handshakes(),
+            self.tls.handshakes(self.echo.limits.max_connections),
         )
     }
 }
@@ -74,7 +74,7 @@ impl WssEcho {
             self.ws.config(),
             engine,
             layer,
-            self.tls.handshakes(),
+            self.tls.handshakes(self.ws.limits.max_connections),
         )
     }
 }

@@ -42,13 +42,13 @@ enum Server {
     /// TLS echo: tcp echo with TLS under it (rustls), default 127.0.0.1:7443
     #[command(
         mut_arg("addr", |a| a.default_value(tls::DEFAULT_TLS_ADDR)),
-        after_help = "Examples:\n  socklab serve tls                          # 127.0.0.1:7443; prints the certificate's path and fingerprint\n  socklab serve tls --cert-out /tmp/c.pem    # where the self-signed certificate goes\n  socklab serve tls --cert c.pem --key k.pem # your own certificate\n  SSLKEYLOGFILE=/tmp/keys socklab serve tls  # session secrets for Wireshark/tshark (demo only)\nThen: socklab send tls://127.0.0.1:7443 hi --cacert /tmp/c.pem --wire\n  or: openssl s_client -connect 127.0.0.1:7443 -CAfile /tmp/c.pem"
+        after_help = "Examples:\n  socklab serve tls                          # 127.0.0.1:7443; prints the certificate's path and fingerprint\n  socklab serve tls --cert-out /tmp/c.pem    # where the self-signed certificate goes\n  socklab serve tls --cert c.pem --key k.pem # your own certificate\n  SSLKEYLOGFILE=/tmp/keys socklab serve tls  # session secrets for Wireshark/tshark (demo only)\n  socklab serve tls --max-handshakes 32 --tls-handshake-timeout 3   # silent ClientHellos hold 32 places at most\nThen: socklab send tls://127.0.0.1:7443 hi --cacert /tmp/c.pem --wire\n  or: openssl s_client -connect 127.0.0.1:7443 -CAfile /tmp/c.pem"
     )]
     Tls(crate::secure::TlsEcho),
     /// WebSocket echo and its page over TLS (wss:// and https://), default 127.0.0.1:8443
     #[command(
         mut_arg("addr", |a| a.default_value(tls::DEFAULT_WSS_ADDR)),
-        after_help = "Examples:\n  socklab serve wss                          # wss://127.0.0.1:8443/ and the page at https://127.0.0.1:8443/\n  socklab serve wss --cert-out /tmp/c.pem --model threads\n  SSLKEYLOGFILE=/tmp/keys socklab serve wss  # session secrets for Wireshark/tshark (demo only)\nThen: socklab send wss://127.0.0.1:8443/ hi --cacert /tmp/c.pem --wire\nTry: curl -i http://127.0.0.1:8443/   (plain HTTP on a TLS port: a readable 400)"
+        after_help = "Examples:\n  socklab serve wss                          # wss://127.0.0.1:8443/ and the page at https://127.0.0.1:8443/\n  socklab serve wss --cert-out /tmp/c.pem --model threads\n  SSLKEYLOGFILE=/tmp/keys socklab serve wss  # session secrets for Wireshark/tshark (demo only)\n  socklab serve wss --max-handshakes 32      # unfinished handshakes: at most 32, the oldest closed first\nThen: socklab send wss://127.0.0.1:8443/ hi --cacert /tmp/c.pem --wire\nTry: curl -i http://127.0.0.1:8443/   (plain HTTP on a TLS port: a readable 400)"
     )]
     Wss(crate::secure::WssEcho),
     /// HTTP push before WebSocket: polling, long polling, streaming, SSE and WebSocket, default 127.0.0.1:8090

@@ -53,10 +53,8 @@ impl SecureServers {
         let (mut tls_engine, mut wss_engine) =
             (Engine::new(default_loops())?, Engine::new(default_loops())?);
         let handshakes = || {
-            serve::Handshakes::new(
-                serve::handshakes::DEFAULT_MAX_HANDSHAKES,
-                tls::HANDSHAKE_TIMEOUT,
-            )
+            let max = serve::handshakes::default_max_handshakes(Limits::default().max_connections);
+            serve::Handshakes::new(max, tls::HANDSHAKE_TIMEOUT)
         };
         let (tls_handshakes, wss_handshakes) = (handshakes(), handshakes());
         let work = [tls_engine.work_clock(), wss_engine.work_clock()];

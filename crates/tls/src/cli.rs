@@ -8,7 +8,7 @@ use std::time::Duration;
 use log::info;
 use rustls::ServerConfig;
 
-use serve::handshakes::{DEFAULT_MAX_HANDSHAKES, Handshakes};
+use serve::handshakes::{Handshakes, default_max_handshakes};
 
 use crate::{HANDSHAKE_TIMEOUT, Identity};
 
@@ -27,9 +27,9 @@ pub struct TlsArgs {
     /// Seconds a client has, from accept, to finish the TLS handshake
     #[arg(long, value_name = "SECS", default_value_t = HANDSHAKE_TIMEOUT.as_secs())]
     pub tls_handshake_timeout: u64,
-    /// Most TLS handshakes unfinished at once, apart from --max-connections; when full, the oldest unfinished one is closed for the newcomer (finished connections never are)
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_HANDSHAKES)]
-    pub max_handshakes: usize,
+    /// Most TLS handshakes unfinished at once, apart from --max-connections; when full, the oldest unfinished one is closed for the newcomer (finished connections never are) [default: an eighth of --max-connections]
+    #[arg(long, value_name = "N")]
+    pub max_handshakes: Option<usize>,
 }
 
 impl TlsArgs {
@@ -38,9 +38,13 @@ impl TlsArgs {
         Duration::from_secs(self.tls_handshake_timeout)
     }
 
-    /// The unfinished handshakes' cap and deadline, for one server.
-    pub fn handshakes(&self) -> Handshakes {
-        Handshakes::new(self.max_handshakes, self.handshake_timeout())
+    /// The unfinished handshakes' cap and deadline, for one server of
+    /// `max_connections` places.
+    pub fn handshakes(&self, max_connections: usize) -> Handshakes {
+        let max = self
+            .max_handshakes
+            .unwrap_or_else(|| default_max_handshakes(max_connections));
+        Handshakes::new(max, self.handshake_timeout())
     }
 
     /// Makes or reads the certificate, says where it is and its fingerprint,

@@ -130,6 +130,8 @@ impl Engine {
         S: Session,
         F: FnMut(TcpStream, FourTuple) -> S + Clone + Send + 'static,
     {
+        // Freed big buffers go back to the kernel, not to a heap we keep (memory.rs).
+        crate::memory::give_back_big_buffers();
         // Shutdown::trigger connects to the listener: that connection wakes loop 0.
         shutdown.wake_on(Proto::Tcp, listener.local_addr()?);
         // O_NONBLOCK: accept() now returns WouldBlock instead of waiting.
