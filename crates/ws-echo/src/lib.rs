@@ -36,7 +36,7 @@
 //! the bridge; this crate keeps what is echo:
 //!
 //! - [`Echo`]: the handler — each data message goes back as it came.
-//! - [`serve`], [`serve_layered`]: the echo on any `--model` (the machine driven
+//! - [`serve()`], [`serve_layered`]: the echo on any `--model` (the machine driven
 //!   by `websocket::blocking` or as a `websocket::session` of the event loop),
 //!   with or without TLS under it.
 //! - [`cli`]: the flags of `socklab serve ws` and the `ws-echo` binary.

@@ -163,7 +163,7 @@ impl<H: Handler> Machine<H> {
     }
 
     /// The program ends the WebSocket: a Close frame with `code` and `reason`
-    /// (cut to [`close::MAX_REASON`] bytes) goes out last; nothing more is read.
+    /// (cut to [`crate::close::MAX_REASON`] bytes) goes out last; nothing more is read.
     pub fn close(&mut self, code: CloseCode, reason: &str) {
         self.close_with(code, reason);
     }
