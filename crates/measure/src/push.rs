@@ -200,18 +200,27 @@ pub fn compare_push(addr: SocketAddr, rate: f64, secs: f64) -> io::Result<PushCo
     })
 }
 
-/// The newest event id, by one short poll on its own connection.
+/// The newest event id, by short polls on one connection of its own: an answer
+/// is capped (the server says `X-More-Since`), so it polls on from the newest id
+/// it got until an answer comes back empty.
 fn last_published(addr: SocketAddr) -> io::Result<u64> {
     let log = TapLog::new();
     let mut c = Http::connect(addr, &log)?;
-    let (_, body) = c.get("/poll?since=0", None)?;
-    let events: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap_or_default();
-    Ok(events
-        .iter()
-        .filter_map(|e| e["id"].as_u64())
-        .max()
-        .unwrap_or(0))
+    let mut newest = 0;
+    // Bounded: each answer moves the cursor forward, and the hub keeps a window.
+    for _ in 0..MAX_CATCH_UP_POLLS {
+        let (_, body) = c.get(&format!("/poll?since={newest}"), None)?;
+        let events: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap_or_default();
+        match events.iter().filter_map(|e| e["id"].as_u64()).max() {
+            Some(id) if id > newest => newest = id,
+            _ => break,
+        }
+    }
+    Ok(newest)
 }
+
+/// How many short polls [`last_published`] makes at most to reach the newest id.
+const MAX_CATCH_UP_POLLS: usize = 64;
 
 fn report(t: Technique, log: &TapLog, seen: &Seen, first: u64, last: u64) -> TechniqueReport {
     let window = first + 1..=last;

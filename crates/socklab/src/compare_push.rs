@@ -40,6 +40,12 @@ pub fn run(rates: &[f64], secs: f64, json: bool) -> anyhow::Result<()> {
                 Default::default(),
             )
         })?;
+        // The clients run for the whole window before anything can be printed:
+        // say so, on stderr (stdout stays the table or the JSON).
+        eprintln!(
+            "measuring push at {rate} events/s for {secs} s: five techniques at once, each reconnecting at {:.1} s ...",
+            secs / 2.0
+        );
         let comparison = compare_push(server.addr(), rate, secs)?;
         if !json {
             out!("{}", render(&comparison));
