@@ -152,7 +152,10 @@ echo "wrote $out/push-compare.txt, $out/push-capture-*.txt"
 # Two namespaces, 10 % loss and 20 ms delay each way; SKIP is written as is where
 # namespaces are not permitted.
 scripts/lossy-link.sh >"$out/lossy-link.txt"
-echo "wrote $out/lossy-link.txt"
+# The same lesson without root, run as the unprivileged user nobody: loopback in a
+# user+network namespace, nftables dropping 10 % of packets each way.
+scripts/lossy-link.sh --rootless --as nobody >"$out/lossy-link-rootless.txt"
+echo "wrote $out/lossy-link.txt, $out/lossy-link-rootless.txt"
 
 # --- docs/chat.md: fan-out to 1,000 members and the relay, measured ---------------
 # A smaller run than bench.sh's (whose fan-out table goes up to 10,000 members
