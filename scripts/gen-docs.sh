@@ -70,6 +70,11 @@ echo "wrote $out/lifecycle-server.log, $out/lifecycle-client.txt"
 # --- docs/websocket.md: the handshake, frames and close, on the wire ---------
 scripts/gen-websocket-docs.sh
 
+# --- lessons 8, 16, 22, 23: one port, the Origin, the layers, full duplex --------
+# Their own servers on free ports, two captures (root); each claim is checked
+# (ok … lines) and the files land in docs/generated/lesson-*.txt.
+scripts/gen-lesson-docs.sh
+
 # --- docs/socketio.md: plain WebSocket clients and a socket.io client ---------
 # scripts/socketio.sh starts a real socket.io server (npm socket.io) and writes
 # what four clients saw, each file opening with its command; scripts/interop.sh
