@@ -82,6 +82,11 @@ if ! $quick; then
   ok=$(grep -c '^ok ' target/capture-push-output.txt || true)
   passed=$((passed + ok))
 
+  step "lessons 8, 16, 22, 23: one port, the Origin policy, a frame's layers, full duplex (captured, asserted)"
+  scripts/gen-lesson-docs.sh --out target/lesson-docs | tee target/lesson-docs-output.txt
+  ok=$(grep -c '^ok ' target/lesson-docs-output.txt || true)
+  passed=$((passed + ok))
+
   step "lossy link: UDP loses, TCP retransmits (network namespaces; SKIP where not permitted)"
   scripts/lossy-link.sh | tee target/lossy-output.txt
   ok=$(grep -c '^ok ' target/lossy-output.txt || true)
