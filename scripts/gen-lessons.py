@@ -58,9 +58,15 @@ def link_prefix(md, prefix):
 
 
 def outputs(lsn):
-    """The generated files a lesson quotes: `output` is one path or a list of them."""
+    """The generated files a lesson quotes: `output` is one path or a list of them,
+    each optionally FILE:ANCHOR (one region of the file, as mdBook includes it)."""
     out = lsn.get("output", [])
     return [out] if isinstance(out, str) else out
+
+
+def output_file(output):
+    """The file of an output, without its :ANCHOR."""
+    return output.split(":", 1)[0]
 
 
 def bullet(label, field, lang):
@@ -91,7 +97,7 @@ def lessons_page(data, lang, prefix):
         if outputs(lsn):
             # The files are under docs/ (prefixed here: link_prefix fixes .md links
             # only); the handout is the one in the same language, beside this page.
-            files = ", ".join("[`%s`](%s%s)" % (o, prefix, o) for o in outputs(lsn))
+            files = ", ".join("[`%s`](%s%s)" % (o, prefix, output_file(o)) for o in outputs(lsn))
             out.append("- **%s:** %s ([%s](%s#handout-%d))"
                        % (page["output_files"], files, page["output_where"], HANDOUT_LINK, lsn["n"]))
         out.append("")
@@ -152,8 +158,11 @@ def problems(data):
                 if not str(field.get(lang, "")).strip():
                     bad.append("%s: '%s' has no %s text" % (where, name, {"en": "English", "ko": "Korean"}[lang]))
         for o in outputs(lsn):
-            if not (DOCS / o).is_file():
-                bad.append("%s: output file docs/%s does not exist" % (where, o))
+            path = DOCS / output_file(o)
+            if not path.is_file():
+                bad.append("%s: output file docs/%s does not exist" % (where, output_file(o)))
+            elif ":" in o and "ANCHOR: %s" % o.split(":", 1)[1] not in path.read_text():
+                bad.append("%s: output docs/%s has no 'ANCHOR: %s'" % (where, output_file(o), o.split(":", 1)[1]))
     return bad
 
 
