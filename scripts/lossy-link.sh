@@ -19,6 +19,7 @@
 #                 need netem or the TUN wire, and both need root here.
 #   --as USER     (as root, with --rootless) run the rootless mode as USER, from a
 #                 world-readable copy of what it needs: proves it needs no root
+# Env: SOCKLAB=PATH uses that socklab binary instead of building target/release/socklab.
 #
 # Makes two network namespaces (server 10.77.0.1, client 10.77.0.2 — addresses that
 # exist only inside them), joins them with the lossy link, runs `socklab serve udp` and
@@ -41,13 +42,14 @@ reorder=25
 wire=auto
 rootless=false
 as_user=""
+holds="" # --delay or --reorder, when given: both need root
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage "$0"; exit 0 ;;
     --loss) loss=${2:?}; shift ;;
-    --delay) delay=${2:?}; shift ;;
+    --delay) delay=${2:?}; holds=--delay; shift ;;
     --count) count=${2:?}; shift ;;
-    --reorder) reorder=${2:?}; shift ;;
+    --reorder) reorder=${2:?}; holds=--reorder; shift ;;
     --wire) wire=${2:?}; shift ;;
     --rootless) rootless=true ;;
     --as) as_user=${2:?}; shift ;;
@@ -77,6 +79,11 @@ skip() { echo "SKIP lossy-link: $*"; exit 0; }
 [ "$(id -u)" -eq 0 ] || rootless=true
 if $rootless; then
   [[ $loss =~ ^[0-9]{1,2}$ ]] || { echo "lossy-link.sh --rootless: --loss takes a whole percent, 0-99" >&2; exit 2; }
+  if [ -n "$holds" ]; then
+    echo "lossy-link.sh: $holds needs root (netem or the TUN wire hold packets back; without root" >&2
+    echo "  only an nftables rule that drops them is possible): run it as root, or drop $holds" >&2
+    exit 2
+  fi
   [ "$(id -u)" -eq 0 ] && apt_install nftables
   [ -z "$as_user" ] && exec scripts/lossy/rootless.sh "$loss" "$count"
   [ "$(id -u)" -eq 0 ] || { echo "lossy-link.sh: --as USER needs root" >&2; exit 2; }
@@ -92,7 +99,7 @@ if $rootless; then
   cp "${SOCKLAB:-$(socklab_bin)}" "$stage/socklab"
   chmod -R a+rX "$stage"
   status=0
-  (cd "$stage" && runuser -u "$as_user" -- env SOCKLAB="$stage/socklab" \
+  (cd "$stage" && runuser -u "$as_user" -- env -u TMPDIR SOCKLAB="$stage/socklab" \
     scripts/lossy/rootless.sh "$loss" "$count") || status=$?
   exit "$status"
 fi
@@ -187,7 +194,7 @@ else
 fi
 
 # --- the servers, in the server namespace ------------------------------------------
-bin=$(socklab_bin)
+bin=${SOCKLAB:-$(socklab_bin)}
 for t in udp tcp; do
   RUST_LOG=warn ip netns exec "$SRV" "$bin" serve "$t" --addr "$SERVER_IP:$PORT" \
     2>"$work/$t-server.log" &
