@@ -183,6 +183,8 @@ check "lossy-link --rootless: tcp echoed all $count messages" "$count" "$(get tc
 check "lossy-link --rootless: tcp echoes intact and in order" yes "$(get tcp in_order)"
 check "lossy-link --rootless: udp echoed + lost = $count" "$count" "$(($(get udp received) + $(get udp lost)))"
 check "lossy-link --rootless: tcp lost no message though packets were dropped" 0 "$(get tcp lost)"
-check "lossy-link --rootless: udp lost no more messages than packets dropped" yes \
-  "$([ "$(get udp lost)" -le "$udp_dropped" ] && echo yes || echo no)"
+# (A message counted lost whose echo came after its deadline, on a loaded machine,
+# is not a dropped packet: it is counted as late.)
+check "lossy-link --rootless: udp lost no more messages than packets dropped (+ late echoes)" yes \
+  "$([ "$(get udp lost)" -le $((udp_dropped + $(get udp late))) ] && echo yes || echo no)"
 [ "$failures" -eq 0 ]
