@@ -70,6 +70,11 @@ echo "wrote $out/lifecycle-server.log, $out/lifecycle-client.txt"
 # --- docs/websocket.md: the handshake, frames and close, on the wire ---------
 scripts/gen-websocket-docs.sh
 
+# --- lessons 8, 16, 22, 23: one port, the Origin, the layers, full duplex --------
+# Their own servers on free ports, two captures (root); each claim is checked
+# (ok … lines) and the files land in docs/generated/lesson-*.txt.
+scripts/gen-lesson-docs.sh
+
 # --- docs/socketio.md: plain WebSocket clients and a socket.io client ---------
 # scripts/socketio.sh starts a real socket.io server (npm socket.io) and writes
 # what four clients saw, each file opening with its command; scripts/interop.sh
@@ -152,7 +157,10 @@ echo "wrote $out/push-compare.txt, $out/push-capture-*.txt"
 # Two namespaces, 10 % loss and 20 ms delay each way; SKIP is written as is where
 # namespaces are not permitted.
 scripts/lossy-link.sh >"$out/lossy-link.txt"
-echo "wrote $out/lossy-link.txt"
+# The same lesson without root, run as the unprivileged user nobody: loopback in a
+# user+network namespace, nftables dropping 10 % of packets each way.
+scripts/lossy-link.sh --rootless --as nobody >"$out/lossy-link-rootless.txt"
+echo "wrote $out/lossy-link.txt, $out/lossy-link-rootless.txt"
 
 # --- docs/chat.md: fan-out to 1,000 members and the relay, measured ---------------
 # A smaller run than bench.sh's (whose fan-out table goes up to 10,000 members

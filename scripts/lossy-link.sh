@@ -2,6 +2,7 @@
 # scripts/lossy-link.sh — the same 100 messages over UDP and TCP across a lossy, slow link.
 #
 # Usage: scripts/lossy-link.sh [--loss PCT] [--delay MS] [--count N] [--reorder PCT] [--wire auto|netem|tun]
+#        scripts/lossy-link.sh --rootless [--loss PCT] [--count N] [--as USER]
 #   --loss PCT    packets dropped on each direction of the link (default 10)
 #   --delay MS    one-way delay added to every packet (default 20)
 #   --count N     messages per transport (default 100)
@@ -11,6 +12,14 @@
 #   --wire KIND   netem: a veth pair with `tc netem`; tun: a user-space wire over two
 #                 TUN devices (scripts/lossy/wire.py), for kernels built without netem;
 #                 auto (default): netem if the kernel has it, else tun
+#   --rootless    no root needed (the default when not run as root): loopback inside
+#                 a user+network namespace an ordinary user may create, with an
+#                 nftables rule dropping PCT % of packets (scripts/lossy/rootless.sh).
+#                 Loss only: dropping is a firewall's job, but delay and reordering
+#                 need netem or the TUN wire, and both need root here.
+#   --as USER     (as root, with --rootless) run the rootless mode as USER, from a
+#                 world-readable copy of what it needs: proves it needs no root
+# Env: SOCKLAB=PATH uses that socklab binary instead of building target/release/socklab.
 #
 # Makes two network namespaces (server 10.77.0.1, client 10.77.0.2 — addresses that
 # exist only inside them), joins them with the lossy link, runs `socklab serve udp` and
@@ -19,7 +28,8 @@
 # /proc/net/snmp inside each namespace) and the round-trip time each paid (lesson 2).
 # Then the link starts reordering too, and one burst of N datagrams sent at once
 # shows UDP delivering them out of order (TCP would put its bytes back in order).
-# Needs root; where namespaces are not permitted it prints SKIP and exits 0. The
+# As root by default; without root, --rootless (see above). Where namespaces are
+# not permitted it prints SKIP, with the reason and what to run, and exits 0. The
 # namespaces are deleted on every exit, failure included; each message has a deadline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,14 +40,19 @@ delay=20
 count=100
 reorder=25
 wire=auto
+rootless=false
+as_user=""
+holds="" # --delay or --reorder, when given: both need root
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage "$0"; exit 0 ;;
     --loss) loss=${2:?}; shift ;;
-    --delay) delay=${2:?}; shift ;;
+    --delay) delay=${2:?}; holds=--delay; shift ;;
     --count) count=${2:?}; shift ;;
-    --reorder) reorder=${2:?}; shift ;;
+    --reorder) reorder=${2:?}; holds=--reorder; shift ;;
     --wire) wire=${2:?}; shift ;;
+    --rootless) rootless=true ;;
+    --as) as_user=${2:?}; shift ;;
     *) echo "lossy-link.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -61,7 +76,33 @@ RUN_LIMIT=120
 
 skip() { echo "SKIP lossy-link: $*"; exit 0; }
 
-[ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces (run it as root)"
+[ "$(id -u)" -eq 0 ] || rootless=true
+if $rootless; then
+  [[ $loss =~ ^[0-9]{1,2}$ ]] || { echo "lossy-link.sh --rootless: --loss takes a whole percent, 0-99" >&2; exit 2; }
+  if [ -n "$holds" ]; then
+    echo "lossy-link.sh: $holds needs root (netem or the TUN wire hold packets back; without root" >&2
+    echo "  only an nftables rule that drops them is possible): run it as root, or drop $holds" >&2
+    exit 2
+  fi
+  [ "$(id -u)" -eq 0 ] && apt_install nftables
+  [ -z "$as_user" ] && exec scripts/lossy/rootless.sh "$loss" "$count"
+  [ "$(id -u)" -eq 0 ] || { echo "lossy-link.sh: --as USER needs root" >&2; exit 2; }
+  id "$as_user" >/dev/null 2>&1 || skip "no user '$as_user' (useradd -m $as_user)"
+  apt_install nftables
+  # USER may not read this checkout (root's home is closed to others): copy what
+  # the rootless mode runs into a directory anyone may read, and run it from there.
+  stage=$(mktemp -d)
+  trap 'rm -rf "$stage"' EXIT
+  mkdir -p "$stage/scripts/lossy"
+  cp scripts/lib.sh "$stage/scripts/"
+  cp scripts/lossy/rootless.sh scripts/lossy/client.py "$stage/scripts/lossy/"
+  cp "${SOCKLAB:-$(socklab_bin)}" "$stage/socklab"
+  chmod -R a+rX "$stage"
+  status=0
+  (cd "$stage" && runuser -u "$as_user" -- env -u TMPDIR SOCKLAB="$stage/socklab" \
+    scripts/lossy/rootless.sh "$loss" "$count") || status=$?
+  exit "$status"
+fi
 apt_install iproute2 python3
 
 work=$(mktemp -d)
@@ -86,7 +127,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$SRV" 2>"$work/err" || skip "network namespaces are not permitted here: $(cat "$work/err")"
+ip netns add "$SRV" 2>"$work/err" ||
+  skip "network namespaces are not permitted here: $(cat "$work/err"); try --rootless"
 ip netns add "$CLI"
 for ns in "$SRV" "$CLI"; do
   ip -n "$ns" link set lo up
@@ -152,7 +194,7 @@ else
 fi
 
 # --- the servers, in the server namespace ------------------------------------------
-bin=$(socklab_bin)
+bin=${SOCKLAB:-$(socklab_bin)}
 for t in udp tcp; do
   RUST_LOG=warn ip netns exec "$SRV" "$bin" serve "$t" --addr "$SERVER_IP:$PORT" \
     2>"$work/$t-server.log" &

@@ -4,7 +4,7 @@
 # Usage: scripts/test.sh [--quick]
 #   --quick   format, lint, the Rust tests and the book only (skip the third-party
 #             interop runs, the hostile matrix, Autobahn, the bench smoke run, captures
-#             and the lossy link)
+#             and the lossy link, as root and without)
 #
 # Idempotent: whatever a step needs (mdBook in .tools/mdbook, redis-server, ncat, Python and Node
 # clients, Chromium, Autobahn|Testsuite) is installed by that step's own script
@@ -82,9 +82,19 @@ if ! $quick; then
   ok=$(grep -c '^ok ' target/capture-push-output.txt || true)
   passed=$((passed + ok))
 
+  step "lessons 8, 16, 22, 23: one port, the Origin policy, a frame's layers, full duplex (captured, asserted)"
+  scripts/gen-lesson-docs.sh --out target/lesson-docs | tee target/lesson-docs-output.txt
+  ok=$(grep -c '^ok ' target/lesson-docs-output.txt || true)
+  passed=$((passed + ok))
+
   step "lossy link: UDP loses, TCP retransmits (network namespaces; SKIP where not permitted)"
   scripts/lossy-link.sh | tee target/lossy-output.txt
   ok=$(grep -c '^ok ' target/lossy-output.txt || true)
+  passed=$((passed + ok))
+
+  step "lossy link without root: the same lesson as an unprivileged user (nobody; SKIP where user namespaces are refused)"
+  scripts/lossy-link.sh --rootless --as nobody --count 50 | tee target/lossy-rootless-output.txt
+  ok=$(grep -c '^ok ' target/lossy-rootless-output.txt || true)
   passed=$((passed + ok))
 fi
 

@@ -5,6 +5,8 @@ Used by scripts/lossy-link.sh inside the client namespace:
   client.py udp 10.77.0.1 7007 100 0.5
   client.py tcp 10.77.0.1 7007 100 10
   client.py udp-burst 10.77.0.1 7007 100 1
+  client.py udp 127.0.0.1 7007 100 0.5 3    (an optional 6th argument: decimals of
+                                             the times in ms; 1 unless given)
 
 udp: each message is one datagram; if its echo has not come back within TIMEOUT
 seconds the message counts as lost (nothing in UDP will send it again). An echo
@@ -120,6 +122,8 @@ def run_udp_burst(host, port, count, timeout):
 def main():
     proto, host, port, count, timeout = sys.argv[1:6]
     port, count, timeout = int(port), int(count), float(timeout)
+    # Loopback's round trips are tens of microseconds: 0.1 ms would print them as 0.
+    dec = int(sys.argv[6]) if len(sys.argv) > 6 else 1
     started = time.monotonic()
     if proto == "udp-burst":
         received, out_of_order = run_udp_burst(host, port, count, timeout)
@@ -136,10 +140,10 @@ def main():
     print(f"received={len(rtts)}")
     print(f"lost={lost}")
     print(f"late={late}")
-    print(f"connect_ms={connect_ms:.1f}")
+    print(f"connect_ms={connect_ms:.{dec}f}")
     for q in (50, 90, 99):
-        print(f"rtt_p{q}_ms={percentile(rtts, q):.1f}")
-    print(f"rtt_max_ms={(rtts[-1] if rtts else 0):.1f}")
+        print(f"rtt_p{q}_ms={percentile(rtts, q):.{dec}f}")
+    print(f"rtt_max_ms={(rtts[-1] if rtts else 0):.{dec}f}")
     print(f"total_s={time.monotonic() - started:.2f}")
     print(f"in_order={'yes' if in_order else 'no'}")
 

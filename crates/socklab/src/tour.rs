@@ -351,6 +351,10 @@ impl Tour {
                 "scripts/capture.sh".to_string(),
                 "as root: the same conversations in a packet capture",
             ),
+            (
+                "scripts/lossy-link.sh --rootless".to_string(),
+                "lesson 2 off loopback's perfect link: UDP loses, TCP retransmits (no root needed)",
+            ),
         ];
         let width = next.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
         for (command, what) in &next {
