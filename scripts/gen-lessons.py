@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 EXERCISES = ROOT / "exercises" / "exercises.toml"
 # The texts of an exercise a reader reads, in English and in [exercise.ko].
-EXERCISE_FIELDS = ("title", "goal", "task", "hint")
+EXERCISE_FIELDS = ("title", "goal", "task", "hints")
 LANGS = ("en", "ko")
 # The fields a lesson may have, in the order the index prints them.
 TEXT_FIELDS = ("title", "belief", "correction", "run", "see", "also", "coming", "chapter", "question")
@@ -155,8 +155,14 @@ def exercise_problems():
         where = "exercise %s" % e.get("id", "?")
         ko = e.get("ko", {})
         for f in EXERCISE_FIELDS:
-            if not str(ko.get(f, "")).strip():
+            value = ko.get(f, "")
+            # hints is a list: every staged hint needs its Korean text.
+            texts = value if isinstance(value, list) else [value]
+            if not texts or not all(str(t).strip() for t in texts):
                 bad.append("%s: [exercise.ko] '%s' has no Korean text" % (where, f))
+        if len(ko.get("hints", [])) != len(e.get("hints", [])):
+            bad.append("%s: %d English hints but %d Korean ones"
+                       % (where, len(e.get("hints", [])), len(ko.get("hints", []))))
         for lang, title in (("en", e.get("title", "")), ("ko", ko.get("title", ""))):
             heading = "## %s. %s\n" % (e.get("id"), title)
             if title and pages[lang] is not None and heading not in pages[lang]:

@@ -1,5 +1,5 @@
-//! `socklab exercise list | show N | check N [--path DIR]`: the classroom
-//! exercises. The texts come from exercises/exercises.toml and the checks from
+//! `socklab exercise list | show N | hint N [K] | check N [--path DIR]`: the
+//! classroom exercises, in English or (`--lang ko`) Korean. The texts come from exercises/exercises.toml and the checks from
 //! the exercises-check crate; this file only prints.
 //!
 //! Try: `socklab exercise show 1`, edit exercises/01-threads/src/main.rs, then
@@ -14,7 +14,7 @@ use exercises_check::{Exercise, Lang, catalog, exercise};
 /// Flags of `socklab exercise`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab exercise list\n  socklab exercise show 1\n  socklab exercise check 1                                       # your copy: exercises/01-threads\n  socklab exercise check 1 --path exercises/solutions/01-threads # a solution\n\nExit status of check: 0 passed, 1 something is wrong (each finding says what), 2 the check could not run."
+    after_help = "Examples:\n  socklab exercise list --lang ko\n  socklab exercise show 1\n  socklab exercise hint 1          # the first hint; `hint 1 2` the next, one step closer\n  socklab exercise check 1                                       # your copy: exercises/01-threads\n  socklab exercise check 1 --path exercises/solutions/01-threads # a solution\n\nExit status of check: 0 passed, 1 something is wrong (each finding says what), 2 the check could not run."
 )]
 pub struct ExerciseCmd {
     #[command(subcommand)]
@@ -24,12 +24,27 @@ pub struct ExerciseCmd {
 #[derive(Subcommand)]
 enum Action {
     /// Every exercise: number, title, lessons
-    List,
-    /// One exercise: goal, what to read, the task, a hint
+    List {
+        /// The language of the titles
+        #[arg(long, value_enum, default_value = "en")]
+        lang: LangArg,
+    },
+    /// One exercise: goal, what to read, the task, how to get a hint
     Show {
         /// The exercise's number
         id: u32,
         /// The language of the texts
+        #[arg(long, value_enum, default_value = "en")]
+        lang: LangArg,
+    },
+    /// Hint K of exercise N: each one step closer than the one before, none the solution
+    Hint {
+        /// The exercise's number
+        id: u32,
+        /// Which hint (1 is the furthest from the answer) [default: 1]
+        #[arg(default_value_t = 1)]
+        k: usize,
+        /// The language of the hint
         #[arg(long, value_enum, default_value = "en")]
         lang: LangArg,
     },
@@ -40,6 +55,13 @@ enum Action {
         /// Your crate (or the directory of your answer.txt) [default: exercises/SLUG in this checkout]
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
+        /// The language of the findings
+        #[arg(long, value_enum, default_value = "en")]
+        lang: LangArg,
+        /// For a teacher: also print the expected values (a wrong finding
+        /// never does, so a student reads where to look, not the answer)
+        #[arg(long)]
+        reveal: bool,
     },
     /// The book's exercise page, as Markdown (scripts/gen-docs.sh)
     #[command(hide = true)]
@@ -79,6 +101,15 @@ struct Labels {
     read: &'static str,
     task: &'static str,
     hint: &'static str,
+    /// After the first hint: how to get the next one.
+    more_hints: &'static str,
+    /// `hint N K`: "hint K of N".
+    of: &'static str,
+    /// `list`'s last line: show and check.
+    list_end: &'static str,
+    /// `check`'s verdicts.
+    pass: &'static str,
+    not_yet: &'static str,
     start: &'static str,
     /// `show`'s last line.
     check: &'static str,
@@ -97,6 +128,11 @@ const EN: Labels = Labels {
     read: "Read",
     task: "Task",
     hint: "Hint",
+    more_hints: "more hints, each one step closer",
+    of: "of",
+    list_end: "`{me} exercise show N` for the task, `{me} exercise hint N` for a hint, `{me} exercise check N` to check your work.",
+    pass: "PASS exercise",
+    not_yet: "NOT YET exercise {id}: {n} to fix (each `wrong` line says where to look; a hint: {me} exercise hint {id})",
     start: "Start from",
     check: "Check:     ",
     check_md: "**check** with",
@@ -112,6 +148,11 @@ const KO: Labels = Labels {
     read: "읽을 곳(영어)",
     task: "과제",
     hint: "힌트",
+    more_hints: "다음 힌트(한 단계씩 더 가까워집니다)",
+    of: "/",
+    list_end: "과제는 `{me} exercise show N --lang ko`, 힌트는 `{me} exercise hint N --lang ko`, 채점은 `{me} exercise check N --lang ko`.",
+    pass: "통과: 연습 문제",
+    not_yet: "아직: 연습 문제 {id}, 고칠 곳 {n}개 (`wrong` 줄마다 어디를 보면 되는지 적혀 있습니다. 힌트: {me} exercise hint {id} --lang ko)",
     start: "시작 파일",
     check: "채점:",
     check_md: "**채점:**",
@@ -130,12 +171,21 @@ impl ExerciseCmd {
     /// Runs the action.
     pub fn run(self) -> anyhow::Result<()> {
         match self.action {
-            Action::List => list(),
+            Action::List { lang } => list(lang.into()),
             Action::Show { id, lang } => {
                 outln!("{}", show(find(id)?, lang.into()));
                 Ok(())
             }
-            Action::Check { id, path } => check(find(id)?, path),
+            Action::Hint { id, k, lang } => {
+                outln!("{}", hint(find(id)?, k, lang.into())?);
+                Ok(())
+            }
+            Action::Check {
+                id,
+                path,
+                lang,
+                reveal,
+            } => check(find(id)?, path, lang.into(), reveal),
             Action::Markdown { lang } => {
                 out!("{}", markdown(lang.into()));
                 Ok(())
@@ -167,15 +217,59 @@ fn lessons_word(l: &Labels, e: &Exercise) -> &'static str {
     }
 }
 
-fn list() -> anyhow::Result<()> {
+fn list(lang: Lang) -> anyhow::Result<()> {
+    let l = labels(lang);
     for e in catalog() {
-        let word = lessons_word(&EN, e).to_lowercase();
-        outln!("{:>2}  {:<48} {word} {}", e.id, e.title, lessons(e));
+        let word = lessons_word(l, e).to_lowercase();
+        let title = e.texts(lang).title;
+        // Pad by columns, not bytes: a Hangul syllable takes two columns in a
+        // terminal, so Korean titles line up too.
+        let columns: usize = title
+            .chars()
+            .map(|c| {
+                if ('\u{1100}'..='\u{D7A3}').contains(&c) {
+                    2
+                } else {
+                    1
+                }
+            })
+            .sum();
+        let pad = 48usize.saturating_sub(columns);
+        outln!(
+            "{:>2}  {title}{} {word} {}",
+            e.id,
+            " ".repeat(pad),
+            lessons(e)
+        );
     }
     // The name that runs this binary from here (see invoked.rs).
     let me = crate::invoked::command_name();
-    outln!("\n`{me} exercise show N` for the task, `{me} exercise check N` to check your work.");
+    outln!("\n{}", l.list_end.replace("{me}", &me));
     Ok(())
+}
+
+/// Hint `k` (from 1) of exercise `e`, with how to get the next one.
+fn hint(e: &Exercise, k: usize, lang: Lang) -> anyhow::Result<String> {
+    let (l, hints) = (labels(lang), e.texts(lang).hints);
+    let text = k.checked_sub(1).and_then(|i| hints.get(i)).ok_or_else(|| {
+        anyhow::anyhow!(
+            "exercise {} has hints 1 to {}: `socklab exercise hint {} K`",
+            e.id,
+            hints.len(),
+            e.id
+        )
+    })?;
+    let mut out = format!("{} {k} {} {}: {text}", l.hint, l.of, hints.len());
+    if k < hints.len() {
+        let lang_flag = if lang == Lang::Ko { " --lang ko" } else { "" };
+        out.push_str(&format!(
+            "\n\n{}: socklab exercise hint {} {}{lang_flag}",
+            l.more_hints,
+            e.id,
+            k + 1
+        ));
+    }
+    Ok(out)
 }
 
 /// The student's view of one exercise.
@@ -199,14 +293,25 @@ fn show(e: &Exercise, lang: Lang) -> String {
         l.task,
         t.task,
         l.hint,
-        t.hint,
+        first_hint(l, e, t.hints, lang),
         l.start,
         l.check,
         e.id
     )
 }
 
-fn check(e: &Exercise, path: Option<PathBuf>) -> anyhow::Result<()> {
+/// The first staged hint, and the command for the rest.
+fn first_hint(l: &Labels, e: &Exercise, hints: &[String], lang: Lang) -> String {
+    let first = hints.first().map_or("", String::as_str);
+    let lang_flag = if lang == Lang::Ko { " --lang ko" } else { "" };
+    format!(
+        "{first} ({}: `socklab exercise hint {} 2{lang_flag}`)",
+        l.more_hints, e.id
+    )
+}
+
+fn check(e: &Exercise, path: Option<PathBuf>, lang: Lang, reveal: bool) -> anyhow::Result<()> {
+    let l = labels(lang);
     let dir = match path {
         Some(dir) => dir,
         None => {
@@ -223,7 +328,7 @@ fn check(e: &Exercise, path: Option<PathBuf>) -> anyhow::Result<()> {
     outln!(
         "exercise {}: {} — checking {}",
         e.id,
-        e.title,
+        e.texts(lang).title,
         dir.display()
     );
     let report = match exercises_check::check(e.id, &dir) {
@@ -233,16 +338,18 @@ fn check(e: &Exercise, path: Option<PathBuf>) -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    out!("{report}");
+    out!("{}", report.render(lang, reveal));
     if report.passed() {
-        outln!("PASS exercise {}", e.id);
+        outln!("{} {}", l.pass, e.id);
         Ok(())
     } else {
+        let me = crate::invoked::command_name();
         outln!(
-            "NOT YET exercise {}: {} to fix (hint: socklab exercise show {})",
-            e.id,
-            report.wrong_count(),
-            e.id
+            "{}",
+            l.not_yet
+                .replace("{id}", &e.id.to_string())
+                .replace("{n}", &report.wrong_count().to_string())
+                .replace("{me}", &me)
         );
         std::process::exit(1);
     }
@@ -278,7 +385,7 @@ fn markdown(lang: Lang) -> String {
             l.task,
             t.task,
             l.hint,
-            t.hint,
+            first_hint(l, e, t.hints, lang),
             l.start,
             l.check_md,
             e.id

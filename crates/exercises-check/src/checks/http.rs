@@ -70,15 +70,31 @@ pub fn raw_websocket(exe: &Path) -> anyhow::Result<Report> {
         match request.header(name) {
             None => {
                 headers_ok = false;
-                report.wrong(format!(
-                    "your Upgrade request has no {name} header (it needs `{name}: {token}`); the server answered `{status}`"
-                ));
+                report.reveal(format!("{name}: {token}"));
+                report.wrong_ko(
+                    format!(
+                        "your Upgrade request has no {name} header, and the server answered `{status}`: \
+                         RFC 6455 section 4.1 lists the headers a client must send, and their values"
+                    ),
+                    format!(
+                        "Upgrade 요청에 {name} 헤더가 없어서 서버가 `{status}`로 답했습니다. 클라이언트가 보내야 하는 \
+                         헤더와 그 값은 RFC 6455 4.1절에 있습니다"
+                    ),
+                );
             }
             Some(v) if !v.to_ascii_lowercase().contains(&token.to_ascii_lowercase()) => {
                 headers_ok = false;
-                report.wrong(format!(
-                    "your Upgrade request says `{name}: {v}`; it needs `{token}`. The server answered `{status}`"
-                ));
+                report.reveal(format!("{name}: {token}"));
+                report.wrong_ko(
+                    format!(
+                        "your Upgrade request says `{name}: {v}`, and the server answered `{status}`: \
+                         RFC 6455 section 4.1 gives the value a server requires"
+                    ),
+                    format!(
+                        "Upgrade 요청에 `{name}: {v}`라고 적어서 서버가 `{status}`로 답했습니다. 서버가 요구하는 값은 \
+                         RFC 6455 4.1절에 있습니다"
+                    ),
+                );
             }
             Some(_) => {}
         }
@@ -108,12 +124,20 @@ pub fn raw_websocket(exe: &Path) -> anyhow::Result<Report> {
     };
     let close = down.frames.iter().find_map(|f| f.close_code());
     if frame.mask.is_none() {
-        report.wrong(format!(
-            "your frame has the MASK bit 0 (byte 2 is 0x{:02x}): a client must mask every frame, and the server \
-             closed with {}",
-            frame.header.get(1).copied().unwrap_or(0),
-            close.map_or("no code".to_string(), |c| format!("{c} ({})", close_code_name(c)))
-        ));
+        let byte2 = frame.header.get(1).copied().unwrap_or(0);
+        let code = close.map_or("no code".to_string(), |c| {
+            format!("{c} ({})", close_code_name(c))
+        });
+        report.wrong_ko(
+            format!(
+                "your frame has the MASK bit 0 (byte 2 is 0x{byte2:02x}) and the server closed with {code}: \
+                 RFC 6455 section 5.1 says which frames must be masked, section 5.3 how"
+            ),
+            format!(
+                "프레임의 MASK 비트가 0이라(둘째 바이트 0x{byte2:02x}) 서버가 {code}로 닫았습니다. 어떤 프레임을 \
+                 마스킹해야 하는지는 RFC 6455 5.1절에, 어떻게 하는지는 5.3절에 있습니다"
+            ),
+        );
         return Ok(report);
     }
     if frame.payload != b"hello" {
@@ -189,12 +213,20 @@ pub fn keep_alive(exe: &Path) -> anyhow::Result<Report> {
             ports(&conns)
         ));
     } else {
-        report.wrong(format!(
-            "your 2 requests came on {} TCP connections (client ports {}): HTTP/1.1 keeps a connection open \
-             for the next request, so both can share one",
-            conns.len(),
-            ports(&conns)
-        ));
+        report.wrong_ko(
+            format!(
+                "your 2 requests came on {} TCP connections (client ports {}): HTTP/1.1 keeps a connection open \
+                 for the next request, so both can share one (docs/push.md, keep-alive)",
+                conns.len(),
+                ports(&conns)
+            ),
+            format!(
+                "요청 2개가 TCP 연결 {}개로 왔습니다(클라이언트 포트 {}). HTTP/1.1은 다음 요청을 위해 연결을 열어 두므로 \
+                 둘이 연결 하나를 같이 쓸 수 있습니다(docs/push.md, keep-alive)",
+                conns.len(),
+                ports(&conns)
+            ),
+        );
     }
     let closing: Vec<&HttpHead> = per_conn
         .iter()
@@ -205,10 +237,16 @@ pub fn keep_alive(exe: &Path) -> anyhow::Result<Report> {
         })
         .collect();
     if let Some(first) = closing.first() {
-        report.wrong(format!(
-            "your request `{}` says `Connection: close`, which asks the server to close after answering it",
-            first.start_line
-        ));
+        report.wrong_ko(
+            format!(
+                "your request `{}` says `Connection: close`, which asks the server to close after answering it",
+                first.start_line
+            ),
+            format!(
+                "요청 `{}`에 `Connection: close`가 있습니다. 답한 뒤 연결을 닫아 달라는 뜻입니다",
+                first.start_line
+            ),
+        );
     }
     let statuses: Vec<&String> = client
         .seen
@@ -278,19 +316,32 @@ pub fn long_poll(exe: &Path) -> anyhow::Result<Report> {
         let times = printed.iter().filter(|&&p| p == id).count();
         if times == 0 {
             fine = false;
-            report.wrong(format!(
-                "event {id} was never printed (you printed {}); your requests asked since={}",
-                list(&printed),
-                since.join(", since=")
-            ));
+            report.wrong_ko(
+                format!(
+                    "event {id} was never printed (you printed {}); your requests asked since={}",
+                    list(&printed),
+                    since.join(", since=")
+                ),
+                format!(
+                    "이벤트 {id}가 한 번도 출력되지 않았습니다(출력한 것: {}). 요청에 보낸 값은 since={}입니다",
+                    list(&printed),
+                    since.join(", since=")
+                ),
+            );
             break;
         }
         if times > 1 {
             fine = false;
-            report.wrong(format!(
-                "event {id} was printed {times} times; your requests asked since={}",
-                since.join(", since=")
-            ));
+            report.wrong_ko(
+                format!(
+                    "event {id} was printed {times} times; your requests asked since={}",
+                    since.join(", since=")
+                ),
+                format!(
+                    "이벤트 {id}가 {times}번 출력됐습니다. 요청에 보낸 값은 since={}입니다",
+                    since.join(", since=")
+                ),
+            );
             break;
         }
     }

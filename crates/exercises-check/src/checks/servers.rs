@@ -35,12 +35,23 @@ pub fn threads(exe: &Path) -> anyhow::Result<Report> {
     second.write_all(b"second\n")?;
     let echo = read_for(&mut second, 7, REPLY);
     if echo != b"second\n" {
-        report.wrong(format!(
-            "the second client connected (the kernel completed its handshake and queued it in the listen backlog) \
-             but got {} back within {REPLY:?} while the first client stayed connected: the server is still in the \
-             first client's read loop, serving one client at a time",
-            if echo.is_empty() { "nothing".to_string() } else { q(&echo) }
-        ));
+        let got = if echo.is_empty() {
+            "nothing".to_string()
+        } else {
+            q(&echo)
+        };
+        report.wrong_ko(
+            format!(
+                "the second client connected (the kernel completed its handshake and queued it in the listen backlog) \
+                 but got {got} back within {REPLY:?} while the first client stayed connected: the server is still in the \
+                 first client's read loop, serving one client at a time (docs/lifecycle.md, the three versions)"
+            ),
+            format!(
+                "두 번째 클라이언트는 연결됐지만(커널이 핸드셰이크를 마치고 listen 백로그에 넣어 두었습니다), 첫 번째 \
+                 클라이언트가 연결을 유지하는 동안 {REPLY:?} 안에 돌아온 것은 {got}입니다. 서버는 아직 첫 번째 \
+                 클라이언트의 읽기 루프 안에 있고, 한 번에 한 클라이언트만 처리합니다(docs/lifecycle.md, 세 가지 버전)"
+            ),
+        );
         return Ok(report);
     }
     report.ok("the second client was echoed while the first stayed connected");
@@ -82,13 +93,22 @@ pub fn time_wait(exe: &Path) -> anyhow::Result<Report> {
     // The kernel needs a moment to finish the exchange of FINs.
     let (client, server) = settle(ours, addr);
     if fin_first {
-        report.wrong(format!(
-            "the server sent the first FIN: our end was in CLOSE_WAIT (the server's FIN read as end of stream) \
-             before we closed. So the server's end is the active closer: after our close the kernel shows \
-             {addr} ↔ {ours} in {} on the server's side and {} on ours. Whoever sends the first FIN keeps TIME_WAIT",
-            server.name(),
-            client.name()
-        ));
+        report.wrong_ko(
+            format!(
+                "the server sent the first FIN: our end was in CLOSE_WAIT (the server's FIN read as end of stream) \
+                 before we closed. So the server's end is the active closer: after our close the kernel shows \
+                 {addr} ↔ {ours} in {} on the server's side and {} on ours. Whoever sends the first FIN keeps TIME_WAIT",
+                server.name(),
+                client.name()
+            ),
+            format!(
+                "서버가 첫 FIN을 보냈습니다. 우리가 닫기도 전에 우리 쪽이 CLOSE_WAIT였습니다(서버의 FIN을 스트림의 끝으로 \
+                 읽었습니다). 그러니 먼저 닫은 쪽은 서버입니다. 우리가 닫은 뒤 커널은 {addr} ↔ {ours}를 서버 쪽 {}, \
+                 우리 쪽 {}로 보여 줍니다. TIME_WAIT는 먼저 FIN을 보낸 쪽에 남습니다(docs/lifecycle.md, 연결 닫기)",
+                server.name(),
+                client.name()
+            ),
+        );
         return Ok(report);
     }
     report.ok("the server waited for our FIN before closing");
@@ -162,11 +182,18 @@ pub fn size_limit(exe: &Path) -> anyhow::Result<Report> {
         Ok(Incoming::Close(Some(1009))) => {
             report.ok(format!("a {OVER}-byte message got a close frame with 1009 (message too big)"))
         }
-        Ok(Incoming::Data(echo)) => report.wrong(format!(
-            "a {OVER}-byte message was echoed ({} bytes came back): expected a close frame with 1009 \
-             (message too big), since the limit is {LIMIT} bytes",
-            echo.len()
-        )),
+        Ok(Incoming::Data(echo)) => report.wrong_ko(
+            format!(
+                "a {OVER}-byte message was echoed ({} bytes came back): a message over the {LIMIT}-byte limit \
+                 must be refused with a close frame (RFC 6455 section 7.4.1; tungstenite's WebSocketConfig)",
+                echo.len()
+            ),
+            format!(
+                "{OVER}바이트 메시지가 에코됐습니다({}바이트가 돌아옴). {LIMIT}바이트 한도를 넘는 메시지는 close \
+                 프레임으로 거절해야 합니다(RFC 6455 7.4.1절, tungstenite의 WebSocketConfig)",
+                echo.len()
+            ),
+        ),
         Ok(Incoming::Close(Some(code))) => report.wrong(format!(
             "a {OVER}-byte message got close code {code} ({}); the code for a message over the limit is 1009 \
              (message too big)",

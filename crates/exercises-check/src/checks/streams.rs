@@ -137,15 +137,24 @@ pub fn udp_loss(exe: &Path) -> anyhow::Result<Report> {
                 list(&said)
             ));
         } else if said.is_empty() {
-            let noun = if label == "lost:" {
-                "lost"
+            let (noun, noun_ko) = if label == "lost:" {
+                ("lost", "손실된")
             } else {
-                "reordered"
+                ("reordered", "순서가 뒤바뀐")
             };
-            report.wrong(format!(
-                "you reported no {noun} datagrams; the relay {what} {}",
-                list(truth)
-            ));
+            report.reveal(format!("{label} {}", list(truth)));
+            report.wrong_ko(
+                format!(
+                    "you reported no {noun} datagrams, but the relay {what} {} of them: \
+                     compare the numbers that came back with the numbers you sent",
+                    truth.len()
+                ),
+                format!(
+                    "{noun_ko} 데이터그램이 없다고 했지만, 릴레이는 {}개를 그렇게 했습니다. \
+                     돌아온 번호와 보낸 번호를 비교해 보세요",
+                    truth.len()
+                ),
+            );
         } else {
             let missed: Vec<u32> = truth
                 .iter()
@@ -157,21 +166,39 @@ pub fn udp_loss(exe: &Path) -> anyhow::Result<Report> {
                 .copied()
                 .filter(|n| !truth.contains(n))
                 .collect();
-            report.wrong(format!(
-                "{label} you said {}; the relay {what} {}{}{}",
-                list(&said),
-                list(truth),
-                if missed.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (you missed {})", list(&missed))
-                },
-                if extra.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({} came back in order)", list(&extra))
-                },
-            ));
+            report.reveal(format!("{label} {}", list(truth)));
+            report.wrong_ko(
+                format!(
+                    "{label} you said {}, and the relay {what} {} datagrams{}{}",
+                    list(&said),
+                    truth.len(),
+                    if missed.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; you missed {}", missed.len())
+                    },
+                    if extra.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {} came back in order", list(&extra))
+                    },
+                ),
+                format!(
+                    "{label} {}라고 했는데, 릴레이가 그렇게 한 데이터그램은 {}개입니다{}{}",
+                    list(&said),
+                    truth.len(),
+                    if missed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(". 놓친 것 {}개", missed.len())
+                    },
+                    if extra.is_empty() {
+                        String::new()
+                    } else {
+                        format!(". {}는 순서대로 돌아왔습니다", list(&extra))
+                    },
+                ),
+            );
         }
     }
     Ok(report)
@@ -211,14 +238,24 @@ pub fn boundaries(exe: &Path) -> anyhow::Result<Report> {
     }
     let writes: Vec<String> = PIECES.iter().map(|p| q(p)).collect();
     match messages.iter().zip(expected).position(|(got, want)| *got != want) {
-        Some(i) => report.wrong(format!(
-            "message {} was {:?}, but the server sent {:?} followed by a newline: one read() is not one message. \
-             The server wrote {} (four writes), and TCP keeps no boundaries between them",
-            i + 1,
-            messages[i],
-            expected[i],
-            writes.join(", ")
-        )),
+        Some(i) => report.wrong_ko(
+            format!(
+                "message {} was {:?}, but the server sent {:?} followed by a newline: one read() is not one message. \
+                 The server wrote {} (four writes), and TCP keeps no boundaries between them (docs/compare.md, message boundaries)",
+                i + 1,
+                messages[i],
+                expected[i],
+                writes.join(", ")
+            ),
+            format!(
+                "메시지 {}이(가) {:?}였지만, 서버는 {:?} 뒤에 줄바꿈을 보냈습니다. read() 한 번은 메시지 하나가 아닙니다. \
+                 서버는 {}를 네 번에 나눠 썼고, TCP는 그 사이의 경계를 지켜 주지 않습니다(docs/compare.md, 메시지 경계)",
+                i + 1,
+                messages[i],
+                expected[i],
+                writes.join(", ")
+            ),
+        ),
         None => report.wrong(format!(
             "you printed {} `message:` lines ({:?}); the server sent three lines: one, two, three",
             messages.len(),
@@ -282,12 +319,20 @@ pub fn half_close(exe: &Path) -> anyhow::Result<Report> {
         }
     };
     if !fin {
-        report.wrong(format!(
-            "after {wait:?} your client had sent {} bytes ({}) but no FIN: this server answers only at end of \
-             stream, and your client is waiting for that answer — both wait forever",
-            got.len(),
-            q(&got)
-        ));
+        report.wrong_ko(
+            format!(
+                "after {wait:?} your client had sent {} bytes ({}) but no FIN: this server answers only at end of \
+                 stream, and your client is waiting for that answer — both wait forever (docs/lifecycle.md, shutdown is not close)",
+                got.len(),
+                q(&got)
+            ),
+            format!(
+                "{wait:?}이 지나도록 클라이언트는 {}바이트({})를 보냈지만 FIN은 보내지 않았습니다. 이 서버는 스트림의 \
+                 끝에서만 답하고, 클라이언트는 그 답을 기다리고 있으니 둘 다 영원히 기다립니다(docs/lifecycle.md, shutdown은 close가 아니다)",
+                got.len(),
+                q(&got)
+            ),
+        );
         return Ok(report);
     }
     report.ok(format!(
