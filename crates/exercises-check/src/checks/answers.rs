@@ -127,7 +127,7 @@ pub fn frame_bytes(dir: &Path) -> anyhow::Result<Report> {
             Err(why) => {
                 report.wrong_ko(
                     format!("{name}: {text:?} is not hex bytes: {why}"),
-                    format!("{name}: {text:?}는 16진수 바이트가 아닙니다: {why}"),
+                    format!("{name}: {text:?} — 16진수 바이트가 아닙니다: {why}"),
                 );
                 continue;
             }
@@ -157,7 +157,7 @@ fn diagnose(q: &Question, bytes: &[u8], frame: &[u8], payload: &[u8]) -> (String
                     hex(bytes)
                 ),
                 format!(
-                    "{}는 헤더 하나가 되기에 너무 짧습니다. 뒤에 몇 바이트가 더 오는지는 둘째 바이트의 길이 \
+                    "{} — 헤더 하나가 되기에 너무 짧습니다. 뒤에 몇 바이트가 더 오는지는 둘째 바이트의 길이 \
                      필드가 정합니다(RFC 6455 5.2절, Payload length)",
                     hex(bytes)
                 ),
@@ -166,7 +166,7 @@ fn diagnose(q: &Question, bytes: &[u8], frame: &[u8], payload: &[u8]) -> (String
         Err(e) => {
             return (
                 format!("{} is not a frame header: {e}", hex(bytes)),
-                format!("{}는 프레임 헤더가 아닙니다: {e}", hex(bytes)),
+                format!("{} — 프레임 헤더가 아닙니다: {e}", hex(bytes)),
             );
         }
     };
@@ -291,7 +291,7 @@ fn diagnose(q: &Question, bytes: &[u8], frame: &[u8], payload: &[u8]) -> (String
             hex(on_wire)
         ),
         format!(
-            "헤더는 맞지만 페이로드 {}는 \"Hi\"를 그 키로 마스킹한 값이 아닙니다. 페이로드의 각 바이트를 \
+            "헤더는 맞지만 페이로드({})가 \"Hi\"를 그 키로 마스킹한 값이 아닙니다. 페이로드의 각 바이트를 \
              키의 몇 번째 바이트와 XOR하는지는 RFC 6455 5.3절에 있습니다",
             hex(on_wire)
         ),
@@ -430,7 +430,7 @@ pub fn accept(exe: &Path) -> anyhow::Result<Report> {
         report.reveal(format!("{key} → {want}"));
         report.wrong_ko(
             format!("{key} → you printed {got}; {mistake}"),
-            format!("{key} → {got}를 출력했습니다. {mistake_ko}"),
+            format!("{key} → 출력한 값 {got}: {mistake_ko}"),
         );
     }
     Ok(report)

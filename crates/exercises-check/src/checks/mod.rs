@@ -2,6 +2,7 @@
 //! process, and small socket helpers with deadlines.
 
 mod answers;
+mod capture;
 mod http;
 mod servers;
 mod streams;
@@ -43,6 +44,7 @@ pub fn run(e: &Exercise, dir: &Path) -> anyhow::Result<Report> {
         10 => http::raw_websocket(&program(dir)?),
         11 => http::keep_alive(&program(dir)?),
         12 => http::long_poll(&program(dir)?),
+        13 => capture::capture(e, dir),
         n => anyhow::bail!("exercise {n} is in exercises.toml but has no check yet"),
     }
 }

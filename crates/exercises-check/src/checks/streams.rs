@@ -195,7 +195,7 @@ pub fn udp_loss(exe: &Path) -> anyhow::Result<Report> {
                     if extra.is_empty() {
                         String::new()
                     } else {
-                        format!(". {}는 순서대로 돌아왔습니다", list(&extra))
+                        format!(". 순서대로 돌아온 번호: {}", list(&extra))
                     },
                 ),
             );
@@ -248,7 +248,7 @@ pub fn boundaries(exe: &Path) -> anyhow::Result<Report> {
                 writes.join(", ")
             ),
             format!(
-                "메시지 {}이(가) {:?}였지만, 서버는 {:?} 뒤에 줄바꿈을 보냈습니다. read() 한 번은 메시지 하나가 아닙니다. \
+                "{}번째 메시지가 {:?}였지만, 서버는 {:?} 뒤에 줄바꿈을 보냈습니다. read() 한 번은 메시지 하나가 아닙니다. \
                  서버는 {}를 네 번에 나눠 썼고, TCP는 그 사이의 경계를 지켜 주지 않습니다(docs/compare.md, 메시지 경계)",
                 i + 1,
                 messages[i],
