@@ -3,8 +3,10 @@
 
 mod answers;
 mod capture;
+mod duplex;
 mod http;
 mod servers;
+mod sse;
 mod streams;
 
 use std::io::{self, Read};
@@ -45,6 +47,8 @@ pub fn run(e: &Exercise, dir: &Path) -> anyhow::Result<Report> {
         11 => http::keep_alive(&program(dir)?),
         12 => http::long_poll(&program(dir)?),
         13 => capture::capture(e, dir),
+        14 => duplex::duplex(&program(dir)?),
+        15 => sse::sse_resume(&program(dir)?),
         n => anyhow::bail!("exercise {n} is in exercises.toml but has no check yet"),
     }
 }

@@ -266,7 +266,7 @@ pub fn boundaries(exe: &Path) -> anyhow::Result<Report> {
 }
 
 /// The next connection, if one comes within `wait`.
-fn accept_within(listener: &TcpListener, wait: Duration) -> Option<TcpStream> {
+pub(super) fn accept_within(listener: &TcpListener, wait: Duration) -> Option<TcpStream> {
     listener.set_nonblocking(true).ok()?;
     let deadline = Instant::now() + wait;
     while Instant::now() < deadline {
