@@ -1,6 +1,7 @@
 //! One check per exercise, and what they share: the servers they start in this
 //! process, and small socket helpers with deadlines.
 
+mod accept;
 mod answers;
 mod capture;
 mod duplex;
@@ -40,7 +41,7 @@ pub fn run(e: &Exercise, dir: &Path) -> anyhow::Result<Report> {
         4 => servers::time_wait(&program(dir)?),
         5 => streams::udp_loss(&program(dir)?),
         6 => streams::boundaries(&program(dir)?),
-        7 => answers::accept(&program(dir)?),
+        7 => accept::accept(&program(dir)?),
         8 => servers::size_limit(&program(dir)?),
         9 => streams::half_close(&program(dir)?),
         10 => http::raw_websocket(&program(dir)?),
