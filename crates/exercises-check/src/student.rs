@@ -156,19 +156,24 @@ impl Program {
         }
     }
 
-    /// A server's first line, `listening on ADDR`: where to connect.
-    pub fn listening(&mut self, wait: Duration) -> Result<SocketAddr, String> {
+    /// A server's first line, `listening on ADDR`: where to connect; if it
+    /// is not there, why, in English and Korean.
+    pub fn listening(&mut self, wait: Duration) -> Result<SocketAddr, (String, String)> {
         match self.line(wait) {
             Some(line) => line
                 .strip_prefix("listening on ")
                 .and_then(|a| a.trim().parse().ok())
                 .ok_or_else(|| {
-                    format!(
-                        "the server's first line should be `listening on ADDR`; it printed {line:?}"
+                    (
+                        format!(
+                            "the server's first line should be `listening on ADDR`; it printed {line:?}"
+                        ),
+                        format!("서버의 첫 줄은 `listening on ADDR`여야 하는데, {line:?}를 출력했습니다"),
                     )
                 }),
-            None => Err(format!(
-                "the server printed no `listening on ADDR` line within {wait:?}"
+            None => Err((
+                format!("the server printed no `listening on ADDR` line within {wait:?}"),
+                format!("서버가 {wait:?} 안에 `listening on ADDR` 줄을 출력하지 않았습니다"),
             )),
         }
     }

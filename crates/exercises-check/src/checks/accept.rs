@@ -35,14 +35,20 @@ pub fn accept(exe: &Path) -> anyhow::Result<Report> {
     program.finish(Duration::from_secs(5));
     for (i, (key, want)) in keys.iter().zip(&truth).enumerate() {
         let Some(got) = program.seen.get(i).map(|s| s.trim().to_string()) else {
-            report.wrong(format!(
-                "no line {} for key {key}: print one Accept per key",
-                i + 1
-            ));
+            report.wrong_ko(
+                format!("no line {} for key {key}: print one Accept per key", i + 1),
+                format!(
+                    "키 {key}에 대한 {}번째 줄이 없습니다. 키마다 Accept를 한 줄씩 출력하세요",
+                    i + 1
+                ),
+            );
             continue;
         };
         if got == *want {
-            report.ok(format!("{key} → {got}, as the server's 101 says"));
+            report.ok_ko(
+                format!("{key} → {got}, as the server's 101 says"),
+                format!("{key} → {got}, 서버의 101과 같습니다"),
+            );
             continue;
         }
         let sha = |text: &str| Sha1::digest(text.as_bytes()).to_vec();

@@ -354,3 +354,54 @@ pub fn unmasked(dir: &Path) -> anyhow::Result<Report> {
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wrong answer to exercise 2 is told what is wrong and where to read,
+    /// never the bytes that would be right (those are for `--reveal`).
+    #[test]
+    fn a_diagnosis_never_gives_the_answer_away() {
+        let wrong: [&[u8]; 6] = [
+            &[0x81, 0x02, 0x48, 0x69],                         // unmasked
+            &[0x01, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x93], // FIN 0
+            &[0x81, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x48, 0x69], // payload in the clear
+            &[0x81, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x00, 0x00], // payload wrong
+            &[0x82, 0xc8, 0x37, 0xfa, 0x21, 0x3d],             // 7-bit length 72
+            &[0x81, 0x82, 0x01, 0x02, 0x03, 0x04, 0x7f, 0x93], // another key
+        ];
+        for q in &QUESTIONS {
+            let payload: Vec<u8> = if q.name == "hi" {
+                b"Hi".to_vec()
+            } else {
+                vec![b'a'; q.len]
+            };
+            let frame = data_frame(&payload, q.text, q.masked.then_some(KEY));
+            let expected = if q.whole {
+                frame.clone()
+            } else {
+                frame[..header_len(&frame).unwrap_or(2)].to_vec()
+            };
+            for bytes in wrong {
+                if bytes == expected.as_slice() {
+                    continue;
+                }
+                let (en, ko) = diagnose(q, bytes, &frame, &payload);
+                for text in [&en, &ko] {
+                    assert!(
+                        !text.contains(&hex(&expected)),
+                        "{}: {text} gives {} away",
+                        q.name,
+                        hex(&expected)
+                    );
+                    // Not even the masked payload alone.
+                    if q.whole {
+                        let masked = hex(&frame[header_len(&frame).unwrap_or(2)..]);
+                        assert!(!text.contains(&masked), "{}: {text}", q.name);
+                    }
+                }
+            }
+        }
+    }
+}

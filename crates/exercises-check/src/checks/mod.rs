@@ -67,8 +67,8 @@ fn start_server(exe: &Path, report: &mut Report) -> anyhow::Result<Option<(Progr
             report.note(format!("your server listens on {addr}"));
             Ok(Some((server, addr)))
         }
-        Err(why) => {
-            report.wrong(why);
+        Err((why, why_ko)) => {
+            report.wrong_ko(why, why_ko);
             Ok(None)
         }
     }

@@ -95,21 +95,32 @@ pub fn udp_loss(exe: &Path) -> anyhow::Result<Report> {
     let mut client = Program::start(exe, &args)?;
     let ended = client.finish(Duration::from_secs(5));
     if ended.status.is_none() {
-        report.wrong(
+        report.wrong_ko(
             "your client was still running after 5 s: stop reading after half a second of silence",
+            "5초가 지나도 클라이언트가 실행 중이었습니다. 0.5초 동안 아무것도 오지 않으면 읽기를 멈추세요",
         );
     }
     let log = relay.log();
     let expected: Vec<u32> = (1..=DATAGRAMS).collect();
     if log.received != expected {
-        report.wrong(format!(
-            "the relay received seq {} (and {} datagrams that were not `seq N`); expected seq 1 to {DATAGRAMS} in order",
-            list(&log.received),
-            log.garbled
-        ));
+        report.wrong_ko(
+            format!(
+                "the relay received seq {} (and {} datagrams that were not `seq N`); expected seq 1 to {DATAGRAMS} in order",
+                list(&log.received),
+                log.garbled
+            ),
+            format!(
+                "릴레이가 받은 것은 seq {}입니다(`seq N`이 아닌 데이터그램 {}개). seq 1부터 {DATAGRAMS}까지 순서대로 와야 합니다",
+                list(&log.received),
+                log.garbled
+            ),
+        );
         return Ok(report);
     }
-    report.ok(format!("your client sent seq 1 to {DATAGRAMS}"));
+    report.ok_ko(
+        format!("your client sent seq 1 to {DATAGRAMS}"),
+        format!("클라이언트가 seq 1부터 {DATAGRAMS}까지 보냈습니다"),
+    );
     for (label, truth, what) in [
         ("lost:", &log.dropped, "dropped"),
         (
@@ -120,7 +131,10 @@ pub fn udp_loss(exe: &Path) -> anyhow::Result<Report> {
     ] {
         let said = match numbers(&client.seen, label) {
             None => {
-                report.wrong(format!("your output has no `{label}` line"));
+                report.wrong_ko(
+                    format!("your output has no `{label}` line"),
+                    format!("출력에 `{label}` 줄이 없습니다"),
+                );
                 continue;
             }
             Some(Err(why)) => {
@@ -132,10 +146,13 @@ pub fn udp_loss(exe: &Path) -> anyhow::Result<Report> {
         let mut sorted = said.clone();
         sorted.sort_unstable();
         if sorted == *truth {
-            report.ok(format!(
-                "{label} {} — the relay {what} exactly those",
-                list(&said)
-            ));
+            report.ok_ko(
+                format!("{label} {} — the relay {what} exactly those", list(&said)),
+                format!(
+                    "{label} {} — 릴레이가 그렇게 한 것과 정확히 같습니다",
+                    list(&said)
+                ),
+            );
         } else if said.is_empty() {
             let (noun, noun_ko) = if label == "lost:" {
                 ("lost", "손실된")
@@ -214,7 +231,10 @@ pub fn boundaries(exe: &Path) -> anyhow::Result<Report> {
     let addr = listener.local_addr()?;
     let mut client = Program::start(exe, &[addr.to_string()])?;
     let Some(mut stream) = accept_within(&listener, Duration::from_secs(5)) else {
-        report.wrong(format!("your client did not connect to {addr} within 5 s"));
+        report.wrong_ko(
+            format!("your client did not connect to {addr} within 5 s"),
+            format!("클라이언트가 5초 안에 {addr}에 연결하지 않았습니다"),
+        );
         return Ok(report);
     };
     // No Nagle delay: each write() leaves as its own segment, and the pause
@@ -233,7 +253,10 @@ pub fn boundaries(exe: &Path) -> anyhow::Result<Report> {
         .collect();
     let expected = ["one", "two", "three"];
     if messages == expected {
-        report.ok("three messages, one, two and three, from four reads of awkward sizes");
+        report.ok_ko(
+            "three messages, one, two and three, from four reads of awkward sizes",
+            "애매한 크기로 네 번 나뉘어 온 바이트에서 메시지 세 개(one, two, three)를 찾았습니다",
+        );
         return Ok(report);
     }
     let writes: Vec<String> = PIECES.iter().map(|p| q(p)).collect();
@@ -256,11 +279,18 @@ pub fn boundaries(exe: &Path) -> anyhow::Result<Report> {
                 writes.join(", ")
             ),
         ),
-        None => report.wrong(format!(
-            "you printed {} `message:` lines ({:?}); the server sent three lines: one, two, three",
-            messages.len(),
-            messages
-        )),
+        None => report.wrong_ko(
+            format!(
+                "you printed {} `message:` lines ({:?}); the server sent three lines: one, two, three",
+                messages.len(),
+                messages
+            ),
+            format!(
+                "`message:` 줄을 {}개 출력했습니다({:?}). 서버가 보낸 줄은 one, two, three 세 개입니다",
+                messages.len(),
+                messages
+            ),
+        ),
     }
     Ok(report)
 }
@@ -290,7 +320,10 @@ pub fn half_close(exe: &Path) -> anyhow::Result<Report> {
     let addr = listener.local_addr()?;
     let mut client = Program::start(exe, &[addr.to_string(), message.to_string()])?;
     let Some(mut stream) = accept_within(&listener, Duration::from_secs(5)) else {
-        report.wrong(format!("your client did not connect to {addr} within 5 s"));
+        report.wrong_ko(
+            format!("your client did not connect to {addr} within 5 s"),
+            format!("클라이언트가 5초 안에 {addr}에 연결하지 않았습니다"),
+        );
         return Ok(report);
     };
     // Read until the client's FIN, as the exercise's server does.
@@ -311,9 +344,14 @@ pub fn half_close(exe: &Path) -> anyhow::Result<Report> {
                 break false;
             }
             Err(e) => {
-                report.wrong(format!(
-                    "reading your message failed: {e} — the client reset the connection instead of sending FIN"
-                ));
+                report.wrong_ko(
+                    format!(
+                        "reading your message failed: {e} — the client reset the connection instead of sending FIN"
+                    ),
+                    format!(
+                        "메시지를 읽다가 실패했습니다: {e} — 클라이언트가 FIN 대신 연결을 리셋했습니다"
+                    ),
+                );
                 return Ok(report);
             }
         }
@@ -335,31 +373,46 @@ pub fn half_close(exe: &Path) -> anyhow::Result<Report> {
         );
         return Ok(report);
     }
-    report.ok(format!(
-        "your message arrived ({} bytes), then your FIN",
-        got.len()
-    ));
+    report.ok_ko(
+        format!("your message arrived ({} bytes), then your FIN", got.len()),
+        format!(
+            "메시지({}바이트)가 도착했고, 그다음 FIN이 왔습니다",
+            got.len()
+        ),
+    );
     let answer = format!("received {} bytes\n", got.len());
     if let Err(e) = stream.write_all(answer.as_bytes()) {
-        report.wrong(format!(
-            "the answer could not be sent ({e}): your client closed its socket instead of only shutting down writing"
-        ));
+        report.wrong_ko(
+            format!(
+                "the answer could not be sent ({e}): your client closed its socket instead of only shutting down writing"
+            ),
+            format!(
+                "답을 보낼 수 없었습니다({e}). 클라이언트가 쓰기만 닫지 않고 소켓 전체를 닫았습니다"
+            ),
+        );
         return Ok(report);
     }
     drop(stream);
     client.finish(REPLY);
     let want = format!("reply: {}", answer.trim_end());
     if client.seen.contains(&want) {
-        report.ok(format!(
-            "your client read the answer after its FIN: `{want}`"
-        ));
+        report.ok_ko(
+            format!("your client read the answer after its FIN: `{want}`"),
+            format!("클라이언트가 FIN을 보낸 뒤에도 답을 읽었습니다: `{want}`"),
+        );
     } else {
-        report.wrong(format!(
-            "the server sent {:?} after your FIN; your client printed {:?}, not `{want}` — did it close its \
-             reading side too (Shutdown::Both, or dropping the stream)?",
-            answer,
-            client.seen
-        ));
+        report.wrong_ko(
+            format!(
+                "the server sent {:?} after your FIN; your client printed {:?}, not `{want}` — did it close its \
+                 reading side too (Shutdown::Both, or dropping the stream)?",
+                answer, client.seen
+            ),
+            format!(
+                "서버가 FIN 뒤에 {:?}를 보냈는데, 클라이언트는 `{want}`가 아니라 {:?}를 출력했습니다. 읽기 쪽까지 \
+                 닫지 않았나요(Shutdown::Both, 또는 스트림 drop)?",
+                answer, client.seen
+            ),
+        );
     }
     Ok(report)
 }

@@ -367,4 +367,23 @@ mod tests {
             show(e, Lang::En).starts_with("Exercise 1: Serve two clients at once (lessons 1, 20)")
         );
     }
+
+    /// Hints are staged: hint 1 points to hint 2, the last points nowhere,
+    /// and a hint past the last is an error naming the range; `show` gives
+    /// only the first.
+    #[test]
+    fn hints_come_one_at_a_time() {
+        for e in catalog() {
+            let n = e.hints.len();
+            let first = hint(e, 1, Lang::En).expect("hint 1");
+            assert!(first.starts_with(&format!("Hint 1 of {n}: {}", e.hints[0])));
+            assert!(first.contains(&format!("socklab exercise hint {} 2", e.id)));
+            let last = hint(e, n, Lang::Ko).expect("the last hint");
+            assert!(last.contains(&e.ko.hints[n - 1]) && !last.contains("exercise hint"));
+            assert!(hint(e, n + 1, Lang::En).is_err() && hint(e, 0, Lang::En).is_err());
+            let shown = show(e, Lang::En);
+            assert!(shown.contains(&e.hints[0]));
+            assert!(e.hints[1..].iter().all(|h| !shown.contains(h.as_str())));
+        }
+    }
 }
