@@ -36,8 +36,9 @@ impl Finding {
 pub struct Report {
     /// The findings, in the order checked.
     pub findings: Vec<Finding>,
-    /// Facts about the run (the seed, the ports), printed before the findings.
-    pub notes: Vec<String>,
+    /// Facts about the run (the seed, the ports), printed before the
+    /// findings; each with its Korean text, if written.
+    pub notes: Vec<(String, Option<String>)>,
     /// What a right answer would have been: for a teacher (`--reveal`), never
     /// printed otherwise, because a student who reads it learns nothing.
     pub reveals: Vec<String>,
@@ -70,7 +71,12 @@ impl Report {
 
     /// Records a fact about the run.
     pub fn note(&mut self, text: impl Into<String>) {
-        self.notes.push(text.into());
+        self.notes.push((text.into(), None));
+    }
+
+    /// Records a fact about the run, in English and Korean.
+    pub fn note_ko(&mut self, text: impl Into<String>, ko: impl Into<String>) {
+        self.notes.push((text.into(), Some(ko.into())));
     }
 
     /// Records an expected value, for `--reveal` only.
@@ -92,7 +98,11 @@ impl Report {
     /// if `reveal`, `reveal …` lines with the expected values.
     pub fn render(&self, lang: Lang, reveal: bool) -> String {
         let mut out = String::new();
-        for note in &self.notes {
+        for (text, ko) in &self.notes {
+            let note = match (lang, ko) {
+                (Lang::Ko, Some(ko)) => ko,
+                _ => text,
+            };
             out.push_str(&format!("note  {note}\n"));
         }
         for finding in &self.findings {

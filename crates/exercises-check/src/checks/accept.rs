@@ -26,11 +26,18 @@ pub fn accept(exe: &Path) -> anyhow::Result<Report> {
     for key in &keys {
         truth.push(server_accept(server.addr(), key)?);
     }
-    report.note(format!(
-        "keys {}; ws-echo on {} answered each",
-        keys.join(", "),
-        server.addr()
-    ));
+    report.note_ko(
+        format!(
+            "keys {}; ws-echo on {} answered each",
+            keys.join(", "),
+            server.addr()
+        ),
+        format!(
+            "키 {}. ws-echo({})가 키마다 답했습니다",
+            keys.join(", "),
+            server.addr()
+        ),
+    );
     let mut program = Program::start(exe, &keys)?;
     program.finish(Duration::from_secs(5));
     for (i, (key, want)) in keys.iter().zip(&truth).enumerate() {

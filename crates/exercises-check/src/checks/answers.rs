@@ -313,10 +313,16 @@ pub fn unmasked(dir: &Path) -> anyhow::Result<Report> {
     let Some(measured) = measured else {
         anyhow::bail!("ws-echo sent no close code for an unmasked frame: that is a bug in socklab");
     };
-    report.note(format!(
-        "ws-echo on {} was sent an unmasked \"hi\" and answered with a close frame",
-        server.addr()
-    ));
+    report.note_ko(
+        format!(
+            "ws-echo on {} was sent an unmasked \"hi\" and answered with a close frame",
+            server.addr()
+        ),
+        format!(
+            "ws-echo({})에 마스크 없는 \"hi\"를 보냈고, close 프레임으로 답이 왔습니다",
+            server.addr()
+        ),
+    );
     report.reveal(format!("close_code = {measured}"));
     match answer(&given, "close_code").map(str::parse::<u16>) {
         None => report.wrong_ko(

@@ -98,8 +98,10 @@ pub fn digest(name: &str, value: &str) -> String {
 pub fn capture(e: &Exercise, dir: &Path) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let given = answers(dir)?;
-    report
-        .note("the capture: exercises/13-capture/ws.pcap (socklab send ws://… hello socklab bye)");
+    report.note_ko(
+        "the capture: exercises/13-capture/ws.pcap (socklab send ws://… hello socklab bye)",
+        "캡처 파일: exercises/13-capture/ws.pcap (socklab send ws://… hello socklab bye)",
+    );
     for q in &QUESTIONS {
         let Some(stored) = e.answers.get(q.name) else {
             anyhow::bail!(

@@ -67,9 +67,10 @@ pub fn duplex(exe: &Path) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let listener = TcpListener::bind(EPHEMERAL)?;
     let addr = listener.local_addr()?;
-    report.note(format!(
-        "the check is the peer on {addr}, and types into your client's stdin"
-    ));
+    report.note_ko(
+        format!("the check is the peer on {addr}, and types into your client's stdin"),
+        format!("채점 프로그램이 {addr}의 상대이고, 클라이언트의 stdin에 입력도 합니다"),
+    );
     let mut client = Program::start_typing(exe, &[addr.to_string()])?;
     let Some(stream) = accept_within(&listener, Duration::from_secs(5)) else {
         report.wrong_ko(

@@ -27,11 +27,18 @@ pub fn raw_websocket(exe: &Path) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let server = ws_echo()?;
     let proxy = Proxy::start(server.addr())?;
-    report.note(format!(
-        "ws-echo on {}, seen through a proxy on {}",
-        server.addr(),
-        proxy.addr()
-    ));
+    report.note_ko(
+        format!(
+            "ws-echo on {}, seen through a proxy on {}",
+            server.addr(),
+            proxy.addr()
+        ),
+        format!(
+            "ws-echo는 {}, 그 앞의 프록시는 {}",
+            server.addr(),
+            proxy.addr()
+        ),
+    );
     let mut client = Program::start(exe, &[proxy.addr().to_string()])?;
     client.finish(Duration::from_secs(5));
     // The proxy's pumps may still be copying the last bytes.
@@ -235,11 +242,18 @@ pub fn keep_alive(exe: &Path) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let server = push_server(0.0)?;
     let proxy = Proxy::start(server.addr())?;
-    report.note(format!(
-        "the push server on {}, seen through a proxy on {}",
-        server.addr(),
-        proxy.addr()
-    ));
+    report.note_ko(
+        format!(
+            "the push server on {}, seen through a proxy on {}",
+            server.addr(),
+            proxy.addr()
+        ),
+        format!(
+            "push 서버는 {}, 그 앞의 프록시는 {}",
+            server.addr(),
+            proxy.addr()
+        ),
+    );
     let mut client = Program::start(exe, &[proxy.addr().to_string()])?;
     client.finish(Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(100));
@@ -333,11 +347,18 @@ pub fn long_poll(exe: &Path) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let server = push_server(20.0)?;
     let proxy = Proxy::start(server.addr())?;
-    report.note(format!(
-        "the push server on {} (20 events a second), seen through a proxy on {}",
-        server.addr(),
-        proxy.addr()
-    ));
+    report.note_ko(
+        format!(
+            "the push server on {} (20 events a second), seen through a proxy on {}",
+            server.addr(),
+            proxy.addr()
+        ),
+        format!(
+            "push 서버는 {}(초당 이벤트 20개), 그 앞의 프록시는 {}",
+            server.addr(),
+            proxy.addr()
+        ),
+    );
     let mut client = Program::start(exe, &[proxy.addr().to_string(), EVENTS.to_string()])?;
     let ended = client.finish(Duration::from_secs(6));
     std::thread::sleep(Duration::from_millis(100));

@@ -64,7 +64,10 @@ fn start_server(exe: &Path, report: &mut Report) -> anyhow::Result<Option<(Progr
     let mut server = Program::start(exe, &["127.0.0.1:0".to_string()])?;
     match server.listening(STARTUP) {
         Ok(addr) => {
-            report.note(format!("your server listens on {addr}"));
+            report.note_ko(
+                format!("your server listens on {addr}"),
+                format!("서버가 {addr}에서 기다립니다"),
+            );
             Ok(Some((server, addr)))
         }
         Err((why, why_ko)) => {

@@ -158,11 +158,18 @@ pub fn sse_resume(exe: &Path) -> anyhow::Result<Report> {
     let legs: Legs = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let proxy = cutting_proxy(server.addr(), Arc::clone(&legs), Arc::clone(&stop))?;
-    report.note(format!(
-        "the push server on {} ({RATE} events a second), through a proxy on {proxy} that cuts the stream \
-         {CUTS} times after {CUT_AFTER} events and holds each reconnection for {GAP:?}",
-        server.addr()
-    ));
+    report.note_ko(
+        format!(
+            "the push server on {} ({RATE} events a second), through a proxy on {proxy} that cuts the stream \
+             {CUTS} times after {CUT_AFTER} events and holds each reconnection for {GAP:?}",
+            server.addr()
+        ),
+        format!(
+            "push 서버는 {}(초당 이벤트 {RATE}개), 그 앞의 프록시 {proxy}는 이벤트 {CUT_AFTER}개마다 스트림을 \
+             끊고(모두 {CUTS}번) 재연결마다 {GAP:?}씩 붙잡아 둡니다",
+            server.addr()
+        ),
+    );
     let mut client = Program::start(exe, &[proxy.to_string(), EVENTS.to_string()])?;
     let ended = client.finish(Duration::from_secs(8));
     stop.store(true, Ordering::Relaxed);
@@ -200,7 +207,10 @@ pub fn sse_resume(exe: &Path) -> anyhow::Result<Report> {
             last_event_id(&l.request).map_or("none".to_string(), |v| format!("Last-Event-ID: {v}"))
         })
         .collect();
-    report.note(format!("your reconnections asked: {}", resumed.join("; ")));
+    report.note_ko(
+        format!("your reconnections asked: {}", resumed.join("; ")),
+        format!("재연결 요청이 보낸 것: {}", resumed.join("; ")),
+    );
     for pair in printed.windows(2) {
         let (a, b) = (pair[0], pair[1]);
         if b == a + 1 {

@@ -86,11 +86,18 @@ pub fn udp_loss(exe: &Path) -> anyhow::Result<Report> {
     let (delay, drop) = losses(seed);
     let echo = Running::udp(EPHEMERAL, udp_echo::event_loop::serve)?;
     let relay = LossyRelay::start(echo.addr(), drop.clone(), delay.clone())?;
-    report.note(format!(
-        "seed {seed} (repeat it with SOCKLAB_SEED={seed}); a relay on {} in front of udp-echo on {}",
-        relay.addr(),
-        echo.addr()
-    ));
+    report.note_ko(
+        format!(
+            "seed {seed} (repeat it with SOCKLAB_SEED={seed}); a relay on {} in front of udp-echo on {}",
+            relay.addr(),
+            echo.addr()
+        ),
+        format!(
+            "시드 {seed}(SOCKLAB_SEED={seed}로 똑같이 다시 돌릴 수 있습니다). udp-echo({}) 앞의 릴레이는 {}",
+            echo.addr(),
+            relay.addr()
+        ),
+    );
     let args = [relay.addr().to_string(), DATAGRAMS.to_string()];
     let mut client = Program::start(exe, &args)?;
     let ended = client.finish(Duration::from_secs(5));
