@@ -18,7 +18,7 @@ use labels::{Labels, labels};
 /// Flags of `socklab exercise`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab exercise list --lang ko\n  socklab exercise show 1\n  socklab exercise hint 1          # the first hint; `hint 1 2` the next, one step closer\n  socklab exercise check 1                                       # your copy: exercises/01-threads\n  socklab exercise check 1 --path exercises/solutions/01-threads # a solution\n\nExit status of check: 0 passed, 1 something is wrong (each finding says what), 2 the check could not run."
+    after_help = "Examples:\n  socklab exercise list --lang ko\n  socklab exercise show 1\n  socklab exercise hint 1 2                                      # hint 2 of exercise 1, one step closer than hint 1\n  socklab exercise check 1                                       # your copy: exercises/01-threads\n  socklab exercise check 1 --path exercises/solutions/01-threads # a solution\n  socklab exercise check 2 --reveal                              # for a teacher: the expected values too\n\nExit status of check: 0 passed, 1 something is wrong (each finding says what), 2 the check could not run."
 )]
 pub struct ExerciseCmd {
     #[command(subcommand)]
@@ -266,6 +266,10 @@ fn check(e: &Exercise, path: Option<PathBuf>, lang: Lang, reveal: bool) -> anyho
         }
     };
     out!("{}", report.render(lang, reveal));
+    if reveal {
+        // Every exercise has one; for a program it is the whole answer.
+        outln!("reveal a solution: exercises/solutions/{}", e.slug);
+    }
     if report.passed() {
         outln!("{} {}", l.pass, e.id);
         Ok(())
