@@ -305,11 +305,12 @@ pub fn keep_alive(exe: &Path) -> anyhow::Result<Report> {
     if let Some(first) = closing.first() {
         report.wrong_ko(
             format!(
-                "your request `{}` says `Connection: close`, which asks the server to close after answering it",
+                "your request `{}` says `Connection: close`, which asks the server to close after answering it \
+                 (RFC 9112 section 9.6)",
                 first.start_line
             ),
             format!(
-                "요청 `{}`에 `Connection: close`가 있습니다. 답한 뒤 연결을 닫아 달라는 뜻입니다",
+                "요청 `{}`에 `Connection: close`가 있습니다. 답한 뒤 연결을 닫아 달라는 뜻입니다(RFC 9112 9.6절)",
                 first.start_line
             ),
         );
@@ -407,12 +408,14 @@ pub fn long_poll(exe: &Path) -> anyhow::Result<Report> {
             fine = false;
             report.wrong_ko(
                 format!(
-                    "event {id} was never printed (you printed {}); your requests asked since={}",
+                    "event {id} was never printed (you printed {}); your requests asked since={} \
+                     (what since means: docs/push.md, long polling; crates/push/src/requests.rs, GET /long-poll)",
                     list(&printed),
                     since.join(", since=")
                 ),
                 format!(
-                    "이벤트 {id}가 한 번도 출력되지 않았습니다(출력한 것: {}). 요청에 보낸 값은 since={}입니다",
+                    "이벤트 {id}가 한 번도 출력되지 않았습니다(출력한 것: {}). 요청에 보낸 값은 since={}입니다 \
+                     (since의 뜻: docs/push.md, 롱 폴링; crates/push/src/requests.rs, GET /long-poll)",
                     list(&printed),
                     since.join(", since=")
                 ),

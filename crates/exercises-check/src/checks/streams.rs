@@ -170,12 +170,12 @@ pub fn udp_loss(exe: &Path) -> anyhow::Result<Report> {
             report.wrong_ko(
                 format!(
                     "you reported no {noun} datagrams, but the relay {what} {} of them: \
-                     compare the numbers that came back with the numbers you sent",
+                     compare the numbers that came back with the numbers you sent (docs/compare.md, UDP beside TCP)",
                     truth.len()
                 ),
                 format!(
                     "{noun_ko} 데이터그램이 없다고 했지만, 릴레이는 {}개를 그렇게 했습니다. \
-                     돌아온 번호와 보낸 번호를 비교해 보세요",
+                     돌아온 번호와 보낸 번호를 비교해 보세요(docs/compare.md, UDP와 TCP 비교)",
                     truth.len()
                 ),
             );
