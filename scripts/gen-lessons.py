@@ -8,6 +8,8 @@ Usage: python3 scripts/gen-lessons.py           # write the four pages
 
 The pages it writes (never edit them by hand; edit docs/lessons.toml):
   docs/lessons.md     the lesson index       docs/ko/lessons.md   the same, in Korean
+                      (each lesson lists the exercises of exercises/exercises.toml
+                      that practise it)
   docs/handout.md     one page per lesson    docs/ko/handout.md   the same, in Korean
 
 The handout quotes real output through mdBook's {{#include generated/FILE}}, so
@@ -57,7 +59,7 @@ def bullet(label, field, lang):
     return "- **%s:** %s" % (label, text(field, lang, "  "))
 
 
-def lessons_page(data, lang, prefix):
+def lessons_page(data, exercises, lang, prefix):
     page = data["page"][lang]
     out = [GENERATED_NOTE, "", "# " + page["lessons_title"], "", page["lessons_intro"].strip(), ""]
     wrong = [lsn for lsn in data["lesson"] if lsn["wrong"]]
@@ -78,8 +80,29 @@ def lessons_page(data, lang, prefix):
         for f in ("correction", "run", "see", "also", "coming", "chapter"):
             if f in lsn:
                 out.append(bullet(page[f], lsn[f], lang))
+        practise = exercise_links(exercises, lsn["n"], lang)
+        if practise:
+            out.append("- **%s:** %s" % (page["exercises"], practise))
         out.append("")
     return "\n".join(head) + "\n" + link_prefix("\n".join(out), prefix).rstrip() + "\n"
+
+
+def exercise_links(exercises, n, lang):
+    """The exercises (exercises/exercises.toml) that practise lesson n, each a
+    link to the exercise page in the page's language and the command to start.
+    The Korean link is written as ../ko/exercises.md, which link_prefix leaves
+    alone, so it stays on the Korean page."""
+    items = []
+    for e in exercises:
+        if n not in e.get("lessons", []):
+            continue
+        if lang == "en":
+            items.append("[exercise %d, %s](exercises.md) (`socklab exercise show %d`)"
+                         % (e["id"], e["title"], e["id"]))
+        else:
+            items.append("[연습 문제 %d, %s](../ko/exercises.md) (`socklab exercise show %d --lang ko`)"
+                         % (e["id"], e["ko"]["title"], e["id"]))
+    return "; ".join(items)
 
 
 def handout_page(data, lang, prefix):
@@ -187,10 +210,12 @@ def main():
         print("exercises/exercises.toml: " + line)
     if bad or ex_bad:
         return 1
+    with open(EXERCISES, "rb") as f:
+        exercises = tomllib.load(f)["exercise"]
     pages = {
-        "lessons.md": lessons_page(data, "en", ""),
+        "lessons.md": lessons_page(data, exercises, "en", ""),
         "handout.md": handout_page(data, "en", ""),
-        "ko/lessons.md": lessons_page(data, "ko", "../"),
+        "ko/lessons.md": lessons_page(data, exercises, "ko", "../"),
         "ko/handout.md": handout_page(data, "ko", "../"),
     }
     stale = 0
