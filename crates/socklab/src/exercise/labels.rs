@@ -62,7 +62,7 @@ pub const KO: Labels = Labels {
     read: "읽을 곳(영어)",
     task: "과제",
     hint: "힌트",
-    more_hints: "다음 힌트(한 단계씩 더 가까워집니다)",
+    more_hints: "다음 힌트, 한 단계씩 더 가까워집니다",
     of: "/",
     list_end: "과제는 `{me} exercise show N --lang ko`, 힌트는 `{me} exercise hint N --lang ko`, 채점은 `{me} exercise check N --lang ko`.",
     pass: "통과: 연습 문제",
