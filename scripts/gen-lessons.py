@@ -8,6 +8,8 @@ Usage: python3 scripts/gen-lessons.py           # write the four pages
 
 The pages it writes (never edit them by hand; edit docs/lessons.toml):
   docs/lessons.md     the lesson index       docs/ko/lessons.md   the same, in Korean
+                      (each lesson lists the exercises of exercises/exercises.toml
+                      that practise it)
   docs/handout.md     one page per lesson    docs/ko/handout.md   the same, in Korean
 
 The handout quotes real output through mdBook's {{#include generated/FILE}}, so
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 EXERCISES = ROOT / "exercises" / "exercises.toml"
 # The texts of an exercise a reader reads, in English and in [exercise.ko].
-EXERCISE_FIELDS = ("title", "goal", "task", "hint")
+EXERCISE_FIELDS = ("title", "goal", "task", "hints")
 LANGS = ("en", "ko")
 # The fields a lesson may have, in the order the index prints them.
 TEXT_FIELDS = ("title", "belief", "correction", "run", "see", "also", "coming", "chapter", "question")
@@ -73,7 +75,7 @@ def bullet(label, field, lang):
     return "- **%s:** %s" % (label, text(field, lang, "  "))
 
 
-def lessons_page(data, lang, prefix):
+def lessons_page(data, exercises, lang, prefix):
     page = data["page"][lang]
     out = [GENERATED_NOTE, "", "# " + page["lessons_title"], "", page["lessons_intro"].strip(), ""]
     wrong = [lsn for lsn in data["lesson"] if lsn["wrong"]]
@@ -100,9 +102,30 @@ def lessons_page(data, lang, prefix):
             files = ", ".join("[`%s`](%s%s)" % (o, prefix, output_file(o)) for o in outputs(lsn))
             out.append("- **%s:** %s ([%s](%s#handout-%d))"
                        % (page["output_files"], files, page["output_where"], HANDOUT_LINK, lsn["n"]))
+        practise = exercise_links(exercises, lsn["n"], lang)
+        if practise:
+            out.append("- **%s:** %s" % (page["exercises"], practise))
         out.append("")
     body = link_prefix("\n".join(out), prefix).replace(HANDOUT_LINK, "handout.md")
     return "\n".join(head) + "\n" + body.rstrip() + "\n"
+
+
+def exercise_links(exercises, n, lang):
+    """The exercises (exercises/exercises.toml) that practise lesson n, each a
+    link to the exercise page in the page's language and the command to start.
+    The Korean link is written as ../ko/exercises.md, which link_prefix leaves
+    alone, so it stays on the Korean page."""
+    items = []
+    for e in exercises:
+        if n not in e.get("lessons", []):
+            continue
+        if lang == "en":
+            items.append("[exercise %d, %s](exercises.md) (`socklab exercise show %d`)"
+                         % (e["id"], e["title"], e["id"]))
+        else:
+            items.append("[연습 문제 %d, %s](../ko/exercises.md) (`socklab exercise show %d --lang ko`)"
+                         % (e["id"], e["ko"]["title"], e["id"]))
+    return "; ".join(items)
 
 
 def handout_page(data, lang, prefix):
@@ -182,8 +205,14 @@ def exercise_problems():
         where = "exercise %s" % e.get("id", "?")
         ko = e.get("ko", {})
         for f in EXERCISE_FIELDS:
-            if not str(ko.get(f, "")).strip():
+            value = ko.get(f, "")
+            # hints is a list: every staged hint needs its Korean text.
+            texts = value if isinstance(value, list) else [value]
+            if not texts or not all(str(t).strip() for t in texts):
                 bad.append("%s: [exercise.ko] '%s' has no Korean text" % (where, f))
+        if len(ko.get("hints", [])) != len(e.get("hints", [])):
+            bad.append("%s: %d English hints but %d Korean ones"
+                       % (where, len(e.get("hints", [])), len(ko.get("hints", []))))
         for lang, title in (("en", e.get("title", "")), ("ko", ko.get("title", ""))):
             heading = "## %s. %s\n" % (e.get("id"), title)
             if title and pages[lang] is not None and heading not in pages[lang]:
@@ -208,10 +237,12 @@ def main():
         print("exercises/exercises.toml: " + line)
     if bad or ex_bad:
         return 1
+    with open(EXERCISES, "rb") as f:
+        exercises = tomllib.load(f)["exercise"]
     pages = {
-        "lessons.md": lessons_page(data, "en", ""),
+        "lessons.md": lessons_page(data, exercises, "en", ""),
         "handout.md": handout_page(data, "en", ""),
-        "ko/lessons.md": lessons_page(data, "ko", "../"),
+        "ko/lessons.md": lessons_page(data, exercises, "ko", "../"),
         "ko/handout.md": handout_page(data, "ko", "../"),
     }
     stale = 0

@@ -6,6 +6,7 @@
 //! one (`[exercise.ko]`) for the Korean page (docs/ko/exercises.md) and
 //! `socklab exercise show N --lang ko`.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -43,14 +44,20 @@ pub struct Exercise {
     pub goal: String,
     /// What to do.
     pub task: String,
-    /// A nudge, not the answer.
-    pub hint: String,
+    /// Staged hints: each one step closer than the one before, the last one
+    /// the closest but still not the solution's code (`socklab exercise hint N K`).
+    pub hints: Vec<String>,
     /// What the check says about the untouched starter (scripts/exercises.sh
     /// asserts it).
     pub starter_says: String,
     /// The Korean texts (empty until written).
     #[serde(default)]
     pub ko: Korean,
+    /// For an exercise answered with facts (a capture's port, a key): each
+    /// answer's name and the SHA-1 of its normalised value (see
+    /// `checks::capture`), so the data file does not hand out the answers.
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
 }
 
 /// The Korean texts of one exercise; an empty field is not written yet.
@@ -65,9 +72,9 @@ pub struct Korean {
     /// 과제
     #[serde(default)]
     pub task: String,
-    /// 힌트
+    /// 단계별 힌트
     #[serde(default)]
-    pub hint: String,
+    pub hints: Vec<String>,
 }
 
 /// The language of an exercise's texts: English, or the Korean of `[exercise.ko]`.
@@ -90,8 +97,8 @@ pub struct Texts<'a> {
     pub goal: &'a str,
     /// What to do.
     pub task: &'a str,
-    /// A nudge.
-    pub hint: &'a str,
+    /// The staged hints, nearest last.
+    pub hints: &'a [String],
 }
 
 impl Exercise {
@@ -103,13 +110,13 @@ impl Exercise {
                 title: &self.title,
                 goal: &self.goal,
                 task: &self.task,
-                hint: &self.hint,
+                hints: &self.hints,
             },
             Lang::Ko => Texts {
                 title: &self.ko.title,
                 goal: &self.ko.goal,
                 task: &self.ko.task,
-                hint: &self.ko.hint,
+                hints: &self.ko.hints,
             },
         }
     }
@@ -139,13 +146,13 @@ pub fn exercise(id: u32) -> Option<&'static Exercise> {
 mod tests {
     use super::*;
 
-    /// The classroom pack: at least 12 exercises, numbered 1, 2, 3 … in order,
+    /// The classroom pack: at least 15 exercises, numbered 1, 2, 3 … in order,
     /// each with every text filled in, in English and in Korean, and at least
     /// one lesson.
     #[test]
     fn the_catalog_is_complete() {
         let all = catalog();
-        assert!(all.len() >= 12, "only {} exercises", all.len());
+        assert!(all.len() >= 15, "only {} exercises", all.len());
         for (i, e) in all.iter().enumerate() {
             assert_eq!(e.id as usize, i + 1, "exercise {} is out of order", e.id);
             for (name, text) in [
@@ -153,24 +160,23 @@ mod tests {
                 ("read", &e.read),
                 ("goal", &e.goal),
                 ("task", &e.task),
-                ("hint", &e.hint),
                 ("starter_says", &e.starter_says),
             ] {
                 assert!(!text.trim().is_empty(), "exercise {}: empty {name}", e.id);
             }
             let ko = e.texts(Lang::Ko);
-            for (name, text) in [
-                ("title", ko.title),
-                ("goal", ko.goal),
-                ("task", ko.task),
-                ("hint", ko.hint),
-            ] {
+            for (name, text) in [("title", ko.title), ("goal", ko.goal), ("task", ko.task)] {
                 assert!(
                     !text.trim().is_empty(),
                     "exercise {}: empty ko.{name}",
                     e.id
                 );
             }
+            // Staged hints: at least two, the same number in both languages,
+            // none empty.
+            assert!(e.hints.len() >= 2, "exercise {}: fewer than 2 hints", e.id);
+            assert_eq!(e.hints.len(), ko.hints.len(), "exercise {}: hints", e.id);
+            assert!(e.hints.iter().chain(ko.hints).all(|h| !h.trim().is_empty()));
             assert!(!e.lessons.is_empty(), "exercise {}: no lesson", e.id);
             assert!(e.lessons.iter().all(|l| (1..=23).contains(l)));
             assert!(e.slug.starts_with(&format!("{:02}-", e.id)));

@@ -6,12 +6,16 @@
 //!
 //! - [`catalog`]: the texts, read from `exercises/exercises.toml` (compiled in),
 //!   the one source for `socklab exercise` and the book's exercise page.
-//! - [`report`]: a check's findings, one line each, `ok` or `wrong`.
+//! - [`report`]: a check's findings, one line each, `ok` or `wrong`, in English
+//!   or Korean; a wrong one says where to look, and the expected values are kept
+//!   apart for `--reveal`.
 //! - `student`: builds a student's crate (cargo, the exercises workspace) and
 //!   runs it with deadlines; reads an answer file.
 //! - `relay`: the checker's own go-betweens: a TCP proxy that records both
 //!   directions of every connection, and a lossy UDP relay.
-//! - `checks`: one function per exercise.
+//! - `checks`: one function per exercise (13 reads answers about a committed
+//!   capture against digests; 14 is the peer and the keyboard of a full-duplex
+//!   client; 15 cuts an SSE stream under a resuming client).
 //!
 //! Every server a check needs (ws-echo, udp-echo, the push server) runs in this
 //! process on a port the kernel chooses, so checks never collide with servers

@@ -1,10 +1,10 @@
 //! The student's side: build their crate, run it with deadlines, read their
 //! answer file. Nothing here judges; the checks do.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -54,6 +54,8 @@ pub fn build(dir: &Path) -> anyhow::Result<PathBuf> {
 /// A student's program running, its stdout read line by line as it comes.
 pub struct Program {
     child: Child,
+    /// The program's stdin, for a check that types into it ([`Program::start_typing`]).
+    stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     stderr: Receiver<String>,
     /// Every stdout line taken so far.
@@ -67,11 +69,25 @@ pub struct Ended {
 }
 
 impl Program {
-    /// Starts `exe args…` with stdout and stderr captured.
+    /// Starts `exe args…` with stdout and stderr captured, and nothing on stdin.
     pub fn start(exe: &Path, args: &[String]) -> anyhow::Result<Program> {
+        Program::spawn(exe, args, false)
+    }
+
+    /// Starts `exe args…` with stdin a pipe the check types into
+    /// ([`Program::type_line`], [`Program::end_input`]).
+    pub fn start_typing(exe: &Path, args: &[String]) -> anyhow::Result<Program> {
+        Program::spawn(exe, args, true)
+    }
+
+    fn spawn(exe: &Path, args: &[String], typing: bool) -> anyhow::Result<Program> {
         let mut child = Command::new(exe)
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(if typing {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -93,6 +109,7 @@ impl Program {
             let _ = tx.send(text);
         });
         Ok(Program {
+            stdin: child.stdin.take(),
             child,
             lines,
             stderr,
@@ -111,19 +128,52 @@ impl Program {
         }
     }
 
-    /// A server's first line, `listening on ADDR`: where to connect.
-    pub fn listening(&mut self, wait: Duration) -> Result<SocketAddr, String> {
+    /// Types `line` and Enter into the program's stdin; false if it no longer reads it.
+    pub fn type_line(&mut self, line: &str) -> bool {
+        match self.stdin.as_mut() {
+            Some(stdin) => writeln!(stdin, "{line}")
+                .and_then(|()| stdin.flush())
+                .is_ok(),
+            None => false,
+        }
+    }
+
+    /// Closes the program's stdin: it reads end of file, as after Ctrl-D.
+    pub fn end_input(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits up to `wait` for the stdout line `want`, taking the lines before it.
+    pub fn line_eq(&mut self, want: &str, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.line(left) {
+                Some(line) if line.trim_end() == want => return true,
+                Some(_) => continue,
+                None => return false,
+            }
+        }
+    }
+
+    /// A server's first line, `listening on ADDR`: where to connect; if it
+    /// is not there, why, in English and Korean.
+    pub fn listening(&mut self, wait: Duration) -> Result<SocketAddr, (String, String)> {
         match self.line(wait) {
             Some(line) => line
                 .strip_prefix("listening on ")
                 .and_then(|a| a.trim().parse().ok())
                 .ok_or_else(|| {
-                    format!(
-                        "the server's first line should be `listening on ADDR`; it printed {line:?}"
+                    (
+                        format!(
+                            "the server's first line should be `listening on ADDR`; it printed {line:?}"
+                        ),
+                        format!("서버의 첫 줄은 `listening on ADDR`여야 하는데, {line:?}를 출력했습니다"),
                     )
                 }),
-            None => Err(format!(
-                "the server printed no `listening on ADDR` line within {wait:?}"
+            None => Err((
+                format!("the server printed no `listening on ADDR` line within {wait:?}"),
+                format!("서버가 {wait:?} 안에 `listening on ADDR` 줄을 출력하지 않았습니다"),
             )),
         }
     }

@@ -1,21 +1,17 @@
-//! Exercises whose answer is compared with what the check measures: 2 (frame
-//! bytes, from tungstenite's own Frame and the wire view's decoding), 3 (the
-//! close code for an unmasked frame, from ws-echo) and 7 (Sec-WebSocket-Accept,
-//! from ws-echo's 101).
+//! Exercises whose answer.txt is compared with what the check measures: 2
+//! (frame bytes, from tungstenite's own Frame and the wire view's decoding) and
+//! 3 (the close code for an unmasked frame, from ws-echo).
 
-use std::io::{Cursor, Read, Write};
-use std::net::TcpStream;
+use std::io::Cursor;
 use std::path::Path;
-use std::time::Duration;
 
-use client::wire::{HttpHead, close_code_name, data_frame, header_len, hex};
+use client::wire::{close_code_name, data_frame, header_len, hex};
 use client::{Incoming, Transport};
-use sha1::{Digest, Sha1};
 use tungstenite::protocol::frame::FrameHeader;
 
-use super::{REPLY, read_for, ws_echo};
+use super::{REPLY, ws_echo};
 use crate::report::Report;
-use crate::student::{Program, answer, answers};
+use crate::student::{answer, answers};
 
 /// Exercise 2's masking key.
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -98,13 +94,26 @@ pub fn frame_bytes(dir: &Path) -> anyhow::Result<Report> {
             frame[..header_len(&frame).unwrap_or(2)].to_vec()
         };
         let name = question.name;
+        if answer(&given, name)
+            .and_then(|t| parse_hex(t).ok())
+            .as_ref()
+            != Some(&expected)
+        {
+            report.reveal(format!("{name} = {}", hex(&expected)));
+        }
         let text = match answer(&given, name) {
             None => {
-                report.wrong(format!("{name}: no `{name} =` line in answer.txt"));
+                report.wrong_ko(
+                    format!("{name}: no `{name} =` line in answer.txt"),
+                    format!("{name}: answer.txt에 `{name} =` 줄이 없습니다"),
+                );
                 continue;
             }
             Some("") => {
-                report.wrong(format!("{name}: no answer yet after `{name} =`"));
+                report.wrong_ko(
+                    format!("{name}: no answer yet after `{name} =`"),
+                    format!("{name}: `{name} =` 뒤에 아직 답이 없습니다"),
+                );
                 continue;
             }
             Some(text) => text,
@@ -112,113 +121,176 @@ pub fn frame_bytes(dir: &Path) -> anyhow::Result<Report> {
         let bytes = match parse_hex(text) {
             Ok(bytes) => bytes,
             Err(why) => {
-                report.wrong(format!("{name}: {text:?} is not hex bytes: {why}"));
+                report.wrong_ko(
+                    format!("{name}: {text:?} is not hex bytes: {why}"),
+                    format!("{name}: {text:?} — 16진수 바이트가 아닙니다: {why}"),
+                );
                 continue;
             }
         };
         if bytes == expected {
             report.ok(format!("{name}: {}", hex(&bytes)));
         } else {
-            report.wrong(format!(
-                "{name}: {}",
-                diagnose(question, &bytes, &frame, &payload)
-            ));
+            let (en, ko) = diagnose(question, &bytes, &frame, &payload);
+            report.wrong_ko(format!("{name}: {en}"), format!("{name}: {ko}"));
         }
     }
     Ok(report)
 }
 
-/// What is wrong with `bytes` as an answer to `q`, field by field.
-fn diagnose(q: &Question, bytes: &[u8], frame: &[u8], payload: &[u8]) -> String {
+/// What is wrong with `bytes` as an answer to `q`, field by field, in English
+/// and Korean: the first field that differs and where RFC 6455 explains it,
+/// never the bytes that would be right.
+fn diagnose(q: &Question, bytes: &[u8], frame: &[u8], payload: &[u8]) -> (String, String) {
     let mut cursor = Cursor::new(bytes);
     let (header, len) = match FrameHeader::parse(&mut cursor) {
         Ok(Some(parsed)) => parsed,
         Ok(None) => {
-            return format!(
-                "{} is too short for a whole header: byte 2's length field decides how many bytes follow",
-                hex(bytes)
+            return (
+                format!(
+                    "{} is too short for a whole header: byte 2's length field decides how many bytes follow \
+                     (RFC 6455 section 5.2, Payload length)",
+                    hex(bytes)
+                ),
+                format!(
+                    "{} — 헤더 하나가 되기에 너무 짧습니다. 뒤에 몇 바이트가 더 오는지는 둘째 바이트의 길이 \
+                     필드가 정합니다(RFC 6455 5.2절, Payload length)",
+                    hex(bytes)
+                ),
             );
         }
-        Err(e) => return format!("{} is not a frame header: {e}", hex(bytes)),
+        Err(e) => {
+            return (
+                format!("{} is not a frame header: {e}", hex(bytes)),
+                format!("{} — 프레임 헤더가 아닙니다: {e}", hex(bytes)),
+            );
+        }
     };
     let header_bytes = cursor.position() as usize;
-    let byte1 = frame[0];
-    if bytes[0] != byte1 {
-        return format!(
-            "byte 1 is 0x{:02x} (FIN={}, opcode {}); a whole {} message in one frame starts 0x{byte1:02x}",
-            bytes[0],
-            u8::from(header.is_final),
-            header.opcode,
-            if q.text { "text" } else { "binary" }
+    let kind = if q.text { "text" } else { "binary" };
+    let kind_ko = if q.text { "텍스트" } else { "바이너리" };
+    if bytes[0] != frame[0] {
+        return (
+            format!(
+                "byte 1 is 0x{:02x} (FIN={}, opcode {}), which is not a whole {kind} message in one frame: \
+                 RFC 6455 section 5.2 (FIN, opcode) and section 11.8 (the opcodes)",
+                bytes[0],
+                u8::from(header.is_final),
+                header.opcode,
+            ),
+            format!(
+                "첫 바이트가 0x{:02x}(FIN={}, opcode {})인데, 이것은 프레임 하나에 담긴 {kind_ko} 메시지 전체가 \
+                 아닙니다. RFC 6455 5.2절(FIN, opcode)과 11.8절(opcode 목록)을 보세요",
+                bytes[0],
+                u8::from(header.is_final),
+                header.opcode,
+            ),
         );
     }
     if header.mask.is_some() != q.masked {
         return if q.masked {
-            format!(
-                "the MASK bit is 0 (byte 2 is 0x{:02x}): a client must mask every frame, so byte 2 has its top bit set, and the 4-byte key follows the length",
-                bytes[1]
+            (
+                format!(
+                    "the MASK bit is 0 (byte 2 is 0x{:02x}), but this frame is the client's: \
+                     RFC 6455 section 5.1 says which frames are masked, section 5.2 where the bit and the key go",
+                    bytes[1]
+                ),
+                format!(
+                    "MASK 비트가 0입니다(둘째 바이트 0x{:02x}). 그런데 이 프레임은 클라이언트가 보내는 것입니다. \
+                     어떤 프레임을 마스킹하는지는 RFC 6455 5.1절에, 비트와 키가 어디에 들어가는지는 5.2절에 있습니다",
+                    bytes[1]
+                ),
             )
         } else {
-            format!(
-                "the MASK bit is 1 (byte 2 is 0x{:02x}): a server never masks, so byte 2's top bit is 0 and no key follows",
-                bytes[1]
+            (
+                format!(
+                    "the MASK bit is 1 (byte 2 is 0x{:02x}), but this frame is the server's: \
+                     RFC 6455 section 5.1 says which side masks",
+                    bytes[1]
+                ),
+                format!(
+                    "MASK 비트가 1입니다(둘째 바이트 0x{:02x}). 그런데 이 프레임은 서버가 보내는 것입니다. \
+                     어느 쪽이 마스킹하는지는 RFC 6455 5.1절에 있습니다",
+                    bytes[1]
+                ),
             )
         };
     }
     if len != q.len as u64 {
-        return format!(
-            "the header announces a payload of {len} bytes; the message is {} bytes",
-            q.len
+        return (
+            format!(
+                "the header announces a payload of {len} bytes; the message is {} bytes \
+                 (RFC 6455 section 5.2, Payload length: the length is big-endian)",
+                q.len
+            ),
+            format!(
+                "헤더가 알리는 페이로드 길이는 {len}바이트인데, 메시지는 {}바이트입니다 \
+                 (RFC 6455 5.2절, Payload length: 길이는 빅 엔디언입니다)",
+                q.len
+            ),
         );
     }
-    let form = |n: usize| match n {
-        0..=125 => "7-bit (in byte 2)",
-        126..=65_535 => "16-bit (byte 2 says 126, then 2 bytes)",
-        _ => "64-bit (byte 2 says 127, then 8 bytes)",
-    };
     let wanted_header = header_len(frame).unwrap_or(2);
     if header_bytes != wanted_header {
-        return format!(
-            "the length {} is written in {header_bytes} header bytes; {} bytes take the {} form",
-            q.len,
-            q.len,
-            form(q.len)
+        return (
+            format!(
+                "the length {} is written in the wrong one of the three length forms: RFC 6455 section 5.2 \
+                 (Payload length) says which form a payload of this size takes",
+                q.len
+            ),
+            format!(
+                "길이 {}를 세 가지 길이 표기 중 맞지 않는 것으로 썼습니다. 이 크기의 페이로드가 어느 표기를 \
+                 쓰는지는 RFC 6455 5.2절(Payload length)에 있습니다",
+                q.len
+            ),
         );
     }
     if let Some(key) = header.mask.filter(|k| *k != KEY) {
-        return format!(
-            "the masking key is {}; the task gives {}",
-            hex(&key),
-            hex(&KEY)
+        return (
+            format!(
+                "the masking key is {}, not the one the comment above the question gives",
+                hex(&key)
+            ),
+            format!(
+                "마스킹 키가 {}인데, 문제 위 주석에 적힌 키와 다릅니다",
+                hex(&key)
+            ),
         );
     }
     if !q.whole {
-        if bytes.len() > header_bytes {
-            return format!(
-                "{} bytes after the header: write only the header ({header_bytes} bytes)",
+        return (
+            format!(
+                "{} bytes after the header: the question asks for the header only, every byte before the payload",
                 bytes.len() - header_bytes
-            );
-        }
-        return format!(
-            "expected {}, you wrote {}",
-            hex(&frame[..wanted_header]),
-            hex(bytes)
+            ),
+            format!(
+                "헤더 뒤에 {}바이트가 더 있습니다. 문제는 헤더만, 즉 페이로드 앞의 바이트만 묻습니다",
+                bytes.len() - header_bytes
+            ),
         );
     }
     let on_wire = &bytes[header_bytes..];
-    let masked = &frame[header_bytes..];
     if on_wire == payload {
-        return format!(
-            "the payload is {} — \"Hi\" as it is; on the wire it is XORed with the key: {}",
-            hex(on_wire),
-            hex(masked)
+        return (
+            "the payload is \"Hi\" as it is, but a masked frame does not carry its payload in the clear: \
+             RFC 6455 section 5.3 (client-to-server masking)"
+                .to_string(),
+            "페이로드가 \"Hi\" 그대로입니다. 마스킹된 프레임은 페이로드를 그대로 싣지 않습니다: \
+             RFC 6455 5.3절(client-to-server masking)"
+                .to_string(),
         );
     }
-    format!(
-        "the payload on the wire is {}; \"Hi\" masked with {} is {}",
-        hex(on_wire),
-        hex(&KEY),
-        hex(masked)
+    (
+        format!(
+            "the header is right but the payload {} is not \"Hi\" masked with the key: \
+             RFC 6455 section 5.3 says which key byte each payload byte is XORed with",
+            hex(on_wire)
+        ),
+        format!(
+            "헤더는 맞지만 페이로드({})가 \"Hi\"를 그 키로 마스킹한 값이 아닙니다. 페이로드의 각 바이트를 \
+             키의 몇 번째 바이트와 XOR하는지는 RFC 6455 5.3절에 있습니다",
+            hex(on_wire)
+        ),
     )
 }
 
@@ -241,116 +313,101 @@ pub fn unmasked(dir: &Path) -> anyhow::Result<Report> {
     let Some(measured) = measured else {
         anyhow::bail!("ws-echo sent no close code for an unmasked frame: that is a bug in socklab");
     };
-    report.note(format!(
-        "ws-echo on {} answered an unmasked \"hi\" with close code {measured}",
-        server.addr()
-    ));
+    report.note_ko(
+        format!(
+            "ws-echo on {} was sent an unmasked \"hi\" and answered with a close frame",
+            server.addr()
+        ),
+        format!(
+            "ws-echo({})에 마스크 없는 \"hi\"를 보냈고, close 프레임으로 답이 왔습니다",
+            server.addr()
+        ),
+    );
+    report.reveal(format!("close_code = {measured}"));
     match answer(&given, "close_code").map(str::parse::<u16>) {
-        None => report.wrong("no `close_code =` line in answer.txt"),
-        Some(Err(_)) => {
-            report.wrong("close_code: write the number the server sent, e.g. `close_code = 1234`")
-        }
-        Some(Ok(code)) if code == measured => report.ok(format!(
-            "close_code {code} ({}): the server refuses a client frame without a mask",
-            close_code_name(code)
-        )),
-        Some(Ok(code)) => report.wrong(format!(
-            "you wrote {code} ({}); the server closed our unmasked frame with {measured} ({})",
-            close_code_name(code),
-            close_code_name(measured)
-        )),
+        None => report.wrong_ko(
+            "no `close_code =` line in answer.txt",
+            "answer.txt에 `close_code =` 줄이 없습니다",
+        ),
+        Some(Err(_)) => report.wrong_ko(
+            "close_code: write the number the server sent, e.g. `close_code = 1234`",
+            "close_code: 서버가 보낸 숫자를 적으세요. 예: `close_code = 1234`",
+        ),
+        Some(Ok(code)) if code == measured => report.ok_ko(
+            format!(
+                "close_code {code} ({}): the server refuses a client frame without a mask",
+                close_code_name(code)
+            ),
+            format!(
+                "close_code {code} ({}): 서버는 마스크 없는 클라이언트 프레임을 거부합니다",
+                close_code_name(code)
+            ),
+        ),
+        Some(Ok(code)) => report.wrong_ko(
+            format!(
+                "you wrote {code} ({}), which is not what the server sent for our unmasked frame. \
+                 Send one yourself and read the server's close frame in the --wire view: its first two \
+                 payload bytes are the code (RFC 6455 section 5.5.1; what each code means: section 7.4.1)",
+                close_code_name(code)
+            ),
+            format!(
+                "{code}({})라고 적었는데, 서버가 마스크 없는 프레임에 보낸 코드가 아닙니다. 직접 보내 보고 \
+                 --wire 출력에서 서버의 close 프레임을 읽어 보세요. 페이로드의 처음 두 바이트가 코드입니다 \
+                 (RFC 6455 5.5.1절, 코드별 뜻은 7.4.1절)",
+                close_code_name(code)
+            ),
+        ),
     }
     Ok(report)
 }
 
-/// RFC 6455's GUID, for naming the usual mistakes.
-const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Exercise 7: the student's Accept for fresh keys against ws-echo's 101.
-pub fn accept(exe: &Path) -> anyhow::Result<Report> {
-    let mut report = Report::default();
-    let server = ws_echo()?;
-    let keys = fresh_keys(3)?;
-    let mut truth = Vec::new();
-    for key in &keys {
-        truth.push(server_accept(server.addr(), key)?);
-    }
-    report.note(format!(
-        "keys {}; ws-echo on {} answered each",
-        keys.join(", "),
-        server.addr()
-    ));
-    let mut program = Program::start(exe, &keys)?;
-    program.finish(Duration::from_secs(5));
-    for (i, (key, want)) in keys.iter().zip(&truth).enumerate() {
-        let Some(got) = program.seen.get(i).map(|s| s.trim().to_string()) else {
-            report.wrong(format!(
-                "no line {} for key {key}: print one Accept per key",
-                i + 1
-            ));
-            continue;
-        };
-        if got == *want {
-            report.ok(format!("{key} → {got}, as the server's 101 says"));
-            continue;
+    /// A wrong answer to exercise 2 is told what is wrong and where to read,
+    /// never the bytes that would be right (those are for `--reveal`).
+    #[test]
+    fn a_diagnosis_never_gives_the_answer_away() {
+        let wrong: [&[u8]; 6] = [
+            &[0x81, 0x02, 0x48, 0x69],                         // unmasked
+            &[0x01, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x93], // FIN 0
+            &[0x81, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x48, 0x69], // payload in the clear
+            &[0x81, 0x82, 0x37, 0xfa, 0x21, 0x3d, 0x00, 0x00], // payload wrong
+            &[0x82, 0xc8, 0x37, 0xfa, 0x21, 0x3d],             // 7-bit length 72
+            &[0x81, 0x82, 0x01, 0x02, 0x03, 0x04, 0x7f, 0x93], // another key
+        ];
+        for q in &QUESTIONS {
+            let payload: Vec<u8> = if q.name == "hi" {
+                b"Hi".to_vec()
+            } else {
+                vec![b'a'; q.len]
+            };
+            let frame = data_frame(&payload, q.text, q.masked.then_some(KEY));
+            let expected = if q.whole {
+                frame.clone()
+            } else {
+                frame[..header_len(&frame).unwrap_or(2)].to_vec()
+            };
+            for bytes in wrong {
+                if bytes == expected.as_slice() {
+                    continue;
+                }
+                let (en, ko) = diagnose(q, bytes, &frame, &payload);
+                for text in [&en, &ko] {
+                    assert!(
+                        !text.contains(&hex(&expected)),
+                        "{}: {text} gives {} away",
+                        q.name,
+                        hex(&expected)
+                    );
+                    // Not even the masked payload alone.
+                    if q.whole {
+                        let masked = hex(&frame[header_len(&frame).unwrap_or(2)..]);
+                        assert!(!text.contains(&masked), "{}: {text}", q.name);
+                    }
+                }
+            }
         }
-        let sha = |text: &str| Sha1::digest(text.as_bytes()).to_vec();
-        let b64 = |bytes: &[u8]| data_encoding::BASE64.encode(bytes);
-        let decoded = data_encoding::BASE64
-            .decode(key.as_bytes())
-            .unwrap_or_default();
-        let mistake = if got == b64(&sha(key)) {
-            "that is base64(SHA-1(key)) without the GUID: append 258EAFA5-E914-47DA-95CA-C5AB0DC85B11 to the key first"
-                .to_string()
-        } else if got == b64(&sha(&format!("{GUID}{key}"))) {
-            "that hashes the GUID followed by the key: the key comes first".to_string()
-        } else if got == hex(&sha(&format!("{key}{GUID}"))).replace(' ', "") {
-            "that is the right SHA-1 in hex: the header carries its 20 bytes in base64".to_string()
-        } else if got
-            == b64(&Sha1::digest(
-                [decoded.as_slice(), GUID.as_bytes()].concat(),
-            ))
-        {
-            "that hashes the key's decoded bytes: hash the key as the text the client sent"
-                .to_string()
-        } else {
-            format!("expected {want}")
-        };
-        report.wrong(format!("{key} → you printed {got}; {mistake}"));
     }
-    Ok(report)
-}
-
-/// `n` random 16-byte keys in base64, as a client makes them.
-fn fresh_keys(n: usize) -> anyhow::Result<Vec<String>> {
-    let mut random = vec![0u8; 16 * n];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
-    Ok(random
-        .chunks(16)
-        .map(|k| data_encoding::BASE64.encode(k))
-        .collect())
-}
-
-/// The Sec-WebSocket-Accept a real server answers for `key`: an Upgrade by
-/// hand, the 101 read back.
-fn server_accept(addr: std::net::SocketAddr, key: &str) -> anyhow::Result<String> {
-    let mut stream = TcpStream::connect(addr)?;
-    write!(
-        stream,
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )?;
-    let mut answer = Vec::new();
-    while HttpHead::response(&answer).is_none() {
-        let more = read_for(&mut stream, answer.len() + 1, REPLY);
-        if more.is_empty() {
-            anyhow::bail!("ws-echo did not answer the Upgrade: a bug in socklab");
-        }
-        answer.extend_from_slice(&more);
-    }
-    HttpHead::response(&answer)
-        .and_then(|h| h.header("Sec-WebSocket-Accept").map(str::to_string))
-        .ok_or_else(|| {
-            anyhow::anyhow!("ws-echo's 101 has no Sec-WebSocket-Accept: a bug in socklab")
-        })
 }

@@ -1,9 +1,13 @@
 //! One check per exercise, and what they share: the servers they start in this
 //! process, and small socket helpers with deadlines.
 
+mod accept;
 mod answers;
+mod capture;
+mod duplex;
 mod http;
 mod servers;
+mod sse;
 mod streams;
 
 use std::io::{self, Read};
@@ -37,12 +41,15 @@ pub fn run(e: &Exercise, dir: &Path) -> anyhow::Result<Report> {
         4 => servers::time_wait(&program(dir)?),
         5 => streams::udp_loss(&program(dir)?),
         6 => streams::boundaries(&program(dir)?),
-        7 => answers::accept(&program(dir)?),
+        7 => accept::accept(&program(dir)?),
         8 => servers::size_limit(&program(dir)?),
         9 => streams::half_close(&program(dir)?),
         10 => http::raw_websocket(&program(dir)?),
         11 => http::keep_alive(&program(dir)?),
         12 => http::long_poll(&program(dir)?),
+        13 => capture::capture(e, dir),
+        14 => duplex::duplex(&program(dir)?),
+        15 => sse::sse_resume(&program(dir)?),
         n => anyhow::bail!("exercise {n} is in exercises.toml but has no check yet"),
     }
 }
@@ -57,11 +64,14 @@ fn start_server(exe: &Path, report: &mut Report) -> anyhow::Result<Option<(Progr
     let mut server = Program::start(exe, &["127.0.0.1:0".to_string()])?;
     match server.listening(STARTUP) {
         Ok(addr) => {
-            report.note(format!("your server listens on {addr}"));
+            report.note_ko(
+                format!("your server listens on {addr}"),
+                format!("서버가 {addr}에서 기다립니다"),
+            );
             Ok(Some((server, addr)))
         }
-        Err(why) => {
-            report.wrong(why);
+        Err((why, why_ko)) => {
+            report.wrong_ko(why, why_ko);
             Ok(None)
         }
     }

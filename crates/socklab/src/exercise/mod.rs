@@ -1,5 +1,5 @@
-//! `socklab exercise list | show N | check N [--path DIR]`: the classroom
-//! exercises. The texts come from exercises/exercises.toml and the checks from
+//! `socklab exercise list | show N | hint N [K] | check N [--path DIR]`: the
+//! classroom exercises, in English or (`--lang ko`) Korean. The texts come from exercises/exercises.toml and the checks from
 //! the exercises-check crate; this file only prints.
 //!
 //! Try: `socklab exercise show 1`, edit exercises/01-threads/src/main.rs, then
@@ -11,10 +11,14 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use exercises_check::{Exercise, Lang, catalog, exercise};
 
+mod labels;
+
+use labels::{Labels, labels};
+
 /// Flags of `socklab exercise`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab exercise list\n  socklab exercise show 1\n  socklab exercise check 1                                       # your copy: exercises/01-threads\n  socklab exercise check 1 --path exercises/solutions/01-threads # a solution\n\nExit status of check: 0 passed, 1 something is wrong (each finding says what), 2 the check could not run."
+    after_help = "Examples:\n  socklab exercise list --lang ko\n  socklab exercise show 1\n  socklab exercise hint 1 2                                      # hint 2 of exercise 1, one step closer than hint 1\n  socklab exercise check 1                                       # your copy: exercises/01-threads\n  socklab exercise check 1 --path exercises/solutions/01-threads # a solution\n  socklab exercise check 2 --reveal                              # for a teacher: the expected values too\n\nExit status of check: 0 passed, 1 something is wrong (each finding says what), 2 the check could not run."
 )]
 pub struct ExerciseCmd {
     #[command(subcommand)]
@@ -24,12 +28,27 @@ pub struct ExerciseCmd {
 #[derive(Subcommand)]
 enum Action {
     /// Every exercise: number, title, lessons
-    List,
-    /// One exercise: goal, what to read, the task, a hint
+    List {
+        /// The language of the titles
+        #[arg(long, value_enum, default_value = "en")]
+        lang: LangArg,
+    },
+    /// One exercise: goal, what to read, the task, how to get a hint
     Show {
         /// The exercise's number
         id: u32,
         /// The language of the texts
+        #[arg(long, value_enum, default_value = "en")]
+        lang: LangArg,
+    },
+    /// Hint K of exercise N: each one step closer than the one before, none the solution
+    Hint {
+        /// The exercise's number
+        id: u32,
+        /// Which hint (1 is the furthest from the answer) [default: 1]
+        #[arg(default_value_t = 1)]
+        k: usize,
+        /// The language of the hint
         #[arg(long, value_enum, default_value = "en")]
         lang: LangArg,
     },
@@ -40,6 +59,13 @@ enum Action {
         /// Your crate (or the directory of your answer.txt) [default: exercises/SLUG in this checkout]
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
+        /// The language of the findings
+        #[arg(long, value_enum, default_value = "en")]
+        lang: LangArg,
+        /// For a teacher: also print the expected values (a wrong finding
+        /// never does, so a student reads where to look, not the answer)
+        #[arg(long)]
+        reveal: bool,
     },
     /// The book's exercise page, as Markdown (scripts/gen-docs.sh)
     #[command(hide = true)]
@@ -68,74 +94,25 @@ impl From<LangArg> for Lang {
     }
 }
 
-/// The words around the texts, in one language; the texts come from the data.
-struct Labels {
-    exercise: &'static str,
-    /// Before one lesson's number.
-    lesson: &'static str,
-    /// Before several.
-    lessons: &'static str,
-    goal: &'static str,
-    read: &'static str,
-    task: &'static str,
-    hint: &'static str,
-    start: &'static str,
-    /// `show`'s last line.
-    check: &'static str,
-    /// The book's last line, before the command.
-    check_md: &'static str,
-    /// After the starter's path in the book: what the check does with it.
-    program: &'static str,
-    answer: &'static str,
-}
-
-const EN: Labels = Labels {
-    exercise: "Exercise",
-    lesson: "Lesson",
-    lessons: "Lessons",
-    goal: "Goal",
-    read: "Read",
-    task: "Task",
-    hint: "Hint",
-    start: "Start from",
-    check: "Check:     ",
-    check_md: "**check** with",
-    program: "a crate; the check builds and runs it",
-    answer: "the check compares it with what it measures",
-};
-
-const KO: Labels = Labels {
-    exercise: "연습 문제",
-    lesson: "레슨",
-    lessons: "레슨",
-    goal: "목표",
-    read: "읽을 곳(영어)",
-    task: "과제",
-    hint: "힌트",
-    start: "시작 파일",
-    check: "채점:",
-    check_md: "**채점:**",
-    program: "크레이트입니다. 채점 프로그램이 빌드해서 실행합니다",
-    answer: "채점 프로그램이 직접 측정한 값과 비교합니다",
-};
-
-fn labels(lang: Lang) -> &'static Labels {
-    match lang {
-        Lang::En => &EN,
-        Lang::Ko => &KO,
-    }
-}
-
 impl ExerciseCmd {
     /// Runs the action.
     pub fn run(self) -> anyhow::Result<()> {
         match self.action {
-            Action::List => list(),
+            Action::List { lang } => list(lang.into()),
             Action::Show { id, lang } => {
                 outln!("{}", show(find(id)?, lang.into()));
                 Ok(())
             }
-            Action::Check { id, path } => check(find(id)?, path),
+            Action::Hint { id, k, lang } => {
+                outln!("{}", hint(find(id)?, k, lang.into())?);
+                Ok(())
+            }
+            Action::Check {
+                id,
+                path,
+                lang,
+                reveal,
+            } => check(find(id)?, path, lang.into(), reveal),
             Action::Markdown { lang } => {
                 out!("{}", markdown(lang.into()));
                 Ok(())
@@ -167,15 +144,59 @@ fn lessons_word(l: &Labels, e: &Exercise) -> &'static str {
     }
 }
 
-fn list() -> anyhow::Result<()> {
+fn list(lang: Lang) -> anyhow::Result<()> {
+    let l = labels(lang);
     for e in catalog() {
-        let word = lessons_word(&EN, e).to_lowercase();
-        outln!("{:>2}  {:<48} {word} {}", e.id, e.title, lessons(e));
+        let word = lessons_word(l, e).to_lowercase();
+        let title = e.texts(lang).title;
+        // Pad by columns, not bytes: a Hangul syllable takes two columns in a
+        // terminal, so Korean titles line up too.
+        let columns: usize = title
+            .chars()
+            .map(|c| {
+                if ('\u{1100}'..='\u{D7A3}').contains(&c) {
+                    2
+                } else {
+                    1
+                }
+            })
+            .sum();
+        let pad = 48usize.saturating_sub(columns);
+        outln!(
+            "{:>2}  {title}{} {word} {}",
+            e.id,
+            " ".repeat(pad),
+            lessons(e)
+        );
     }
     // The name that runs this binary from here (see invoked.rs).
     let me = crate::invoked::command_name();
-    outln!("\n`{me} exercise show N` for the task, `{me} exercise check N` to check your work.");
+    outln!("\n{}", l.list_end.replace("{me}", &me));
     Ok(())
+}
+
+/// Hint `k` (from 1) of exercise `e`, with how to get the next one.
+fn hint(e: &Exercise, k: usize, lang: Lang) -> anyhow::Result<String> {
+    let (l, hints) = (labels(lang), e.texts(lang).hints);
+    let text = k.checked_sub(1).and_then(|i| hints.get(i)).ok_or_else(|| {
+        anyhow::anyhow!(
+            "exercise {} has hints 1 to {}: `socklab exercise hint {} K`",
+            e.id,
+            hints.len(),
+            e.id
+        )
+    })?;
+    let mut out = format!("{} {k} {} {}: {text}", l.hint, l.of, hints.len());
+    if k < hints.len() {
+        let lang_flag = if lang == Lang::Ko { " --lang ko" } else { "" };
+        out.push_str(&format!(
+            "\n\n{}: socklab exercise hint {} {}{lang_flag}",
+            l.more_hints,
+            e.id,
+            k + 1
+        ));
+    }
+    Ok(out)
 }
 
 /// The student's view of one exercise.
@@ -199,14 +220,25 @@ fn show(e: &Exercise, lang: Lang) -> String {
         l.task,
         t.task,
         l.hint,
-        t.hint,
+        first_hint(l, e, t.hints, lang),
         l.start,
         l.check,
         e.id
     )
 }
 
-fn check(e: &Exercise, path: Option<PathBuf>) -> anyhow::Result<()> {
+/// The first staged hint, and the command for the rest.
+fn first_hint(l: &Labels, e: &Exercise, hints: &[String], lang: Lang) -> String {
+    let first = hints.first().map_or("", String::as_str);
+    let lang_flag = if lang == Lang::Ko { " --lang ko" } else { "" };
+    format!(
+        "{first} ({}: `socklab exercise hint {} 2{lang_flag}`)",
+        l.more_hints, e.id
+    )
+}
+
+fn check(e: &Exercise, path: Option<PathBuf>, lang: Lang, reveal: bool) -> anyhow::Result<()> {
+    let l = labels(lang);
     let dir = match path {
         Some(dir) => dir,
         None => {
@@ -223,7 +255,7 @@ fn check(e: &Exercise, path: Option<PathBuf>) -> anyhow::Result<()> {
     outln!(
         "exercise {}: {} — checking {}",
         e.id,
-        e.title,
+        e.texts(lang).title,
         dir.display()
     );
     let report = match exercises_check::check(e.id, &dir) {
@@ -233,16 +265,22 @@ fn check(e: &Exercise, path: Option<PathBuf>) -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    out!("{report}");
+    out!("{}", report.render(lang, reveal));
+    if reveal {
+        // Every exercise has one; for a program it is the whole answer.
+        outln!("reveal a solution: exercises/solutions/{}", e.slug);
+    }
     if report.passed() {
-        outln!("PASS exercise {}", e.id);
+        outln!("{} {}", l.pass, e.id);
         Ok(())
     } else {
+        let me = crate::invoked::command_name();
         outln!(
-            "NOT YET exercise {}: {} to fix (hint: socklab exercise show {})",
-            e.id,
-            report.wrong_count(),
-            e.id
+            "{}",
+            l.not_yet
+                .replace("{id}", &e.id.to_string())
+                .replace("{n}", &report.wrong_count().to_string())
+                .replace("{me}", &me)
         );
         std::process::exit(1);
     }
@@ -278,7 +316,7 @@ fn markdown(lang: Lang) -> String {
             l.task,
             t.task,
             l.hint,
-            t.hint,
+            first_hint(l, e, t.hints, lang),
             l.start,
             l.check_md,
             e.id
@@ -289,6 +327,7 @@ fn markdown(lang: Lang) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::labels::EN;
     use super::*;
 
     /// The book's exercise pages (English and Korean) are what the data file
@@ -331,5 +370,24 @@ mod tests {
         assert!(
             show(e, Lang::En).starts_with("Exercise 1: Serve two clients at once (lessons 1, 20)")
         );
+    }
+
+    /// Hints are staged: hint 1 points to hint 2, the last points nowhere,
+    /// and a hint past the last is an error naming the range; `show` gives
+    /// only the first.
+    #[test]
+    fn hints_come_one_at_a_time() {
+        for e in catalog() {
+            let n = e.hints.len();
+            let first = hint(e, 1, Lang::En).expect("hint 1");
+            assert!(first.starts_with(&format!("Hint 1 of {n}: {}", e.hints[0])));
+            assert!(first.contains(&format!("socklab exercise hint {} 2", e.id)));
+            let last = hint(e, n, Lang::Ko).expect("the last hint");
+            assert!(last.contains(&e.ko.hints[n - 1]) && !last.contains("exercise hint"));
+            assert!(hint(e, n + 1, Lang::En).is_err() && hint(e, 0, Lang::En).is_err());
+            let shown = show(e, Lang::En);
+            assert!(shown.contains(&e.hints[0]));
+            assert!(e.hints[1..].iter().all(|h| !shown.contains(h.as_str())));
+        }
     }
 }
