@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/gen-docs.sh — regenerate every piece of real output the docs quote.
 #
-# Usage: scripts/gen-docs.sh
+# Usage: scripts/gen-docs.sh [--no-bench]
+#   --no-bench  everything but scripts/bench.sh (the longest step): bench.md stays
+#               as its last full run wrote it, and its charts are redrawn from it
 #
 # The docs never contain typed-in logs, tables or figures: each one is produced
 # here by running socklab on this machine, written to docs/generated/, and pulled
@@ -15,7 +17,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-no_args "$0" "$@"
+bench=true
+case "${1:-}" in
+  "") ;;
+  --no-bench) bench=false; shift; no_args "$0" "$@" ;;
+  *) no_args "$0" "$@" ;;
+esac
 bin=$(socklab_bin)
 # The pages say `socklab …` as a reader types it once socklab is installed
 # (README: cargo install); with its directory first on PATH, the hints socklab
@@ -174,12 +181,16 @@ echo "wrote $out/chat-fanout.md"
 # so the docs are still written and this script ends with that status after
 # everything else has been regenerated.
 bench_status=0
-scripts/bench.sh --out "$out/bench.md" >/dev/null || bench_status=$?
+if ! $bench; then
+  echo "kept $out/bench.md (--no-bench)"
+else
+  scripts/bench.sh --out "$out/bench.md" >/dev/null || bench_status=$?
 case $bench_status in
-  0) echo "wrote $out/bench.md" ;;
-  3) echo "wrote $out/bench.md: a goal is MISSED on this machine (see the table)" >&2 ;;
-  *) echo "gen-docs: scripts/bench.sh failed (exit $bench_status)" >&2 ;;
-esac
+    0) echo "wrote $out/bench.md" ;;
+    3) echo "wrote $out/bench.md: a goal is MISSED on this machine (see the table)" >&2 ;;
+    *) echo "gen-docs: scripts/bench.sh failed (exit $bench_status)" >&2 ;;
+  esac
+fi
 # --- pictures: sequence and state diagrams, bench charts ----------------------
 # socklab diagram runs its own TCP walk and WebSocket exchange (in-process servers,
 # ephemeral loopback ports) and draws them as SVG with the times, byte counts and
