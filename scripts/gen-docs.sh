@@ -185,7 +185,7 @@ if ! $bench; then
   echo "kept $out/bench.md (--no-bench)"
 else
   scripts/bench.sh --out "$out/bench.md" >/dev/null || bench_status=$?
-case $bench_status in
+  case $bench_status in
     0) echo "wrote $out/bench.md" ;;
     3) echo "wrote $out/bench.md: a goal is MISSED on this machine (see the table)" >&2 ;;
     *) echo "gen-docs: scripts/bench.sh failed (exit $bench_status)" >&2 ;;
