@@ -76,6 +76,13 @@ pub const DEFAULT_WARMUP: usize = 3;
 /// Default seed of the order the transports take within each round.
 pub const DEFAULT_SEED: u64 = 0x50C1_AB01;
 
+/// The bootstrap's seed for a script's `seed`: one less, so the default seed
+/// gives the bootstrap the seed it has always had ([`crate::stats::SEED`]), and
+/// `--seed N` moves both.
+pub fn bootstrap_seed(seed: u64) -> u64 {
+    seed.wrapping_sub(1)
+}
+
 /// Default size of the one large message sent whole (1 MiB): far more than one
 /// `read()` (64 KiB here) or a socket buffer holds at once.
 pub const DEFAULT_LARGE: usize = 1 << 20;
@@ -112,7 +119,9 @@ pub struct Script {
     pub rounds: usize,
     /// Round trips per transport at the start of each block, not kept.
     pub warmup: usize,
-    /// Seeds the order the transports take within each round.
+    /// Seeds every random choice the client makes: the order the transports
+    /// take within each round, and the bootstrap's resampling
+    /// ([`bootstrap_seed`]), so one seed gives one report for the same samples.
     pub seed: u64,
     /// Bytes of the one large message sent with one `send` (0: not sent).
     pub large: usize,
@@ -359,7 +368,7 @@ pub fn compare_probed(
         .collect();
     let rounds = rtt::blocks(&targets, &probes, script)?;
     let series: Vec<_> = rounds.iter().map(|r| r.series.clone()).collect();
-    let rtt_differences = verdict::differences(&series);
+    let rtt_differences = verdict::differences(&series, bootstrap_seed(script.seed));
     // 5: the large message, on a connection of its own (after the timed
     // rounds, so its megabyte does not disturb them).
     if script.large > 0 {
