@@ -529,37 +529,26 @@ fn print_lifecycle(steps: &[Snapshot], stable: bool) {
 }
 
 /// One connection per transport, one message each; returns the ws records too.
-/// With a seed, the ws key, the frame's mask and the close frame's come from it.
+/// With a seed, the ws key, the frame's mask and the close frame's come from it
+/// (the same bytes as `socklab send ws://… hello --seed N`).
 fn same_message(
     servers: &LocalServers,
     seed: Option<u64>,
 ) -> anyhow::Result<(Vec<SameMessage>, Vec<Record>)> {
     let mut rows = Vec::new();
     let mut ws_records = Vec::new();
-    let mut seeded = seed.map(Seeded::new);
     for url in servers.urls() {
         let target = client::Target::parse(&url)?;
-        let ws = target.scheme == Scheme::Ws;
-        let key = seeded.as_mut().filter(|_| ws).map(Seeded::key);
-        let headers: Vec<(&str, &str)> = key
-            .iter()
-            .map(|k| ("Sec-WebSocket-Key", k.as_str()))
-            .collect();
-        let mut t = Transport::connect_with_headers(&target, lifecycle::TapLog::new(), &headers)
-            .with_context(|| format!("connect {url}"))?;
+        let mut t = match seed {
+            Some(seed) => Transport::connect_seeded(&target, Seeded::new(seed)),
+            None => Transport::connect_to(&target),
+        }
+        .with_context(|| format!("connect {url}"))?;
         t.set_read_timeout(Some(IO_TIMEOUT))?;
         let log = t.log();
         let handshake = log.records();
         let mark = log.mark();
-        match seeded.as_mut().filter(|_| ws) {
-            // The frame built by hand with the seed's mask, as `send --seed` does.
-            Some(seeded) => t.send_raw(&client::wire::data_frame(
-                MESSAGE.as_bytes(),
-                true,
-                Some(seeded.mask()),
-            ))?,
-            None => t.send(MESSAGE.as_bytes())?,
-        }
+        t.send(MESSAGE.as_bytes())?;
         let echo = t.receive_bytes(MESSAGE.len())?.concat();
         let exchange = log.since(mark);
         let sum = |records: &[Record], dir| -> usize {
@@ -580,14 +569,7 @@ fn same_message(
             echo: String::from_utf8_lossy(&echo).into_owned(),
         });
         let scheme = t.target().scheme;
-        match seeded.as_mut().filter(|_| ws) {
-            Some(seeded) => {
-                t.close_raw(&client::wire::close_frame(1000, Some(seeded.mask())))?;
-            }
-            None => {
-                t.close()?;
-            }
-        }
+        t.close()?;
         if scheme == Scheme::Ws {
             ws_records = log.records();
         }

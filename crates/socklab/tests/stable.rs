@@ -95,3 +95,35 @@ fn compare_is_stable() {
         "{text}"
     );
 }
+
+/// Every byte a seeded ws connection writes — the Upgrade with its key, the
+/// masked frames, the masked close — is the same on two connections with the
+/// same seed stream (compare opens each of its connections this way), and
+/// another stream writes other keys.
+#[test]
+fn a_seeded_connection_writes_the_same_bytes() {
+    use client::seeded::Seeded;
+    use client::{Target, Transport};
+    use lifecycle::Direction;
+    let servers = socklab::servers::LocalServers::start().expect("servers start");
+    let target = Target::parse(&servers.ws_url()).expect("the ws URL parses");
+    let sent = |seeded: Seeded| -> Vec<u8> {
+        let mut t = Transport::connect_seeded(&target, seeded).expect("connect");
+        t.set_read_timeout(Some(DEADLINE)).expect("timeout set");
+        let log = t.log();
+        t.send(b"hello").expect("send");
+        t.send_binary(b"\x00\x01").expect("send binary");
+        t.receive_bytes(7).expect("the echoes");
+        t.close().expect("close");
+        log.records()
+            .into_iter()
+            .filter(|r| r.dir == Direction::Sent)
+            .flat_map(|r| r.bytes)
+            .collect()
+    };
+    let first = sent(Seeded::stream(1, 7));
+    assert_eq!(first, sent(Seeded::stream(1, 7)));
+    assert_ne!(first, sent(Seeded::stream(1, 8)));
+    // The close frame is ours, masked from the seed: 88 82, a key, then 1000.
+    assert_eq!(first[first.len() - 8..first.len() - 6], [0x88, 0x82]);
+}
