@@ -192,7 +192,8 @@ esac
 # socklab diagram runs its own TCP walk and WebSocket exchange (in-process servers,
 # ephemeral loopback ports) and draws them as SVG with the times, byte counts and
 # kernel states of that run; --bench charts the tables of the bench.md just
-# written (a table it does not have is skipped, and said so).
-"$bin" diagram "$out/diagrams" --bench "$out/bench.md"
+# written (a table it does not have is skipped, and said so); --sio-transcript
+# draws the socket.io mismatch from the transcript scripts/socketio.sh wrote above.
+"$bin" diagram "$out/diagrams" --bench "$out/bench.md" --sio-transcript "$out/sio-plain-ws.txt"
 
 exit "$bench_status"
