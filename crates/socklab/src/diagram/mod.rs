@@ -11,6 +11,9 @@
 //!   times the Tap recorded the client's system calls, with their byte counts.
 //! - `tcp-states.svg`: RFC 793's state diagram, the states seen in the two runs
 //!   above highlighted, each with the side that was in it.
+//! - `push-techniques.svg`: short polling, long polling, SSE and WebSocket
+//!   receiving the same events from an in-process push server at once: every
+//!   request and answer each client's Tap recorded, with its time (`push.rs`).
 //! - `socketio-plain-ws.svg` (with `--sio-transcript FILE`): a plain WebSocket
 //!   client meeting a socket.io server, drawn from the transcript of a real run
 //!   (scripts/socketio.sh; no socket.io server runs in here): `socketio.rs`.
@@ -26,6 +29,7 @@
 //! the bench charts (all with `socklab::svg`).
 
 mod charts;
+mod push;
 mod sequence;
 mod socketio;
 mod states;
@@ -97,6 +101,17 @@ impl Diagram {
         self.write("ws-exchange.svg", &ws)?;
 
         self.write("tcp-states.svg", &state_diagram(&seen))?;
+
+        let push = sequence(
+            "The same events, four ways: who speaks when",
+            &format!(
+                "An in-process push server publishes {} events/s; four clients listen at once for {} s. Each section is one client's Tap: every write() (→) and read() (←), on that client's clock from before connect(). Polling asks again and again; long polling once per event; SSE and WebSocket ask once, then only receive.",
+                push::RATE,
+                push::LISTEN_SECS
+            ),
+            &push::push_rows()?,
+        );
+        self.write("push-techniques.svg", &push)?;
 
         if let Some(path) = &self.sio_transcript {
             let text =
