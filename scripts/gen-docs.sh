@@ -121,6 +121,14 @@ rm -f "$compare_json"
 NO_COLOR=1 "$bin" compare --message "$(head -c 200 /dev/zero | tr '\0' x)" > "$out/compare-table-200.txt"
 echo "wrote $out/compare-table.txt, $out/compare-ws.json, $out/compare-table-200.txt"
 
+# --- docs/blog.md: the tour and the table as a blog post pastes them ----------
+# --seed 1 fixes the client's bytes, --stable prints ports, times and verdicts
+# as placeholders: these files change only when socklab's output does, never
+# from one run to the next (crates/socklab/tests/stable.rs checks that).
+NO_COLOR=1 "$bin" tour --stable --seed 1 > "$out/tour-stable.txt"
+NO_COLOR=1 "$bin" compare --stable --seed 1 --no-tls > "$out/compare-stable.txt"
+echo "wrote $out/tour-stable.txt, $out/compare-stable.txt"
+
 # --- docs/captures.md: the three captures, read by tshark ---------------------
 # scripts/capture.sh runs the same exchange over tcp, udp and ws under tcpdump
 # (root, or tcpdump with CAP_NET_RAW); its text files are copied here as they came
@@ -195,7 +203,8 @@ fi
 # socklab diagram runs its own TCP walk and WebSocket exchange (in-process servers,
 # ephemeral loopback ports) and draws them as SVG with the times, byte counts and
 # kernel states of that run; --bench charts the tables of the bench.md just
-# written (a table it does not have is skipped, and said so).
-"$bin" diagram "$out/diagrams" --bench "$out/bench.md"
+# written (a table it does not have is skipped, and said so); --sio-transcript
+# draws the socket.io mismatch from the transcript scripts/socketio.sh wrote above.
+"$bin" diagram "$out/diagrams" --bench "$out/bench.md" --sio-transcript "$out/sio-plain-ws.txt"
 
 exit "$bench_status"

@@ -20,6 +20,8 @@
 //!   TCP read and each UDP datagram.
 //! - [`seeded`]: `send --seed N` — a fixed `Sec-WebSocket-Key` and fixed
 //!   masking keys, so the client's bytes are the same on every run.
+//! - [`stable`]: `--stable` — ports, times, read counts and verdicts as
+//!   placeholders (`<port>`, `<µs>`), so two runs print the same text.
 //! - [`style`]: terminal colors, off for pipes, `--no-color` and `NO_COLOR`.
 //!
 //! The client never imports a server: it knows only what it sees on the wire.
@@ -33,6 +35,7 @@ pub mod pipe;
 pub mod records;
 pub mod scheme;
 pub mod seeded;
+pub mod stable;
 pub mod style;
 pub mod transport;
 pub mod url;

@@ -35,11 +35,17 @@ pub enum Paint {
 pub struct Style {
     /// True: wrap painted text in ANSI color codes.
     pub color: bool,
+    /// True: `--stable`, print what varies between runs as placeholders
+    /// ([`crate::stable`]), so two runs give the same text.
+    pub stable: bool,
 }
 
 impl Style {
     /// Plain text, for files, pipes and tests.
-    pub const PLAIN: Style = Style { color: false };
+    pub const PLAIN: Style = Style {
+        color: false,
+        stable: false,
+    };
 
     /// Colors on if stdout is a terminal, `NO_COLOR` is unset or empty, and the
     /// user did not pass `--no-color`.
@@ -47,7 +53,13 @@ impl Style {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Style {
             color: !no_color_flag && !no_color_env && std::io::stdout().is_terminal(),
+            stable: false,
         }
+    }
+
+    /// This style, with `--stable`'s placeholders on or off.
+    pub fn with_stable(self, stable: bool) -> Style {
+        Style { stable, ..self }
     }
 
     /// `text` in the color for `paint` (or unchanged without colors).

@@ -200,6 +200,21 @@ pub fn compare_push(addr: SocketAddr, rate: f64, secs: f64) -> io::Result<PushCo
     })
 }
 
+/// One technique's conversation with the push server at `addr` for `secs`, on
+/// one connection, every byte both ways recorded with its time: what
+/// `socklab diagram` draws as the push techniques' sequence diagram.
+pub fn conversation(
+    t: Technique,
+    addr: SocketAddr,
+    secs: f64,
+) -> io::Result<Vec<lifecycle::tap::Record>> {
+    let log = TapLog::new();
+    let mut seen = Seen::default();
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    listen(t, addr, &log, &mut seen, &|_, now| now >= end)?;
+    Ok(log.records())
+}
+
 /// The newest event id, by short polls on one connection of its own: an answer
 /// is capped (the server says `X-More-Since`), so it polls on from the newest id
 /// it got until an answer comes back empty.

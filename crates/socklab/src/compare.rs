@@ -6,6 +6,11 @@
 //! of N messages, timed round trips in blocks on fresh connections, close — and
 //! prints only what it measured. See docs/compare.md for what each row means.
 //!
+//! `--seed N` fixes every random choice the client makes (the transports' order
+//! in each round, the bootstrap, the WebSocket key and masks); `--stable`
+//! prints times, ports and verdicts as placeholders (client::stable), so two
+//! runs give the same text for a blog post (docs/blog.md).
+//!
 //! Try: `socklab compare`, `socklab compare --count 10`, `socklab compare --json | jq`.
 
 use clap::Args;
@@ -19,7 +24,7 @@ use socklab::servers::{LocalServers, SecureServers};
 /// Flags of `socklab compare`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab compare                           # in-process servers on 127.0.0.1, random ports\n  socklab compare --count 10 --message hi   # ten back-to-back sends of \"hi\"\n  socklab compare --json | jq '.transports[] | {name, wire_bytes_sent}'\n  socklab compare --json | jq '.rtt_differences[] | {a, b, raw_verdict, verdict}'\n  socklab compare --blocks 60 --rounds 20  # more blocks: a narrower interval (default: 40 blocks × 20 rounds)\n  socklab compare --tcp tcp://127.0.0.1:7007 --udp udp://127.0.0.1:7007 --ws ws://127.0.0.1:8080/\n                                            # against `socklab serve all`\n  socklab compare --push                    # polling, long polling, streaming, SSE, WebSocket at 1 and 100 events/s\n  socklab compare --push --rate 10 --secs 4 --json"
+    after_help = "Examples:\n  socklab compare                           # in-process servers on 127.0.0.1, random ports\n  socklab compare --count 10 --message hi   # ten back-to-back sends of \"hi\"\n  socklab compare --json | jq '.transports[] | {name, wire_bytes_sent}'\n  socklab compare --json | jq '.rtt_differences[] | {a, b, raw_verdict, verdict}'\n  socklab compare --blocks 60 --rounds 20  # more blocks: a narrower interval (default: 40 blocks × 20 rounds)\n  socklab compare --tcp tcp://127.0.0.1:7007 --udp udp://127.0.0.1:7007 --ws ws://127.0.0.1:8080/\n                                            # against `socklab serve all`\n  socklab compare --push                    # polling, long polling, streaming, SSE, WebSocket at 1 and 100 events/s\n  socklab compare --push --rate 10 --secs 4 --json\n  socklab compare --stable --seed 1         # the same text every run, for a blog post (docs/blog.md)"
 )]
 pub struct Compare {
     /// Print JSON ({"transports":[{"name", "wire_bytes_sent", …}]}) instead of the table
@@ -43,9 +48,12 @@ pub struct Compare {
     /// Round trips per transport at the start of each block, discarded
     #[arg(long, default_value_t = DEFAULT_WARMUP)]
     warmup: usize,
-    /// Seed of the transports' order within each round
+    /// Seed of every random choice the client makes: the transports' order within each round, the bootstrap, the WebSocket key and masks
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
+    /// Print times, ports and verdicts as placeholders (<µs>, <port>, <verdict>): two runs give the same text (docs/blog.md)
+    #[arg(long, conflicts_with_all = ["json", "push"])]
+    stable: bool,
     /// Bytes of one large message sent with one send, to count the reads its echo takes (0: skip)
     #[arg(long, default_value_t = DEFAULT_LARGE, value_name = "BYTES")]
     large: usize,
@@ -86,6 +94,7 @@ pub struct Compare {
 impl Compare {
     /// Runs the comparison and prints it.
     pub fn run(self) -> anyhow::Result<()> {
+        crate::set_stable(self.stable);
         if self.push {
             return crate::compare_push::run(&self.rate, self.secs, self.json);
         }
@@ -161,7 +170,10 @@ impl Compare {
         } else {
             out!(
                 "{}",
-                render_table(&comparison, Style::detect(self.no_color))
+                render_table(
+                    &comparison,
+                    Style::detect(self.no_color).with_stable(self.stable)
+                )
             );
         }
         Ok(())

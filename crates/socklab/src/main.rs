@@ -91,11 +91,27 @@ impl Command {
     }
 }
 
+/// Set once by a command given `--stable`: from then on every result line goes
+/// through client::stable's placeholders on its way out (the narration on
+/// stderr does not: it is not pasted).
+static STABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns `--stable`'s pass over stdout on.
+fn set_stable(on: bool) {
+    STABLE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Writes to stdout; if the reader has gone away (EPIPE), exits with status 0:
 /// nobody is left to read the rest, and that is not an error of ours.
 fn write_out(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
-    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+    let written = if STABLE.load(std::sync::atomic::Ordering::Relaxed) {
+        let text = client::stable::text(&args.to_string());
+        std::io::stdout().lock().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().lock().write_fmt(args)
+    };
+    if let Err(e) = written {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }

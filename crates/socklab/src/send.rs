@@ -34,7 +34,7 @@ use lifecycle::{Direction, FourTuple, TapLog};
 /// Flags of `socklab send`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send ws://127.0.0.1:8081/ hi --binary --wire  # through socklab bridge (or websockify) to tcp-echo\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)\n  socklab send ws://127.0.0.1:8080/ hi --unmasked --wire  # a frame without a mask: the server closes (which code?)\n  socklab send ws://127.0.0.1:8080/ --raw-frame '81 02 68 69' --wire  # any bytes as one frame\n  socklab send ws://127.0.0.1:8080/ hi --origin http://example.com --wire\n                                                        # against serve ws --allow-origin …: 403 (lesson 16)\n  socklab send ws://127.0.0.1:8080/ hello --seed 1 --wire  # the same key and masks every run (ports and times stay real)"
+    after_help = "Examples (start the servers first: socklab serve all):\n  socklab send tcp://127.0.0.1:7007 hello               # one write, one echo\n  socklab send udp://127.0.0.1:7007 one two three       # three datagrams\n  socklab send ws://127.0.0.1:8080/ hello --wire        # Upgrade, masked frame, close, decoded\n  socklab send ws://127.0.0.1:8080/ hi --json | jq .    # every record, as JSON\n  socklab send ws://127.0.0.1:8081/ hi --binary --wire  # through socklab bridge (or websockify) to tcp-echo\n  socklab send 'ws://127.0.0.1:PORT/socket.io/?EIO=4&transport=websocket' --listen 3 --wire\n                                                        # a server that speaks first (scripts/socketio.sh)\n  socklab send ws://127.0.0.1:8080/ hi --unmasked --wire  # a frame without a mask: the server closes (which code?)\n  socklab send ws://127.0.0.1:8080/ --raw-frame '81 02 68 69' --wire  # any bytes as one frame\n  socklab send ws://127.0.0.1:8080/ hi --origin http://example.com --wire\n                                                        # against serve ws --allow-origin …: 403 (lesson 16)\n  socklab send ws://127.0.0.1:8080/ hello --seed 1 --wire  # the same key and masks every run (ports and times stay real)\n  socklab send ws://127.0.0.1:8080/ hello --seed 1 --stable --wire  # … and ports and times as placeholders: the same text every run"
 )]
 pub struct Send {
     /// Where to send: tcp://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH
@@ -84,6 +84,10 @@ pub struct Send {
     /// a lesson: RFC 6455 wants both unpredictable.
     #[arg(long, value_name = "N", conflicts_with_all = ["unmasked", "raw_frame"])]
     seed: Option<u64>,
+    /// Print ports and times as placeholders (<port>, <time>): with --seed, two
+    /// runs against the same server give the same text (docs/blog.md)
+    #[arg(long, conflicts_with = "json")]
+    stable: bool,
 }
 
 // ANCHOR: states
@@ -258,7 +262,8 @@ fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
 impl Send {
     /// Connects, sends, prints the echoes, closes.
     pub fn run(self) -> anyhow::Result<()> {
-        let style = Style::detect(self.no_color);
+        let style = Style::detect(self.no_color).with_stable(self.stable);
+        crate::set_stable(self.stable);
         let messages = if self.messages.is_empty() && self.listen.is_none() {
             vec!["hello".to_string()]
         } else {
@@ -332,8 +337,13 @@ impl Send {
                 t.connect_time().as_secs_f64() * 1e6
             );
             if let (Some(seed), Some(key)) = (self.seed, &key) {
+                let rest = if self.stable {
+                    "ports and times print as placeholders (--stable)"
+                } else {
+                    "ports and times stay real"
+                };
                 outln!(
-                    "seed {seed}: Sec-WebSocket-Key {key} and every mask key come from the seed, so our bytes repeat; ports and times stay real"
+                    "seed {seed}: Sec-WebSocket-Key {key} and every mask key come from the seed, so our bytes repeat; {rest}"
                 );
             }
         }

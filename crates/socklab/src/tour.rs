@@ -9,7 +9,9 @@
 //! comparison table. Every number it prints comes from the run itself.
 //!
 //! Run: `cargo run --release -- tour` (add `--pause` in a classroom: Enter moves on;
-//! `--json` for the whole run as data; `RUST_LOG=info` to see every system call).
+//! `--json` for the whole run as data; `RUST_LOG=info` to see every system call;
+//! `--stable --seed 1` for text that is the same every run, for a blog post:
+//! docs/blog.md).
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use client::seeded::Seeded;
 use client::style::Paint;
 use client::wire::{
     FrameView, HandshakeView, quoted, render_frame, render_handshake, ws_conversation,
@@ -26,7 +29,9 @@ use lifecycle::state::tcp_state;
 use lifecycle::tap::Record;
 use lifecycle::tcp::{accept, connect_tcp, listen_tcp};
 use lifecycle::{Direction, TcpState};
-use measure::compare::{Comparison, NO_DIFFERENCE, Script, Verdict, compare_probed, render_table};
+use measure::compare::{
+    Comparison, DEFAULT_SEED, NO_DIFFERENCE, Script, Verdict, compare_probed, render_table,
+};
 use socklab::servers::LocalServers;
 
 /// The lessons the tour shows (its headings name them), and how many the book
@@ -43,6 +48,10 @@ const MESSAGE: &str = "hello";
 /// bootstrap over blocks is trusted with, as the tour should stay quick.
 const TOUR_BLOCKS: usize = 30;
 
+/// The seed `--stable` uses when no `--seed` is given: stable text needs the
+/// client's bytes (the key, the masks the frame view prints) fixed too.
+const STABLE_SEED: u64 = 0;
+
 /// How long a connect or an echo in the tour may take before the tour reports an
 /// error (loopback answers in microseconds; this only bounds a broken setup).
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,7 +66,7 @@ const STATE_WAIT: Duration = Duration::from_millis(500);
 /// Flags of `socklab tour`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab tour                  # the whole tour, a few seconds\n  socklab tour --pause          # wait for Enter between steps (classroom)\n  socklab tour --json | jq .comparison\n  RUST_LOG=info socklab tour    # plus every system call on stderr"
+    after_help = "Examples:\n  socklab tour                  # the whole tour, a few seconds\n  socklab tour --pause          # wait for Enter between steps (classroom)\n  socklab tour --json | jq .comparison\n  RUST_LOG=info socklab tour    # plus every system call on stderr\n  socklab tour --stable --seed 1  # the same text every run, for a blog post (docs/blog.md)"
 )]
 pub struct Tour {
     /// Wait for Enter between steps (only when stdin is a terminal)
@@ -69,6 +78,12 @@ pub struct Tour {
     /// No colors (also: NO_COLOR=1)
     #[arg(long)]
     no_color: bool,
+    /// Take the client's random choices from this seed: the WebSocket key, the mask keys, the comparison's order and bootstrap
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Print ports, times and verdicts as placeholders (<port>, <µs>, <verdict>): two runs give the same text (implies --seed 0 unless given)
+    #[arg(long, conflicts_with = "json")]
+    stable: bool,
 }
 
 /// One lifecycle step and the kernel's state of both ends after it.
@@ -145,7 +160,9 @@ struct TourJson<'a> {
 impl Tour {
     /// Runs the tour; returns when it is over.
     pub fn run(self) -> anyhow::Result<()> {
-        let style = Style::detect(self.no_color);
+        let style = Style::detect(self.no_color).with_stable(self.stable);
+        crate::set_stable(self.stable);
+        let seed = self.seed.or(self.stable.then_some(STABLE_SEED));
         let pause = self.pause && io::stdin().is_terminal() && !self.json;
         let started = Instant::now();
         let servers = LocalServers::start().context("starting the echo servers")?;
@@ -185,6 +202,11 @@ impl Tour {
                 servers.udp_url(),
                 servers.ws_url()
             );
+            if let Some(seed) = seed {
+                outln!(
+                    "Seed {seed}: the client's Sec-WebSocket-Key, its mask keys and the comparison's order and bootstrap come from it, so the client's bytes repeat; what the servers and the kernel do stays real"
+                );
+            }
         }
 
         // 1. The lifecycle, with the kernel's TCP states.
@@ -194,7 +216,7 @@ impl Tour {
         );
         let lifecycle = lifecycle_walk().context("the lifecycle walk")?;
         if text {
-            print_lifecycle(&lifecycle);
+            print_lifecycle(&lifecycle, self.stable);
         }
 
         // 2. The same message over the three transports.
@@ -202,7 +224,7 @@ impl Tour {
             "The same message over TCP, UDP and WebSocket (lessons 2, 13)",
             "One send(\"hello\") each: raw sockets move exactly 5 bytes; WebSocket first upgrades an HTTP request, then wraps the 5 bytes in a frame.",
         );
-        let (same, ws_records) = same_message(&servers)?;
+        let (same, ws_records) = same_message(&servers, seed)?;
         if text {
             print_same_message(&same);
         }
@@ -259,6 +281,7 @@ impl Tour {
             message: MESSAGE.as_bytes().to_vec(),
             count: 3,
             blocks: TOUR_BLOCKS,
+            seed: seed.unwrap_or(DEFAULT_SEED),
             ..Script::default()
         };
         let comparison = compare_probed(&servers.urls(), &servers.work_probes(), &script)
@@ -290,7 +313,7 @@ impl Tour {
         if text {
             out!("{}", indent(&render_table(&comparison, style)));
             outln!();
-            outln!("  {}", framing_lesson(&comparison));
+            outln!("  {}", framing_lesson(&comparison, self.stable));
         }
 
         if self.json {
@@ -496,19 +519,31 @@ pub(crate) fn lifecycle_walk() -> io::Result<Vec<Snapshot>> {
 }
 // ANCHOR_END: lifecycle_walk
 
-fn print_lifecycle(steps: &[Snapshot]) {
+fn print_lifecycle(steps: &[Snapshot], stable: bool) {
     outln!("  {:<66} {:<12} server", "step", "client");
     for s in steps {
-        outln!("  {:<66} {:<12} {}", s.call, s.client, s.server);
+        // Placeholders before padding, so the columns stay in line.
+        let call = client::stable::cell(stable, s.call.clone());
+        outln!("  {call:<66} {:<12} {}", s.client, s.server);
     }
 }
 
 /// One connection per transport, one message each; returns the ws records too.
-fn same_message(servers: &LocalServers) -> anyhow::Result<(Vec<SameMessage>, Vec<Record>)> {
+/// With a seed, the ws key, the frame's mask and the close frame's come from it
+/// (the same bytes as `socklab send ws://… hello --seed N`).
+fn same_message(
+    servers: &LocalServers,
+    seed: Option<u64>,
+) -> anyhow::Result<(Vec<SameMessage>, Vec<Record>)> {
     let mut rows = Vec::new();
     let mut ws_records = Vec::new();
     for url in servers.urls() {
-        let mut t = Transport::connect(&url).with_context(|| format!("connect {url}"))?;
+        let target = client::Target::parse(&url)?;
+        let mut t = match seed {
+            Some(seed) => Transport::connect_seeded(&target, Seeded::new(seed)),
+            None => Transport::connect_to(&target),
+        }
+        .with_context(|| format!("connect {url}"))?;
         t.set_read_timeout(Some(IO_TIMEOUT))?;
         let log = t.log();
         let handshake = log.records();
@@ -647,8 +682,10 @@ fn print_close(c: &Comparison) {
 }
 
 /// The lesson of the RTT row, worded from what this run measured: the ws − tcp
-/// difference and its interval, and the frame bytes.
-fn framing_lesson(c: &Comparison) -> String {
+/// difference and its interval, and the frame bytes. Under `--stable` the
+/// figures and the verdict are placeholders, and so is the sentence that
+/// depends on the verdict.
+fn framing_lesson(c: &Comparison, stable: bool) -> String {
     let ws = c.transports.iter().find(|m| m.name == Scheme::Ws);
     let diff = c
         .rtt_differences
@@ -665,6 +702,12 @@ fn framing_lesson(c: &Comparison) -> String {
         "+{} / +{} bytes per message",
         ws.overhead_bytes_per_message_sent, ws.overhead_bytes_per_message_received
     );
+    if stable {
+        return format!(
+            "{measured}: {}. Framing costs {bytes}; whether that shows against the noise of a round trip is this run's verdict (run without --stable to read it in words).",
+            client::stable::VERDICT
+        );
+    }
     let noise = format!(
         "Framing costs {bytes} and a little work (a header, a 4-byte XOR mask): too little to show against the noise of a round trip."
     );

@@ -19,6 +19,10 @@ use super::{
     CLOSE_MAX_BYTES, CLOSE_TIMEOUT, Error, Link, Pipe, READ_BUFFER, STATE_POLL, STATE_TIMEOUT,
     Transport,
 };
+use crate::seeded::Seeded;
+
+/// The close code of a normal end (RFC 6455 §7.4.1): what our close frame says.
+const CLOSE_NORMAL: u16 = 1000;
 
 /// One of the two ends of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -91,8 +95,15 @@ impl Transport {
     ///
     /// The wait for the server's side is bounded as a whole: [`CLOSE_TIMEOUT`]
     /// from the start of `close`, and at most [`CLOSE_MAX_BYTES`] read meanwhile.
-    pub fn close(self) -> Result<CloseReport, Error> {
-        self.close_with(None)
+    pub fn close(mut self) -> Result<CloseReport, Error> {
+        // --seed: our close frame masked from the seed too, written by hand.
+        match self.seeded.as_mut().map(Seeded::mask) {
+            Some(mask) => {
+                let frame = crate::wire::close_frame(CLOSE_NORMAL, Some(mask));
+                self.close_with(Some(&frame))
+            }
+            None => self.close_with(None),
+        }
     }
 
     /// [`Transport::close`] for ws, with our close frame given as bytes (built

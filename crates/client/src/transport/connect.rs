@@ -15,6 +15,7 @@ use tungstenite::http::{HeaderName, HeaderValue};
 use super::error::upgrade_failed;
 use super::{CONNECT_TIMEOUT, Error, Framing, Link, Pipe, Target, Transport};
 use crate::pipe::tls_handshake;
+use crate::seeded::Seeded;
 
 impl Transport {
     /// Parses `url` and connects.
@@ -33,6 +34,21 @@ impl Transport {
     /// Upgrade, an echo server answering HTTP) can still be shown.
     pub fn connect_recorded(target: &Target, log: TapLog) -> Result<Transport, Error> {
         Transport::connect_with_headers(target, log, &[])
+    }
+
+    /// [`Transport::connect_to`] with the client's random choices taken from
+    /// `seeded` (`--seed`): for ws, the `Sec-WebSocket-Key`, then every mask key
+    /// its frames and its close frame use, so two runs write the same bytes.
+    /// tcp and udp have nothing random: `seeded` is not used.
+    pub fn connect_seeded(target: &Target, mut seeded: Seeded) -> Result<Transport, Error> {
+        if target.scheme.framing() != Framing::Messages {
+            return Transport::connect_to(target);
+        }
+        let key = seeded.key();
+        let headers = [("Sec-WebSocket-Key", key.as_str())];
+        let mut t = Transport::connect_with_headers(target, TapLog::new(), &headers)?;
+        t.seeded = Some(seeded);
+        Ok(t)
     }
 
     /// [`Transport::connect_recorded`], with `headers` added to the Upgrade request
@@ -132,6 +148,7 @@ impl Transport {
             tuple,
             connect_time: started.elapsed(),
             our_fin: None,
+            seeded: None,
         })
     }
     // ANCHOR_END: connect

@@ -38,6 +38,7 @@ use tungstenite::{Message, WebSocket};
 
 pub use crate::pipe::{Pipe, TlsInfo, Trust};
 pub use crate::scheme::{Framing, Scheme};
+use crate::seeded::Seeded;
 use crate::url::Url;
 
 mod close;
@@ -147,6 +148,9 @@ pub struct Transport {
     connect_time: Duration,
     handshake_records: usize,
     our_fin: Option<Duration>,
+    /// `--seed`: where a ws connection's mask keys come from (its key came
+    /// from it too); `None`: tungstenite picks them at random, as RFC 6455 asks.
+    seeded: Option<Seeded>,
 }
 
 impl Transport {
@@ -218,6 +222,13 @@ impl Transport {
                     return Err(Error::Io(io::Error::other("datagram sent short")));
                 }
             }
+            // --seed: the frame built with the seed's next mask, written past
+            // tungstenite (whose client role always masks at random).
+            Link::Messages(ws) if self.seeded.is_some() => {
+                let mask = self.seeded.as_mut().map(Seeded::mask);
+                let text = std::str::from_utf8(message).is_ok();
+                write_frame(ws, &crate::wire::data_frame(message, text, mask))?;
+            }
             Link::Messages(ws) => {
                 let message = match std::str::from_utf8(message) {
                     Ok(text) => Message::text(text),
@@ -236,6 +247,10 @@ impl Transport {
     /// only binary frames: a text frame is closed with 1003.
     pub fn send_binary(&mut self, message: &[u8]) -> Result<(), Error> {
         match &mut self.link {
+            Link::Messages(ws) if self.seeded.is_some() => {
+                let mask = self.seeded.as_mut().map(Seeded::mask);
+                write_frame(ws, &crate::wire::data_frame(message, false, mask))?;
+            }
             Link::Messages(ws) => ws.send(Message::binary(message.to_vec()))?,
             _ => self.send(message)?,
         }
@@ -250,12 +265,7 @@ impl Transport {
     /// and udp, which have no frames to bypass.
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
         match &mut self.link {
-            Link::Messages(ws) => {
-                let tap = ws.get_mut();
-                tap.write_all(bytes)?;
-                tap.flush()?;
-                Ok(())
-            }
+            Link::Messages(ws) => write_frame(ws, bytes),
             _ => Err(Error::Io(io::Error::other(
                 "raw frames exist only on ws:// (tcp and udp carry bytes as they are)",
             ))),
@@ -369,3 +379,11 @@ impl Transport {
 
 #[cfg(test)]
 mod tests;
+
+/// Writes a frame built by hand to the Tap under tungstenite, and flushes it.
+fn write_frame(ws: &mut WebSocket<Tap<Pipe>>, bytes: &[u8]) -> Result<(), Error> {
+    let tap = ws.get_mut();
+    tap.write_all(bytes)?;
+    tap.flush()?;
+    Ok(())
+}

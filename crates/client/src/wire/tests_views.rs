@@ -105,7 +105,11 @@ fn plain_text_is_not_engine_io() {
 fn plain_style_has_no_escape_codes() {
     assert_eq!(Style::PLAIN.paint(Paint::Bad, "x"), "x");
     assert_eq!(
-        Style { color: true }.paint(Paint::Bad, "x"),
+        Style {
+            color: true,
+            stable: false,
+        }
+        .paint(Paint::Bad, "x"),
         "\x1b[31mx\x1b[0m"
     );
 }

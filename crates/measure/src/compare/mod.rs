@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client::Trust;
+use client::seeded::Seeded;
 use client::transport::{Error, Scheme, Side, Target};
 
 pub mod rtt;
@@ -76,6 +77,32 @@ pub const DEFAULT_WARMUP: usize = 3;
 /// Default seed of the order the transports take within each round.
 pub const DEFAULT_SEED: u64 = 0x50C1_AB01;
 
+/// The bootstrap's seed for a script's `seed`: one less, so the default seed
+/// gives the bootstrap the seed it has always had ([`crate::stats::SEED`]), and
+/// `--seed N` moves both.
+pub fn bootstrap_seed(seed: u64) -> u64 {
+    seed.wrapping_sub(1)
+}
+
+/// Which of the script's connections a [`Seeded`] stream is for: the run's
+/// own per transport, the timed blocks', the large message's. Each connection
+/// gets its own stream of the script's seed, so its ws key and masks are the
+/// same every run whatever order the connections are opened in.
+pub(crate) fn connection_seed(script: &Script, purpose: Purpose, index: usize) -> Seeded {
+    Seeded::stream(script.seed, ((purpose as u64) << 32) | index as u64)
+}
+
+/// What a connection of the script is for (see [`connection_seed`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Purpose {
+    /// Steps 1–3 and 6: one connection per transport.
+    Run = 1,
+    /// Step 4: fresh connections in every block.
+    Block = 2,
+    /// Step 5: the large message.
+    Large = 3,
+}
+
 /// Default size of the one large message sent whole (1 MiB): far more than one
 /// `read()` (64 KiB here) or a socket buffer holds at once.
 pub const DEFAULT_LARGE: usize = 1 << 20;
@@ -112,7 +139,9 @@ pub struct Script {
     pub rounds: usize,
     /// Round trips per transport at the start of each block, not kept.
     pub warmup: usize,
-    /// Seeds the order the transports take within each round.
+    /// Seeds every random choice the client makes: the order the transports
+    /// take within each round, and the bootstrap's resampling
+    /// ([`bootstrap_seed`]), so one seed gives one report for the same samples.
     pub seed: u64,
     /// Bytes of the one large message sent with one `send` (0: not sent).
     pub large: usize,
@@ -343,7 +372,8 @@ pub fn compare_probed(
     // 1–3: connect and the burst, one transport after the other (not timed).
     let mut runs = urls
         .iter()
-        .map(|url| Run::start(url, script))
+        .enumerate()
+        .map(|(i, url)| Run::start(url, script, i))
         .collect::<Result<Vec<_>, _>>()?;
     // 4: the timed round trips, in blocks on connections of their own.
     let targets = urls
@@ -359,12 +389,12 @@ pub fn compare_probed(
         .collect();
     let rounds = rtt::blocks(&targets, &probes, script)?;
     let series: Vec<_> = rounds.iter().map(|r| r.series.clone()).collect();
-    let rtt_differences = verdict::differences(&series);
+    let rtt_differences = verdict::differences(&series, bootstrap_seed(script.seed));
     // 5: the large message, on a connection of its own (after the timed
     // rounds, so its megabyte does not disturb them).
     if script.large > 0 {
-        for run in runs.iter_mut() {
-            run.large = run::large_message(&run.url, script.large)?;
+        for (i, run) in runs.iter_mut().enumerate() {
+            run.large = run::large_message(&run.url, script, i)?;
         }
     }
     // 6: close each, and ask the kernel.

@@ -95,11 +95,13 @@ pub fn blocks(
     let probe = |k: usize| probes.get(k).and_then(|p| p.as_ref().map(|p| p()));
     let mut rng = SplitMix64::new(script.seed);
     let mut out: Vec<Rounds> = targets.iter().map(|t| Rounds::new(t.scheme)).collect();
-    for _ in 0..script.blocks {
+    for block in 0..script.blocks {
         // Fresh connections for this block, in a random order too.
         let mut conns: Vec<Option<Transport>> = targets.iter().map(|_| None).collect();
         for k in rng.permutation(targets.len()) {
-            let t = Transport::connect_to(&targets[k])?;
+            let n = block * targets.len() + k;
+            let seeded = super::connection_seed(script, super::Purpose::Block, n);
+            let t = Transport::connect_seeded(&targets[k], seeded)?;
             t.set_read_timeout(Some(ROUND_TIMEOUT))?;
             conns[k] = Some(t);
         }

@@ -76,13 +76,15 @@ pub(super) struct Run {
 // ANCHOR: measure
 impl Run {
     /// Steps 1–3: connect, the burst, and reading its echoes back.
-    pub(super) fn start(url: &str, script: &Script) -> Result<Run, Error> {
+    /// `index`: which transport of the script this is (its seed stream).
+    pub(super) fn start(url: &str, script: &Script, index: usize) -> Result<Run, Error> {
         // 1. Connect. Everything the Tap saw so far is handshake. Bytes are counted
         //    on the socket (`wire`: under TLS, the records); frames are read from
         //    the plaintext (`log`: the same log without TLS).
         let mut target = Target::parse(url)?;
         target.trust = script.trust.clone();
-        let mut t = Transport::connect_to(&target)?;
+        let seeded = super::connection_seed(script, super::Purpose::Run, index);
+        let mut t = Transport::connect_seeded(&target, seeded)?;
         let scheme = t.target().scheme;
         let log = t.log();
         let wire = t.wire_log();
@@ -286,7 +288,13 @@ pub(super) struct LargeEcho {
 /// server echoes only a whole message, so one thread does: one message back,
 /// whatever number of reads carried it. UDP: `None` — one datagram carries at
 /// most 65,507 bytes, so there is no single large message to send.
-pub(super) fn large_message(url: &str, size: usize) -> Result<Option<LargeEcho>, Error> {
+/// `index`: which transport of the script this is (its seed stream).
+pub(super) fn large_message(
+    url: &str,
+    script: &Script,
+    index: usize,
+) -> Result<Option<LargeEcho>, Error> {
+    let size = script.large;
     let target = client::transport::Target::parse(url)?;
     let message: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
     match target.scheme {
@@ -321,7 +329,8 @@ pub(super) fn large_message(url: &str, size: usize) -> Result<Option<LargeEcho>,
             }))
         }
         Scheme::Ws => {
-            let mut t = Transport::connect(url)?;
+            let seeded = super::connection_seed(script, super::Purpose::Large, index);
+            let mut t = Transport::connect_seeded(&target, seeded)?;
             t.set_read_timeout(Some(LARGE_TIMEOUT))?;
             let log = t.log();
             let mark = log.mark();

@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use client::stable;
 use client::style::{Paint, Style};
 use client::transport::{Framing, Scheme};
 use client::wire::quoted_short;
@@ -69,6 +70,22 @@ pub fn difference_lines(c: &Comparison) -> Vec<String> {
                 d.ci_low_us,
                 d.ci_high_us,
                 d.summary
+            )
+        })
+        .collect()
+}
+
+/// [`difference_lines`] under `--stable`: the pair, then placeholders for the
+/// figures and the verdict, which all vary from run to run.
+fn stable_difference_lines(c: &Comparison) -> Vec<String> {
+    c.rtt_differences
+        .iter()
+        .map(|d| {
+            format!(
+                "{:<10} {t}  [{t}, {t}]  {}",
+                format!("{} − {}", d.a.name(), d.b.name()),
+                stable::VERDICT,
+                t = stable::TIME
             )
         })
         .collect()
@@ -205,7 +222,18 @@ pub fn table_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
 
 /// The side-by-side table, readable in ten seconds.
 pub fn render_table(c: &Comparison, style: Style) -> String {
-    let rows = table_rows(c);
+    // Under --stable the cells get their placeholders before the columns are
+    // measured, so the layout does not depend on the widths of vanished times.
+    let rows: Vec<(String, Vec<String>)> = table_rows(c)
+        .into_iter()
+        .map(|(label, cells)| {
+            let cells = cells
+                .into_iter()
+                .map(|cell| stable::cell(style.stable, cell))
+                .collect();
+            (label, cells)
+        })
+        .collect();
     let label_width = rows
         .iter()
         .map(|(l, _)| l.chars().count())
@@ -265,7 +293,12 @@ pub fn render_table(c: &Comparison, style: Style) -> String {
                 )
             )
         );
-        for line in difference_lines(c) {
+        let lines = if style.stable {
+            stable_difference_lines(c)
+        } else {
+            difference_lines(c)
+        };
+        for line in lines {
             let _ = writeln!(out, "  {line}");
         }
     }

@@ -159,11 +159,12 @@ pub struct RttDifference {
 
 /// Every pair of transports, later minus earlier (udp − tcp, ws − tcp, ws − udp…):
 /// "what does ws cost over tcp" reads as a positive number when it costs.
-pub fn differences(series: &[Series]) -> Vec<RttDifference> {
+/// `seed` seeds the bootstrap (the same samples and seed: the same intervals).
+pub fn differences(series: &[Series], seed: u64) -> Vec<RttDifference> {
     let mut out = Vec::new();
     for (j, b) in series.iter().enumerate() {
         for a in &series[j + 1..] {
-            out.extend(difference(a, b, stats::RESAMPLES, stats::SEED));
+            out.extend(difference(a, b, stats::RESAMPLES, seed));
         }
     }
     out

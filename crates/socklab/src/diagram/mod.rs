@@ -11,6 +11,12 @@
 //!   times the Tap recorded the client's system calls, with their byte counts.
 //! - `tcp-states.svg`: RFC 793's state diagram, the states seen in the two runs
 //!   above highlighted, each with the side that was in it.
+//! - `push-techniques.svg`: short polling, long polling, SSE and WebSocket
+//!   receiving the same events from an in-process push server at once: every
+//!   request and answer each client's Tap recorded, with its time (`push.rs`).
+//! - `socketio-plain-ws.svg` (with `--sio-transcript FILE`): a plain WebSocket
+//!   client meeting a socket.io server, drawn from the transcript of a real run
+//!   (scripts/socketio.sh; no socket.io server runs in here): `socketio.rs`.
 //! - `bench-*.svg` (with `--bench FILE`): bar charts of the tables in
 //!   scripts/bench.sh's markdown (docs/generated/bench.md); a table the file does
 //!   not have is skipped, and said so.
@@ -23,7 +29,9 @@
 //! the bench charts (all with `socklab::svg`).
 
 mod charts;
+mod push;
 mod sequence;
+mod socketio;
 mod states;
 
 use std::collections::BTreeMap;
@@ -53,6 +61,12 @@ pub struct Diagram {
     /// Also chart the tables of this bench.sh markdown file
     #[arg(long, value_name = "FILE")]
     bench: Option<PathBuf>,
+    /// Also draw socketio-plain-ws.svg from this `send --listen --wire` transcript (docs/generated/sio-plain-ws.txt)
+    #[arg(long, value_name = "FILE")]
+    sio_transcript: Option<PathBuf>,
+    /// Take the WebSocket client's key and mask keys from this seed (the same bytes every run; times stay real)
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
 }
 
 impl Diagram {
@@ -76,7 +90,7 @@ impl Diagram {
         self.write("tcp-lifecycle.svg", &tcp)?;
 
         let servers = LocalServers::start()?;
-        let (rows, client_state, server_state) = ws_rows(&servers.ws_url())?;
+        let (rows, client_state, server_state) = ws_rows(&servers.ws_url(), self.seed)?;
         seen.entry(client_state).or_default().push("ws client");
         seen.entry(server_state).or_default().push("ws server");
         let ws = sequence(
@@ -87,6 +101,37 @@ impl Diagram {
         self.write("ws-exchange.svg", &ws)?;
 
         self.write("tcp-states.svg", &state_diagram(&seen))?;
+
+        let push = sequence(
+            "The same events, four ways: who speaks when",
+            &format!(
+                "An in-process push server publishes {} events/s; four clients listen at once for {} s. Each section is one client's Tap: every write() (→) and read() (←), on that client's clock from before connect(). Polling asks again and again; long polling once per event; SSE and WebSocket ask once, then only receive.",
+                push::RATE,
+                push::LISTEN_SECS
+            ),
+            &push::push_rows()?,
+        );
+        self.write("push-techniques.svg", &push)?;
+
+        if let Some(path) = &self.sio_transcript {
+            let text =
+                fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let rows = socketio::transcript_rows(&text);
+            anyhow::ensure!(
+                !rows.is_empty(),
+                "{} holds no WebSocket exchange (a `socklab send --wire` transcript)",
+                path.display()
+            );
+            let svg = sequence(
+                "A plain WebSocket client meets a socket.io server",
+                &format!(
+                    "Drawn from the transcript of a real run ({}: socklab send --listen 3 --wire against npm socket.io, by scripts/socketio.sh), not from a run inside socklab diagram. Times: the client's calls, from before connect(). The WebSocket works; the client never answers Engine.IO's ping with \"3\", so the server closes.",
+                    path.display()
+                ),
+                &rows,
+            );
+            self.write("socketio-plain-ws.svg", &svg)?;
+        }
 
         if let Some(bench) = &self.bench {
             let text = fs::read_to_string(bench)

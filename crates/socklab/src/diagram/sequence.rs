@@ -140,10 +140,17 @@ fn frame_label(f: &FrameView) -> String {
 
 /// A WebSocket exchange, measured: rows in time order, and the kernel's states
 /// of the client's and the server's socket after close.
-pub(super) fn ws_rows(url: &str) -> anyhow::Result<(Vec<Row>, &'static str, &'static str)> {
-    let log = lifecycle::TapLog::new();
+/// With `seed`, the client's key and masks come from it (`--seed`).
+pub(super) fn ws_rows(
+    url: &str,
+    seed: Option<u64>,
+) -> anyhow::Result<(Vec<Row>, &'static str, &'static str)> {
     let target = client::Target::parse(url)?;
-    let mut ws = Transport::connect_recorded(&target, log.clone())?;
+    let mut ws = match seed {
+        Some(seed) => Transport::connect_seeded(&target, client::seeded::Seeded::new(seed))?,
+        None => Transport::connect_to(&target)?,
+    };
+    let log = ws.log();
     ws.set_read_timeout(Some(ECHO_TIMEOUT))?;
     ws.send(MESSAGE.as_bytes())?;
     match ws.receive()? {
