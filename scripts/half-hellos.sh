@@ -4,10 +4,11 @@
 #
 # Usage: scripts/half-hellos.sh [--attackers A] [--real R] [-- SERVER FLAGS...]
 #
-# Starts `socklab serve tls --max-connections 64` on a free loopback port (its
-# own process; SERVER FLAGS are added, e.g. `--max-handshakes 64` to give
-# unfinished handshakes as many places as everyone: the old behaviour). Then A
-# attackers (default 100, more than the cap) each connect and send the first 5
+# Starts `socklab serve tls` (default limits: 1,024 connections, 128 unfinished
+# handshakes) on a free loopback port (its own process; SERVER FLAGS are added,
+# e.g. `--max-handshakes 1024` to give unfinished handshakes as many places as
+# everyone: the old behaviour). Then A attackers (default 1,100, more than the
+# connection cap) each connect and send the first 5
 # bytes of a ClientHello record, and nothing more; whenever the server closes
 # one, it connects again at once. While they run, R real clients (default 6,
 # one after the other, Python's ssl trusting the server's certificate) each
@@ -21,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-attackers=100
+attackers=1100
 real=6
 while [ $# -gt 0 ]; do
   case $1 in
@@ -35,18 +36,24 @@ done
 bin=${SOCKLAB:-$(socklab_bin)}
 port=$(free_port)
 work=$(mktemp -d)
-RUST_LOG=info "$bin" serve tls --addr "127.0.0.1:$port" --max-connections 64 \
+RUST_LOG=info "$bin" serve tls --addr "127.0.0.1:$port" \
   --cert-out "$work/cert.pem" "$@" >"$work/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 python3 - "$port" "$work/cert.pem" "$attackers" "$real" <<'EOF'
-import os, selectors, socket, ssl, sys, threading, time
+import os, resource, selectors, socket, ssl, sys, threading, time
 
 port, cert = int(sys.argv[1]), sys.argv[2]
 attackers, real = int(sys.argv[3]), int(sys.argv[4])
 HALF_HELLO = bytes([0x16, 0x03, 0x01, 0x02, 0x00])  # a record header; no body follows
 REAL_TIMEOUT = 5.0
+
+# One descriptor per attacker, and some to spare: up to the hard limit.
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+want = attackers + 64
+if soft < want:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
 
 for _ in range(200):  # wait until the server listens and wrote its certificate
     try:
@@ -59,21 +66,28 @@ for _ in range(200):  # wait until the server listens and wrote its certificate
 
 stop = threading.Event()
 opened = [0]
+live = [0]
 
 def attack():
     sel = selectors.DefaultSelector()
     def open_one():
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=2)
-            s.sendall(HALF_HELLO)
-            s.setblocking(False)
-            sel.register(s, selectors.EVENT_READ)
-            opened[0] += 1
         except OSError:
-            pass
-    for _ in range(attackers):
-        open_one()
+            return
+        try:
+            s.sendall(HALF_HELLO)
+        except OSError:
+            s.close()  # refused at once: the next turn tries again
+            return
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        opened[0] += 1
+        live[0] += 1
     while not stop.is_set():
+        # As many open as asked: whatever the server closed is opened again.
+        while live[0] < attackers and not stop.is_set():
+            open_one()
         for key, _ in sel.select(timeout=0.1):
             s = key.fileobj
             try:
@@ -85,13 +99,16 @@ def attack():
                 pass
             sel.unregister(s)
             s.close()
-            open_one()  # closed by the server: at once, another
+            live[0] -= 1
     for key in list(sel.get_map().values()):
         key.fileobj.close()
 
 t = threading.Thread(target=attack)
 t.start()
-time.sleep(1.0)  # the attackers are in place
+# The attack in place: every attacker opened once (bounded wait).
+settle = time.monotonic() + 20
+while opened[0] < attackers and time.monotonic() < settle:
+    time.sleep(0.05)
 ctx = ssl.create_default_context(cafile=cert)
 served = 0
 for _ in range(real):

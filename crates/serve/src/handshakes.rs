@@ -18,6 +18,15 @@
 //! now holds at most `--max-handshakes` places, and everyone else gets the
 //! rest.
 //!
+//! One refinement, because "never the oldest for long" is a race the attacker
+//! can speed up: evicted sockets reconnect at once, and a burst of new
+//! connections accepted together can push a real client out before its
+//! ClientHello is even read. So the oldest handshake that has not yet been
+//! *answered* goes first (the layer has not seen a whole ClientHello, so sent
+//! no ServerHello: [`Ticket::answered`]); only when every unfinished one has
+//! been answered does the oldest of all go. A client that sent its whole
+//! ClientHello has shown it speaks TLS; one that sent five bytes has not.
+//!
 //! How the eviction reaches a connection that another thread (v2) or another
 //! event loop (v3) owns: the table keeps a duplicate of each socket's file
 //! descriptor (`dup(2)`), and evicting is `shutdown(2)` with `SHUT_RD` on it. The
@@ -88,7 +97,16 @@ struct Entry {
     socket: TcpStream,
     tuple: FourTuple,
     since: Instant,
-    evicted: Arc<AtomicBool>,
+    flags: Arc<Flags>,
+}
+
+/// What an entry and its ticket share, without the table's lock.
+#[derive(Debug, Default)]
+struct Flags {
+    /// Closed to make room: the owner ends the connection.
+    evicted: AtomicBool,
+    /// The layer answered the peer's opening (TLS: a ServerHello went out).
+    answered: AtomicBool,
 }
 
 /// One connection's place in the table, until its handshake finishes
@@ -98,7 +116,7 @@ pub struct Ticket {
     id: u64,
     table: Arc<Mutex<Table>>,
     stats: Arc<HandshakeStats>,
-    evicted: Arc<AtomicBool>,
+    flags: Arc<Flags>,
 }
 // ANCHOR_END: handshakes
 
@@ -136,25 +154,33 @@ impl Handshakes {
 
     // ANCHOR: begin
     /// A freshly accepted connection starts its handshake. If `max` are
-    /// unfinished already, the oldest is closed first (logged, counted).
-    /// `Err`: the socket could not be duplicated (out of file descriptors): the
-    /// caller closes this connection.
+    /// unfinished already, one is closed first (logged, counted): the oldest
+    /// not yet answered, or else the oldest. `Err`: the socket could not be
+    /// duplicated (out of file descriptors): the caller closes this connection.
     pub fn begin(&self, socket: &impl AsFd, tuple: FourTuple) -> std::io::Result<Ticket> {
         let dup = TcpStream::from(socket.as_fd().try_clone_to_owned()?);
-        let evicted = Arc::new(AtomicBool::new(false));
+        let flags = Arc::new(Flags::default());
         let mut table = lock(&self.table);
         while table.open.len() >= self.max {
-            let Some((_, oldest)) = table.open.pop_first() else {
+            let Some(id) = table.victim() else {
                 break;
             };
+            let Some(oldest) = table.open.remove(&id) else {
+                break;
+            };
+            let what = if oldest.flags.answered.load(Ordering::Relaxed) {
+                "answered"
+            } else {
+                "never answered"
+            };
             warn!(
-                "[{}] TLS handshake unfinished {:?} after accept, the oldest of {} (--max-handshakes): closing it to make room for {}",
+                "[{}] TLS handshake unfinished {:?} after accept ({what}), the oldest of {} (--max-handshakes): closing it to make room for {}",
                 oldest.tuple,
                 oldest.since.elapsed(),
                 plural(self.max, "unfinished handshake"),
                 tuple.peer
             );
-            oldest.evicted.store(true, Ordering::SeqCst);
+            oldest.flags.evicted.store(true, Ordering::SeqCst);
             // SHUT_RD: the owner's read() returns 0 now, or epoll wakes its loop.
             let _ = oldest.socket.shutdown(Shutdown::Read);
             self.stats.evicted.fetch_add(1, Ordering::Relaxed);
@@ -167,7 +193,7 @@ impl Handshakes {
                 socket: dup,
                 tuple,
                 since: Instant::now(),
-                evicted: Arc::clone(&evicted),
+                flags: Arc::clone(&flags),
             },
         );
         self.stats.begun.fetch_add(1, Ordering::Relaxed);
@@ -178,17 +204,37 @@ impl Handshakes {
             id,
             table: Arc::clone(&self.table),
             stats: Arc::clone(&self.stats),
-            evicted,
+            flags,
         })
     }
     // ANCHOR_END: begin
+}
+
+impl Table {
+    /// Which unfinished handshake goes when the cap is full: the oldest never
+    /// answered, or else the oldest of all. At most `max` entries to look at,
+    /// only when a connection arrives at a full table.
+    fn victim(&self) -> Option<u64> {
+        self.open
+            .iter()
+            .find(|(_, e)| !e.flags.answered.load(Ordering::Relaxed))
+            .or_else(|| self.open.iter().next())
+            .map(|(&id, _)| id)
+    }
 }
 
 impl Ticket {
     /// Whether this handshake was closed to make room for a newer one: the
     /// owner ends the connection.
     pub fn evicted(&self) -> bool {
-        self.evicted.load(Ordering::SeqCst)
+        self.flags.evicted.load(Ordering::SeqCst)
+    }
+
+    /// The layer answered the peer's opening (TLS: the whole ClientHello is
+    /// in, the ServerHello out): from now on this handshake goes only after
+    /// every one that was never answered.
+    pub fn answered(&self) {
+        self.flags.answered.store(true, Ordering::Relaxed);
     }
 
     /// The handshake is done: the connection leaves the table, and can never
@@ -263,5 +309,29 @@ mod tests {
             1,
             "a dropped ticket leaves the table"
         );
+    }
+
+    /// An answered handshake outlives younger ones never answered: the
+    /// oldest *unanswered* goes first, and the oldest of all only when every
+    /// one was answered.
+    #[test]
+    fn the_answered_go_last() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let handshakes = Handshakes::new(2, Duration::from_secs(5));
+        let pairs: Vec<_> = (0..4).map(|_| pair(&listener)).collect();
+        let begin = |i: usize| handshakes.begin(&pairs[i].1, pairs[i].2).unwrap();
+        let real = begin(0);
+        real.answered();
+        let silent = begin(1);
+        let newer = begin(2);
+        assert!(
+            silent.evicted() && !real.evicted(),
+            "the unanswered went first"
+        );
+        newer.answered();
+        let newest = begin(3);
+        assert!(real.evicted(), "all answered: the oldest went");
+        assert!(!newer.evicted() && !newest.evicted());
+        assert_eq!(handshakes.stats().evicted.load(Ordering::Relaxed), 2);
     }
 }

@@ -54,6 +54,12 @@ pub trait Layer: Send + 'static {
     fn sent(&mut self, n: usize);
     /// Whether the handshake is still going on (then no plaintext flows yet).
     fn is_handshaking(&self) -> bool;
+    /// Whether the peer's opening arrived whole and was answered (TLS: the
+    /// ClientHello is in, the ServerHello out): a peer that speaks the layer,
+    /// kept longer under the unfinished-handshake cap (`crate::handshakes`).
+    fn answered(&self) -> bool {
+        false
+    }
     /// The protocol is finished: queue the layer's goodbye (TLS close_notify).
     fn close(&mut self);
     /// Whether the peer said goodbye inside the layer: no plaintext follows.
@@ -147,6 +153,7 @@ impl<L: Layer> Blocking<L> {
                 break;
             }
             match me.fill() {
+                Ok(()) if me.layer.answered() => ticket.answered(),
                 Ok(()) => {}
                 Err(e) if is_timeout(&e) => {
                     info!(

@@ -276,6 +276,11 @@ impl Layer for TlsLayer {
         self.out.drain(..n);
     }
 
+    fn answered(&self) -> bool {
+        // Past Hello: the whole ClientHello was read and the ServerHello queued.
+        matches!(self.state, State::Open(_))
+    }
+
     fn is_handshaking(&self) -> bool {
         match &self.state {
             State::Hello(_) => true,

@@ -164,6 +164,10 @@ impl<L: Layer> Read for Layered<L> {
                 && let Some(ticket) = self.ticket.take()
             {
                 ticket.finish(); // done: never evicted for the cap again
+            } else if let Some(ticket) = &self.ticket
+                && self.layer.answered()
+            {
+                ticket.answered(); // it speaks the layer: evicted last
             }
             self.flush_layer()?;
             debug!("layer: {n} bytes in, {} out", self.layer.plaintext().len());
