@@ -15,7 +15,8 @@
 //! WebSocket (1009); and **slow consumers** — a member that does not read gets a
 //! bounded queue (`--slow-limit`), past it is told why and dropped (TCP: a last
 //! line, then FIN; WebSocket: Close 1008), and everyone else keeps receiving at
-//! full speed. Control, format (bidi, zero-width) and line-separator characters
+//! full speed; a loop whose mailbox is full loses no line, its members read
+//! what they missed from the room's numbered log ([`lines`]). Control, format (bidi, zero-width) and line-separator characters
 //! in lines are escaped before others see them.
 //!
 //! Run: `socklab serve chat`; then `ncat 127.0.0.1 7070` and
@@ -23,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod lines;
 pub mod relay;
 pub mod room;
 pub mod tcp;
