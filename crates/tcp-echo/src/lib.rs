@@ -75,6 +75,8 @@ pub fn serve_layered<L: Layer>(
         refusal: b"",
         ..limits
     };
+    // Silent handshakes never get more than half the places (serve::handshakes).
+    let handshakes = handshakes.within(limits.max_connections);
     let (make, hs) = (layer.clone(), handshakes.clone());
     let handle = move |conn: Connection| {
         let tuple = conn.tuple();
