@@ -210,7 +210,14 @@ def sse_slow(server):
     fill_window(server)
     ask = b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nLast-Event-ID: 0\r\n\r\n"
 
-    def worker(attack, _):
+    def worker(attack, index):
+        if index == SSE_CLIENTS:
+            # Events keep coming: the window alone (at most push's KEEP_BYTES,
+            # 4 MiB) can fit in the kernel's buffers of a loopback connection,
+            # and then a subscriber that never reads leaves the server nothing
+            # queued, so nothing to stall on. New events give it more to send.
+            publish_until_stopped(server, attack)
+            return
         while attack.running():
             s = connect(server, rcvbuf=TINY_RCVBUF, timeout=5)
             s.sendall(ask)
@@ -218,8 +225,29 @@ def sse_slow(server):
             closed_after_unread(s, attack)
             s.close()
 
-    return held_attack(server, Attack("sse-slow", SSE_CLIENTS, worker, 30),
-                       ("stall_closes",), warm=SSE_CLIENTS)
+    # The defence is the engine's write stall or push's own drop of a subscriber
+    # that let events leave the window unread (push_dropped): either, counted.
+    return held_attack(server, Attack("sse-slow", SSE_CLIENTS + 1, worker, 30),
+                       ("stall_closes", "push_dropped"), warm=SSE_CLIENTS)
+
+
+def publish_until_stopped(server, attack):
+    """POSTs EVENT_BYTES events on one keep-alive connection until the attack
+    stops (push runs with a publish limit above it: NO_LIMIT_FOR_SETUP)."""
+    body = b"\x01" * (EVENT_BYTES - 1) + b"x"
+    post = (f"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}"
+            "\r\n\r\n").encode() + body
+    s = connect(server, timeout=10)
+    try:
+        while attack.running():
+            s.sendall(post)
+            status, _, _, _ = read_answer(s, Deadline(10))
+            if status != 200:
+                attack.note(f"publisher: {status}")
+                return
+            time.sleep(0.01)
+    finally:
+        s.close()
 
 
 def held_attack(server, attack, counters, warm=1, attempts=1):
@@ -305,10 +333,6 @@ def vanish(server):
     deadline = Deadline(10)
     snap = server.fresh_stats()
     while snap["open"] > 2 and not deadline.passed():
-        if server.name.endswith("-threads"):
-            # The threads model counts open connections at accept only: one more
-            # accept refreshes it.
-            socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
         time.sleep(0.1)
         snap = server.fresh_stats()
     if snap["open"] > 2:
