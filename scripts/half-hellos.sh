@@ -6,8 +6,9 @@
 #
 # Starts `socklab serve tls` (default limits: 1,024 connections, 128 unfinished
 # handshakes) on a free loopback port (its own process; SERVER FLAGS are added,
-# e.g. `--max-handshakes 1024` to give unfinished handshakes as many places as
-# everyone: the old behaviour). Then A attackers (default 1,100, more than the
+# e.g. `--max-handshakes 1024` to ask for as many places as everyone: the
+# server lowers it to half of --max-connections and says so, so the old
+# behaviour, every place held, can no longer be asked for). Then A attackers (default 1,100, more than the
 # connection cap) each connect and send the first 5
 # bytes of a ClientHello record, and nothing more; whenever the server closes
 # one, it connects again at once. While they run, R real clients (default 6,

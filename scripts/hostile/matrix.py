@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import cases_http  # noqa: E402
 import cases_line  # noqa: E402
+import cases_push  # noqa: E402
 import cases_ws  # noqa: E402
 from attack import CaseFailed, counters  # noqa: E402
 from servers import SERVERS, Server  # noqa: E402
@@ -40,10 +41,12 @@ CASES = {
                      "4 clients x 12 MiB messages against a 16 MiB budget, never reading"),
     "slowloris": (WEBSOCKET, cases_ws.slowloris, [],
                   "an Upgrade trickled a byte every 0.5 s: 408 at the handshake deadline"),
-    "replay": (["push"], cases_http.replay, [],
+    "replay": (["push"], cases_http.replay, cases_push.NO_LIMIT_FOR_SETUP,
                "a full event window, then 100 pipelined GET /poll?since=0 never read"),
-    "sse-slow": (["push"], cases_http.sse_slow, [],
+    "sse-slow": (["push"], cases_http.sse_slow, cases_push.NO_LIMIT_FOR_SETUP,
                  "60 SSE clients with Last-Event-ID: 0, never reading"),
+    "publish-flood": (["push"], cases_push.publish_flood, [],
+                      "POSTs and WebSocket messages past the publish rate: 429, 1008"),
     "half-hello": (TLS, cases_http.half_hello,
                    ["--max-connections", str(cases_http.TLS_CAP)],
                    "TLS record headers only, held against --max-connections 50"),

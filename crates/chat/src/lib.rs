@@ -15,7 +15,8 @@
 //! WebSocket (1009); and **slow consumers** — a member that does not read gets a
 //! bounded queue (`--slow-limit`), past it is told why and dropped (TCP: a last
 //! line, then FIN; WebSocket: Close 1008), and everyone else keeps receiving at
-//! full speed. Control, format (bidi, zero-width) and line-separator characters
+//! full speed; a loop whose mailbox is full loses no line, its members read
+//! what they missed from the room's numbered log ([`lines`]). Control, format (bidi, zero-width) and line-separator characters
 //! in lines are escaped before others see them.
 //!
 //! Run: `socklab serve chat`; then `ncat 127.0.0.1 7070` and
@@ -23,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod lines;
 pub mod relay;
 pub mod room;
 pub mod tcp;
@@ -90,6 +92,25 @@ impl Default for Config {
     }
 }
 
+/// Puts the room's own counters in `--stats-file` (`serve::stats_file`):
+/// members dropped for not reading, posts that failed on a full mailbox, and
+/// the lines members refilled from the room's log for them. Held weakly.
+fn sign_in_counters(stats: &Arc<ChatStats>) {
+    type Field = fn(&ChatStats) -> &std::sync::atomic::AtomicUsize;
+    let fields: [(&'static str, Field); 3] = [
+        ("chat_dropped", |s| &s.dropped),
+        ("chat_not_posted", |s| &s.not_posted),
+        ("chat_refilled", |s| &s.refilled),
+    ];
+    for (name, field) in fields {
+        let weak = Arc::downgrade(stats);
+        serve::stats_file::sign_in_counter(name, move || {
+            weak.upgrade()
+                .map_or(0, |s| field(&s).load(std::sync::atomic::Ordering::Relaxed))
+        });
+    }
+}
+
 /// Serves the room on both listeners until `shutdown` fires: TCP members on
 /// `tcp`, WebSocket members (and the page) on `ws`, each on its own engine.
 pub fn serve(
@@ -107,6 +128,7 @@ pub fn serve(
         ws.local_addr()?
     );
     let mailboxes = vec![tcp_engine.mailbox(), ws_engine.mailbox()];
+    sign_in_counters(&stats);
     let room = match &config.relay {
         None => Room::with_relay(mailboxes, stats, None, config.announce),
         Some(url) => {

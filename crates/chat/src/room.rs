@@ -5,14 +5,21 @@
 //! loop's table: [`Room::say`] posts the line to every loop's mailbox, and each
 //! loop hands it to its own members (`Session::deliver`). So the hot path takes
 //! no lock: one post per loop, one write per member, each on its own thread.
+//!
+//! A loop's mailbox is bounded; when it is full a post fails, and the line is
+//! not lost: every line is numbered and kept in the room's [`LineLog`], and a
+//! member that sees a number skipped (or a failed post counted) reads what it
+//! missed from there, in order ([`Room::lines_for`], and [`crate::lines`] for
+//! why that always works).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use lifecycle::FourTuple;
 use log::warn;
 use serve::v3_event_loop::{ConnId, Mail, Mailbox};
 
+use crate::lines::{self, Cursor, LineLog, UNLOGGED};
 use crate::relay::{Outbox, Outgoing, RELAY_BUFFER};
 
 /// Who said something: which engine (0 TCP, 1 WebSocket) and which connection.
@@ -32,8 +39,11 @@ pub struct ChatStats {
     pub said: AtomicUsize,
     /// Members dropped for not reading.
     pub dropped: AtomicUsize,
-    /// Lines that could not be posted to some loop (its mailbox was full).
+    /// Lines that could not be posted to some loop (its mailbox was full):
+    /// its members read them from the room's line log instead.
     pub not_posted: AtomicUsize,
+    /// Lines members read from the line log because a post had failed.
+    pub refilled: AtomicUsize,
     /// Members' lines handed to the Redis relay (`--relay`).
     pub relayed_out: AtomicUsize,
     /// Lines from other processes, received through the relay.
@@ -46,6 +56,10 @@ pub struct ChatStats {
 /// One chat room across both engines.
 pub struct Room {
     mailboxes: Vec<Mailbox>,
+    /// The last lines said, numbered: where a member refills after a failed
+    /// post. Lines are numbered and posted under this lock, so every loop's
+    /// letters arrive in number order.
+    log: Mutex<LineLog>,
     /// Members' lines also go here when the room spans processes (`--relay`).
     relay: Option<Outbox>,
     /// Joins and leaves announced (off for the fan-out bench: N joins would be
@@ -72,6 +86,7 @@ impl Room {
     ) -> Arc<Room> {
         Arc::new(Room {
             mailboxes,
+            log: Mutex::default(),
             relay,
             announce,
             members: AtomicUsize::new(0),
@@ -112,7 +127,11 @@ impl Room {
     /// Posts `line` to every loop's mailbox (every member here but `from`).
     fn post_here(&self, from: Option<Origin>, line: &str) -> bool {
         self.stats.said.fetch_add(1, Ordering::Relaxed);
-        let body: Arc<[u8]> = Arc::from(line.as_bytes());
+        // Numbered, kept and posted under one lock: a post never waits (a full
+        // inbox fails at once), so the lock is held for microseconds.
+        let mut log = self.log();
+        let seq = log.push(from, Arc::from(line.as_bytes()));
+        let body = lines::letter(seq, line.as_bytes());
         let mut all = true;
         for (engine, mailbox) in self.mailboxes.iter().enumerate() {
             // A ConnId means something only inside its own engine.
@@ -122,12 +141,45 @@ impl Room {
                 body: Arc::clone(&body),
             };
             if let Err(e) = mailbox.broadcast(mail) {
-                self.stats.not_posted.fetch_add(1, Ordering::Relaxed);
-                warn!("a line was not posted to every loop: {e}");
+                // Not lost: letters still wait in that loop's full inbox, and
+                // each member handed one sees this count change and reads the
+                // rest from the log.
+                self.stats.not_posted.fetch_add(1, Ordering::SeqCst);
+                warn!(
+                    "line {seq} was not posted to every loop (its members read it from the room's log): {e}"
+                );
                 all = false;
             }
         }
+        drop(log);
         all
+    }
+
+    /// A cursor for a member joining now: it gets every line said from now on.
+    pub fn cursor(&self) -> Cursor {
+        self.log()
+            .cursor(self.stats.not_posted.load(Ordering::SeqCst))
+    }
+
+    /// The lines to hand a member for one letter, in order: usually the
+    /// letter's own line; after a failed post (or a skipped number), every
+    /// line it missed from the log first; nothing for a line it already got.
+    pub fn lines_for(&self, cursor: &mut Cursor, mail: &Mail) -> Vec<Arc<[u8]>> {
+        let (seq, line) = lines::open(&mail.body);
+        let failures = self.stats.not_posted.load(Ordering::SeqCst);
+        if let Some(lines) = cursor.in_order(seq, &line, failures) {
+            return lines;
+        }
+        let lines = self.log().catch_up(cursor, failures);
+        // All but the letter's own line came from the log.
+        let refilled = lines.len().saturating_sub(1);
+        self.stats.refilled.fetch_add(refilled, Ordering::Relaxed);
+        lines
+    }
+
+    /// The log, even if a thread panicked holding it (each change is one push).
+    fn log(&self) -> MutexGuard<'_, LineLog> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
     }
     // ANCHOR_END: say
 
@@ -160,9 +212,10 @@ impl Room {
     /// Posts `line` to one member only.
     pub fn tell(&self, to: Origin, line: &str) {
         if let Some(mailbox) = self.mailboxes.get(to.engine) {
+            // Not in the log: a notice for one member is not a line of the room.
             let mail = Mail {
                 from: None,
-                body: Arc::from(line.as_bytes()),
+                body: lines::letter(UNLOGGED, line.as_bytes()),
             };
             if let Err(e) = mailbox.post(to.conn, mail) {
                 warn!("a notice for one member was not posted: {e}");

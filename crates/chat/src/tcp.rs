@@ -20,6 +20,7 @@ use serve::v3_event_loop::{
 };
 
 use crate::Config;
+use crate::lines::Cursor;
 use crate::room::{Origin, Room, Transport, escape, label};
 
 /// The engine TCP members live on (index into the room's mailboxes).
@@ -42,6 +43,8 @@ pub struct TcpMember {
     /// The member's FIN has been read (and narrated): the loop's close needs
     /// no drain, and says it no second time.
     peer_fin: bool,
+    /// Where this member is in the room's line log.
+    cursor: Cursor,
 }
 
 impl TcpMember {
@@ -54,6 +57,8 @@ impl TcpMember {
     ) -> TcpMember {
         let n = room.join();
         info!("[{tuple}] joined the room ({})", plural(n, "member"));
+        // Before the announcement: the member hears its own join, as before.
+        let cursor = room.cursor();
         room.announce(&format!(
             "* {} joined ({})",
             who(&tuple),
@@ -69,6 +74,7 @@ impl TcpMember {
             output: Vec::new(),
             leaving: false,
             peer_fin: false,
+            cursor,
         }
     }
 
@@ -87,6 +93,8 @@ impl TcpMember {
     // ANCHOR: lines
     /// Splits what arrived into lines and says each complete one to the room.
     fn take(&mut self, bytes: &[u8], me: Origin) {
+        // Who this member is, for the log: its own lines are not refilled to it.
+        self.cursor.me = Some(me);
         for &b in bytes {
             if b == b'\n' {
                 if !std::mem::take(&mut self.cutting) {
@@ -161,8 +169,10 @@ impl Session for TcpMember {
         if self.leaving {
             return Ok(Step::Wait);
         }
-        self.output.extend_from_slice(&mail.body);
-        self.output.push(b'\n');
+        for line in self.room.lines_for(&mut self.cursor, mail) {
+            self.output.extend_from_slice(&line);
+            self.output.push(b'\n');
+        }
         if self.output.len() > self.config.slow_limit {
             warn!(
                 "[{}] not reading: {} bytes queued (--slow-limit {}): dropping this member",

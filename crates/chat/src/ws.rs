@@ -34,6 +34,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use websocket::session::{flush, pump};
 use websocket::{Decision, Handler, Machine, Outbox, Settings, asks_for_websocket, check_upgrade};
 
+use crate::lines::Cursor;
 use crate::room::ws_who as who;
 use crate::room::{Origin, Room, escape};
 use crate::{Config, PAGE};
@@ -85,6 +86,8 @@ pub struct WsMember {
     /// This connection's share of the memory budget, until the machine takes it.
     held: Option<Held>,
     joined: bool,
+    /// Where this member is in the room's line log (from its join on).
+    cursor: Cursor,
 }
 
 impl WsMember {
@@ -97,6 +100,8 @@ impl WsMember {
         settings: Arc<Settings>,
         held: Held,
     ) -> WsMember {
+        // Replaced at the 101 (`joined`): a connection is not a member before.
+        let room_cursor = room.cursor();
         WsMember {
             stream: Tracked::new(stream, tuple),
             tuple,
@@ -107,6 +112,7 @@ impl WsMember {
             output: Vec::new(),
             held: Some(held),
             joined: false,
+            cursor: room_cursor,
         }
     }
 
@@ -202,6 +208,8 @@ impl WsMember {
     fn joined(&mut self) {
         let n = self.room.join();
         self.joined = true;
+        // Before the announcement: the member hears its own join.
+        self.cursor = self.room.cursor();
         info!(
             "[{}] 101: joined the room ({})",
             self.tuple,
@@ -216,6 +224,8 @@ impl WsMember {
 
     /// What the member said since the last time, to the room.
     fn say(&mut self, me: Origin) {
+        // Who this member is, for the log: its own lines are not refilled to it.
+        self.cursor.me = Some(me);
         let Phase::Member(m) = &mut self.phase else {
             return;
         };
@@ -278,9 +288,9 @@ impl Session for WsMember {
         let Phase::Member(m) = &mut self.phase else {
             return Ok(Step::Wait);
         };
-        m.send(Message::text(
-            String::from_utf8_lossy(&mail.body).into_owned(),
-        ));
+        for line in self.room.lines_for(&mut self.cursor, mail) {
+            m.send(Message::text(String::from_utf8_lossy(&line).into_owned()));
+        }
         if !m.is_done() && m.output().len() > self.config.slow_limit {
             warn!(
                 "[{}] not reading: {} bytes queued (--slow-limit {}): dropping this member with 1008",

@@ -152,7 +152,8 @@ fn read_response(
                     break None;
                 }
             }
-            Err(e) => return Err(io::Error::other(format!("not an HTTP response: {e}"))),
+            // http1's error says "not an HTTP response: …" itself.
+            Err(e) => return Err(io::Error::other(e)),
         }
     };
     let Some(head) = head else {

@@ -84,8 +84,14 @@ pub enum HeadError {
     TooManyHeaders,
     /// Not HTTP/1.x at all, or a byte HTTP forbids where it is (a space before a
     /// header's colon, an obs-fold continuation line, a control character in a
-    /// value): 400 Bad Request. The text is httparse's description.
+    /// value): 400 Bad Request. The text is httparse's description; the
+    /// reason every server sends reads "not an HTTP request: …", written once
+    /// here, so `serve ws`, push, chat and bridge answer a malformed head alike.
     Malformed(String),
+    /// A response head that is not HTTP/1.x (the client side's
+    /// [`parse_response`]): the same fault as [`HeadError::Malformed`], said of
+    /// a response.
+    MalformedResponse(String),
     /// A head that parses but whose framing is ambiguous or unsupported
     /// ([`framing`]): 400, or 501 for a transfer coding we do not decode.
     Framing(Framing),
@@ -105,7 +111,9 @@ impl HeadError {
     pub fn status(&self) -> u16 {
         match self {
             HeadError::TooLarge | HeadError::TooManyHeaders => 431,
-            HeadError::Malformed(_) | HeadError::BadChunk(_) => 400,
+            HeadError::Malformed(_) | HeadError::MalformedResponse(_) | HeadError::BadChunk(_) => {
+                400
+            }
             HeadError::Framing(f) => f.status(),
             HeadError::BodyTooLarge { .. } => 413,
         }
@@ -117,7 +125,8 @@ impl fmt::Display for HeadError {
         match self {
             HeadError::TooLarge => write!(f, "request head over {MAX_HEAD} bytes"),
             HeadError::TooManyHeaders => write!(f, "more than {MAX_HEADERS} header lines"),
-            HeadError::Malformed(what) => write!(f, "not an HTTP/1.x head: {what}"),
+            HeadError::Malformed(what) => write!(f, "not an HTTP request: {what}"),
+            HeadError::MalformedResponse(what) => write!(f, "not an HTTP response: {what}"),
             HeadError::Framing(why) => why.fmt(f),
             HeadError::BodyTooLarge { len, max } => {
                 write!(f, "a body of {len} bytes: this server takes at most {max}")

@@ -37,7 +37,12 @@ pub fn parse_response(bytes: &[u8]) -> Result<Parsed<ResponseHead>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let got = response.parse(bytes);
-    let head_len = match limit(got, bytes)? {
+    // The same limits as a request; only the wording of a malformed head says
+    // "response", so a client's error names the side that was wrong.
+    let head_len = match limit(got, bytes).map_err(|e| match e {
+        HeadError::Malformed(what) => HeadError::MalformedResponse(what),
+        other => other,
+    })? {
         Parsed::Complete(n) => n,
         Parsed::Incomplete => return Ok(Parsed::Incomplete),
     };
@@ -281,7 +286,7 @@ mod tests {
         }
         assert!(matches!(
             parse_response(b"HTTP/1.1 abc OK\r\n\r\n"),
-            Err(HeadError::Malformed(_))
+            Err(HeadError::MalformedResponse(_))
         ));
     }
 

@@ -185,6 +185,11 @@ impl Connection {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => buf = &buf[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // SO_SNDTIMEO ran out (EAGAIN): said as TimedOut, so a caller
+                // tells the write stall from a read's idle timeout (WouldBlock).
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
                 Err(e) => return Err(e),
             }
             if !buf.is_empty() && stall.is_some_and(|t| started.elapsed() >= t) {

@@ -124,6 +124,26 @@ pub struct PushStats {
     pub budget: OnceLock<MemoryBudget>,
 }
 
+/// Puts push's own defences in `--stats-file` (`serve::stats_file`), beside
+/// the engine's counters: subscribers dropped for not reading, publishes
+/// refused for the rate, answers capped, gaps told. Held weakly.
+fn sign_in_counters(stats: &Arc<PushStats>) {
+    type Field = fn(&PushStats) -> &std::sync::atomic::AtomicUsize;
+    let fields: [(&'static str, Field); 4] = [
+        ("push_dropped", |s| &s.dropped),
+        ("push_limited", |s| &s.limited),
+        ("push_capped", |s| &s.capped),
+        ("push_gaps", |s| &s.gaps),
+    ];
+    for (name, field) in fields {
+        let weak = Arc::downgrade(stats);
+        serve::stats_file::sign_in_counter(name, move || {
+            weak.upgrade()
+                .map_or(0, |s| field(&s).load(std::sync::atomic::Ordering::Relaxed))
+        });
+    }
+}
+
 /// Serves pushes on `listener` until `shutdown` fires, on `engine`'s loops, with
 /// a timer thread publishing `config.rate` events per second into `hub`.
 pub fn serve(
@@ -151,6 +171,7 @@ pub fn serve(
     // requests, a WebSocket machine's queues — is charged to this one budget.
     let budget = MemoryBudget::new(limits.memory_budget);
     let _ = stats.budget.set(budget.clone());
+    sign_in_counters(&stats);
     let config = Arc::new(config);
     let result = engine.serve(listener, shutdown.clone(), limits, move |stream, tuple| {
         PushSession::new(

@@ -52,6 +52,17 @@ use log::warn;
 /// need at once (each finishes within a round trip).
 pub const DEFAULT_SHARE: usize = 8;
 
+/// The most places of the connection cap unfinished handshakes may ever hold:
+/// half. `--max-handshakes` is a number of its own, so nothing stops a user
+/// from giving 128 to a server of 50 places (or from lowering
+/// `--max-connections` under the default of an eighth of 1,024): then the
+/// silent ClientHellos would fill every place before the handshake cap ever
+/// evicted one, and the cap would protect nothing. So the cap in force is
+/// never more than half the places ([`Handshakes::within`]): the other half is
+/// always left for connections that finish their handshake. Half, not less,
+/// so a burst of real clients (all unfinished for a round trip) still fits.
+pub const MOST_OF_PLACES: usize = 2;
+
 /// The default cap on unfinished handshakes for a server of `max_connections`:
 /// [`DEFAULT_SHARE`] of it, at least one.
 pub fn default_max_handshakes(max_connections: usize) -> usize {
@@ -131,6 +142,25 @@ impl Handshakes {
             timeout,
         }
     }
+
+    // ANCHOR: within
+    /// The same table with its cap lowered, if need be, to half of
+    /// `max_connections` (at least one; see [`MOST_OF_PLACES`]), so silent
+    /// handshakes can never hold every place of the connection cap. Each
+    /// server that has both caps calls it once, before it serves (both models
+    /// share the result). The lowering is logged: the user asked for more.
+    pub fn within(mut self, max_connections: usize) -> Handshakes {
+        let most = (max_connections / MOST_OF_PLACES).max(1);
+        if self.max > most {
+            warn!(
+                "--max-handshakes {} is more than half of --max-connections {}: using {}, so unfinished TLS handshakes can never hold every place",
+                self.max, max_connections, most
+            );
+            self.max = most;
+        }
+        self
+    }
+    // ANCHOR_END: within
 
     /// How long a handshake may take, counted from accept.
     pub fn timeout(&self) -> Duration {
@@ -275,6 +305,16 @@ mod tests {
             peer,
         };
         (client, server, tuple)
+    }
+
+    /// The cap in force is never above half the connection cap; a smaller
+    /// one is kept as it is.
+    #[test]
+    fn the_cap_stays_within_half_the_places() {
+        let t = Duration::from_secs(5);
+        assert_eq!(Handshakes::new(128, t).within(50).max(), 25);
+        assert_eq!(Handshakes::new(6, t).within(50).max(), 6);
+        assert_eq!(Handshakes::new(128, t).within(1).max(), 1);
     }
 
     /// With the cap full, the oldest unfinished handshake is evicted (its

@@ -104,6 +104,16 @@ impl BlockingStream for Connection {
     }
 }
 
+/// The handshake deadline closed a connection: counted as the event loop
+/// counts an opening deadline, in `idle_closes` (threads model only; the
+/// event loop counts its own).
+fn count_deadline() {
+    crate::v2_threads::with_stats(|s| {
+        s.idle_closes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+}
+
 /// How much ciphertext one blocking `read()` takes: one TLS record at most is
 /// 16 KiB of plaintext plus a little.
 const BLOCKING_READ: usize = 17 * 1024;
@@ -150,6 +160,7 @@ impl<L: Layer> Blocking<L> {
                 info!(
                     "[{tuple}] handshake not done {timeout:?} after accept (handshake timeout): closing"
                 );
+                count_deadline();
                 break;
             }
             match me.fill() {
@@ -159,6 +170,7 @@ impl<L: Layer> Blocking<L> {
                     info!(
                         "[{tuple}] handshake not done {timeout:?} after accept (handshake timeout): closing"
                     );
+                    count_deadline();
                     break;
                 }
                 Err(e) => {

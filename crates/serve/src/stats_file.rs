@@ -43,6 +43,24 @@ static ENGINES: Mutex<Vec<Weak<LoopStats>>> = Mutex::new(Vec::new());
 /// The memory budgets that signed in.
 static BUDGETS: Mutex<Vec<BudgetEntry>> = Mutex::new(Vec::new());
 
+/// A program's own counter (push's dropped subscribers, chat's refilled
+/// lines): its name in the file, and how to read it now.
+type ProgramCounter = (&'static str, Box<dyn Fn() -> usize + Send>);
+
+/// The programs' counters that signed in.
+static PROGRAMS: Mutex<Vec<ProgramCounter>> = Mutex::new(Vec::new());
+
+/// A program's own counter, in the stats file as `"name": read()` beside the
+/// engine's: a defence that lives in the program (push dropping a subscriber
+/// that does not read) is asserted from the server's own word too. `read`
+/// should hold its counters weakly, so it does not keep them alive. A name
+/// signed in again replaces the older one.
+pub fn sign_in_counter(name: &'static str, read: impl Fn() -> usize + Send + 'static) {
+    let mut programs = lock(&PROGRAMS);
+    programs.retain(|(n, _)| *n != name);
+    programs.push((name, Box::new(read)));
+}
+
 /// Locks a registry; a panic elsewhere while it was held leaves a usable list
 /// (entries are pushed whole), so a poisoned lock is taken as is.
 fn lock<T>(registry: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -118,6 +136,9 @@ pub fn snapshot(seq: u64) -> String {
     ];
     for (name, field) in counters {
         let _ = write!(json, ",\"{name}\":{}", sum(field));
+    }
+    for (name, read) in lock(&PROGRAMS).iter() {
+        let _ = write!(json, ",\"{name}\":{}", read());
     }
     let (mut budgets, mut used, mut peak, mut cap) = (0, 0, 0, 0);
     for b in lock(&BUDGETS).iter() {

@@ -10,8 +10,19 @@
 //! why (the protocol's refusal, e.g. HTTP 503), and closed at once, so it sees an
 //! answer instead of hanging.
 //!
+//! The same counters as the event loop ([`LoopStats`]: `open`, `refused`,
+//! `idle_closes`, `stall_closes`, `peak_pending`), so `--stats-file` says the
+//! same things for both models. `open` is counted here, at accept and when a
+//! connection's thread ends; the deadlines are each connection's own socket
+//! timeouts, met inside the protocol's per-connection function, so that
+//! function counts them through [`with_stats`]: the accept loop hands each
+//! connection thread the server's counters (a thread-local, set before the
+//! protocol runs), and a blocking driver that knows nothing of the engine can
+//! still say "closed for the idle deadline".
+//!
 //! Run: `socklab serve tcp --model threads`, then connect two `nc` clients at once.
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -24,7 +35,7 @@ use lifecycle::tcp::{Connection, accept};
 use lifecycle::{Proto, Shutdown};
 use log::{info, warn};
 
-use crate::limits::{ConnectionCount, Limits};
+use crate::limits::{ConnectionCount, Limits, Place};
 use crate::out_of_fds;
 use crate::v3_event_loop::{ACCEPT_BACKOFF, LoopStats};
 
@@ -76,17 +87,27 @@ where
             refuse(conn, &limits);
             continue;
         };
-        stats.open.store(count.open(), Ordering::Relaxed);
+        // Counted up here and down when the connection's thread ends (or if it
+        // never starts): `open` is what is open, not what was at the last accept.
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        let held = Held {
+            _place: place,
+            stats: Arc::clone(&stats),
+        };
         let tuple = conn.tuple();
         let per_connection = per_connection.clone();
         let spawned = thread::Builder::new()
             .name(format!("conn {}", tuple.peer))
             .spawn(move || {
-                let _place = place; // freed when this thread ends, however it ends
+                // Freed when this thread ends, however it ends.
+                let held = held;
+                let stats = Arc::clone(&held.stats);
+                STATS.with(|s| *s.borrow_mut() = Some(stats));
                 per_connection(conn);
             });
         if let Err(e) = spawned {
-            // The connection moved into the closure and was closed with it.
+            // The connection moved into the closure and was closed with it,
+            // and its place freed with it.
             warn!("[{tuple}] cannot start a thread: {e}; connection dropped");
         }
     }
@@ -94,6 +115,38 @@ where
     Ok(())
 }
 // ANCHOR_END: serve
+
+thread_local! {
+    /// The counters of the server this connection thread serves (None on any
+    /// other thread): set once, before the protocol's function runs.
+    static STATS: RefCell<Option<Arc<LoopStats>>> = const { RefCell::new(None) };
+}
+
+/// Runs `count` on the server's counters if this thread is one of the threads
+/// model's connection threads (elsewhere: does nothing, and the event loop
+/// counts for itself). A blocking driver calls it where a deadline closes its
+/// connection (`idle_closes`, `stall_closes`) and where output queues
+/// (`peak_pending`).
+pub fn with_stats(count: impl FnOnce(&LoopStats)) {
+    STATS.with(|s| {
+        if let Some(stats) = s.borrow().as_ref() {
+            count(stats);
+        }
+    });
+}
+
+/// A connection's place, freed when its thread ends (normally or by a panic),
+/// with the `open` counter brought down.
+struct Held {
+    _place: Place,
+    stats: Arc<LoopStats>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.stats.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 // ANCHOR: refuse
 /// Past the cap: say why (the protocol's refusal, if it has one), send FIN and

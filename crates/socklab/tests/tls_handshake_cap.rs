@@ -27,6 +27,10 @@ const DEADLINE: Duration = Duration::from_secs(10);
 /// Unfinished handshakes allowed at once in these tests.
 const CAP: usize = 3;
 
+/// The connection cap: CAP + 3 (= twice CAP), so the cap in force when a larger
+/// one is asked for (half the places, `Handshakes::within`) is CAP.
+const PLACES: usize = 2 * CAP;
+
 /// Attackers opened before the real client comes: more than the cap, and more
 /// than the connection cap.
 const ATTACKERS: usize = 8;
@@ -44,11 +48,13 @@ struct Server {
 }
 
 /// `serve tls` (`ws == false`) or `serve wss` on 127.0.0.1:0, with a
-/// handshake cap of CAP and a connection cap just above it: room for CAP
+/// handshake cap of `max_handshakes` (CAP, or more than the connection cap:
+/// the server lowers it to half the places, CAP again) and a connection cap
+/// just above CAP: room for CAP
 /// unfinished handshakes, the real client, one evicted attacker still closing
 /// and one arriving. Fewer than ATTACKERS: without the handshake cap, the
 /// attackers alone would fill it.
-fn start(model: Model, ws: bool, name: &str) -> Server {
+fn start(model: Model, ws: bool, name: &str, max_handshakes: usize) -> Server {
     let cert = std::env::temp_dir().join(format!(
         "socklab-test-{}-hscap-{name}-{model:?}.pem",
         std::process::id()
@@ -57,10 +63,10 @@ fn start(model: Model, ws: bool, name: &str) -> Server {
     let alpn: &[&[u8]] = if ws { &[tls::ALPN_HTTP11] } else { &[] };
     let config = tls::server_config(identity, alpn).expect("config");
     let engine = Engine::new(2).expect("engine");
-    let handshakes = Handshakes::new(CAP, DEADLINE);
+    let handshakes = Handshakes::new(max_handshakes, DEADLINE);
     let stats = handshakes.stats();
     let limits = Limits {
-        max_connections: CAP + 3,
+        max_connections: PLACES,
         ..Limits::default()
     };
     let running = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
@@ -178,8 +184,10 @@ fn echo(t: &mut Transport, bytes: &[u8]) {
 /// against a cap of CAP (the oldest evicted, in order), a real client served
 /// while CAP - 1 attackers are still open, then more attackers that never
 /// touch the finished connection.
-fn attack(model: Model, scheme: &str) {
-    let server = start(model, scheme == "wss", scheme);
+fn attack(model: Model, scheme: &str, max_handshakes: usize) {
+    // The cert file's name tells tests running at once apart.
+    let name = format!("{scheme}-{max_handshakes}");
+    let server = start(model, scheme == "wss", &name, max_handshakes);
     let mut attackers = Attackers::new();
     for _ in 0..ATTACKERS {
         attackers.open_one(&server);
@@ -214,7 +222,7 @@ fn attack(model: Model, scheme: &str) {
 #[test]
 fn tls_half_hellos_cannot_lock_out_a_real_client() {
     for model in [Model::Threads, Model::EventLoop] {
-        attack(model, "tls");
+        attack(model, "tls", CAP);
     }
 }
 
@@ -222,6 +230,18 @@ fn tls_half_hellos_cannot_lock_out_a_real_client() {
 #[test]
 fn wss_half_hellos_cannot_lock_out_a_real_client() {
     for model in [Model::Threads, Model::EventLoop] {
-        attack(model, "wss");
+        attack(model, "wss", CAP);
+    }
+}
+
+/// Both servers, both models, asked for a handshake cap larger than the
+/// connection cap (`--max-handshakes 128 --max-connections 6`): the cap in
+/// force is half the places, so the same attack leaves the real client room.
+#[test]
+fn a_handshake_cap_above_the_connection_cap_is_lowered_to_half() {
+    for model in [Model::Threads, Model::EventLoop] {
+        for scheme in ["tls", "wss"] {
+            attack(model, scheme, PLACES * 20);
+        }
     }
 }

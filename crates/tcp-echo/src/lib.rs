@@ -75,6 +75,8 @@ pub fn serve_layered<L: Layer>(
         refusal: b"",
         ..limits
     };
+    // Silent handshakes never get more than half the places (serve::handshakes).
+    let handshakes = handshakes.within(limits.max_connections);
     let (make, hs) = (layer.clone(), handshakes.clone());
     let handle = move |conn: Connection| {
         let tuple = conn.tuple();
@@ -131,12 +133,24 @@ pub fn handle(mut conn: impl BlockingStream, limits: &Limits) {
     }
     match echo_stream(&mut conn, limits.write_stall) {
         Ok(bytes) => info!("[{tuple}] done: echoed {}", plural(bytes, "byte")),
-        Err(e) if is_timeout(&e) => info!(
-            "[{tuple}] no byte from the peer for {:?} (--idle-timeout), or none of our \
-             echo taken for {:?} (--write-stall-timeout): closing",
-            limits.idle_timeout.unwrap_or_default(),
-            limits.write_stall.unwrap_or_default()
-        ),
+        Err(e) if is_timeout(&e) => {
+            info!(
+                "[{tuple}] no byte from the peer for {:?} (--idle-timeout), or none of our \
+                 echo taken for {:?} (--write-stall-timeout): closing",
+                limits.idle_timeout.unwrap_or_default(),
+                limits.write_stall.unwrap_or_default()
+            );
+            // The threads model's counters: which deadline it was, as the event
+            // loop tells them apart.
+            serve::v2_threads::with_stats(|s| {
+                let which = if e.kind() == io::ErrorKind::TimedOut {
+                    &s.stall_closes
+                } else {
+                    &s.idle_closes
+                };
+                which.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
         Err(e) if is_disconnect(&e) => info!("[{tuple}] the peer went away: {e}"),
         Err(e) => warn!("[{tuple}] connection failed: {e}"),
     }

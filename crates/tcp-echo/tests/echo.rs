@@ -6,6 +6,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as How, SocketAddr, TcpStream};
+use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -169,16 +170,31 @@ fn connection_cap_closes_the_extra_client_at_once() {
 }
 
 /// --idle-timeout: a client that says nothing is closed by the server (FIN, so
-/// the client reads EOF), without anyone having to send anything.
+/// the client reads EOF), without anyone having to send anything. Both models
+/// count it the same way: one idle close, no stall close, and nothing left open.
 #[test]
 fn idle_connection_is_closed_by_the_server() {
-    let limits = Limits {
-        idle_timeout: Some(Duration::from_millis(300)),
-        ..Limits::default()
-    };
-    let server = start(Model::Threads, limits);
-    let mut silent = connect(server.addr());
-    assert_eq!(read_to_eof(&mut silent), b"");
+    for model in [Model::Threads, Model::EventLoop] {
+        let limits = Limits {
+            idle_timeout: Some(Duration::from_millis(300)),
+            ..Limits::default()
+        };
+        let engine = Engine::new(1).unwrap();
+        let stats = engine.stats();
+        let server = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
+            tcp_echo::serve(model, listener, shutdown, limits, engine)
+        })
+        .unwrap();
+        let mut silent = connect(server.addr());
+        assert_eq!(read_to_eof(&mut silent), b"");
+        let deadline = Instant::now() + DEADLINE;
+        while stats.open.load(Ordering::Relaxed) != 0 {
+            assert!(Instant::now() < deadline, "{model:?}: still counted open");
+            thread::yield_now();
+        }
+        assert_eq!(stats.idle_closes.load(Ordering::Relaxed), 1, "{model:?}");
+        assert_eq!(stats.stall_closes.load(Ordering::Relaxed), 0, "{model:?}");
+    }
 }
 
 /// Why version 2 exists: the iterative server does not read a second client's

@@ -27,7 +27,7 @@ pub struct TlsArgs {
     /// Seconds a client has, from accept, to finish the TLS handshake
     #[arg(long, value_name = "SECS", default_value_t = HANDSHAKE_TIMEOUT.as_secs())]
     pub tls_handshake_timeout: u64,
-    /// Most TLS handshakes unfinished at once, apart from --max-connections; when full, one is closed for the newcomer: the oldest that never sent a whole ClientHello, else the oldest (finished connections never are) [default: an eighth of --max-connections]
+    /// Most TLS handshakes unfinished at once, apart from --max-connections; when full, one is closed for the newcomer: the oldest that never sent a whole ClientHello, else the oldest (finished connections never are); never more than half of --max-connections [default: an eighth of --max-connections]
     #[arg(long, value_name = "N")]
     pub max_handshakes: Option<usize>,
 }

@@ -11,6 +11,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use lifecycle::narrate::plural;
@@ -18,6 +19,7 @@ use lifecycle::tcp::{graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
 use serve::layer::BlockingStream;
 use serve::limits::{Held, Limits};
+use serve::v2_threads::with_stats;
 use serve::v3_event_loop::Expiry;
 
 use crate::handler::{Handler, Settings};
@@ -72,6 +74,12 @@ fn drive<H: Handler>(
     loop {
         // 1. Write everything the machine queued; write() waits for room, at
         //    most the write-stall timeout without progress (SO_SNDTIMEO).
+        // The threads model's counters, as the event loop keeps them (a no-op
+        // on any thread that is not a threads-model connection thread).
+        let queued = machine.output().len();
+        with_stats(|s| {
+            s.peak_pending.fetch_max(queued, Ordering::Relaxed);
+        });
         while !machine.output().is_empty() {
             let started = Instant::now();
             let wrote = conn.write(machine.output());
@@ -95,6 +103,9 @@ fn drive<H: Handler>(
                         plural(machine.output().len(), "byte"),
                         limits.write_stall.unwrap_or_default()
                     );
+                    with_stats(|s| {
+                        s.stall_closes.fetch_add(1, Ordering::Relaxed);
+                    });
                     machine.expire(Expiry::Stalled);
                     return Ending::Stalled;
                 }
@@ -127,7 +138,14 @@ fn drive<H: Handler>(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // The deadline: the machine queues its last words (408 or 1001),
             // and step 1 writes them.
-            Err(e) if is_timeout(&e) => machine.expire(Expiry::Idle),
+            // Counted as the event loop counts it: the handshake deadline and
+            // the idle one are both `idle_closes`.
+            Err(e) if is_timeout(&e) => {
+                with_stats(|s| {
+                    s.idle_closes.fetch_add(1, Ordering::Relaxed);
+                });
+                machine.expire(Expiry::Idle);
+            }
             Err(e) => {
                 log_end(tuple, &e);
                 return Ending::Finished;

@@ -182,6 +182,15 @@ pub fn cases(host: &str) -> Vec<Case> {
             ),
         ),
         case(
+            // RFC 9112 §5.2: obs-fold is obsolete; a server may reject it
+            // with 400. The reason is http1's own wording for a malformed
+            // head, taken from its error so the table cannot drift from it.
+            "obs-fold",
+            &add("X-Long: one\r\n two\r\n"),
+            400,
+            &http1::HeadError::Malformed("invalid header name".to_string()).to_string(),
+        ),
+        case(
             "two Origins",
             &|h| h + &format!("Origin: http://{host}\r\nOrigin: http://evil.example\r\n"),
             400,

@@ -177,6 +177,8 @@ pub fn serve_layered<L: Layer>(
     let budget = MemoryBudget::new(limits.memory_budget);
     let settings = Arc::new(config.settings());
     let (c, b, make) = (Arc::clone(&settings), budget.clone(), layer.clone());
+    // Silent handshakes never get more than half the places (serve::handshakes).
+    let handshakes = handshakes.within(limits.max_connections);
     let hs = handshakes.clone();
     let handle = move |conn: Connection| {
         let tuple = conn.tuple();

@@ -29,7 +29,7 @@
 
 use std::time::Duration;
 
-use http1::{HeadError, Parsed, RequestHead, Response, parse_request};
+use http1::{Parsed, RequestHead, Response, parse_request};
 use tungstenite::handshake::derive_accept_key;
 
 use crate::origin::OriginPolicy;
@@ -175,9 +175,8 @@ pub fn check_request(bytes: &[u8], origins: &OriginPolicy) -> Decision {
     let head = match parse_request(bytes) {
         Ok(Parsed::Complete(head)) => head,
         Ok(Parsed::Incomplete) => return Decision::Incomplete,
-        Err(e @ HeadError::Malformed(_)) => {
-            return reject(e.status(), format!("not an HTTP request: {e}"));
-        }
+        // The reason's wording is http1's (`HeadError`'s Display), the one place
+        // every server's malformed-head answer comes from.
         Err(e) => return reject(e.status(), e.to_string()),
     };
     check_upgrade(&head, origins)
