@@ -4,7 +4,7 @@
 # Usage: scripts/hostile.sh [--list] [--only CASE]... [--server NAME]...
 #   --list          the cases and the servers, one line each
 #   --only CASE     run only this case (repeatable): upgrade-table, smuggling, ping-flood,
-#                   big-messages, slowloris, replay, sse-slow, half-hello, line-flood, vanish
+#                   big-messages, big-messages-48, slowloris, replay, sse-slow, half-hello, line-flood, vanish
 #   --server NAME   only against this server (repeatable): ws, ws-threads, push, chat,
 #                   bridge, wss, wss-threads, tls
 # Example: scripts/hostile.sh --only ping-flood --server chat

@@ -85,6 +85,8 @@ pub struct WsMember {
     /// This connection's share of the memory budget, until the machine takes it.
     held: Option<Held>,
     joined: bool,
+    /// The peer's FIN came before the request ended (and was narrated).
+    early_fin: bool,
 }
 
 impl WsMember {
@@ -107,6 +109,7 @@ impl WsMember {
             output: Vec::new(),
             held: Some(held),
             joined: false,
+            early_fin: false,
         }
     }
 
@@ -259,7 +262,10 @@ impl Session for WsMember {
                     }
                     match read_some(&mut self.stream, turn.scratch)? {
                         None => return Ok(Step::Wait),
-                        Some(0) => return Ok(Step::Done),
+                        Some(0) => {
+                            self.early_fin = true;
+                            return Ok(Step::Done);
+                        }
                         Some(n) => {
                             let bytes = turn.scratch[..n].to_vec();
                             self.request(&bytes);
@@ -317,6 +323,15 @@ impl Session for WsMember {
 
     fn opening_deadline(&self) -> Option<Duration> {
         matches!(self.phase, Phase::Request(_)).then_some(REQUEST_TIMEOUT)
+    }
+
+    /// The peer's FIN has been read and said once (by the read, and by the
+    /// machine for a member): the loop's close needs no drain to say it again.
+    fn read_closed(&self) -> bool {
+        match &self.phase {
+            Phase::Member(m) => m.peer_fin(),
+            _ => self.early_fin,
+        }
     }
 
     fn expire(&mut self, why: Expiry) {

@@ -14,6 +14,9 @@ use crate::close;
 use crate::handler::Handler;
 use crate::upgrade::Rejection;
 
+/// A server's Close frame before its reason: 2 bytes of header, 2 of code.
+const CLOSE_FRAME_HEAD: usize = 4;
+
 impl<H: Handler> Machine<H> {
     /// The peer sent FIN. Before the close handshake that is a peer that went
     /// away (a browser closing a spare connection, a crashed client).
@@ -30,6 +33,7 @@ impl<H: Handler> Machine<H> {
             ),
             Phase::Done => {}
         }
+        self.peer_fin = true;
         self.finish();
     }
 
@@ -90,6 +94,9 @@ impl<H: Handler> Machine<H> {
                 code,
                 reason: reason[..end].into(),
             };
+            // Room for exactly the Close frame: a full queue would otherwise
+            // double its capacity for a few bytes.
+            ws.get_mut().output.reserve_exact(CLOSE_FRAME_HEAD + end);
             // Into our output queue: never blocks, and is not refused for size.
             let _ = ws.close(Some(frame));
             let _ = ws.flush();
@@ -103,7 +110,12 @@ impl<H: Handler> Machine<H> {
     pub(super) fn finish(&mut self) {
         if let Phase::Open(ws) = &mut self.phase {
             let out = std::mem::take(&mut ws.get_mut().output);
-            self.answer.extend_from_slice(&out);
+            // Moved, not copied: a queued 16 MiB echo must not be in memory twice.
+            if self.answer.is_empty() {
+                self.answer = out;
+            } else {
+                self.answer.extend_from_slice(&out);
+            }
         }
         self.phase = Phase::Done;
     }
@@ -115,31 +127,55 @@ impl<H: Handler> Machine<H> {
     /// others keep theirs.
     pub(super) fn account(&mut self) {
         self.peak_output = self.peak_output.max(self.output().len());
-        let input = match &self.phase {
-            Phase::Open(ws) => ws.get_ref().input.len(),
-            Phase::Request { head } => head.len(),
-            Phase::Done => 0,
-        };
-        // What we hold: the message arriving (or the largest one so far, whose
-        // room tungstenite keeps), and the room our queue takes up.
-        let queue = match &self.phase {
-            Phase::Open(ws) => ws.get_ref().output.capacity(),
-            _ => 0,
-        } + self.answer.capacity();
-        // (A message arriving is counted twice: tungstenite's read buffer grows
-        // by doubling, so its room runs up to twice what has arrived.)
-        let holding =
-            (2 * self.arriving).max(input).max(self.in_peak) + queue + self.handler.holding();
-        if let Err(over) = self.held.set(holding) {
-            warn!(
-                "[{}] memory budget: this connection would hold {} bytes with {} held by all, over --memory-budget {} bytes: closing with 1013",
-                self.tuple, over.wanted, over.used, over.cap
-            );
-            self.arriving = 0;
-            self.close_with(CloseCode::Again, "server memory budget exceeded");
-            // The Close frame itself is small; hold it whatever the budget says.
-            let _ = self.held.set(0);
+        self.charge(0);
+    }
+
+    /// Charges what this connection holds plus `more` bytes about to be
+    /// allocated (an answer not framed yet), *before* they are: false when that
+    /// would pass the budget, and then the connection is closed with 1013 and
+    /// the bytes are never allocated.
+    pub(super) fn charge(&mut self, more: usize) -> bool {
+        let holding = self.holding() + more;
+        if self.is_done() {
+            // Only the last words are left (an answer, the Close frame): they
+            // can only shrink now, and go when written or at the stall deadline.
+            let _ = self.held.set(holding);
+            return true;
         }
+        let Err(over) = self.held.set(holding) else {
+            return true;
+        };
+        warn!(
+            "[{}] memory budget: this connection would hold {} bytes with {} held by all, over --memory-budget {} bytes: closing with 1013",
+            self.tuple, over.wanted, over.used, over.cap
+        );
+        self.arriving = 0;
+        self.close_with(CloseCode::Again, "server memory budget exceeded");
+        // What is left is honest: tungstenite's buffers are gone; what was
+        // already queued for the peer (and the small Close frame) stays counted
+        // until it is written. Less than before, so never refused (if the
+        // Close frame tipped it over, the old, larger figure stays).
+        let _ = self.held.set(self.holding());
+        false
+    }
+
+    /// What this connection holds: the message arriving (or the largest one
+    /// so far, whose room tungstenite keeps), and the room our queues take up.
+    fn holding(&self) -> usize {
+        let (input, queue) = match &self.phase {
+            Phase::Open(ws) => (ws.get_ref().input.len(), ws.get_ref().output.capacity()),
+            Phase::Request { head } => (head.capacity(), 0),
+            Phase::Done => (0, 0),
+        };
+        // (A message arriving is counted twice: a fragmented one is gathered
+        // into a Vec that grows by doubling, so its room runs up to twice what
+        // has arrived.) After the close, tungstenite's buffers are gone.
+        let reading = if self.is_done() {
+            0
+        } else {
+            (2 * self.arriving).max(input).max(self.in_peak)
+        };
+        reading + queue + self.answer.capacity() + self.handler.holding()
     }
     // ANCHOR_END: account
 }
