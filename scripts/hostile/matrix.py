@@ -28,7 +28,8 @@ WEBSOCKET = ["ws", "ws-threads", "push", "chat", "bridge", "wss", "wss-threads"]
 TLS = ["wss", "wss-threads", "tls"]
 ALL = list(SERVERS)
 
-# case -> (servers it runs against, function, extra server flags, one line)
+# case -> (servers it runs against, function, extra server flags (a list, or a
+# dict of lists by server), one line)
 CASES = {
     "upgrade-table": (WEBSOCKET, cases_http.upgrade_table, [],
                       "the malformed Upgrades: each row's status and reason"),
@@ -38,7 +39,7 @@ CASES = {
                    "Pings as fast as possible, a tiny SO_RCVBUF, never reading"),
     "big-messages": (WEBSOCKET, cases_ws.big_messages, [],
                      "4 clients x 12 MiB messages against a 16 MiB budget, never reading"),
-    "big-messages-48": (WEBSOCKET, cases_ws.big_messages_48, [],
+    "big-messages-48": (WEBSOCKET, cases_ws.big_messages_48, cases_ws.MANY_FLAGS,
                         "48 clients x one 16 MiB message against a 256 MiB budget, never reading"),
     "slowloris": (WEBSOCKET, cases_ws.slowloris, [],
                   "an Upgrade trickled a byte every 0.5 s: 408 at the handshake deadline"),
@@ -98,6 +99,8 @@ def main():
 def run_case(case, server_name, run, extra, binary, tmp, log):
     """Starts a server, runs the case, prints its line(s), stops the server."""
     label = f"{case}@{server_name}"
+    if isinstance(extra, dict):
+        extra = extra.get(server_name, [])
     server = Server(server_name, binary, tmp, log, budget_mib=BUDGETS.get(case, BUDGET_MIB))
     try:
         server.start(extra)
