@@ -155,14 +155,17 @@ impl<H: Handler> Machine<H> {
     /// The program sends a message of its own (a push event, a chat line, the
     /// bridge target's bytes): framed into the same output queue, counted
     /// against the same bound and the same memory budget. False if the
-    /// WebSocket is not open (before the 101, or after a Close): then it is dropped.
+    /// WebSocket is not open (before the 101, or after a Close), or if the
+    /// message would pass the memory budget (then the peer gets 1013): then it
+    /// is dropped.
     pub fn send(&mut self, message: Message) -> bool {
         if !self.is_open() {
             return false;
         }
-        // Charged before it is framed, like an answer (past the budget: 1013).
+        // Charged before it is framed, like an answer. Past the budget: 1013,
+        // and the message is dropped, never framed.
         if !self.charge(self.answer_room(message.len())) {
-            return true;
+            return false;
         }
         if let Phase::Open(ws) = &mut self.phase {
             let mut out = Outbox {

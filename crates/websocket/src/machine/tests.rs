@@ -103,7 +103,7 @@ fn handler_and_send_share_the_queue() {
 #[test]
 fn over_the_budget_is_1013() {
     let mut m = open(4096);
-    assert!(m.send(Message::binary(vec![0u8; 8000])));
+    assert!(!m.send(Message::binary(vec![0u8; 8000])), "dropped");
     assert!(m.is_done());
     let out = m.output();
     let close = &out[out.len() - 33..];
@@ -121,7 +121,7 @@ const CLOSE_1013: &[u8] = b"\x88\x1f\x03\xf5server memory budget exceeded";
 fn a_message_past_the_budget_is_never_framed() {
     let budget = MemoryBudget::new(4096);
     let mut m = open_on(&budget);
-    assert!(m.send(Message::binary(vec![0u8; 8000])));
+    assert!(!m.send(Message::binary(vec![0u8; 8000])), "dropped");
     assert!(m.is_done());
     assert_eq!(m.output(), CLOSE_1013);
     assert!(budget.peak() <= budget.cap(), "peak {}", budget.peak());
