@@ -34,6 +34,7 @@
 //! reading past [`QUEUE_LIMIT`]: a peer that floods Pings and never reads its
 //! Pongs holds at most that much here.
 
+mod budget;
 mod ending;
 #[cfg(test)]
 mod tests;
@@ -65,10 +66,6 @@ enum Phase {
 
 /// A drained queue bigger than this is freed rather than kept (64 KiB).
 const KEEP_CAPACITY: usize = 64 * 1024;
-
-/// The most a frame header takes (2 bytes, an 8-byte length, a 4-byte mask):
-/// a message's answer is charged as its payload plus this.
-const MAX_FRAME_HEADER: usize = 14;
 
 /// One WebSocket connection's protocol, from the first byte of its request to
 /// the last byte of its Close frame; `H` says what its messages mean.
@@ -412,21 +409,6 @@ impl<H: Handler> Machine<H> {
         }
     }
 
-    /// How much more room the output queue takes once an answer of `payload`
-    /// bytes is framed into it: a `Vec` grows to twice its capacity, or to just
-    /// what it needs if that is more.
-    fn answer_room(&self, payload: usize) -> usize {
-        let Phase::Open(ws) = &self.phase else {
-            return 0;
-        };
-        let output = &ws.get_ref().output;
-        let need = output.len() + payload + MAX_FRAME_HEADER;
-        if need <= output.capacity() {
-            0
-        } else {
-            need.max(2 * output.capacity()) - output.capacity()
-        }
-    }
     // ANCHOR_END: messages
 }
 
