@@ -53,8 +53,8 @@ MANY_FRESH_ATTEMPTS = 20
 MANY_HOLD = 3
 # Every server keeps its own message limit: push, chat and the bridge take
 # less than 16 MiB by default and answer 1009; ws and wss take it whole, and
-# their budget is what holds. (chat with --max-line above 16 MiB passes its
-# budget: its room lines are not charged yet.)
+# their budget is what holds. (chat run with --max-line above 16 MiB goes
+# past its budget: the room's own copies of a line are not charged to it.)
 MANY_FLAGS = {}
 # How many clients send their message at the same time.
 MANY_AT_ONCE = 1
