@@ -4,14 +4,15 @@
 # Usage: scripts/hostile.sh [--list] [--only CASE]... [--server NAME]...
 #   --list          the cases and the servers, one line each
 #   --only CASE     run only this case (repeatable): upgrade-table, smuggling, ping-flood,
-#                   big-messages, slowloris, replay, sse-slow, publish-flood, half-hello,
-#                   line-flood, vanish
+#                   big-messages, big-messages-48, slowloris, replay, sse-slow, publish-flood,
+#                   half-hello, line-flood, vanish
 #   --server NAME   only against this server (repeatable): ws, ws-threads, push, chat,
 #                   bridge, wss, wss-threads, tls
 # Example: scripts/hostile.sh --only ping-flood --server chat
 #
 # Each server runs as its own process from target/release/socklab (built if
-# needed), on 127.0.0.1 with a free port, a 16 MiB --memory-budget and a
+# needed), on 127.0.0.1 with a free port, a 16 MiB --memory-budget (256 MiB
+# for big-messages-48: the 48 x 16 MiB figure) and a
 # --stats-file the cases read: every case asserts the server's own counters,
 # that its peak RSS stays within idle RSS + budget + 16 MiB, and that a fresh
 # client is served while the attack's own counter shows it still running.

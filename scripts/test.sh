@@ -59,7 +59,7 @@ if ! $quick; then
   ok=$(grep -c '^ok ' target/interop-output.txt || true)
   passed=$((passed + ok))
 
-  step "hostile: every attack against every server (its own process, 16 MiB budget, judged by its --stats-file)"
+  step "hostile: every attack against every server (its own process, a 16 MiB budget (256 MiB for big-messages-48), judged by its --stats-file)"
   scripts/hostile.sh | tee target/hostile-output.txt
   ok=$(grep -c '^ok ' target/hostile-output.txt || true)
   passed=$((passed + ok))

@@ -19,7 +19,7 @@ Every assert is on a counter; deadlines only stop a broken case from hanging.
 import threading
 import time
 
-from servers import BUDGET_MIB, SLACK_MIB
+from servers import SLACK_MIB
 from wire import Deadline
 
 # The most one connection may have queued for its peer (peak_pending): the
@@ -140,10 +140,10 @@ def until_rose(server, attack, names, timeout=DEFENCE_TIMEOUT):
 
 def memory_ok(server, snap):
     """Step 4's memory rule: VmHWM <= idle VmRSS + budget + slack."""
-    limit = server.idle["vm_rss_kb"] + (BUDGET_MIB + SLACK_MIB) * 1024
+    limit = server.idle["vm_rss_kb"] + (server.budget_mib + SLACK_MIB) * 1024
     if snap["vm_hwm_kb"] > limit:
         raise CaseFailed(f"peak RSS {snap['vm_hwm_kb'] // 1024} MiB > idle "
-                         f"{server.idle['vm_rss_kb'] // 1024} + budget {BUDGET_MIB} + "
+                         f"{server.idle['vm_rss_kb'] // 1024} + budget {server.budget_mib} + "
                          f"slack {SLACK_MIB} MiB")
     return f"peak RSS {snap['vm_hwm_kb'] // 1024} MiB (idle {server.idle['vm_rss_kb'] // 1024})"
 

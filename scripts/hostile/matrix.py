@@ -23,13 +23,14 @@ import cases_line  # noqa: E402
 import cases_push  # noqa: E402
 import cases_ws  # noqa: E402
 from attack import CaseFailed, counters  # noqa: E402
-from servers import SERVERS, Server  # noqa: E402
+from servers import BUDGET_MIB, SERVERS, Server  # noqa: E402
 
 WEBSOCKET = ["ws", "ws-threads", "push", "chat", "bridge", "wss", "wss-threads"]
 TLS = ["wss", "wss-threads", "tls"]
 ALL = list(SERVERS)
 
-# case -> (servers it runs against, function, extra server flags, one line)
+# case -> (servers it runs against, function, extra server flags (a list, or a
+# dict of lists by server), one line)
 CASES = {
     "upgrade-table": (WEBSOCKET, cases_http.upgrade_table, [],
                       "the malformed Upgrades: each row's status and reason"),
@@ -39,6 +40,8 @@ CASES = {
                    "Pings as fast as possible, a tiny SO_RCVBUF, never reading"),
     "big-messages": (WEBSOCKET, cases_ws.big_messages, [],
                      "4 clients x 12 MiB messages against a 16 MiB budget, never reading"),
+    "big-messages-48": (WEBSOCKET, cases_ws.big_messages_48, cases_ws.MANY_FLAGS,
+                        "48 clients x one 16 MiB message against a 256 MiB budget, never reading"),
     "slowloris": (WEBSOCKET, cases_ws.slowloris, [],
                   "an Upgrade trickled a byte every 0.5 s: 408 at the handshake deadline"),
     "replay": (["push"], cases_http.replay, cases_push.NO_LIMIT_FOR_SETUP,
@@ -55,6 +58,9 @@ CASES = {
     "vanish": (ALL, cases_http.vanish, [],
                "4,000 connections opened and dropped at once (half by RST)"),
 }
+
+# Cases run with a memory budget (MiB) other than servers.BUDGET_MIB.
+BUDGETS = {"big-messages-48": cases_ws.MANY_BUDGET_MIB}
 
 # Cases that report one line per row themselves (and count their failures).
 TABLES = {"upgrade-table", "smuggling"}
@@ -96,7 +102,9 @@ def main():
 def run_case(case, server_name, run, extra, binary, tmp, log):
     """Starts a server, runs the case, prints its line(s), stops the server."""
     label = f"{case}@{server_name}"
-    server = Server(server_name, binary, tmp, log)
+    if isinstance(extra, dict):
+        extra = extra.get(server_name, [])
+    server = Server(server_name, binary, tmp, log, budget_mib=BUDGETS.get(case, BUDGET_MIB))
     try:
         server.start(extra)
     except Exception as e:

@@ -55,8 +55,9 @@ SERVERS = {
 class Server:
     """One server process (and, for the bridge, its TCP echo target)."""
 
-    def __init__(self, name, binary, tmp, log):
+    def __init__(self, name, binary, tmp, log, budget_mib=BUDGET_MIB):
         self.name, self.binary, self.tmp, self.log = name, binary, tmp, log
+        self.budget_mib = budget_mib
         self.port = free_port()
         self.tcp_port = None  # chat's line port, the bridge's target
         self.tls = name.startswith("wss") or name == "tls"
@@ -71,7 +72,7 @@ class Server:
 
     def command(self):
         addr = f"127.0.0.1:{self.port}"
-        limits = ["--memory-budget", str(BUDGET_MIB), "--write-stall-timeout", str(WRITE_STALL),
+        limits = ["--memory-budget", str(self.budget_mib), "--write-stall-timeout", str(WRITE_STALL),
                   "--stats-file", self.stats_path]
         n = self.name
         if n in ("ws", "ws-threads"):
@@ -120,7 +121,7 @@ class Server:
                     rss = json.load(f)["vm_rss_kb"]
             except (OSError, ValueError, KeyError):
                 rss = 0
-            limit = self.idle["vm_rss_kb"] + (BUDGET_MIB + SLACK_MIB + WATCHDOG_MARGIN_MIB) * 1024
+            limit = self.idle["vm_rss_kb"] + (self.budget_mib + SLACK_MIB + WATCHDOG_MARGIN_MIB) * 1024
             if rss > limit:
                 self.killed = f"killed by the matrix's watchdog at RSS {rss // 1024} MiB"
                 self.stop()

@@ -88,6 +88,8 @@ pub struct WsMember {
     joined: bool,
     /// Where this member is in the room's line log (from its join on).
     cursor: Cursor,
+    /// The peer's FIN came before the request ended (and was narrated).
+    early_fin: bool,
 }
 
 impl WsMember {
@@ -113,6 +115,7 @@ impl WsMember {
             held: Some(held),
             joined: false,
             cursor: room_cursor,
+            early_fin: false,
         }
     }
 
@@ -269,7 +272,10 @@ impl Session for WsMember {
                     }
                     match read_some(&mut self.stream, turn.scratch)? {
                         None => return Ok(Step::Wait),
-                        Some(0) => return Ok(Step::Done),
+                        Some(0) => {
+                            self.early_fin = true;
+                            return Ok(Step::Done);
+                        }
                         Some(n) => {
                             let bytes = turn.scratch[..n].to_vec();
                             self.request(&bytes);
@@ -327,6 +333,15 @@ impl Session for WsMember {
 
     fn opening_deadline(&self) -> Option<Duration> {
         matches!(self.phase, Phase::Request(_)).then_some(REQUEST_TIMEOUT)
+    }
+
+    /// The peer's FIN has been read and said once (by the read, and by the
+    /// machine for a member): the loop's close needs no drain to say it again.
+    fn read_closed(&self) -> bool {
+        match &self.phase {
+            Phase::Member(m) => m.peer_fin(),
+            _ => self.early_fin,
+        }
     }
 
     fn expire(&mut self, why: Expiry) {

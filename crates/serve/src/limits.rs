@@ -141,7 +141,11 @@ impl Held {
     /// Sets what this connection holds to `bytes`; fails (holding what it held
     /// before) when growing to it would pass the budget.
     pub fn set(&mut self, bytes: usize) -> Result<(), OverBudget> {
-        if bytes <= self.held {
+        // Nothing changed (most steps): no atomic on the line every loop shares.
+        if bytes == self.held {
+            return Ok(());
+        }
+        if bytes < self.held {
             self.budget
                 .used
                 .fetch_sub(self.held - bytes, Ordering::SeqCst);

@@ -181,9 +181,9 @@ impl<H: Handler, S: LoopStream> Session for WsSession<H, S> {
     }
 
     fn read_closed(&self) -> bool {
-        // The machine is done reading only after a FIN or a close handshake;
-        // either way the loop's drain finds out fast.
-        false
+        // After the peer's FIN (read and narrated) the loop's close needs no
+        // drain; after a close handshake its drain finds the FIN fast.
+        self.machine.peer_fin()
     }
 }
 // ANCHOR_END: session

@@ -48,7 +48,7 @@ pub use frame::{
     FrameView, Frames, LengthEncoding, close_code_name, opcode_name, parse_frames, unmask,
 };
 pub use http::{AcceptDerivation, HandshakeView, HttpHead, derive_accept, handshake_view};
-pub use render::{render_accept, render_frame, render_handshake};
+pub use render::{refusal, render_accept, render_frame, render_handshake, render_refusal_body};
 pub use render_conversation::{render_datagrams, render_stream, render_ws};
 
 /// The GUID RFC 6455 §1.3 appends to the client's key before hashing. It is the

@@ -57,7 +57,16 @@ pub fn render_handshake(h: &HandshakeView, style: Style) -> String {
         &h.response,
         Paint::Received,
     );
-    if let Some(d) = &h.derivation {
+    if let Some(status) = refusal(&h.response) {
+        // A refusal (403, 400, 426...) carries no Sec-WebSocket-Accept: there
+        // is nothing to derive or compare, and "does not match" would mislead.
+        let _ = writeln!(
+            out,
+            "{}\n  {}: the server refused the Upgrade (a refusal carries no Sec-WebSocket-Accept; its body says why)",
+            style.paint(Paint::Heading, "Upgrade refused"),
+            style.paint(Paint::Bad, status)
+        );
+    } else if let Some(d) = &h.derivation {
         let _ = writeln!(out, "{}", style.paint(Paint::Heading, "Accept derivation"));
         out.push_str(&render_accept(d, style));
         let verdict = if h.accept_ok {
@@ -69,6 +78,31 @@ pub fn render_handshake(h: &HandshakeView, style: Style) -> String {
             )
         };
         let _ = writeln!(out, "  {verdict}");
+    }
+    out
+}
+
+/// The status and reason of a response that is not `101 Switching Protocols`
+/// (`403 Forbidden`), or `None` for a 101.
+pub fn refusal(response: &HttpHead) -> Option<&str> {
+    let status = response
+        .start_line
+        .split_once(' ')
+        .map_or(response.start_line.as_str(), |(_, rest)| rest);
+    (!status.starts_with("101")).then_some(status)
+}
+
+/// The body of a refused Upgrade (what arrived of it), as lines of text.
+pub fn render_refusal_body(body: &[u8], style: Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} ({})",
+        style.paint(Paint::Heading, "server → client: the refusal's body"),
+        plural(body.len(), "byte")
+    );
+    for line in String::from_utf8_lossy(body).lines() {
+        let _ = writeln!(out, "  {}", style.paint(Paint::Received, line));
     }
     out
 }

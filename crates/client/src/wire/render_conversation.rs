@@ -10,7 +10,7 @@ use lifecycle::tap::Record;
 
 use super::conversation::ws_conversation;
 use super::quoted_short;
-use super::render::{render_frame, render_handshake};
+use super::render::{refusal, render_frame, render_handshake, render_refusal_body};
 use crate::style::{Paint, Style};
 
 /// The whole WebSocket conversation: handshake, then every frame in time order,
@@ -20,6 +20,14 @@ pub fn render_ws(records: &[Record], style: Style) -> String {
     let mut out = String::new();
     if let Some(h) = &conv.handshake {
         out.push_str(&render_handshake(h, style));
+        // Refused: what follows the head is its body (the reason), not frames.
+        if refusal(&h.response).is_some() {
+            let body = &conv.received.bytes[conv.response_len..];
+            if !body.is_empty() {
+                out.push_str(&render_refusal_body(body, style));
+            }
+            return out;
+        }
     }
     // (time, direction, index): merge the two directions by when the frame's last
     // byte passed through the tap.

@@ -38,6 +38,31 @@ fn handshake_heads_and_accept_check() {
     assert_eq!(handshake_view(request, &response[..20]), None);
 }
 
+/// Lesson 16: a refused Upgrade (403 for a foreign Origin) carries no Accept:
+/// the view says refused, with its status and reason, and shows the body that
+/// says why, never "does NOT match".
+#[test]
+fn a_refused_upgrade_shows_its_status_and_body() {
+    let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n\r\n";
+    let response = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 34\r\nConnection: close\r\n\r\nOrigin http://evil.example refused";
+    let h = handshake_view(request, response).expect("two complete heads");
+    assert_eq!(refusal(&h.response), Some("403 Forbidden"));
+    let text = render_handshake(&h, Style::PLAIN);
+    assert!(text.contains("Upgrade refused\n  403 Forbidden: the server refused the Upgrade"));
+    assert!(!text.contains("does NOT match"), "{text}");
+    assert!(!text.contains("Accept derivation"), "{text}");
+    let body = render_refusal_body(&response[h.response.bytes..], Style::PLAIN);
+    assert_eq!(
+        body,
+        "server → client: the refusal's body (34 bytes)\n  Origin http://evil.example refused\n"
+    );
+    let ok = b"HTTP/1.1 101 Switching Protocols\r\n\r\n";
+    assert_eq!(
+        refusal(&handshake_view(request, ok).unwrap().response),
+        None
+    );
+}
+
 pub(super) fn only_frame(bytes: &[u8]) -> FrameView {
     let frames = parse_frames(bytes);
     assert_eq!(frames.error, None);

@@ -1,9 +1,9 @@
 //! How a connection ends, and what it may hold until then: the peer's FIN, a
 //! deadline (408 before the Upgrade, 1001 after), a broken peer (1002, 1007,
-//! 1009), the program's own close, and the memory budget (1013).
+//! 1009), the program's own close; the memory budget (1013) is [`super::budget`].
 
 use lifecycle::narrate::plural;
-use log::{info, warn};
+use log::info;
 use serve::v3_event_loop::Expiry;
 use tungstenite::Error;
 use tungstenite::protocol::CloseFrame;
@@ -13,6 +13,9 @@ use super::{Machine, Phase};
 use crate::close;
 use crate::handler::Handler;
 use crate::upgrade::Rejection;
+
+/// A server's Close frame before its reason: 2 bytes of header, 2 of code.
+const CLOSE_FRAME_HEAD: usize = 4;
 
 impl<H: Handler> Machine<H> {
     /// The peer sent FIN. Before the close handshake that is a peer that went
@@ -30,6 +33,7 @@ impl<H: Handler> Machine<H> {
             ),
             Phase::Done => {}
         }
+        self.peer_fin = true;
         self.finish();
     }
 
@@ -90,6 +94,9 @@ impl<H: Handler> Machine<H> {
                 code,
                 reason: reason[..end].into(),
             };
+            // Room for exactly the Close frame: a full queue would otherwise
+            // double its capacity for a few bytes.
+            ws.get_mut().output.reserve_exact(CLOSE_FRAME_HEAD + end);
             // Into our output queue: never blocks, and is not refused for size.
             let _ = ws.close(Some(frame));
             let _ = ws.flush();
@@ -103,43 +110,13 @@ impl<H: Handler> Machine<H> {
     pub(super) fn finish(&mut self) {
         if let Phase::Open(ws) = &mut self.phase {
             let out = std::mem::take(&mut ws.get_mut().output);
-            self.answer.extend_from_slice(&out);
+            // Moved, not copied: a queued 16 MiB echo must not be in memory twice.
+            if self.answer.is_empty() {
+                self.answer = out;
+            } else {
+                self.answer.extend_from_slice(&out);
+            }
         }
         self.phase = Phase::Done;
     }
-
-    // ANCHOR: account
-    /// Tells the memory budget what this connection holds now: the message
-    /// still arriving, and everything queued for the peer. Past the budget, the
-    /// connection is closed with 1013 Try Again Later — its bytes are let go, the
-    /// others keep theirs.
-    pub(super) fn account(&mut self) {
-        self.peak_output = self.peak_output.max(self.output().len());
-        let input = match &self.phase {
-            Phase::Open(ws) => ws.get_ref().input.len(),
-            Phase::Request { head } => head.len(),
-            Phase::Done => 0,
-        };
-        // What we hold: the message arriving (or the largest one so far, whose
-        // room tungstenite keeps), and the room our queue takes up.
-        let queue = match &self.phase {
-            Phase::Open(ws) => ws.get_ref().output.capacity(),
-            _ => 0,
-        } + self.answer.capacity();
-        // (A message arriving is counted twice: tungstenite's read buffer grows
-        // by doubling, so its room runs up to twice what has arrived.)
-        let holding =
-            (2 * self.arriving).max(input).max(self.in_peak) + queue + self.handler.holding();
-        if let Err(over) = self.held.set(holding) {
-            warn!(
-                "[{}] memory budget: this connection would hold {} bytes with {} held by all, over --memory-budget {} bytes: closing with 1013",
-                self.tuple, over.wanted, over.used, over.cap
-            );
-            self.arriving = 0;
-            self.close_with(CloseCode::Again, "server memory budget exceeded");
-            // The Close frame itself is small; hold it whatever the budget says.
-            let _ = self.held.set(0);
-        }
-    }
-    // ANCHOR_END: account
 }

@@ -34,6 +34,7 @@
 //! reading past [`QUEUE_LIMIT`]: a peer that floods Pings and never reads its
 //! Pongs holds at most that much here.
 
+mod budget;
 mod ending;
 #[cfg(test)]
 mod tests;
@@ -87,6 +88,8 @@ pub struct Machine<H> {
     received: u64,
     /// The most bytes ever queued for the peer at once.
     peak_output: usize,
+    /// The peer's FIN has been read (and narrated).
+    peer_fin: bool,
 }
 
 impl<H: Handler> Machine<H> {
@@ -104,6 +107,7 @@ impl<H: Handler> Machine<H> {
             held,
             received: 0,
             peak_output: 0,
+            peer_fin: false,
         }
     }
 
@@ -148,16 +152,25 @@ impl<H: Handler> Machine<H> {
     /// The program sends a message of its own (a push event, a chat line, the
     /// bridge target's bytes): framed into the same output queue, counted
     /// against the same bound and the same memory budget. False if the
-    /// WebSocket is not open (before the 101, or after a Close): then it is dropped.
+    /// WebSocket is not open (before the 101, or after a Close), or if the
+    /// message would pass the memory budget (then the peer gets 1013): then it
+    /// is dropped.
     pub fn send(&mut self, message: Message) -> bool {
-        let Phase::Open(ws) = &mut self.phase else {
+        if !self.is_open() {
             return false;
-        };
-        let mut out = Outbox {
-            output: &mut ws.get_mut().output,
-            sent: 0,
-        };
-        out.send(message);
+        }
+        // Charged before it is framed, like an answer. Past the budget: 1013,
+        // and the message is dropped, never framed.
+        if !self.charge(self.answer_room(message.len())) {
+            return false;
+        }
+        if let Phase::Open(ws) = &mut self.phase {
+            let mut out = Outbox {
+                output: &mut ws.get_mut().output,
+                sent: 0,
+            };
+            out.send(message);
+        }
         self.account();
         true
     }
@@ -197,6 +210,9 @@ impl<H: Handler> Machine<H> {
             }
             _ => {
                 self.answer.drain(..n);
+                if self.answer.is_empty() && self.answer.capacity() > KEEP_CAPACITY {
+                    self.answer = Vec::new();
+                }
             }
         }
         // Below the bound again: frames that waited in the input go on now,
@@ -217,6 +233,12 @@ impl<H: Handler> Machine<H> {
     /// Whether the protocol is over: once [`Machine::output`] is written, close TCP.
     pub fn is_done(&self) -> bool {
         matches!(self.phase, Phase::Done)
+    }
+
+    /// Whether the peer's FIN has been read (and said in the log): the loop's
+    /// close then needs no drain, and does not say it a second time.
+    pub fn peer_fin(&self) -> bool {
+        self.peer_fin
     }
 
     /// Whether the Upgrade is done (then the idle timeout applies, not the
@@ -242,9 +264,16 @@ impl<H: Handler> Machine<H> {
                     }
                 }
             }
-            Phase::Open(ws) => {
-                ws.get_mut().input.extend(bytes);
+            Phase::Open(_) => {
+                // Charged before they are taken: what these bytes may cost in
+                // tungstenite's buffers. Past the budget they are not read in.
                 self.arriving += bytes.len();
+                if !self.charge(0) {
+                    return;
+                }
+                if let Phase::Open(ws) = &mut self.phase {
+                    ws.get_mut().input.extend(bytes);
+                }
                 self.messages();
             }
             Phase::Done => {} // after the close: ignored, as RFC 6455 §1.4 allows
@@ -316,10 +345,13 @@ impl<H: Handler> Machine<H> {
     /// [`QUEUE_LIMIT`] (then the rest waits: backpressure).
     fn messages(&mut self) {
         let tuple = self.tuple;
-        let Phase::Open(ws) = &mut self.phase else {
-            return;
-        };
-        while ws.get_ref().output.len() < QUEUE_LIMIT && self.handler.accepting() {
+        loop {
+            let Phase::Open(ws) = &mut self.phase else {
+                return;
+            };
+            if ws.get_ref().output.len() >= QUEUE_LIMIT || !self.handler.accepting() {
+                break;
+            }
             let message = match ws.read() {
                 Ok(message) => message,
                 // No whole frame in the input yet: wait for more bytes.
@@ -339,13 +371,21 @@ impl<H: Handler> Machine<H> {
                     // of them (their capacity) stays counted in `in_peak`.
                     self.in_peak = self.in_peak.max(self.arriving);
                     self.arriving = 0;
+                    // The program's answer (an echo: the message framed again)
+                    // is charged before it is made: payload and answer are
+                    // both in memory for a moment.
+                    if !self.charge(self.answer_room(message.len())) {
+                        return;
+                    }
                     self.received += 1;
                     // The program's turn: what it answers goes into our queue.
-                    let mut out = Outbox {
-                        output: &mut ws.get_mut().output,
-                        sent: 0,
-                    };
-                    self.handler.message(message, &mut out);
+                    if let Phase::Open(ws) = &mut self.phase {
+                        let mut out = Outbox {
+                            output: &mut ws.get_mut().output,
+                            sent: 0,
+                        };
+                        self.handler.message(message, &mut out);
+                    }
                 }
                 Message::Ping(ref p) | Message::Pong(ref p) => {
                     self.arriving = self.arriving.saturating_sub(p.len() + 6);
@@ -368,6 +408,7 @@ impl<H: Handler> Machine<H> {
             self.fail(e);
         }
     }
+
     // ANCHOR_END: messages
 }
 

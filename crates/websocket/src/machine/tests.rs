@@ -31,8 +31,13 @@ fn tuple() -> FourTuple {
 
 /// An open machine: the Upgrade accepted, the 101 written out.
 fn open(budget: usize) -> Machine<Echo> {
+    open_on(&MemoryBudget::new(budget))
+}
+
+/// An open machine holding its share of `budget`.
+fn open_on(budget: &MemoryBudget) -> Machine<Echo> {
     let settings = Arc::new(Settings::new(1 << 20, "<p>page</p>"));
-    let held = MemoryBudget::new(budget).account();
+    let held = budget.account();
     let mut m = Machine::new(tuple(), settings, held, Echo::default());
     m.receive(
         b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n\
@@ -98,10 +103,56 @@ fn handler_and_send_share_the_queue() {
 #[test]
 fn over_the_budget_is_1013() {
     let mut m = open(4096);
-    assert!(m.send(Message::binary(vec![0u8; 8000])));
+    assert!(!m.send(Message::binary(vec![0u8; 8000])), "dropped");
     assert!(m.is_done());
     let out = m.output();
     let close = &out[out.len() - 33..];
     assert_eq!(&close[..4], b"\x88\x1f\x03\xf5", "Close 1013");
     assert!(!m.send(Message::text("late")));
+}
+
+/// The Close 1013 a server sends past the budget: header, code, reason.
+const CLOSE_1013: &[u8] = b"\x88\x1f\x03\xf5server memory budget exceeded";
+
+/// Issue 17: a program's message past the budget is refused *before* it is
+/// framed: the queue holds only the Close, and the budget's peak never passed
+/// its cap (the 8,000 bytes were never allocated).
+#[test]
+fn a_message_past_the_budget_is_never_framed() {
+    let budget = MemoryBudget::new(4096);
+    let mut m = open_on(&budget);
+    assert!(!m.send(Message::binary(vec![0u8; 8000])), "dropped");
+    assert!(m.is_done());
+    assert_eq!(m.output(), CLOSE_1013);
+    assert!(budget.peak() <= budget.cap(), "peak {}", budget.peak());
+    // What is still held is what is still queued: the Close frame, counted.
+    assert!(budget.used() >= CLOSE_1013.len() && budget.used() <= budget.cap());
+}
+
+/// Issue 17: a big message arriving piece by piece is charged before each
+/// piece is taken in: the budget's peak never passes its cap, the program
+/// never gets the message, and the peer gets 1013 (nothing else).
+#[test]
+fn a_big_message_is_charged_before_it_arrives() {
+    const CAP: usize = 64 * 1024;
+    const SIZE: usize = 64 * 1024;
+    const PIECE: usize = 1024;
+    let budget = MemoryBudget::new(CAP);
+    let mut m = open_on(&budget);
+    // One masked binary frame (mask 0) announcing SIZE bytes: 127 + 8-byte length.
+    let mut bytes = vec![0x82, 0x80 | 127];
+    bytes.extend_from_slice(&(SIZE as u64).to_be_bytes());
+    bytes.extend_from_slice(&[0; 4]);
+    bytes.resize(bytes.len() + SIZE, b'x');
+    for piece in bytes.chunks(PIECE) {
+        if m.is_done() {
+            break;
+        }
+        m.receive(piece);
+        assert!(budget.peak() <= CAP, "peak {} over {CAP}", budget.peak());
+    }
+    assert!(m.is_done(), "closed before the whole message was taken");
+    assert_eq!(m.handler().0, 0, "the program never got it");
+    assert_eq!(m.received(), 0);
+    assert_eq!(m.output(), CLOSE_1013);
 }
