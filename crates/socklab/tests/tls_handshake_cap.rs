@@ -47,6 +47,14 @@ struct Server {
     stats: Arc<HandshakeStats>,
 }
 
+/// The certificate file goes with the server, even when a test fails: a test
+/// run leaves nothing behind in /tmp.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.cert);
+    }
+}
+
 /// `serve tls` (`ws == false`) or `serve wss` on 127.0.0.1:0, with a
 /// handshake cap of `max_handshakes` (CAP, or more than the connection cap:
 /// the server lowers it to half the places, CAP again) and a connection cap
