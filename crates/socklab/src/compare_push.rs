@@ -8,11 +8,7 @@
 //!
 //! Try: `socklab compare --push --rate 100 --secs 4`.
 
-use std::net::SocketAddr;
-
 use measure::push::{MIN_FOR_P99, PushComparison, Technique, compare_push};
-use serve::v3_event_loop::default_loops;
-use serve::{Engine, Running};
 
 /// Runs one comparison per rate and prints them (a table, or JSON).
 pub fn run(rates: &[f64], secs: f64, json: bool) -> anyhow::Result<()> {
@@ -24,22 +20,7 @@ pub fn run(rates: &[f64], secs: f64, json: bool) -> anyhow::Result<()> {
         if !(rate > 0.0 && rate <= 10_000.0) {
             anyhow::bail!("--rate must be above 0 and at most 10000 events per second");
         }
-        let config = push::Config {
-            rate,
-            // Long polls answer on news, or after 1 s with 204 (counted as empty).
-            hold: std::time::Duration::from_secs(1),
-            ..push::Config::default()
-        };
-        let addr: SocketAddr = "127.0.0.1:0".parse()?;
-        let server = Running::tcp(addr, move |listener, shutdown| {
-            push::serve(
-                listener,
-                shutdown,
-                config,
-                Engine::new(default_loops())?,
-                Default::default(),
-            )
-        })?;
+        let server = socklab::servers::push_server(rate)?;
         // The clients run for the whole window before anything can be printed:
         // say so, on stderr (stdout stays the table or the JSON).
         eprintln!(

@@ -185,3 +185,23 @@ fn probe(clock: Arc<WorkClock>) -> WorkProbe {
         (r.nanos, r.messages)
     })
 }
+
+/// `serve push`'s code on 127.0.0.1:0 (event loops), publishing `rate` events a
+/// second; long polls answer on news or after 1 s with 204. What `compare --push`
+/// measures and `diagram` draws.
+pub fn push_server(rate: f64) -> io::Result<Running> {
+    let config = push::Config {
+        rate,
+        hold: std::time::Duration::from_secs(1),
+        ..push::Config::default()
+    };
+    Running::tcp(EPHEMERAL, move |listener, shutdown| {
+        push::serve(
+            listener,
+            shutdown,
+            config,
+            Engine::new(default_loops())?,
+            Default::default(),
+        )
+    })
+}

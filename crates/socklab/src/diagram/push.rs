@@ -9,17 +9,13 @@
 //! nothing; long polling asks once per event; SSE and WebSocket ask once and
 //! then only receive.
 
-use std::net::SocketAddr;
 use std::thread;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use lifecycle::Direction;
 use lifecycle::narrate::plural;
 use lifecycle::tap::Record;
 use measure::push::{Technique, conversation};
-use serve::v3_event_loop::default_loops;
-use serve::{Engine, Running};
 
 use super::sequence::Row;
 
@@ -45,21 +41,7 @@ const LABEL_CHARS: usize = 40;
 /// Starts a push server, lets the four clients listen at once, and returns
 /// the diagram's rows: a heading per technique, then its records in order.
 pub(super) fn push_rows() -> anyhow::Result<Vec<Row>> {
-    let config = push::Config {
-        rate: RATE,
-        hold: Duration::from_secs(1),
-        ..push::Config::default()
-    };
-    let addr: SocketAddr = "127.0.0.1:0".parse()?;
-    let server = Running::tcp(addr, move |listener, shutdown| {
-        push::serve(
-            listener,
-            shutdown,
-            config,
-            Engine::new(default_loops())?,
-            Default::default(),
-        )
-    })?;
+    let server = socklab::servers::push_server(RATE)?;
     let addr = server.addr();
     let clients: Vec<_> = DRAWN
         .iter()
