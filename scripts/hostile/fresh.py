@@ -91,16 +91,33 @@ def chat(server, deadline):
     try:
         # A member may join its loop a moment after its accept: a's line is
         # sent again every RESEND seconds until b has it (one copy is enough).
+        # Both members read what the room sends them: a member that never reads
+        # is dropped as a slow consumer (--slow-limit), the sender included. Only
+        # the tail of what b read is kept, so a flooded room costs a linear scan.
         word = f"fresh-{os.urandom(4).hex()}".encode()
         got, sent_at = b"", None
         while word not in got:
             if sent_at is None or time.monotonic() - sent_at > RESEND:
                 a.sendall(word + b"\n")
                 sent_at = time.monotonic()
+            drain(a)
             chunk = recv(b, Deadline(min(RESEND, deadline.left())))
             if not chunk and deadline.passed():
                 raise ConnectionError(f"the line never reached the other member ({got[-80:]!r})")
-            got += chunk
+            got = got[-len(word):] + chunk
     finally:
         a.close()
         b.close()
+
+
+def drain(sock):
+    """Reads and drops whatever is waiting on `sock`, without blocking."""
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        while sock.recv(262144):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+    finally:
+        sock.settimeout(timeout)
