@@ -8,7 +8,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -203,10 +203,14 @@ fn ping_flood_that_never_reads_is_bounded_and_cut_by_the_write_stall() {
 fn two_streams_do_not_starve_a_light_client_on_one_loop() {
     let server = Server::start(Model::EventLoop, 1, Config::default());
     let stop = Arc::new(AtomicBool::new(false));
+    // The light client starts once both streams have had one echo back: on a
+    // loaded machine a streamer thread may otherwise not run before it ends.
+    let streaming = Arc::new(Barrier::new(3));
     let mut streamers = Vec::new();
     for _ in 0..2 {
         let mut ws = server.client();
         let stop = Arc::clone(&stop);
+        let streaming = Arc::clone(&streaming);
         streamers.push(thread::spawn(move || {
             let big = vec![7u8; 256 * 1024];
             let mut sent = 0u64;
@@ -214,10 +218,14 @@ fn two_streams_do_not_starve_a_light_client_on_one_loop() {
                 ws.send(Message::binary(big.clone())).unwrap();
                 assert_eq!(ws.read().unwrap().len(), big.len());
                 sent += 1;
+                if sent == 1 {
+                    streaming.wait();
+                }
             }
             sent
         }));
     }
+    streaming.wait();
     let mut light = server.client();
     for i in 0..50 {
         let m = Message::text(format!("light {i}"));
