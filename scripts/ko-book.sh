@@ -7,10 +7,13 @@
 #           from docs/lessons.toml and without {{#include}}d measured output
 #   update  merge that catalogue into po/ko.po (msgmerge): a new English paragraph
 #           arrives untranslated, a changed one arrives marked fuzzy with its old
-#           translation as a draft, a removed one is dropped
+#           translation as a draft, a removed one is dropped; translated
+#           headings get their English id ({#id}) so links keep working
 #   check   exit 1, naming each message and its chapter, when po/ko.po has an
 #           untranslated, stale (fuzzy) or obsolete message against the English
-#           book as it is now (scripts/test.sh runs this)
+#           book as it is now, or a translated heading without its English
+#           id (links into chapters must work in both books); scripts/test.sh
+#           runs this
 #   build   build the Korean book into target/book-ko (index.html)
 #
 # Examples:
@@ -59,13 +62,14 @@ case "$1" in
     pot
     msgmerge --quiet --no-wrap --previous -o po/ko.po po/ko.po "$out/messages.pot"
     msgattrib --no-wrap --no-obsolete -o po/ko.po po/ko.po
-    python3 scripts/book/catalogue.py check po/ko.po || true
+    python3 scripts/book/catalogue.py anchors po/ko.po docs
+    python3 scripts/book/catalogue.py check po/ko.po docs || true
     ;;
   check)
     pot
     msgfmt --check -o /dev/null po/ko.po
     msgmerge --quiet --no-wrap -o "$out/ko-merged.po" po/ko.po "$out/messages.pot"
-    if ! python3 scripts/book/catalogue.py check "$out/ko-merged.po"; then
+    if ! python3 scripts/book/catalogue.py check "$out/ko-merged.po" docs; then
       echo "ko-book: the Korean book is behind the English one: run scripts/ko-book.sh update," >&2
       echo "  translate the messages listed above in po/ko.po (terms: docs/ko/glossary.md)" >&2
       exit 1

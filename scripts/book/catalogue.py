@@ -12,9 +12,15 @@ translation stale):
 - `{{#include …}}` directives: the measured output they bring in is the same
   in both languages and is regenerated on its own schedule.
 
+A translated heading keeps the English heading's id (`{#id}` at the end of
+its msgstr, added by `anchors`): links into a chapter (`push.md#sse`, the
+lesson pages' links) then work in both books.
+
 Usage: catalogue.py filter RAW.pot OUT.pot
-       catalogue.py check KO.po      (exit 1, listing each message, when any
-                                      message is untranslated, fuzzy or obsolete)
+       catalogue.py anchors KO.po DOCS   (adds the English id to each translated heading)
+       catalogue.py check KO.po [DOCS]   (exit 1, listing each message, when any
+                                          message is untranslated, fuzzy or obsolete,
+                                          or a translated heading lost its id)
 """
 
 import re
@@ -78,7 +84,7 @@ def filter_pot(raw, out):
           f"(pages from lessons.toml, ko/, {{{{#include}}}})", file=sys.stderr)
 
 
-def check(po):
+def check(po, docs=None):
     with open(po, encoding="utf-8") as f:
         blocks = entries(f.read())
     problems = []
@@ -92,6 +98,10 @@ def check(po):
                             f"update the translation and remove the fuzzy flag")
         elif not unquote(b, "msgstr"):
             problems.append(f"untranslated {where}: {msgid!r}")
+        elif docs and "{#" not in unquote(b, "msgstr") and heading_id(
+                docs, raw_refs(b), unquote(b, "msgid") or "") is not None:
+            problems.append(f"no id     {where}: {msgid!r}: a translated heading keeps the "
+                            f"English id (scripts/ko-book.sh update adds it)")
     for p in problems:
         print(p)
     total = len(blocks) - 1
@@ -100,12 +110,72 @@ def check(po):
     return 1 if problems else 0
 
 
+def heading_id(docs, refs, msgid):
+    """The id mdBook gives the English heading behind a message, or None when the
+    message is not a heading. (mdBook: the heading's text, lowercased, letters,
+    digits, _ and - kept, spaces made -; or an explicit {#id}.)"""
+    for ref in refs[:1]:
+        path, line = ref.rsplit(":", 1) if ":" in ref else (ref, "0")
+        try:
+            with open(f"{docs}/{path.removeprefix('./')}", encoding="utf-8") as f:
+                source = f.read().splitlines()[int(line) - 1]
+        except (OSError, IndexError, ValueError):
+            return None
+        if not source.startswith("#"):
+            return None
+        explicit = re.search(r"\{#([^}]+)\}\s*$", source)
+        if explicit:
+            return explicit.group(1)
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", msgid)
+        text = text.replace("`", "").replace("*", "")
+        return "".join(ch if ch.isalnum() or ch in "_-" else "-" if ch.isspace() else ""
+                       for ch in text.strip().lower())
+    return None
+
+
+def raw_refs(lines):
+    refs = []
+    for line in lines:
+        if line.startswith("#:"):
+            refs += line[2:].split()
+    return refs
+
+
+def quote(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def anchors(po, docs):
+    with open(po, encoding="utf-8") as f:
+        blocks = entries(f.read())
+    added = 0
+    for i, b in enumerate(blocks[1:], 1):
+        msgid, msgstr = unquote(b, "msgid") or "", unquote(b, "msgstr")
+        if not msgstr or "{#" in msgstr:
+            continue
+        anchor = heading_id(docs, raw_refs(b), msgid)
+        if anchor is None:
+            continue
+        at = next(k for k, line in enumerate(b) if line.startswith("msgstr "))
+        end = at + 1
+        while end < len(b) and b[end].startswith('"'):
+            end += 1
+        blocks[i] = b[:at] + ["msgstr " + quote(f"{msgstr} {{#{anchor}}}")] + b[end:]
+        added += 1
+    with open(po, "w", encoding="utf-8") as f:
+        f.write("\n\n".join("\n".join(b) for b in blocks) + "\n")
+    print(f"anchors: {added} translated headings given their English id", file=sys.stderr)
+
+
 def main(argv):
     if len(argv) == 4 and argv[1] == "filter":
         filter_pot(argv[2], argv[3])
         return 0
-    if len(argv) == 3 and argv[1] == "check":
-        return check(argv[2])
+    if len(argv) == 4 and argv[1] == "anchors":
+        anchors(argv[2], argv[3])
+        return 0
+    if len(argv) in (3, 4) and argv[1] == "check":
+        return check(argv[2], argv[3] if len(argv) == 4 else None)
     print(__doc__, file=sys.stderr)
     return 2
 
