@@ -99,7 +99,11 @@ def lessons_page(data, exercises, lang, prefix):
         if outputs(lsn):
             # The files are under docs/ (prefixed here: link_prefix fixes .md links
             # only); the handout is the one in the same language, beside this page.
-            files = ", ".join("[`%s`](%s%s)" % (o, prefix, output_file(o)) for o in outputs(lsn))
+            # A generated .md is not a page of the book (mdBook would link its .html,
+            # which is never made): it is named, and the handout quotes it.
+            files = ", ".join("`%s`" % o if output_file(o).endswith(".md")
+                              else "[`%s`](%s%s)" % (o, prefix, output_file(o))
+                              for o in outputs(lsn))
             out.append("- **%s:** %s ([%s](%s#handout-%d))"
                        % (page["output_files"], files, page["output_where"], HANDOUT_LINK, lsn["n"]))
         practise = exercise_links(exercises, lsn["n"], lang)

@@ -14,7 +14,8 @@
 #           book as it is now, or a translated heading without its English
 #           id (links into chapters must work in both books); scripts/test.sh
 #           runs this
-#   build   build the Korean book into target/book-ko (index.html)
+#   build   build the Korean book into target/book-ko (index.html); exit 1 when
+#           a link inside it does not land on a page and heading
 #
 # Examples:
 #   scripts/ko-book.sh check            # is the translation complete and current?
@@ -78,6 +79,7 @@ case "$1" in
   build)
     MDBOOK_BOOK__LANGUAGE=ko MDBOOK_BOOK__TITLE="socklab: 소켓과 WebSocket, 내 컴퓨터에서 재어 보기" \
       "$mdbook" build docs -d "$PWD/target/book-ko"
+    python3 scripts/book/links.py target/book-ko
     echo "target/book-ko/index.html"
     ;;
 esac

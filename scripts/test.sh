@@ -52,6 +52,12 @@ step "docs: mdbook build and mdbook test (the book renders; its Rust snippets co
 mdbook=$(scripts/install-mdbook.sh)
 "$mdbook" build docs
 "$mdbook" test docs
+python3 scripts/book/links.py target/book
+
+step "docs: the Korean book is complete and current (po/ko.po against every English paragraph), builds, and its links land"
+scripts/ko-book.sh check
+scripts/ko-book.sh build >/dev/null
+python3 scripts/book/links.py target/book-ko
 
 if ! $quick; then
   step "interop: real third-party clients"

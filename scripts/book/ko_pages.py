@@ -11,6 +11,8 @@ again. In any other language it changes nothing.
 """
 
 import json
+import posixpath
+import re
 import sys
 
 KOREAN_PART = "한국어"
@@ -20,6 +22,25 @@ SWAP = {"lessons.md": "ko/lessons.md", "exercises.md": "ko/exercises.md"}
 
 def chapter(item):
     return item.get("Chapter") if isinstance(item, dict) else None
+
+
+def relink(items, swapped):
+    """Links to a swapped English page (`lessons.md#lesson-3`) go to its Korean
+    twin, relative to the chapter that links (ko/lessons.md keeps the ids)."""
+    for item in items:
+        ch = chapter(item)
+        if ch is None:
+            continue
+        here = posixpath.dirname(ch["path"] or "")
+
+        def swap(m):
+            target = posixpath.normpath(posixpath.join(here, m.group(2)))
+            if target not in swapped:
+                return m.group(0)
+            return m.group(1) + posixpath.relpath(swapped[target], here or ".")
+
+        ch["content"] = re.sub(r"(\]\()([^)#\s]+\.md)", swap, ch["content"])
+        relink(ch["sub_items"], swapped)
 
 
 def renumber(items, prefix=()):
@@ -48,6 +69,7 @@ def swap_in_korean(book):
         if ch is not None and ch["path"] in SWAP and SWAP[ch["path"]] in korean:
             items[i] = korean.pop(SWAP[ch["path"]])
     items.extend(korean.values())  # what has no English twin (the glossary) goes last
+    relink(items, {**SWAP, "handout.md": "ko/handout.md"})
     renumber(items)
 
 
