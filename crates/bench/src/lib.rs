@@ -28,10 +28,12 @@
 //! The crate is split by concern: [`target`] says where the load goes (the URL,
 //! the transport, one connection of any kind), [`load`] runs the loads (the
 //! ping-pong, streaming and idle connections), [`report`] says what a run
-//! measured (the table row, the JSON, the diagnosis).
+//! measured (the table row, the JSON, the diagnosis), [`cpu`] what each message
+//! cost in CPU, the server's and the client's.
 #![deny(missing_docs)]
 
 pub mod churn;
+pub mod cpu;
 pub mod fanout;
 pub mod load;
 pub mod report;

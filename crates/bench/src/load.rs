@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use measure::stats::percentile;
 use tungstenite::WebSocket;
 
+use crate::cpu;
 use crate::pingpong::{ping_pong, stream};
 use crate::report::Report;
 use crate::secure::Stream;
@@ -37,6 +38,8 @@ pub struct Options {
     pub stream: usize,
     /// Bytes per streamed message.
     pub stream_size: usize,
+    /// The server's process, for its CPU time per message (`None`: the client's only).
+    pub server_pid: Option<u32>,
 }
 
 /// Runs the load against one target and returns what it measured.
@@ -75,6 +78,7 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
         .collect();
     barrier.wait();
     let started = Instant::now();
+    let cpu = cpu::Window::start(opts.server_pid)?;
     let mut rtts: Vec<u32> = Vec::new();
     for worker in workers {
         match worker.join() {
@@ -101,6 +105,7 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
         }
     }
     let stream_elapsed = started.elapsed().as_secs_f64();
+    let spent = cpu.finish()?;
     // An idle TCP connection past the cap was accepted and closed at once; it
     // never sent a byte, so only now, by looking, do we learn it is gone.
     let closed = idle.iter().filter(|c| closed_by_peer(c)).count();
@@ -130,6 +135,8 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
         msgs_per_sec: messages as f64 / elapsed.max(f64::EPSILON),
         rtt_p50_us: percentile(&rtts_us, 50.0),
         rtt_p99_us: percentile(&rtts_us, 99.0),
+        cpu_server_secs: spent.server.map(|d| d.as_secs_f64()),
+        cpu_client_secs: spent.client.as_secs_f64(),
         errors: errors.count,
         refused: errors.refused,
         first_error: errors.first,

@@ -49,11 +49,50 @@ pub struct Report {
     pub refused: u64,
     /// The first error, to say what went wrong.
     pub first_error: Option<String>,
+    /// The server process's CPU time (user + system) during the timed window, in
+    /// seconds; `None` when its PID was not given ([`crate::cpu`]).
+    pub cpu_server_secs: Option<f64>,
+    /// This load generator's own CPU time during the timed window, in seconds.
+    pub cpu_client_secs: f64,
+}
+
+/// CPU per message, in µs: the server's, the client's and their total. Each is
+/// `None` when there is no figure: no message echoed, no server PID, or streams
+/// ran beside the measured connections (their CPU is in the window too).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuPerMessage {
+    /// The server's CPU per round trip.
+    pub server_us: Option<f64>,
+    /// The client's (this load generator's) CPU per round trip.
+    pub client_us: Option<f64>,
+    /// Both together: on loopback each side's system calls also wake the other,
+    /// so only the total compares fairly across servers.
+    pub total_us: Option<f64>,
 }
 
 impl Report {
     /// The column titles matching [`Report`]'s `Display`.
-    pub const HEADER: &'static str = "target                          conns   idle  idle open s     msgs/s   p50 µs   p99 µs  errors";
+    pub const HEADER: &'static str = "target                          conns   idle  idle open s     msgs/s   p50 µs   p99 µs  cpu µs/msg: server  client   total  errors";
+
+    /// CPU per message (see [`CpuPerMessage`] for when a figure is missing).
+    pub fn cpu_per_message(&self) -> CpuPerMessage {
+        let none = CpuPerMessage {
+            server_us: None,
+            client_us: None,
+            total_us: None,
+        };
+        if self.stream > 0 || self.messages == 0 {
+            return none;
+        }
+        let per = |secs: f64| secs * 1e6 / self.messages as f64;
+        let server_us = self.cpu_server_secs.map(per);
+        let client_us = Some(per(self.cpu_client_secs));
+        CpuPerMessage {
+            server_us,
+            client_us,
+            total_us: server_us.zip(client_us).map(|(s, c)| s + c),
+        }
+    }
 
     /// One JSON object (no serde needed for flat numbers and strings).
     pub fn to_json(&self) -> String {
@@ -61,8 +100,9 @@ impl Report {
             Some(e) => format!("\"{}\"", e.replace('\\', "\\\\").replace('"', "\\\"")),
             None => "null".to_string(),
         };
+        let cpu = self.cpu_per_message();
         format!(
-            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"stream\":{},\"stream_size\":{},\"stream_mb_per_sec\":{:.1},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{},\"rtt_p99_us\":{},\"errors\":{},\"refused\":{},\"first_error\":{}}}",
+            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"stream\":{},\"stream_size\":{},\"stream_mb_per_sec\":{:.1},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{},\"rtt_p99_us\":{},\"cpu_server_secs\":{},\"cpu_client_secs\":{:.4},\"cpu_server_us_per_msg\":{},\"cpu_client_us_per_msg\":{},\"cpu_total_us_per_msg\":{},\"errors\":{},\"refused\":{},\"first_error\":{}}}",
             self.url,
             self.conns,
             self.idle,
@@ -75,6 +115,12 @@ impl Report {
             self.msgs_per_sec,
             json_us(self.rtt_p50_us),
             json_us(self.rtt_p99_us),
+            self.cpu_server_secs
+                .map_or("null".to_string(), |v| format!("{v:.4}")),
+            self.cpu_client_secs,
+            json_cpu(cpu.server_us),
+            json_cpu(cpu.client_us),
+            json_cpu(cpu.total_us),
             self.errors,
             self.refused,
             first_error
@@ -141,6 +187,16 @@ fn json_us(v: Option<f64>) -> String {
     v.map_or("null".to_string(), |v| format!("{v:.1}"))
 }
 
+/// CPU µs per message to 0.01 for JSON (a few µs each), `null` when there is none.
+fn json_cpu(v: Option<f64>) -> String {
+    v.map_or("null".to_string(), |v| format!("{v:.3}"))
+}
+
+/// CPU µs per message to 0.01 for the table, `-` when there is none.
+fn cell_cpu(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |v| format!("{v:.2}"))
+}
+
 /// µs to 0.1 for the table, `-` when nothing was measured.
 fn cell_us(v: Option<f64>) -> String {
     v.map_or("-".to_string(), |v| format!("{v:.1}"))
@@ -148,9 +204,10 @@ fn cell_us(v: Option<f64>) -> String {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cpu = self.cpu_per_message();
         write!(
             f,
-            "{:<30} {:>6} {:>6} {:>12.2} {:>10.0} {:>8} {:>8} {:>7}",
+            "{:<30} {:>6} {:>6} {:>12.2} {:>10.0} {:>8} {:>8} {:>19} {:>7} {:>7} {:>7}",
             self.url,
             self.conns,
             self.idle,
@@ -158,6 +215,9 @@ impl fmt::Display for Report {
             self.msgs_per_sec,
             cell_us(self.rtt_p50_us),
             cell_us(self.rtt_p99_us),
+            cell_cpu(cpu.server_us),
+            cell_cpu(cpu.client_us),
+            cell_cpu(cpu.total_us),
             self.errors
         )
     }
@@ -191,6 +251,8 @@ mod tests {
             errors: 8_992,
             refused: 8_977,
             first_error: Some("connect: timed out".into()),
+            cpu_server_secs: None,
+            cpu_client_secs: 0.0,
         };
         let d = report.diagnosis().join("\n");
         assert!(
@@ -246,6 +308,8 @@ mod tests {
             errors: 1,
             refused: 0,
             first_error: None,
+            cpu_server_secs: Some(0.0),
+            cpu_client_secs: 0.0,
         };
         assert!(
             report
@@ -253,10 +317,60 @@ mod tests {
                 .contains("\"rtt_p50_us\":null,\"rtt_p99_us\":null")
         );
         let row = report.to_string();
+        // No round trip: no RTT and no CPU per message either (2 + 3 cells).
         assert_eq!(
             row.split_whitespace().filter(|c| *c == "-").count(),
-            2,
+            5,
             "{row}"
         );
+        assert!(report.to_json().contains("\"cpu_total_us_per_msg\":null"));
+    }
+
+    /// CPU per message: each side's seconds over the round trips, the total their
+    /// sum; no server figure without its PID, none at all beside streams.
+    #[test]
+    fn cpu_per_message_is_each_side_and_their_sum() {
+        let mut report = Report {
+            url: "ws://127.0.0.1:8080/".into(),
+            kind: Kind::Ws,
+            scheme: "ws",
+            conns: 8,
+            idle_asked: 0,
+            idle: 0,
+            idle_open_secs: 0.0,
+            size: 64,
+            stream: 0,
+            stream_size: 0,
+            stream_mb_per_sec: 0.0,
+            messages: 200_000,
+            msgs_per_sec: 100_000.0,
+            rtt_p50_us: Some(70.0),
+            rtt_p99_us: Some(150.0),
+            errors: 0,
+            refused: 0,
+            first_error: None,
+            cpu_server_secs: Some(1.0),
+            cpu_client_secs: 1.5,
+        };
+        let cpu = report.cpu_per_message();
+        assert_eq!(
+            (cpu.server_us, cpu.client_us, cpu.total_us),
+            (Some(5.0), Some(7.5), Some(12.5))
+        );
+        let json = report.to_json();
+        assert!(
+            json.contains("\"cpu_server_us_per_msg\":5.000,\"cpu_client_us_per_msg\":7.500,\"cpu_total_us_per_msg\":12.500"),
+            "{json}"
+        );
+        assert!(
+            report.to_string().contains("5.00    7.50   12.50"),
+            "{report}"
+        );
+        report.cpu_server_secs = None;
+        let cpu = report.cpu_per_message();
+        assert_eq!((cpu.server_us, cpu.total_us), (None, None));
+        assert_eq!(cpu.client_us, Some(7.5));
+        report.stream = 2;
+        assert_eq!(report.cpu_per_message().client_us, None);
     }
 }

@@ -12,7 +12,7 @@ use clap::Args;
 /// Flags of `socklab bench`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\n  socklab bench wss://127.0.0.1:8443/ --conns 8 --cacert PATH   # TLS under the same load (the path serve wss printed)\nStart the servers first, quiet, with room for every connection you ask for:\n  RUST_LOG=warn socklab serve all\n  RUST_LOG=warn socklab serve ws --max-connections 20000   # for --idle 10000\nExit status: 0 when every round trip succeeded; 1 on any error (the likely cause is printed on stderr)."
+    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\n  socklab bench wss://127.0.0.1:8443/ --conns 8 --cacert PATH   # TLS under the same load (the path serve wss printed)\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --server-pid $(pgrep -n socklab)   # with the server's CPU per message\nStart the servers first, quiet, with room for every connection you ask for:\n  RUST_LOG=warn socklab serve all\n  RUST_LOG=warn socklab serve ws --max-connections 20000   # for --idle 10000\nExit status: 0 when every round trip succeeded; 1 on any error (the likely cause is printed on stderr)."
 )]
 pub struct Bench {
     /// Servers to load: tcp://IP:PORT, udp://IP:PORT, ws://IP:PORT/, tls://IP:PORT, wss://IP:PORT/ (loopback only)
@@ -36,6 +36,11 @@ pub struct Bench {
     /// Bytes per streamed message
     #[arg(long, default_value_t = 65536, value_name = "B")]
     stream_size: usize,
+    /// The server's process ID: its CPU time per message is measured too (from
+    /// /proc/PID/stat; the server must be another process). Without it, only
+    /// the client's CPU per message is shown
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
     /// One JSON object per line instead of the table
     #[arg(long)]
     json: bool,
@@ -72,6 +77,7 @@ impl Bench {
             idle: self.idle,
             stream: self.stream,
             stream_size: self.stream_size.max(1),
+            server_pid: self.server_pid,
         };
         if !self.json {
             outln!("{}", Report::HEADER);
