@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh — thread per connection against the event loop, measured: every
-# socklab server model and two reference servers under the same loads.
+# socklab server model and three reference servers (a plain std echo, the
+# floor; tokio-tungstenite; fastwebsockets) under the same loads.
 #
 # Usage: scripts/bench.sh [--secs S] [--runs R] [--idle N] [--out FILE] [--no-goal-exit] [--smoke]
 #   --secs S   seconds per load run (default 2)
@@ -20,7 +21,8 @@
 #
 # 1. Ping-pong: for each server in turn (tcp iterative/threads/event-loop, the
 #    floor: a plain std thread-per-connection echo, ws threads/event-loop,
-#    tokio-tungstenite, udp) start it on a free loopback port, run `socklab bench`
+#    tokio-tungstenite, fastwebsockets with as many tokio threads as the event
+#    loop has loops, udp) start it on a free loopback port, run `socklab bench`
 #    with 1 and 8 connections R times each, read its peak RSS (VmHWM in
 #    /proc/PID/status); for the WebSocket servers, restart it, open N idle
 #    connections (plus one ping-pong connection) and read its peak RSS again.
@@ -185,6 +187,7 @@ run_server "floor: std threads" tcp tcp "c1 c8"  "$bin/floor-echo"
 run_server "ws threads"         tcp ws  "c1 c8 idle"  $s ws --model threads "${cap[@]}"
 run_server "ws event loop"      tcp ws  "c1 c8 idle"  $s ws --model event-loop --loops "$loops" "${cap[@]}"
 run_server "tokio-tungstenite"  tcp ws  "c1 c8 idle"  "$bin/tokio-ws-echo"
+run_server "fastwebsockets"     tcp ws  "c1 c8 idle"  "$bin/fastws-echo" --threads "$loops"
 run_server "udp blocking"       udp udp "c1 c8"       $s udp --model threads
 run_server "udp event loop"     udp udp "c1 c8"       $s udp --model event-loop
 
@@ -422,7 +425,8 @@ lines += ["", f"Strict ping-pong, 64-byte messages, {secs} s per run, the median
           "per cell (errors summed over all runs), on 127.0.0.1; the idle run (WebSocket "
           "servers only, one run) holds the idle connections plus one ping-pong connection "
           f"for 1 s. The tcp and ws event loops run {loops} loops (one per core, their "
-          "default); the udp event loop is one loop on one socket.", anchor_end("pingpong"), ""]
+          f"default), fastwebsockets as many tokio worker threads ({loops}); the udp event "
+          "loop is one loop on one socket.", anchor_end("pingpong"), ""]
 
 def ratio(a, b):
     return a / b if b else float("nan")
@@ -442,12 +446,21 @@ targets.append(("ws event loop, 8 conns msgs/s / tokio-tungstenite's", f"{r2:.3f
 r3 = ratio(tcp["c8"]["msgs_per_sec"], floor["c8"]["msgs_per_sec"])
 targets.append(("tcp event loop, 8 conns msgs/s / floor's", f"{r3:.3f}×", "≥ 1.0×", r3 >= 1.0,
                 cmp_cells(tcp["c8_runs"], floor["c8_runs"], "msgs_per_sec")))
+fast = by.get("fastwebsockets")
+if fast and fast["c8"]:
+    r = ratio(ws["c8"]["msgs_per_sec"], fast["c8"]["msgs_per_sec"])
+    targets.append(("ws event loop, 8 conns msgs/s / fastwebsockets'", f"{r:.3f}×", "≥ 1.5×", r >= 1.5,
+                    cmp_cells(ws["c8_runs"], fast["c8_runs"], "msgs_per_sec")))
+ws_threads = by["ws threads"]
+r = ratio(ws["c8"]["msgs_per_sec"], ws_threads["c8"]["msgs_per_sec"])
+targets.append(("ws event loop, 8 conns msgs/s / ws threads'", f"{r:.3f}×", "≥ 1.0×", r >= 1.0,
+                cmp_cells(ws["c8_runs"], ws_threads["c8_runs"], "msgs_per_sec")))
 il = ws["idle"]
 targets.append((f"ws event loop, {idle:,} idle connections opened in",
                 f"{il['idle_open_secs']:.2f} s ({il['idle']:,} opened)", "≤ 3 s",
                 il["idle"] == idle and il["idle_open_secs"] <= 3.0, "one run"))
 mb = ws["rss_idle_kb"] / 1024
-targets.append((f"ws event loop, peak RSS with {idle:,} idle", f"{mb:.1f} MB", "≤ 40 MB", mb <= 40, "one run"))
+targets.append((f"ws event loop, peak RSS with {idle:,} idle", f"{mb:.1f} MB", "≤ 25 MB", mb <= 25, "one run"))
 
 # --- 1b. CPU per message ----------------------------------------------------------
 # A server that echoed this many messages spent at least one clock tick (10 ms)
@@ -505,11 +518,21 @@ for r in rows:
     lines.append(f"| {r['name']} | " + " | ".join(cpu_cells(r.get("c1_runs")) + cpu_cells(r.get("c8_runs"))) + " |")
 lines += ["", "CPU time (user + system) spent during each ping-pong run above, divided by its round "
           "trips, median of the runs: the server's from `/proc/PID/stat` (every thread of its "
-          "process; 10 ms clock ticks, so a figure is precise to a few percent over a "
-          f"{secs} s run), the client's (`socklab bench`, its own process) from `getrusage`. "
+          "process, counted in 10 ms clock ticks: a run of seconds makes that a percent or two), "
+          "the client's (`socklab bench`, its own process) from `getrusage`. "
           "On loopback the sender's system call also runs the receiver's wake-up (the kernel "
           "queues the bytes and wakes the peer inside `send`), so each side is charged part of "
           "the other's work: compare servers by the total.", anchor_end("cpu"), ""]
+for proto, ev, th in (("tcp", "tcp event loop (v3)", "tcp threads (v2)"), ("ws", "ws event loop", "ws threads")):
+    for side in ("server", "total"):
+        key = f"cpu_{side}_us_per_msg"
+        a = [x[key] for x in (by.get(ev) or {}).get("c8_runs") or [] if x.get(key) is not None]
+        b = [x[key] for x in (by.get(th) or {}).get("c8_runs") or [] if x.get(key) is not None]
+        if a and b:
+            r = ratio(med(a), med(b))
+            targets.append((f"{proto} event loop, 8 conns {side} CPU per message / threads'", f"{r:.3f}×",
+                            "≤ 1.0×", r <= 1.0, "" if not overlap(spread(a), spread(b))
+                            else "the two differ by less than their spread"))
 
 # --- 2. fairness ----------------------------------------------------------------
 fair = {r["name"]: r["runs"] for r in load("fair.jsonl")}
