@@ -733,7 +733,8 @@ if missed:
 EOF
 # --- 7. fan-out and the relay: scripts/fanout.sh, its own anchored tables ----------
 fanout_status=0
-scripts/fanout.sh --secs "$secs" --runs "$runs" --idle "$idle" --out "$work/fanout.md" >/dev/null || fanout_status=$?
+fanout_smoke=(); $smoke && fanout_smoke=(--smoke)
+scripts/fanout.sh --secs "$secs" --runs "$runs" --idle "$idle" --out "$work/fanout.md" "${fanout_smoke[@]}" >/dev/null || fanout_status=$?
 [ -f "$work/fanout.md" ] && { echo; cat "$work/fanout.md"; } >>"$out"
 if [ "$fanout_status" -ne 0 ] && [ "$status" -eq 0 ]; then
   echo "bench.sh: fan-out runs saw errors (see the fan-out table)" >&2

@@ -136,6 +136,7 @@ impl Bench {
             duration: Duration::from_secs_f64(self.secs),
         };
         let r = bench::fanout::run(&opts)?;
+        let saturated = r.saturation();
         if self.json {
             outln!("{}", r.to_json());
         } else {
@@ -151,8 +152,20 @@ impl Bench {
                 self.rate,
                 r.complete
             );
+            // A saturated run's latencies are a queue's: they are printed, but
+            // never without the word.
+            if let Some(why) = &saturated {
+                outln!(
+                    "  SATURATED: {why}; more than this machine carries, so the times below are a queue's, not the server's"
+                );
+            }
             outln!(
-                "  send → last member: p50 {} ms, p99 {} ms{}; send → first member p50 {} ms; {:.0} deliveries/s",
+                "  {}send → last member: p50 {} ms, p99 {} ms{}; send → first member p50 {} ms; {:.0} of {:.0} deliveries/s asked",
+                if saturated.is_some() {
+                    "saturated: "
+                } else {
+                    ""
+                },
                 ms(r.last_p50_us),
                 ms(r.last_p99_us),
                 if r.last_p99_us.is_none() && r.complete > 0 {
@@ -161,7 +174,8 @@ impl Bench {
                     ""
                 },
                 ms(r.first_p50_us),
-                r.deliveries_per_sec
+                r.deliveries_per_sec,
+                r.asked_per_sec
             );
         }
         anyhow::ensure!(
