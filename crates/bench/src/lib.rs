@@ -29,13 +29,15 @@
 //! the transport, one connection of any kind), [`load`] runs the loads (the
 //! ping-pong, streaming and idle connections), [`report`] says what a run
 //! measured (the table row, the JSON, the diagnosis), [`cpu`] what each message
-//! cost in CPU, the server's and the client's.
+//! cost in CPU, the server's and the client's, and [`owner`] which process the
+//! server is.
 #![deny(missing_docs)]
 
 pub mod churn;
 pub mod cpu;
 pub mod fanout;
 pub mod load;
+pub mod owner;
 pub mod report;
 pub mod secure;
 pub mod target;

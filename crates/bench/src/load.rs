@@ -38,7 +38,8 @@ pub struct Options {
     pub stream: usize,
     /// Bytes per streamed message.
     pub stream_size: usize,
-    /// The server's process, for its CPU time per message (`None`: the client's only).
+    /// The server's process, for its CPU time per message (`None`: the client's
+    /// only; [`crate::owner::serving_pid`] finds it for a local server).
     pub server_pid: Option<u32>,
 }
 
@@ -135,6 +136,7 @@ pub fn run(target: &Target, opts: &Options) -> io::Result<Report> {
         msgs_per_sec: messages as f64 / elapsed.max(f64::EPSILON),
         rtt_p50_us: percentile(&rtts_us, 50.0),
         rtt_p99_us: percentile(&rtts_us, 99.0),
+        server_pid: opts.server_pid,
         cpu_server_secs: spent.server.map(|d| d.as_secs_f64()),
         cpu_client_secs: spent.client.as_secs_f64(),
         errors: errors.count,

@@ -49,6 +49,8 @@ pub struct Report {
     pub refused: u64,
     /// The first error, to say what went wrong.
     pub first_error: Option<String>,
+    /// The server's process, whose CPU time was read (given, or found by [`crate::owner`]).
+    pub server_pid: Option<u32>,
     /// The server process's CPU time (user + system) during the timed window, in
     /// seconds; `None` when its PID was not given ([`crate::cpu`]).
     pub cpu_server_secs: Option<f64>,
@@ -102,7 +104,7 @@ impl Report {
         };
         let cpu = self.cpu_per_message();
         format!(
-            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"stream\":{},\"stream_size\":{},\"stream_mb_per_sec\":{:.1},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{},\"rtt_p99_us\":{},\"cpu_server_secs\":{},\"cpu_client_secs\":{:.4},\"cpu_server_us_per_msg\":{},\"cpu_client_us_per_msg\":{},\"cpu_total_us_per_msg\":{},\"errors\":{},\"refused\":{},\"first_error\":{}}}",
+            "{{\"url\":\"{}\",\"conns\":{},\"idle\":{},\"idle_open_secs\":{:.3},\"size\":{},\"stream\":{},\"stream_size\":{},\"stream_mb_per_sec\":{:.1},\"messages\":{},\"msgs_per_sec\":{:.1},\"rtt_p50_us\":{},\"rtt_p99_us\":{},\"server_pid\":{},\"cpu_server_secs\":{},\"cpu_client_secs\":{:.4},\"cpu_server_us_per_msg\":{},\"cpu_client_us_per_msg\":{},\"cpu_total_us_per_msg\":{},\"errors\":{},\"refused\":{},\"first_error\":{}}}",
             self.url,
             self.conns,
             self.idle,
@@ -115,6 +117,8 @@ impl Report {
             self.msgs_per_sec,
             json_us(self.rtt_p50_us),
             json_us(self.rtt_p99_us),
+            self.server_pid
+                .map_or("null".to_string(), |pid| pid.to_string()),
             self.cpu_server_secs
                 .map_or("null".to_string(), |v| format!("{v:.4}")),
             self.cpu_client_secs,
@@ -251,6 +255,7 @@ mod tests {
             errors: 8_992,
             refused: 8_977,
             first_error: Some("connect: timed out".into()),
+            server_pid: None,
             cpu_server_secs: None,
             cpu_client_secs: 0.0,
         };
@@ -308,6 +313,7 @@ mod tests {
             errors: 1,
             refused: 0,
             first_error: None,
+            server_pid: None,
             cpu_server_secs: Some(0.0),
             cpu_client_secs: 0.0,
         };
@@ -349,6 +355,7 @@ mod tests {
             errors: 0,
             refused: 0,
             first_error: None,
+            server_pid: Some(4242),
             cpu_server_secs: Some(1.0),
             cpu_client_secs: 1.5,
         };

@@ -12,7 +12,7 @@ use clap::Args;
 /// Flags of `socklab bench`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\n  socklab bench wss://127.0.0.1:8443/ --conns 8 --cacert PATH   # TLS under the same load (the path serve wss printed)\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --server-pid $(pgrep -n socklab)   # with the server's CPU per message\nStart the servers first, quiet, with room for every connection you ask for:\n  RUST_LOG=warn socklab serve all\n  RUST_LOG=warn socklab serve ws --max-connections 20000   # for --idle 10000\nExit status: 0 when every round trip succeeded; 1 on any error (the likely cause is printed on stderr)."
+    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\n  socklab bench wss://127.0.0.1:8443/ --conns 8 --cacert PATH   # TLS under the same load (the path serve wss printed)\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --server-pid PID   # whose CPU per message to read (default: the process listening on the port)\nStart the servers first, quiet, with room for every connection you ask for:\n  RUST_LOG=warn socklab serve all\n  RUST_LOG=warn socklab serve ws --max-connections 20000   # for --idle 10000\nExit status: 0 when every round trip succeeded; 1 on any error (the likely cause is printed on stderr)."
 )]
 pub struct Bench {
     /// Servers to load: tcp://IP:PORT, udp://IP:PORT, ws://IP:PORT/, tls://IP:PORT, wss://IP:PORT/ (loopback only)
@@ -36,9 +36,9 @@ pub struct Bench {
     /// Bytes per streamed message
     #[arg(long, default_value_t = 65536, value_name = "B")]
     stream_size: usize,
-    /// The server's process ID: its CPU time per message is measured too (from
-    /// /proc/PID/stat; the server must be another process). Without it, only
-    /// the client's CPU per message is shown
+    /// The server's process ID, whose CPU time per message is measured too (from
+    /// /proc/PID/stat; the server must be another process). Without it, the
+    /// process listening on the URL's port is used, if this user can see it
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
     /// One JSON object per line instead of the table
@@ -89,7 +89,10 @@ impl Bench {
                 .clone()
                 .trusting(&trust)
                 .map_err(anyhow::Error::msg)?;
-            let report = bench::run(&target, &opts)?;
+            let server_pid = self
+                .server_pid
+                .or_else(|| bench::owner::serving_pid(target.addr, target.kind));
+            let report = bench::run(&target, &Options { server_pid, ..opts })?;
             if self.json {
                 outln!("{}", report.to_json());
             } else {
