@@ -45,7 +45,10 @@
 # 7. Fan-out (scripts/fanout.sh, its tables appended to FILE): one sender, 1,
 #    N/100, N/10 and N TCP members of `socklab serve chat`, event loop against
 #    --model threads (a thread per member): time to the LAST member p50/p99,
-#    deliveries/s, server peak RSS; and the Redis relay against one process.
+#    deliveries/s, server peak RSS; N members at 5 lines/s, long enough for a
+#    p99; the highest delivery rate the machine carries (a bounded ramp of the
+#    rate until a run is saturated), as its own row; and the Redis relay
+#    against one process. A latency from a saturated run says "saturated".
 # 8. TLS: `serve ws` and `serve wss` (event loops, each its own process) loaded
 #    in turn within each run, 1 then 8 connections; then handshakes per second
 #    (`churn --handshakes`: connect, TLS, Upgrade, close) against ws, wss
@@ -674,7 +677,7 @@ lines += ["", f"Each run: a fresh `socklab serve push --rate 10` (RUST_LOG=warn,
 tls_rows = {r["name"]: r for r in load("tls.jsonl")}
 lines += ["### TLS: wss against ws, and handshakes per second", "", anchor("tls"),
           "| server (event loop) | 1 conn msgs/s | p50 µs | p99 µs | 8 conns msgs/s | p50 µs | p99 µs "
-          "| 8 conns CPU µs/msg: server | client | total | errors |",
+          "| 8 conns: server CPU µs/msg | client µs/msg | total µs/msg | errors |",
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for name in ("ws", "wss"):
     r = tls_rows.get(name)

@@ -201,9 +201,9 @@ done
 stop "$a_pid"; stop "$b_pid"; stop "$redis_pid"
 
 mkdir -p "$(dirname "$out")"
-python3 - "$work" "$out" "$secs" "$runs" "$rate" "$idle" "$slow_secs" <<'EOF'
+python3 - "$work" "$out" "$secs" "$runs" "$rate" "$idle" "$slow_secs" "$max_steps" <<'EOF'
 import json, statistics, sys
-work, out, secs, runs, rate, idle, slow_secs = sys.argv[1:8]
+work, out, secs, runs, rate, idle, slow_secs, max_steps = sys.argv[1:9]
 
 def load(name):
     try:
@@ -304,7 +304,7 @@ for model, rs in ramp.items():
 lines += ["", f"{idle} members, one sender; each step a fresh server and one {secs} s run; the rate "
           "doubles from 5 lines/s until a run is saturated (a member dropped as slow, under 90 % of "
           "the deliveries asked, or the first member waiting over 100 ms), then the gap between the "
-          "last rate carried and the first not is halved, at most 10 steps. One run per step: a "
+          f"last rate carried and the first not is halved, at most {max_steps} steps. One run per step: a "
           "bound, not a median.", "<!-- ANCHOR_END: fanout-capacity -->", ""]
 
 lines += ["### Relay: one process against two through Redis", "", "<!-- ANCHOR: relay -->",
