@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh — thread per connection against the event loop, measured: every
-# socklab server model and two reference servers under the same loads.
+# socklab server model and three reference servers (a plain std echo, the
+# floor; tokio-tungstenite; fastwebsockets) under the same loads.
 #
 # Usage: scripts/bench.sh [--secs S] [--runs R] [--idle N] [--out FILE] [--no-goal-exit] [--smoke]
 #   --secs S   seconds per load run (default 2)
@@ -20,10 +21,15 @@
 #
 # 1. Ping-pong: for each server in turn (tcp iterative/threads/event-loop, the
 #    floor: a plain std thread-per-connection echo, ws threads/event-loop,
-#    tokio-tungstenite, udp) start it on a free loopback port, run `socklab bench`
+#    tokio-tungstenite, fastwebsockets with as many tokio threads as the event
+#    loop has loops, udp) start it on a free loopback port, run `socklab bench`
 #    with 1 and 8 connections R times each, read its peak RSS (VmHWM in
 #    /proc/PID/status); for the WebSocket servers, restart it, open N idle
 #    connections (plus one ping-pong connection) and read its peak RSS again.
+#    Each ping-pong run also gives CPU per message: the server's (its own
+#    process, /proc/PID/stat over the timed window), the client's (getrusage)
+#    and their total; a figure that cannot be (0 CPU for 10,000 echoes, more CPU
+#    than the window had on every core) counts as an error.
 # 2. Fairness: one light ping-pong client beside 2 connections streaming 64 KiB
 #    messages (`socklab bench --stream 2`), event loop (--loops 1) vs threads.
 # 3. Connections/s (the `churn` binary) at RUST_LOG=info and warn, server stderr
@@ -39,7 +45,10 @@
 # 7. Fan-out (scripts/fanout.sh, its tables appended to FILE): one sender, 1,
 #    N/100, N/10 and N TCP members of `socklab serve chat`, event loop against
 #    --model threads (a thread per member): time to the LAST member p50/p99,
-#    deliveries/s, server peak RSS; and the Redis relay against one process.
+#    deliveries/s, server peak RSS; N members at 5 lines/s, long enough for a
+#    p99; the highest delivery rate the machine carries (a bounded ramp of the
+#    rate until a run is saturated), as its own row; and the Redis relay
+#    against one process. A latency from a saturated run says "saturated".
 # 8. TLS: `serve ws` and `serve wss` (event loops, each its own process) loaded
 #    in turn within each run, 1 then 8 connections; then handshakes per second
 #    (`churn --handshakes`: connect, TLS, Upgrade, close) against ws, wss
@@ -161,11 +170,12 @@ run_server() {
     "$name" "$c1" "$c8" "$idle_run" "$rss_load" "$rss_start" "$rss_idle" >>"$work/results.jsonl"
 }
 
-# load_runs URL CONNS : $runs ping-pong runs as a JSON array.
+# load_runs URL CONNS : $runs ping-pong runs as a JSON array, each with the CPU
+# the server ($server_pid, its own process) and the client spent per message.
 load_runs() {
   local all=""
   for _ in $(seq "$runs"); do
-    all+="${all:+,}$("$bin/socklab" bench "$1" --conns "$2" --secs "$secs" --json || true)"
+    all+="${all:+,}$("$bin/socklab" bench "$1" --conns "$2" --secs "$secs" --server-pid "$server_pid" --json || true)"
   done
   echo "[$all]"
 }
@@ -180,6 +190,7 @@ run_server "floor: std threads" tcp tcp "c1 c8"  "$bin/floor-echo"
 run_server "ws threads"         tcp ws  "c1 c8 idle"  $s ws --model threads "${cap[@]}"
 run_server "ws event loop"      tcp ws  "c1 c8 idle"  $s ws --model event-loop --loops "$loops" "${cap[@]}"
 run_server "tokio-tungstenite"  tcp ws  "c1 c8 idle"  "$bin/tokio-ws-echo"
+run_server "fastwebsockets"     tcp ws  "c1 c8 idle"  "$bin/fastws-echo" --threads "$loops"
 run_server "udp blocking"       udp udp "c1 c8"       $s udp --model threads
 run_server "udp event loop"     udp udp "c1 c8"       $s udp --model event-loop
 
@@ -286,7 +297,7 @@ done
 # Both servers run at once, each in its own process; every run loads ws, then
 # wss, so whatever the machine does meanwhile falls on both alike.
 echo "--- tls: ws and wss event loops, 1 and 8 connections" >&2
-declare -A tls_url
+declare -A tls_url tls_pid
 for scheme in ws wss; do
   p=$(free_port)
   tls_url[$scheme]="$scheme://127.0.0.1:$p/"
@@ -294,6 +305,7 @@ for scheme in ws wss; do
   RUST_LOG=warn $s "$scheme" --model event-loop --loops "$loops" "${cap[@]}" "${extra[@]}" \
     --addr "127.0.0.1:$p" >"$work/$scheme-server.log" 2>&1 &
   tls_pids+=($!)
+  tls_pid[$scheme]=$!
   wait_port tcp "$p"
 done
 declare -A tls_runs=([ws-1]="" [ws-8]="" [wss-1]="" [wss-8]="")
@@ -301,7 +313,7 @@ for _ in $(seq "$runs"); do
   for conns in 1 8; do
     for scheme in ws wss; do
       r=$("$bin/socklab" bench "${tls_url[$scheme]}" --conns "$conns" --secs "$secs" \
-        --cacert "$work/wss.pem" --json || true)
+        --cacert "$work/wss.pem" --server-pid "${tls_pid[$scheme]}" --json || true)
       tls_runs[$scheme-$conns]+="${tls_runs[$scheme-$conns]:+,}$r"
     done
   done
@@ -416,7 +428,8 @@ lines += ["", f"Strict ping-pong, 64-byte messages, {secs} s per run, the median
           "per cell (errors summed over all runs), on 127.0.0.1; the idle run (WebSocket "
           "servers only, one run) holds the idle connections plus one ping-pong connection "
           f"for 1 s. The tcp and ws event loops run {loops} loops (one per core, their "
-          "default); the udp event loop is one loop on one socket.", anchor_end("pingpong"), ""]
+          f"default), fastwebsockets as many tokio worker threads ({loops}); the udp event "
+          "loop is one loop on one socket.", anchor_end("pingpong"), ""]
 
 def ratio(a, b):
     return a / b if b else float("nan")
@@ -436,12 +449,93 @@ targets.append(("ws event loop, 8 conns msgs/s / tokio-tungstenite's", f"{r2:.3f
 r3 = ratio(tcp["c8"]["msgs_per_sec"], floor["c8"]["msgs_per_sec"])
 targets.append(("tcp event loop, 8 conns msgs/s / floor's", f"{r3:.3f}×", "≥ 1.0×", r3 >= 1.0,
                 cmp_cells(tcp["c8_runs"], floor["c8_runs"], "msgs_per_sec")))
+fast = by.get("fastwebsockets")
+if fast and fast["c8"]:
+    r = ratio(ws["c8"]["msgs_per_sec"], fast["c8"]["msgs_per_sec"])
+    targets.append(("ws event loop, 8 conns msgs/s / fastwebsockets'", f"{r:.3f}×", "≥ 1.5×", r >= 1.5,
+                    cmp_cells(ws["c8_runs"], fast["c8_runs"], "msgs_per_sec")))
+ws_threads = by["ws threads"]
+r = ratio(ws["c8"]["msgs_per_sec"], ws_threads["c8"]["msgs_per_sec"])
+targets.append(("ws event loop, 8 conns msgs/s / ws threads'", f"{r:.3f}×", "≥ 1.0×", r >= 1.0,
+                cmp_cells(ws["c8_runs"], ws_threads["c8_runs"], "msgs_per_sec")))
 il = ws["idle"]
 targets.append((f"ws event loop, {idle:,} idle connections opened in",
                 f"{il['idle_open_secs']:.2f} s ({il['idle']:,} opened)", "≤ 3 s",
                 il["idle"] == idle and il["idle_open_secs"] <= 3.0, "one run"))
 mb = ws["rss_idle_kb"] / 1024
-targets.append((f"ws event loop, peak RSS with {idle:,} idle", f"{mb:.1f} MB", "≤ 40 MB", mb <= 40, "one run"))
+targets.append((f"ws event loop, peak RSS with {idle:,} idle", f"{mb:.1f} MB", "≤ 25 MB", mb <= 25, "one run"))
+
+# --- 1b. CPU per message ----------------------------------------------------------
+# A server that echoed this many messages spent at least one clock tick (10 ms)
+# on them: at least 1 µs each, two system calls. Below it, 0 ticks can be honest.
+MIN_MSGS_FOR_A_TICK = 10_000
+# No echo costs a millisecond of CPU on loopback (a few µs is usual): above this,
+# the figure is wrong (a server that is not the one loaded, a stray process).
+MAX_CPU_US_PER_MSG = 1000.0
+
+def cpu_impossible(x):
+    """Why this run's CPU figures cannot be true, or None when they can."""
+    n = x["messages"]
+    if not n:
+        return None
+    srv, cli = x.get("cpu_server_secs"), x.get("cpu_client_secs")
+    if srv is None or cli is None:
+        return "no CPU figure for a run that echoed messages"
+    if srv < 0 or cli < 0:
+        return f"negative CPU time (server {srv} s, client {cli} s)"
+    window = n / x["msgs_per_sec"] if x["msgs_per_sec"] else 0
+    cores = os.cpu_count() or 1
+    # One tick of slack for each reading.
+    if srv > window * cores + 0.02 or cli > window * cores + 0.02:
+        return f"more CPU (server {srv:.2f} s, client {cli:.2f} s) than {cores} cores have in {window:.2f} s"
+    if n >= MIN_MSGS_FOR_A_TICK and (srv == 0 or cli == 0):
+        return f"{n:,} messages echoed on 0 s of {'server' if srv == 0 else 'client'} CPU"
+    total = x.get("cpu_total_us_per_msg")
+    if n >= MIN_MSGS_FOR_A_TICK and total is not None and total > MAX_CPU_US_PER_MSG:
+        return f"{total:.0f} µs of CPU per message, over the {MAX_CPU_US_PER_MSG:.0f} µs no echo costs"
+    return None
+
+def cpu_cells(rs):
+    """server, client, total µs per message: medians over the runs."""
+    if not rs:
+        return ["–"] * 3
+    out = []
+    for key in ("cpu_server_us_per_msg", "cpu_client_us_per_msg", "cpu_total_us_per_msg"):
+        xs = [x[key] for x in rs if x.get(key) is not None]
+        out.append(f"{med(xs):.2f}" if xs else "–")
+    return out
+
+def cpu_check(section, name, rs):
+    for x in rs or []:
+        why = cpu_impossible(x)
+        if why:
+            count(section, f"{name}: impossible CPU figure", 1, why)
+
+lines += ["### CPU per message", "", anchor("cpu"),
+          "| server | 1 conn: server µs/msg | client µs/msg | total µs/msg "
+          "| 8 conns: server µs/msg | client µs/msg | total µs/msg |",
+          "|---|---:|---:|---:|---:|---:|---:|"]
+for r in rows:
+    cpu_check("cpu", r["name"], r.get("c1_runs"))
+    cpu_check("cpu", r["name"], r.get("c8_runs"))
+    lines.append(f"| {r['name']} | " + " | ".join(cpu_cells(r.get("c1_runs")) + cpu_cells(r.get("c8_runs"))) + " |")
+lines += ["", "CPU time (user + system) spent during each ping-pong run above, divided by its round "
+          "trips, median of the runs: the server's from `/proc/PID/stat` (every thread of its "
+          "process, counted in 10 ms clock ticks: a run of seconds makes that a percent or two), "
+          "the client's (`socklab bench`, its own process) from `getrusage`. "
+          "On loopback the sender's system call also runs the receiver's wake-up (the kernel "
+          "queues the bytes and wakes the peer inside `send`), so each side is charged part of "
+          "the other's work: compare servers by the total.", anchor_end("cpu"), ""]
+for proto, ev, th in (("tcp", "tcp event loop (v3)", "tcp threads (v2)"), ("ws", "ws event loop", "ws threads")):
+    for side in ("server", "total"):
+        key = f"cpu_{side}_us_per_msg"
+        a = [x[key] for x in (by.get(ev) or {}).get("c8_runs") or [] if x.get(key) is not None]
+        b = [x[key] for x in (by.get(th) or {}).get("c8_runs") or [] if x.get(key) is not None]
+        if a and b:
+            r = ratio(med(a), med(b))
+            targets.append((f"{proto} event loop, 8 conns {side} CPU per message / threads'", f"{r:.3f}×",
+                            "≤ 1.0×", r <= 1.0, "" if not overlap(spread(a), spread(b))
+                            else "the two differ by less than their spread"))
 
 # --- 2. fairness ----------------------------------------------------------------
 fair = {r["name"]: r["runs"] for r in load("fair.jsonl")}
@@ -582,8 +676,9 @@ lines += ["", f"Each run: a fresh `socklab serve push --rate 10` (RUST_LOG=warn,
 # --- 7. TLS ---------------------------------------------------------------------------
 tls_rows = {r["name"]: r for r in load("tls.jsonl")}
 lines += ["### TLS: wss against ws, and handshakes per second", "", anchor("tls"),
-          "| server (event loop) | 1 conn msgs/s | p50 µs | p99 µs | 8 conns msgs/s | p50 µs | p99 µs | errors |",
-          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+          "| server (event loop) | 1 conn msgs/s | p50 µs | p99 µs | 8 conns msgs/s | p50 µs | p99 µs "
+          "| 8 conns: server CPU µs/msg | client µs/msg | total µs/msg | errors |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for name in ("ws", "wss"):
     r = tls_rows.get(name)
     if not r:
@@ -596,6 +691,8 @@ for name in ("ws", "wss"):
         m = {key: med([x[key] for x in rs if x[key] is not None] or [float("nan")])
              for key in ("msgs_per_sec", "rtt_p50_us", "rtt_p99_us")}
         cells += [f"{m['msgs_per_sec']:,.0f}", f"{m['rtt_p50_us']:.1f}", f"{m['rtt_p99_us']:.1f}"]
+        cpu_check("tls", f"{name} {k}", rs)
+    cells += cpu_cells(r["c8"])
     lines.append(f"| {name} | " + " | ".join(cells) + f" | {e} |")
 hs = {r["name"]: r["runs"] for r in load("handshakes.jsonl")}
 lines += ["", "| scheme (event loop) | handshakes/s (min–max) | errors |", "|---|---:|---:|"]
@@ -639,7 +736,8 @@ if missed:
 EOF
 # --- 7. fan-out and the relay: scripts/fanout.sh, its own anchored tables ----------
 fanout_status=0
-scripts/fanout.sh --secs "$secs" --runs "$runs" --idle "$idle" --out "$work/fanout.md" >/dev/null || fanout_status=$?
+fanout_smoke=(); $smoke && fanout_smoke=(--smoke)
+scripts/fanout.sh --secs "$secs" --runs "$runs" --idle "$idle" --out "$work/fanout.md" "${fanout_smoke[@]}" >/dev/null || fanout_status=$?
 [ -f "$work/fanout.md" ] && { echo; cat "$work/fanout.md"; } >>"$out"
 if [ "$fanout_status" -ne 0 ] && [ "$status" -eq 0 ]; then
   echo "bench.sh: fan-out runs saw errors (see the fan-out table)" >&2

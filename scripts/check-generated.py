@@ -13,7 +13,9 @@ produce. This reads every generated table and fails on:
   3. a bench run with errors (every "errors" column of bench.md and the other
      generated markdown tables is 0);
   4. a p99 over 1 s (a "p99 ms" column, or the push table's p99) from a run
-     that stalled or saturated, unless its row says so ("stalled", "saturated").
+     that stalled or saturated, unless its row says so ("stalled", "saturated");
+  5. a CPU per message (a "µs/msg" column) of 0 or below: a server or client
+     that echoed messages did work for them (bench.sh refuses it per run too).
 
 Usage: scripts/check-generated.py [DIR]   (default docs/generated; exit 1 on a finding)
 Run by scripts/check-docs.sh. A failure means: regenerate that page on a quiet
@@ -79,6 +81,7 @@ def markdown_checks(name, text):
     for header, rows in markdown_tables(text):
         errors = [k for k, h in enumerate(header) if h.lower() == "errors"]
         p99_ms = [k for k, h in enumerate(header) if "p99" in h and "ms" in h]
+        cpu = [k for k, h in enumerate(header) if "µs/msg" in h]
         for row in rows:
             line = " | ".join(row)
             flagged = any(w in line.lower() for w in FLAGGED)
@@ -86,6 +89,10 @@ def markdown_checks(name, text):
                 v = number(row[k]) if k < len(row) else None
                 if v is not None and v != 0:
                     yield f"{name}: {row[0]}: {row[k]} errors (a bench run's errors must be 0)"
+            for k in cpu:
+                v = number(row[k]) if k < len(row) else None
+                if v is not None and v <= 0:
+                    yield f"{name}: {row[0]}: {row[k]} µs of CPU per message ({header[k]}): impossible"
             for k in p99_ms:
                 v = number(row[k]) if k < len(row) else None
                 if v is not None and v > STALL_MS and not flagged:

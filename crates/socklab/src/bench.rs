@@ -12,7 +12,7 @@ use clap::Args;
 /// Flags of `socklab bench`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\n  socklab bench wss://127.0.0.1:8443/ --conns 8 --cacert PATH   # TLS under the same load (the path serve wss printed)\nStart the servers first, quiet, with room for every connection you ask for:\n  RUST_LOG=warn socklab serve all\n  RUST_LOG=warn socklab serve ws --max-connections 20000   # for --idle 10000\nExit status: 0 when every round trip succeeded; 1 on any error (the likely cause is printed on stderr)."
+    after_help = "Examples:\n  socklab bench tcp://127.0.0.1:7007                       # 1 connection, 5 s, 64-byte messages\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --secs 3\n  socklab bench ws://127.0.0.1:8080/ --idle 10000 --secs 2  # plus 10,000 silent connections\n  socklab bench tcp://127.0.0.1:7007 udp://127.0.0.1:7007 --json\n  socklab bench ws://127.0.0.1:8080/ --stream 2 --secs 2    # beside 2 connections streaming 64 KiB messages\n  socklab bench wss://127.0.0.1:8443/ --conns 8 --cacert PATH   # TLS under the same load (the path serve wss printed)\n  socklab bench ws://127.0.0.1:8080/ --conns 8 --server-pid PID   # whose CPU per message to read (default: the process listening on the port)\nStart the servers first, quiet, with room for every connection you ask for:\n  RUST_LOG=warn socklab serve all\n  RUST_LOG=warn socklab serve ws --max-connections 20000   # for --idle 10000\nExit status: 0 when every round trip succeeded; 1 on any error (the likely cause is printed on stderr)."
 )]
 pub struct Bench {
     /// Servers to load: tcp://IP:PORT, udp://IP:PORT, ws://IP:PORT/, tls://IP:PORT, wss://IP:PORT/ (loopback only)
@@ -36,6 +36,11 @@ pub struct Bench {
     /// Bytes per streamed message
     #[arg(long, default_value_t = 65536, value_name = "B")]
     stream_size: usize,
+    /// The server's process ID, whose CPU time per message is measured too (from
+    /// /proc/PID/stat; the server must be another process). Without it, the
+    /// process listening on the URL's port is used, if this user can see it
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
     /// One JSON object per line instead of the table
     #[arg(long)]
     json: bool,
@@ -72,6 +77,7 @@ impl Bench {
             idle: self.idle,
             stream: self.stream,
             stream_size: self.stream_size.max(1),
+            server_pid: self.server_pid,
         };
         if !self.json {
             outln!("{}", Report::HEADER);
@@ -83,7 +89,10 @@ impl Bench {
                 .clone()
                 .trusting(&trust)
                 .map_err(anyhow::Error::msg)?;
-            let report = bench::run(&target, &opts)?;
+            let server_pid = self
+                .server_pid
+                .or_else(|| bench::owner::serving_pid(target.addr, target.kind));
+            let report = bench::run(&target, &Options { server_pid, ..opts })?;
             if self.json {
                 outln!("{}", report.to_json());
             } else {
@@ -130,6 +139,7 @@ impl Bench {
             duration: Duration::from_secs_f64(self.secs),
         };
         let r = bench::fanout::run(&opts)?;
+        let saturated = r.saturation();
         if self.json {
             outln!("{}", r.to_json());
         } else {
@@ -145,8 +155,20 @@ impl Bench {
                 self.rate,
                 r.complete
             );
+            // A saturated run's latencies are a queue's: they are printed, but
+            // never without the word.
+            if let Some(why) = &saturated {
+                outln!(
+                    "  SATURATED: {why}; more than this machine carries, so the times below are a queue's, not the server's"
+                );
+            }
             outln!(
-                "  send → last member: p50 {} ms, p99 {} ms{}; send → first member p50 {} ms; {:.0} deliveries/s",
+                "  {}send → last member: p50 {} ms, p99 {} ms{}; send → first member p50 {} ms; {:.0} of {:.0} deliveries/s asked",
+                if saturated.is_some() {
+                    "saturated: "
+                } else {
+                    ""
+                },
                 ms(r.last_p50_us),
                 ms(r.last_p99_us),
                 if r.last_p99_us.is_none() && r.complete > 0 {
@@ -155,7 +177,8 @@ impl Bench {
                     ""
                 },
                 ms(r.first_p50_us),
-                r.deliveries_per_sec
+                r.deliveries_per_sec,
+                r.asked_per_sec
             );
         }
         anyhow::ensure!(

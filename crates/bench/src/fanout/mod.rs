@@ -27,6 +27,10 @@ use measure::stats::percentile;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+pub use report::{CARRIED_SHARE, FanoutReport, SATURATED_FIRST_P50};
+
+mod report;
+
 /// Longest wait for every member to see `fanout sync`.
 pub const SYNC_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -57,55 +61,6 @@ pub struct FanoutOptions {
     pub rate: f64,
     /// How long to send.
     pub duration: Duration,
-}
-
-/// What came back.
-#[derive(Debug, Clone)]
-pub struct FanoutReport {
-    /// Members that connected.
-    pub members: usize,
-    /// Lines sent (timed).
-    pub sent: usize,
-    /// Lines every member received.
-    pub complete: usize,
-    /// Receipts counted (lines × members that got them).
-    pub deliveries: usize,
-    /// Receipts per second, from the first send to the last receipt.
-    pub deliveries_per_sec: f64,
-    /// Send → last member, microseconds (p50; p99 only with enough samples).
-    pub last_p50_us: Option<f64>,
-    /// As above, p99 (`None` below [`MIN_SAMPLES_FOR_P99`] complete lines).
-    pub last_p99_us: Option<f64>,
-    /// Send → first member, microseconds (p50): the spread is the fan-out.
-    pub first_p50_us: Option<f64>,
-    /// Members that closed or failed.
-    pub errors: usize,
-    /// The first of those errors.
-    pub first_error: Option<String>,
-}
-
-impl FanoutReport {
-    /// One line of JSON (null where a figure is missing).
-    pub fn to_json(&self) -> String {
-        let opt = |v: Option<f64>| v.map_or("null".into(), |v| format!("{v:.1}"));
-        let err = self
-            .first_error
-            .as_ref()
-            .map_or("null".into(), |e| format!("{e:?}"));
-        format!(
-            "{{\"members\":{},\"sent\":{},\"complete\":{},\"deliveries\":{},\"deliveries_per_sec\":{:.1},\"last_p50_us\":{},\"last_p99_us\":{},\"first_p50_us\":{},\"errors\":{},\"first_error\":{}}}",
-            self.members,
-            self.sent,
-            self.complete,
-            self.deliveries,
-            self.deliveries_per_sec,
-            opt(self.last_p50_us),
-            opt(self.last_p99_us),
-            opt(self.first_p50_us),
-            self.errors,
-            err
-        )
-    }
 }
 
 /// One member's socket and the bytes of its unfinished line.
@@ -277,6 +232,7 @@ pub fn run(opts: &FanoutOptions) -> io::Result<FanoutReport> {
         } else {
             0.0
         },
+        asked_per_sec: opts.members as f64 * opts.rate,
         last_p50_us: percentile(&last, 50.0),
         last_p99_us: if last.len() >= MIN_SAMPLES_FOR_P99 {
             percentile(&last, 99.0)
