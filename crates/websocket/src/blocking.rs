@@ -71,6 +71,8 @@ fn drive<H: Handler>(
     let tuple = conn.tuple();
     let opened_by = Instant::now() + handshake;
     let mut buf = vec![0u8; THREAD_READ_BUFFER];
+    // The socket timeouts last set (SO_RCVTIMEO, SO_SNDTIMEO), if any.
+    let mut set: Option<(Option<Duration>, Option<Duration>)> = None;
     loop {
         // 1. Write everything the machine queued; write() waits for room, at
         //    most the write-stall timeout without progress (SO_SNDTIMEO).
@@ -129,8 +131,16 @@ fn drive<H: Handler>(
                     .max(Duration::from_millis(1)),
             )
         };
-        if let Err(e) = conn.set_timeouts(wait, limits.write_stall) {
-            warn!("[{tuple}] cannot set the socket timeouts: {e}");
+        // Two setsockopt(2) calls, made only when the timeouts change: on every
+        // read while the connection opens (the handshake's time left shrinks),
+        // once when it is open (the idle timeout stays the same from then on).
+        // Per message they were two system calls of pure bookkeeping.
+        let timeouts = (wait, limits.write_stall);
+        if set != Some(timeouts) {
+            match conn.set_timeouts(wait, limits.write_stall) {
+                Ok(()) => set = Some(timeouts),
+                Err(e) => warn!("[{tuple}] cannot set the socket timeouts: {e}"),
+            }
         }
         match conn.read(&mut buf) {
             Ok(0) => machine.peer_closed(),
