@@ -32,12 +32,14 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use super::loops::{Inbox, Shared};
 use super::mailbox::{ConnId, Letter, Mail, Mailbox};
 use super::session::Outbound;
+use super::slab::Slab;
 use super::{
     Expiry, Leg, Progress, READ_BUFFER, Readiness, Session, Step, TURN_BUDGET, Turn, read_some,
 };
 use crate::limits::{Limits, Place};
 
-/// The listening socket's token; connections get 1, 2, 3 … and a token is never reused.
+/// The listening socket's token; connections get theirs from the slab
+/// (slab.rs), other sockets from [`Slab::FIRST_OTHER`] up.
 pub(super) const LISTENER: Token = Token(0);
 
 /// The token of a loop's waker: another loop (or thread) has put something in
@@ -142,13 +144,13 @@ where
     }
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     let mut state = Loop {
-        slots: HashMap::new(),
+        slots: Slab::new(),
         owners: HashMap::new(),
         refused: HashMap::new(),
         deadlines: BinaryHeap::new(),
         still_ready: VecDeque::new(),
         turn: 0,
-        next_token: 1,
+        next_token: Slab::<()>::FIRST_OTHER,
         accept_paused_until: None,
         limits: shared.limits,
         stats: Arc::clone(&shared.stats),
@@ -157,6 +159,8 @@ where
         index,
         next_loop: 0,
         scratch: vec![0u8; READ_BUFFER],
+        peak_pending: 0,
+        delivered: 0,
     };
 
     while !shutdown.is_triggered() {
@@ -211,7 +215,7 @@ where
         // turn: each leg it has, told it may read and write again.
         for token in again {
             let mut legs = vec![Leg::Peer];
-            if let Some(slot) = state.slots.get_mut(&token) {
+            if let Some(slot) = state.slots.get_mut(token) {
                 slot.yielded = false;
                 if slot.outbound.is_some() {
                     legs.push(Leg::Outbound);
@@ -222,7 +226,7 @@ where
                     leg,
                     ..Readiness::AGAIN
                 };
-                if let Some(slot) = state.slots.get_mut(&token) {
+                if let Some(slot) = state.slots.get_mut(token) {
                     ready.read_closed = std::mem::take(&mut slot.missed_fin[leg.index()]);
                 }
                 state.serve_ready(token, ready, now, poll.registry());
@@ -254,7 +258,8 @@ where
 
 /// Everything the loop keeps between two `poll()` calls.
 pub(super) struct Loop<S> {
-    pub(super) slots: HashMap<Token, Slot<S>>,
+    /// The connections, by token (a slab: the token is the place, slab.rs).
+    pub(super) slots: Slab<Slot<S>>,
     /// Outbound sockets' tokens → the token of the connection whose session
     /// owns them.
     owners: HashMap<Token, Token>,
@@ -266,6 +271,9 @@ pub(super) struct Loop<S> {
     still_ready: VecDeque<Token>,
     /// Which turn of the loop this is (one turn = one `poll()` and what follows).
     turn: u64,
+    /// The token of the next socket that is not a connection of ours (a
+    /// refused one, or one a session opened): counted up from
+    /// [`Slab::FIRST_OTHER`], never reused.
     pub(super) next_token: usize,
     /// Set after EMFILE: accept nothing until then.
     pub(super) accept_paused_until: Option<Instant>,
@@ -280,6 +288,11 @@ pub(super) struct Loop<S> {
     pub(super) next_loop: usize,
     /// The read buffer every session of this loop shares.
     scratch: Vec<u8>,
+    /// The largest queue this loop has seen: [`LoopStats::peak_pending`] is
+    /// written only when this grows.
+    peak_pending: usize,
+    /// Letters handed over since [`LoopStats::delivered`] was last written.
+    delivered: usize,
 }
 
 impl<S: Session> Loop<S> {
@@ -296,12 +309,12 @@ impl<S: Session> Loop<S> {
     /// Whether this connection spent its budget last turn and waits on the
     /// still-ready list.
     fn is_yielded(&self, token: Token) -> bool {
-        self.slots.get(&token).is_some_and(|slot| slot.yielded)
+        self.slots.get(token).is_some_and(|slot| slot.yielded)
     }
 
     /// Keeps what a skipped event said that [`Readiness::AGAIN`] does not.
     fn note_missed(&mut self, token: Token, ready: Readiness) {
-        if let Some(slot) = self.slots.get_mut(&token) {
+        if let Some(slot) = self.slots.get_mut(token) {
             slot.missed_fin[ready.leg.index()] |= ready.read_closed;
         }
     }
@@ -309,14 +322,18 @@ impl<S: Session> Loop<S> {
     /// Which connection an event's token belongs to, and on which leg: an
     /// outbound socket's token maps to the connection that registered it.
     fn route(&self, token: Token) -> (Token, Leg) {
+        if token.0 < Slab::<()>::FIRST_OTHER {
+            return (token, Leg::Peer); // a connection's own socket: no look-up
+        }
         match self.owners.get(&token) {
             Some(&owner) => (owner, Leg::Outbound),
             None => (token, Leg::Peer),
         }
     }
 
-    /// Takes a new connection into the table, its clocks starting now.
-    pub(super) fn insert(&mut self, token: Token, session: S, tuple: FourTuple, place: Place) {
+    /// Takes a new connection into the table, its clocks starting now; returns
+    /// its token (what [`Slab::next_token`] said before).
+    pub(super) fn insert(&mut self, session: S, tuple: FourTuple, place: Place) -> Token {
         let now = Instant::now();
         let slot = Slot {
             progress: session.progress(),
@@ -333,20 +350,21 @@ impl<S: Session> Loop<S> {
             missed_fin: [false; 2],
             _place: place,
         };
-        self.slots.insert(token, slot);
+        let token = self.slots.insert(slot);
         self.reschedule(token);
         self.stats.open.store(self.count.open(), Ordering::Relaxed);
+        token
     }
 
     // ANCHOR: serve_ready
     /// Serves one readiness event of one connection (or of a refused one), on
     /// one of its legs.
     fn serve_ready(&mut self, token: Token, ready: Readiness, now: Instant, registry: &Registry) {
-        if self.refused.contains_key(&token) {
+        if token.0 >= Slab::<()>::FIRST_OTHER && self.refused.contains_key(&token) {
             return self.drain_refused(token);
         }
         // A spurious wake-up: the connection was closed earlier in this round.
-        let Some(slot) = self.slots.get_mut(&token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
         // Once per turn per leg: an event and the still-ready list may both name it.
@@ -389,13 +407,19 @@ impl<S: Session> Loop<S> {
     /// What a session's answer means for the loop: restart its clocks if bytes
     /// moved, serve it again next turn if it yielded, close it if it is done.
     fn after(&mut self, token: Token, step: io::Result<Step>, now: Instant) {
-        let Some(slot) = self.slots.get_mut(&token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
         let pending = slot.session.pending();
-        self.stats
-            .peak_pending
-            .fetch_max(pending, Ordering::Relaxed);
+        // The shared counter is written only when this loop sees a new peak:
+        // a read-modify-write on a line every loop shares, per event, costs
+        // each loop the line's trip from the other core.
+        if pending > self.peak_pending {
+            self.peak_pending = pending;
+            self.stats
+                .peak_pending
+                .fetch_max(pending, Ordering::Relaxed);
+        }
         let progress = slot.session.progress();
         if progress.read != slot.progress.read {
             slot.heard = now; // a byte from the peer: it is not idle
@@ -433,7 +457,7 @@ impl<S: Session> Loop<S> {
     /// A later deadline leaves the old heap entry stale, and [`Loop::expire`]
     /// finds the new one when the old comes up; an earlier one needs its own entry.
     fn reschedule(&mut self, token: Token) {
-        let Some(slot) = self.slots.get_mut(&token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
         if slot.closing.is_some() {
@@ -470,7 +494,7 @@ impl<S: Session> Loop<S> {
             match letter {
                 Letter::To(token, mail) => self.deliver(token, &mail, now),
                 Letter::All(mail) => {
-                    let tokens: Vec<Token> = self.slots.keys().copied().collect();
+                    let tokens: Vec<Token> = self.slots.tokens().collect();
                     for token in tokens {
                         let me = ConnId {
                             loop_index: self.index,
@@ -483,17 +507,23 @@ impl<S: Session> Loop<S> {
                 }
             }
         }
+        // One write to the counter all loops share, for the whole inbox: a
+        // line to 10,000 chat members is 10,000 deliveries.
+        let delivered = std::mem::take(&mut self.delivered);
+        if delivered > 0 {
+            self.stats.delivered.fetch_add(delivered, Ordering::Relaxed);
+        }
     }
 
     /// Gives one letter to one open connection's session.
     fn deliver(&mut self, token: Token, mail: &Mail, now: Instant) {
-        let Some(slot) = self.slots.get_mut(&token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return; // closed since the letter was posted
         };
         if slot.closing.is_some() {
             return;
         }
-        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        self.delivered += 1; // posted to the shared counter once per inbox
         let step = slot.session.deliver(mail);
         self.after(token, step, now);
     }
@@ -517,7 +547,7 @@ impl<S: Session> Loop<S> {
                 self.close_refused(token);
                 continue;
             }
-            let Some(slot) = self.slots.get_mut(&token) else {
+            let Some(slot) = self.slots.get_mut(token) else {
                 continue; // closed already
             };
             // A session's own alarm (a long poll's hold time) is not a deadline
@@ -578,7 +608,7 @@ impl<S: Session> Loop<S> {
     /// Graceful close, step 1: `shutdown(2)` SHUT_WR sends our FIN; then we read and
     /// discard until the peer's FIN (see `lifecycle::tcp::graceful_close` for why).
     fn begin_close(&mut self, token: Token, now: Instant) {
-        let Some(slot) = self.slots.get_mut(&token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
         let shut = slot.session.stream().map(|s| s.shutdown(How::Write));
@@ -611,7 +641,7 @@ impl<S: Session> Loop<S> {
     /// Graceful close, last step: `close(2)`. Dropping the stream closes the fd, and
     /// the kernel removes a closed fd from epoll by itself.
     fn close(&mut self, token: Token) {
-        if let Some(slot) = self.slots.remove(&token) {
+        if let Some(slot) = self.slots.remove(token) {
             if let Some(out) = slot.outbound {
                 self.owners.remove(&out);
             }

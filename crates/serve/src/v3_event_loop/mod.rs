@@ -46,6 +46,7 @@
 //! - this file: the API and the limits;
 //! - `session.rs`: what a session is, [`read_some`]/[`write_some`], [`Tracked`];
 //! - `engine.rs`: one loop — poll, serve, yield, expire, close gracefully;
+//! - `slab.rs`: the table of connections, indexed by token;
 //! - `loops.rs`: several loops, and how loop 0 hands connections out;
 //! - `mailbox.rs`: letters between loops;
 //! - `layered.rs`: a byte layer (TLS) between the socket and a session.
@@ -65,6 +66,7 @@ mod layered;
 mod loops;
 mod mailbox;
 mod session;
+mod slab;
 mod work;
 
 pub use engine::LoopStats;
