@@ -95,3 +95,31 @@ impl Frames {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lesson 20's 10,000 idle connections: an upgraded connection that has
+    /// sent nothing has no tungstenite (and no read buffer) yet, however often
+    /// the machine looks for a message; its first frame starts it, and the
+    /// frame is read whole.
+    #[test]
+    fn tungstenite_starts_at_the_first_byte() {
+        let mut frames = Frames::new(WebSocketConfig::default());
+        assert!(matches!(
+            frames.read(),
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock
+        ));
+        assert!(frames.flush().is_ok());
+        assert!(frames.ws.is_none(), "nothing started for a silent peer");
+        // A masked text frame "hi" (FIN, opcode 1; mask key 0): as a client sends it.
+        frames
+            .get_mut()
+            .input
+            .extend([0x81, 0x82, 0, 0, 0, 0, b'h', b'i']);
+        assert_eq!(frames.read().ok(), Some(Message::text("hi")));
+        assert!(frames.ws.is_some(), "started by the first frame");
+        assert!(frames.get_ref().input.is_empty());
+    }
+}
