@@ -83,6 +83,7 @@ impl Frames {
         self.started().close(frame)
     }
 
+    // ANCHOR: started
     /// tungstenite over our buffers, started now if it was not.
     fn started(&mut self) -> &mut WebSocket<Buffers> {
         let (waiting, config) = (&mut self.waiting, self.config);
@@ -94,6 +95,7 @@ impl Frames {
             ))
         })
     }
+    // ANCHOR_END: started
 }
 
 #[cfg(test)]
