@@ -45,7 +45,8 @@
 //! Read in this order:
 //! - this file: the API and the limits;
 //! - `session.rs`: what a session is, [`read_some`]/[`write_some`], [`Tracked`];
-//! - `engine.rs`: one loop — poll, serve, yield, expire, close gracefully;
+//! - `engine.rs`: one loop — poll, serve, yield;
+//! - `closing.rs`: expire what is late, close gracefully, keep refused ones;
 //! - `slab.rs`: the table of connections, indexed by token;
 //! - `loops.rs`: several loops, and how loop 0 hands connections out;
 //! - `mailbox.rs`: letters between loops;
@@ -61,6 +62,7 @@
 use std::thread;
 use std::time::Duration;
 
+mod closing;
 mod engine;
 mod layered;
 mod loops;
