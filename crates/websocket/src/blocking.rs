@@ -73,15 +73,22 @@ fn drive<H: Handler>(
     let mut buf = vec![0u8; THREAD_READ_BUFFER];
     // The socket timeouts last set (SO_RCVTIMEO, SO_SNDTIMEO), if any.
     let mut set: Option<(Option<Duration>, Option<Duration>)> = None;
+    // The most this connection has queued for its peer so far.
+    let mut peak = 0;
     loop {
         // 1. Write everything the machine queued; write() waits for room, at
         //    most the write-stall timeout without progress (SO_SNDTIMEO).
         // The threads model's counters, as the event loop keeps them (a no-op
         // on any thread that is not a threads-model connection thread).
+        // Only when this connection's own peak grows: a fetch_max per message
+        // would write a line that every connection thread shares.
         let queued = machine.output().len();
-        with_stats(|s| {
-            s.peak_pending.fetch_max(queued, Ordering::Relaxed);
-        });
+        if queued > peak {
+            peak = queued;
+            with_stats(|s| {
+                s.peak_pending.fetch_max(queued, Ordering::Relaxed);
+            });
+        }
         while !machine.output().is_empty() {
             let started = Instant::now();
             let wrote = conn.write(machine.output());
