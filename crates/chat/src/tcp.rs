@@ -169,10 +169,11 @@ impl Session for TcpMember {
         if self.leaving {
             return Ok(Step::Wait);
         }
-        for line in self.room.lines_for(&mut self.cursor, mail) {
-            self.output.extend_from_slice(&line);
-            self.output.push(b'\n');
-        }
+        let output = &mut self.output;
+        self.room.lines_for(&mut self.cursor, mail, |line| {
+            output.extend_from_slice(line);
+            output.push(b'\n');
+        });
         if self.output.len() > self.config.slow_limit {
             warn!(
                 "[{}] not reading: {} bytes queued (--slow-limit {}): dropping this member",

@@ -294,9 +294,9 @@ impl Session for WsMember {
         let Phase::Member(m) = &mut self.phase else {
             return Ok(Step::Wait);
         };
-        for line in self.room.lines_for(&mut self.cursor, mail) {
-            m.send(Message::text(String::from_utf8_lossy(&line).into_owned()));
-        }
+        self.room.lines_for(&mut self.cursor, mail, |line| {
+            m.send(Message::text(String::from_utf8_lossy(line).into_owned()));
+        });
         if !m.is_done() && m.output().len() > self.config.slow_limit {
             warn!(
                 "[{}] not reading: {} bytes queued (--slow-limit {}): dropping this member with 1008",

@@ -162,7 +162,11 @@ impl Held {
             }) {
             Ok(before) => {
                 self.held = bytes;
-                self.budget.peak.fetch_max(before + more, Ordering::SeqCst);
+                // A plain load first: the peak is rarely passed, and a
+                // fetch_max is a write to a line every loop shares.
+                if before + more > self.budget.peak.load(Ordering::Relaxed) {
+                    self.budget.peak.fetch_max(before + more, Ordering::SeqCst);
+                }
                 Ok(())
             }
             Err(used) => Err(OverBudget {

@@ -71,15 +71,24 @@ fn drive<H: Handler>(
     let tuple = conn.tuple();
     let opened_by = Instant::now() + handshake;
     let mut buf = vec![0u8; THREAD_READ_BUFFER];
+    // The socket timeouts last set (SO_RCVTIMEO, SO_SNDTIMEO), if any.
+    let mut set: Option<(Option<Duration>, Option<Duration>)> = None;
+    // The most this connection has queued for its peer so far.
+    let mut peak = 0;
     loop {
         // 1. Write everything the machine queued; write() waits for room, at
         //    most the write-stall timeout without progress (SO_SNDTIMEO).
         // The threads model's counters, as the event loop keeps them (a no-op
         // on any thread that is not a threads-model connection thread).
+        // Only when this connection's own peak grows: a fetch_max per message
+        // would write a line that every connection thread shares.
         let queued = machine.output().len();
-        with_stats(|s| {
-            s.peak_pending.fetch_max(queued, Ordering::Relaxed);
-        });
+        if queued > peak {
+            peak = queued;
+            with_stats(|s| {
+                s.peak_pending.fetch_max(queued, Ordering::Relaxed);
+            });
+        }
         while !machine.output().is_empty() {
             let started = Instant::now();
             let wrote = conn.write(machine.output());
@@ -129,8 +138,16 @@ fn drive<H: Handler>(
                     .max(Duration::from_millis(1)),
             )
         };
-        if let Err(e) = conn.set_timeouts(wait, limits.write_stall) {
-            warn!("[{tuple}] cannot set the socket timeouts: {e}");
+        // Two setsockopt(2) calls, made only when the timeouts change: on every
+        // read while the connection opens (the handshake's time left shrinks),
+        // once when it is open (the idle timeout stays the same from then on).
+        // Per message they were two system calls of pure bookkeeping.
+        let timeouts = (wait, limits.write_stall);
+        if set != Some(timeouts) {
+            match conn.set_timeouts(wait, limits.write_stall) {
+                Ok(()) => set = Some(timeouts),
+                Err(e) => warn!("[{tuple}] cannot set the socket timeouts: {e}"),
+            }
         }
         match conn.read(&mut buf) {
             Ok(0) => machine.peer_closed(),

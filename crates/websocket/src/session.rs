@@ -14,8 +14,9 @@
 //! - at a deadline, let the machine say its last words (408, or Close 1001).
 //!
 //! Memory: an idle connection costs the loop's slot, this session, and the
-//! machine with tungstenite's read buffer ([`EVENT_LOOP_READ_BUFFER`], 2 KiB, not
-//! its 128 KiB default).
+//! machine; tungstenite's read buffer ([`EVENT_LOOP_READ_BUFFER`], 2 KiB, not
+//! its 128 KiB default) only once the peer has sent a frame byte (the
+//! machine's `frames.rs`).
 //!
 //! Programs with a session of their own (chat's member, which also takes mail;
 //! push's connection, which speaks HTTP first; the bridge, with its second

@@ -10,34 +10,35 @@
 //!
 //! Deadlines (idle, write stall, end of the drain) live in one heap, soonest
 //! first, and the soonest one becomes `poll()`'s timeout: no timer thread.
+//! What happens when one passes, and the graceful close, are in `closing.rs`.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
-use std::net::{Shutdown as How, TcpListener};
+use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lifecycle::narrate::plural;
-use lifecycle::state::{state_of, tcp_state};
-use lifecycle::tcp::{DRAIN_LIMIT, DRAIN_TIMEOUT, is_disconnect};
+use lifecycle::tcp::is_disconnect;
 use lifecycle::{FourTuple, Shutdown};
 use log::{debug, info, warn};
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
+use super::closing::{Refused, drain};
 use super::loops::{Inbox, Shared};
 use super::mailbox::{ConnId, Letter, Mail, Mailbox};
 use super::session::Outbound;
-use super::{
-    Expiry, Leg, Progress, READ_BUFFER, Readiness, Session, Step, TURN_BUDGET, Turn, read_some,
-};
+use super::slab::Slab;
+use super::{Leg, Progress, READ_BUFFER, Readiness, Session, Step, TURN_BUDGET, Turn};
 use crate::limits::{Limits, Place};
 
-/// The listening socket's token; connections get 1, 2, 3 … and a token is never reused.
+/// The listening socket's token; connections get theirs from the slab
+/// (slab.rs), other sockets from [`Slab::FIRST_OTHER`] up.
 pub(super) const LISTENER: Token = Token(0);
 
 /// The token of a loop's waker: another loop (or thread) has put something in
@@ -47,11 +48,6 @@ pub(super) const WAKER: Token = Token(usize::MAX);
 /// How many readiness events one `poll()` hands back at most. More ready sockets
 /// simply wait for the next round: nothing is lost.
 const EVENTS_CAPACITY: usize = 1024;
-
-/// Refused connections (past the cap) kept draining at once, at most: each is
-/// read and discarded until its FIN so our refusal reaches the client before a
-/// reset could. Past this, a refused connection is closed at once.
-const MAX_REFUSED_DRAINING: usize = 64;
 
 /// What the loops observed: counters for tests, the shutdown log line and
 /// `socklab bench`. Shared by all loops of a server (and by the threads model).
@@ -81,39 +77,32 @@ pub(super) struct Slot<S> {
     pub(super) session: S,
     pub(super) tuple: FourTuple,
     /// Bytes moved as of the last look, to tell when the clocks restart.
-    progress: Progress,
+    pub(super) progress: Progress,
     /// When the connection was accepted (the opening deadline counts from here).
-    accepted: Instant,
+    pub(super) accepted: Instant,
     /// When the peer last sent a byte (the idle clock).
-    heard: Instant,
+    pub(super) heard: Instant,
     /// Since when queued output has made no progress (the write-stall clock).
-    stalled_since: Instant,
+    pub(super) stalled_since: Instant,
     /// When the connection is closed if nothing happens: the sooner of the two
     /// clocks' deadlines, or the end of the final drain.
-    deadline: Option<Instant>,
+    pub(super) deadline: Option<Instant>,
     /// `Some(bytes discarded)` once our FIN is sent and we wait for the peer's.
-    closing: Option<usize>,
+    pub(super) closing: Option<usize>,
     /// The token of the socket the session opened itself, if any (a bridge's
     /// target): its events come to this slot as [`Leg::Outbound`].
-    outbound: Option<Token>,
+    pub(super) outbound: Option<Token>,
     /// The loop turn each leg was last served in (once per turn per leg at
     /// most), indexed by [`Leg::index`].
-    served_turn: [u64; 2],
+    pub(super) served_turn: [u64; 2],
     /// It spent its budget and waits on the still-ready list: this turn it is
     /// served after everyone else, even if an event names it too.
-    yielded: bool,
+    pub(super) yielded: bool,
     /// An event came for it while it waited there and said a FIN is in (per
     /// leg): kept, so the turn that serves it knows.
-    missed_fin: [bool; 2],
+    pub(super) missed_fin: [bool; 2],
     /// Its place under the connection cap, given back when the slot is dropped.
     _place: Place,
-}
-
-/// A connection turned away at the cap: its refusal is written and our FIN sent;
-/// we read and discard until its FIN, then close.
-pub(super) struct Refused {
-    stream: TcpStream,
-    tuple: FourTuple,
 }
 
 // ANCHOR: serve
@@ -142,13 +131,13 @@ where
     }
     let mut events = Events::with_capacity(EVENTS_CAPACITY);
     let mut state = Loop {
-        slots: HashMap::new(),
+        slots: Slab::new(),
         owners: HashMap::new(),
         refused: HashMap::new(),
         deadlines: BinaryHeap::new(),
         still_ready: VecDeque::new(),
         turn: 0,
-        next_token: 1,
+        next_token: Slab::<()>::FIRST_OTHER,
         accept_paused_until: None,
         limits: shared.limits,
         stats: Arc::clone(&shared.stats),
@@ -157,6 +146,8 @@ where
         index,
         next_loop: 0,
         scratch: vec![0u8; READ_BUFFER],
+        peak_pending: 0,
+        delivered: 0,
     };
 
     while !shutdown.is_triggered() {
@@ -211,7 +202,7 @@ where
         // turn: each leg it has, told it may read and write again.
         for token in again {
             let mut legs = vec![Leg::Peer];
-            if let Some(slot) = state.slots.get_mut(&token) {
+            if let Some(slot) = state.slots.get_mut(token) {
                 slot.yielded = false;
                 if slot.outbound.is_some() {
                     legs.push(Leg::Outbound);
@@ -222,7 +213,7 @@ where
                     leg,
                     ..Readiness::AGAIN
                 };
-                if let Some(slot) = state.slots.get_mut(&token) {
+                if let Some(slot) = state.slots.get_mut(token) {
                     ready.read_closed = std::mem::take(&mut slot.missed_fin[leg.index()]);
                 }
                 state.serve_ready(token, ready, now, poll.registry());
@@ -254,10 +245,11 @@ where
 
 /// Everything the loop keeps between two `poll()` calls.
 pub(super) struct Loop<S> {
-    pub(super) slots: HashMap<Token, Slot<S>>,
+    /// The connections, by token (a slab: the token is the place, slab.rs).
+    pub(super) slots: Slab<Slot<S>>,
     /// Outbound sockets' tokens → the token of the connection whose session
     /// owns them.
-    owners: HashMap<Token, Token>,
+    pub(super) owners: HashMap<Token, Token>,
     pub(super) refused: HashMap<Token, Refused>,
     /// Deadlines, soonest on top. An entry may be stale (the connection was active
     /// since, or is gone): it is checked when it comes up, see [`Loop::expire`].
@@ -266,6 +258,9 @@ pub(super) struct Loop<S> {
     still_ready: VecDeque<Token>,
     /// Which turn of the loop this is (one turn = one `poll()` and what follows).
     turn: u64,
+    /// The token of the next socket that is not a connection of ours (a
+    /// refused one, or one a session opened): counted up from
+    /// [`Slab::FIRST_OTHER`], never reused.
     pub(super) next_token: usize,
     /// Set after EMFILE: accept nothing until then.
     pub(super) accept_paused_until: Option<Instant>,
@@ -280,6 +275,11 @@ pub(super) struct Loop<S> {
     pub(super) next_loop: usize,
     /// The read buffer every session of this loop shares.
     scratch: Vec<u8>,
+    /// The largest queue this loop has seen: [`LoopStats::peak_pending`] is
+    /// written only when this grows.
+    peak_pending: usize,
+    /// Letters handed over since [`LoopStats::delivered`] was last written.
+    delivered: usize,
 }
 
 impl<S: Session> Loop<S> {
@@ -296,12 +296,12 @@ impl<S: Session> Loop<S> {
     /// Whether this connection spent its budget last turn and waits on the
     /// still-ready list.
     fn is_yielded(&self, token: Token) -> bool {
-        self.slots.get(&token).is_some_and(|slot| slot.yielded)
+        self.slots.get(token).is_some_and(|slot| slot.yielded)
     }
 
     /// Keeps what a skipped event said that [`Readiness::AGAIN`] does not.
     fn note_missed(&mut self, token: Token, ready: Readiness) {
-        if let Some(slot) = self.slots.get_mut(&token) {
+        if let Some(slot) = self.slots.get_mut(token) {
             slot.missed_fin[ready.leg.index()] |= ready.read_closed;
         }
     }
@@ -309,14 +309,18 @@ impl<S: Session> Loop<S> {
     /// Which connection an event's token belongs to, and on which leg: an
     /// outbound socket's token maps to the connection that registered it.
     fn route(&self, token: Token) -> (Token, Leg) {
+        if token.0 < Slab::<()>::FIRST_OTHER {
+            return (token, Leg::Peer); // a connection's own socket: no look-up
+        }
         match self.owners.get(&token) {
             Some(&owner) => (owner, Leg::Outbound),
             None => (token, Leg::Peer),
         }
     }
 
-    /// Takes a new connection into the table, its clocks starting now.
-    pub(super) fn insert(&mut self, token: Token, session: S, tuple: FourTuple, place: Place) {
+    /// Takes a new connection into the table, its clocks starting now; returns
+    /// its token (what [`Slab::next_token`] said before).
+    pub(super) fn insert(&mut self, session: S, tuple: FourTuple, place: Place) -> Token {
         let now = Instant::now();
         let slot = Slot {
             progress: session.progress(),
@@ -333,20 +337,21 @@ impl<S: Session> Loop<S> {
             missed_fin: [false; 2],
             _place: place,
         };
-        self.slots.insert(token, slot);
+        let token = self.slots.insert(slot);
         self.reschedule(token);
         self.stats.open.store(self.count.open(), Ordering::Relaxed);
+        token
     }
 
     // ANCHOR: serve_ready
     /// Serves one readiness event of one connection (or of a refused one), on
     /// one of its legs.
     fn serve_ready(&mut self, token: Token, ready: Readiness, now: Instant, registry: &Registry) {
-        if self.refused.contains_key(&token) {
+        if token.0 >= Slab::<()>::FIRST_OTHER && self.refused.contains_key(&token) {
             return self.drain_refused(token);
         }
         // A spurious wake-up: the connection was closed earlier in this round.
-        let Some(slot) = self.slots.get_mut(&token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
         // Once per turn per leg: an event and the still-ready list may both name it.
@@ -388,14 +393,20 @@ impl<S: Session> Loop<S> {
     // ANCHOR: after
     /// What a session's answer means for the loop: restart its clocks if bytes
     /// moved, serve it again next turn if it yielded, close it if it is done.
-    fn after(&mut self, token: Token, step: io::Result<Step>, now: Instant) {
-        let Some(slot) = self.slots.get_mut(&token) else {
+    pub(super) fn after(&mut self, token: Token, step: io::Result<Step>, now: Instant) {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
         let pending = slot.session.pending();
-        self.stats
-            .peak_pending
-            .fetch_max(pending, Ordering::Relaxed);
+        // The shared counter is written only when this loop sees a new peak:
+        // a read-modify-write on a line every loop shares, per event, costs
+        // each loop the line's trip from the other core.
+        if pending > self.peak_pending {
+            self.peak_pending = pending;
+            self.stats
+                .peak_pending
+                .fetch_max(pending, Ordering::Relaxed);
+        }
         let progress = slot.session.progress();
         if progress.read != slot.progress.read {
             slot.heard = now; // a byte from the peer: it is not idle
@@ -433,7 +444,7 @@ impl<S: Session> Loop<S> {
     /// A later deadline leaves the old heap entry stale, and [`Loop::expire`]
     /// finds the new one when the old comes up; an earlier one needs its own entry.
     fn reschedule(&mut self, token: Token) {
-        let Some(slot) = self.slots.get_mut(&token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return;
         };
         if slot.closing.is_some() {
@@ -470,7 +481,7 @@ impl<S: Session> Loop<S> {
             match letter {
                 Letter::To(token, mail) => self.deliver(token, &mail, now),
                 Letter::All(mail) => {
-                    let tokens: Vec<Token> = self.slots.keys().copied().collect();
+                    let tokens: Vec<Token> = self.slots.tokens().collect();
                     for token in tokens {
                         let me = ConnId {
                             loop_index: self.index,
@@ -483,221 +494,25 @@ impl<S: Session> Loop<S> {
                 }
             }
         }
+        // One write to the counter all loops share, for the whole inbox: a
+        // line to 10,000 chat members is 10,000 deliveries.
+        let delivered = std::mem::take(&mut self.delivered);
+        if delivered > 0 {
+            self.stats.delivered.fetch_add(delivered, Ordering::Relaxed);
+        }
     }
 
     /// Gives one letter to one open connection's session.
     fn deliver(&mut self, token: Token, mail: &Mail, now: Instant) {
-        let Some(slot) = self.slots.get_mut(&token) else {
+        let Some(slot) = self.slots.get_mut(token) else {
             return; // closed since the letter was posted
         };
         if slot.closing.is_some() {
             return;
         }
-        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        self.delivered += 1; // posted to the shared counter once per inbox
         let step = slot.session.deliver(mail);
         self.after(token, step, now);
     }
     // ANCHOR_END: mail
-
-    // ANCHOR: expire
-    /// Closes the connections whose deadline has passed.
-    ///
-    /// A connection's deadline moves every time bytes move. Rather than find and
-    /// update its heap entry each time, we leave the entry where it is: when it
-    /// comes up, a connection that was active since is pushed back with its real
-    /// deadline. So the heap keeps about one entry per connection, and `poll()`
-    /// may wake a little early — another expected spurious wake-up.
-    fn expire(&mut self, now: Instant) {
-        while let Some(&Reverse((when, token))) = self.deadlines.peek() {
-            if when > now {
-                break;
-            }
-            self.deadlines.pop();
-            if self.refused.contains_key(&token) {
-                self.close_refused(token);
-                continue;
-            }
-            let Some(slot) = self.slots.get_mut(&token) else {
-                continue; // closed already
-            };
-            // A session's own alarm (a long poll's hold time) is not a deadline
-            // that closes it: ring it, and carry on.
-            if slot.closing.is_none() && slot.session.alarm_at().is_some_and(|t| t <= now) {
-                slot.deadline = None; // its heap entry is gone: reschedule anew
-                let step = slot.session.alarm();
-                self.after(token, step, now);
-                continue;
-            }
-            match slot.deadline {
-                Some(real) if real > now => self.deadlines.push(Reverse((real, token))),
-                Some(_) if slot.closing.is_some() => {
-                    debug!("[{}] no FIN from the peer in time; closing", slot.tuple);
-                    self.close(token);
-                }
-                Some(_) => {
-                    let stalled = self.limits.write_stall.is_some_and(|t| {
-                        slot.session.pending() > 0 && slot.stalled_since + t <= now
-                    });
-                    if stalled {
-                        // The peer does not read: a drain would protect bytes it
-                        // will never read, so close at once.
-                        info!(
-                            "[{}] {} queued and none taken for {:?} (--write-stall-timeout): closing",
-                            slot.tuple,
-                            plural(slot.session.pending(), "byte"),
-                            self.limits.write_stall.unwrap_or_default()
-                        );
-                        self.stats.stall_closes.fetch_add(1, Ordering::Relaxed);
-                        slot.session.expire(Expiry::Stalled);
-                        self.close(token);
-                    } else {
-                        match slot.session.opening_deadline() {
-                            Some(t) if slot.accepted + t <= now => info!(
-                                "[{}] not open {t:?} after accept (handshake timeout): closing",
-                                slot.tuple
-                            ),
-                            _ => info!(
-                                "[{}] no byte from the peer for {:?} (--idle-timeout): closing",
-                                slot.tuple,
-                                slot.session
-                                    .idle_timeout(self.limits.idle_timeout)
-                                    .unwrap_or_default()
-                            ),
-                        }
-                        self.stats.idle_closes.fetch_add(1, Ordering::Relaxed);
-                        slot.session.expire(Expiry::Idle);
-                        self.begin_close(token, now);
-                    }
-                }
-                None => {}
-            }
-        }
-    }
-    // ANCHOR_END: expire
-
-    /// Graceful close, step 1: `shutdown(2)` SHUT_WR sends our FIN; then we read and
-    /// discard until the peer's FIN (see `lifecycle::tcp::graceful_close` for why).
-    fn begin_close(&mut self, token: Token, now: Instant) {
-        let Some(slot) = self.slots.get_mut(&token) else {
-            return;
-        };
-        let shut = slot.session.stream().map(|s| s.shutdown(How::Write));
-        if !matches!(shut, Some(Ok(()))) {
-            self.close(token); // the peer is gone already
-            return;
-        }
-        info!(
-            "[{}] shutdown(fd {}, SHUT_WR): our FIN is sent: {}",
-            slot.tuple,
-            slot.session.stream().map_or(-1, |s| s.as_raw_fd()),
-            slot.session
-                .stream()
-                .map_or(lifecycle::TcpState::Unknown, state_of)
-        );
-        if slot.session.read_closed() {
-            self.close(token); // the peer's FIN is already in: no drain needed
-            return;
-        }
-        slot.closing = Some(0);
-        let deadline = now + DRAIN_TIMEOUT;
-        slot.deadline = Some(deadline);
-        self.deadlines.push(Reverse((deadline, token)));
-        // The peer's FIN may be here already (it usually is, for an echo client).
-        if !matches!(drain(slot), Ok(Step::Wait)) {
-            self.close(token);
-        }
-    }
-
-    /// Graceful close, last step: `close(2)`. Dropping the stream closes the fd, and
-    /// the kernel removes a closed fd from epoll by itself.
-    fn close(&mut self, token: Token) {
-        if let Some(slot) = self.slots.remove(&token) {
-            if let Some(out) = slot.outbound {
-                self.owners.remove(&out);
-            }
-            let fd = slot.session.stream().map_or(-1, |s| s.as_raw_fd());
-            let tuple = slot.tuple;
-            drop(slot); // this is the close(2)
-            info!(
-                "[{tuple}] close(fd {fd}): {}",
-                tcp_state(tuple.local, tuple.peer)
-            );
-        }
-        self.stats.open.store(self.count.open(), Ordering::Relaxed);
-    }
-
-    // ANCHOR: refused
-    /// Keeps a refused connection until its FIN (or a deadline), reading and
-    /// discarding, so the refusal we wrote is not destroyed by a reset: closing
-    /// with unread bytes in the receive buffer makes the kernel send RST.
-    pub(super) fn keep_refused(&mut self, poll: &Poll, mut stream: TcpStream, tuple: FourTuple) {
-        if self.refused.len() >= MAX_REFUSED_DRAINING {
-            return; // too many at once: this one is closed as it drops
-        }
-        let token = Token(self.next_token);
-        self.next_token += 1;
-        if poll
-            .registry()
-            .register(&mut stream, token, Interest::READABLE)
-            .is_err()
-        {
-            return;
-        }
-        self.refused.insert(token, Refused { stream, tuple });
-        self.deadlines
-            .push(Reverse((Instant::now() + DRAIN_TIMEOUT, token)));
-        self.drain_refused(token);
-    }
-
-    fn drain_refused(&mut self, token: Token) {
-        let Some(refused) = self.refused.get_mut(&token) else {
-            return;
-        };
-        let mut buf = [0u8; 1024];
-        loop {
-            match read_some(&mut refused.stream, &mut buf) {
-                Ok(None) => return, // wait for more, or for the deadline
-                Ok(Some(n)) if n > 0 => continue,
-                _ => break, // FIN, or the client is gone
-            }
-        }
-        self.close_refused(token);
-    }
-
-    fn close_refused(&mut self, token: Token) {
-        if let Some(refused) = self.refused.remove(&token) {
-            debug!("[{}] refused connection closed", refused.tuple);
-        }
-    }
-    // ANCHOR_END: refused
-}
-
-/// The final drain: reads and discards until the peer's FIN (then `Done`), or until
-/// it has sent more than `DRAIN_LIMIT` bytes after our FIN (also `Done`).
-fn drain<S: Session>(slot: &mut Slot<S>) -> io::Result<Step> {
-    let mut buf = [0u8; 1024];
-    let Some(mut stream) = slot.session.stream() else {
-        return Ok(Step::Done);
-    };
-    loop {
-        match read_some(&mut stream, &mut buf)? {
-            Some(0) => {
-                info!(
-                    "[{}] read(fd {}) = 0: the peer sent FIN: {}",
-                    slot.tuple,
-                    stream.as_raw_fd(),
-                    state_of(stream)
-                );
-                return Ok(Step::Done);
-            }
-            Some(n) => {
-                let drained = slot.closing.get_or_insert(0);
-                *drained += n;
-                if *drained > DRAIN_LIMIT {
-                    return Ok(Step::Done);
-                }
-            }
-            None => return Ok(Step::Wait),
-        }
-    }
 }

@@ -23,7 +23,7 @@ use lifecycle::tcp::accept;
 use lifecycle::{FourTuple, Proto, Shutdown};
 use log::{info, warn};
 use mio::net::TcpStream;
-use mio::{Interest, Poll, Token, Waker};
+use mio::{Interest, Poll, Waker};
 
 use super::engine::{Loop, WAKER, run_loop};
 use super::mailbox::{Door, Letter, MAILBOX_CAPACITY, Mailbox};
@@ -329,8 +329,8 @@ impl<S: Session> Loop<S> {
             place,
         } = arrival;
         let mut stream = TcpStream::from_std(stream);
-        let token = Token(self.next_token);
-        self.next_token += 1;
+        // The place it will take in the table (the slab): its token.
+        let token = self.slots.next_token();
         // epoll_ctl(2) EPOLL_CTL_ADD, both directions, edge-triggered: we are told
         // when bytes arrive and when the send buffer has room again.
         if let Err(e) =
@@ -341,7 +341,8 @@ impl<S: Session> Loop<S> {
             return;
         }
         let session = start(stream, tuple);
-        self.insert(token, session, tuple, place);
+        let inserted = self.insert(session, tuple, place);
+        debug_assert_eq!(inserted, token, "nothing else took the place meanwhile");
     }
     // ANCHOR_END: accept_all
 }

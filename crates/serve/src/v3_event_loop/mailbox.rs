@@ -34,7 +34,8 @@ pub const MAILBOX_CAPACITY: usize = 4096;
 pub struct ConnId {
     /// The loop that owns the connection.
     pub loop_index: usize,
-    /// Its token in that loop's table (never reused while the server runs).
+    /// Its token in that loop's table (a place may be reused, but a token
+    /// carries its generation: a letter to a closed connection finds nothing).
     pub token: usize,
 }
 

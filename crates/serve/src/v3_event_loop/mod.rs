@@ -45,7 +45,9 @@
 //! Read in this order:
 //! - this file: the API and the limits;
 //! - `session.rs`: what a session is, [`read_some`]/[`write_some`], [`Tracked`];
-//! - `engine.rs`: one loop — poll, serve, yield, expire, close gracefully;
+//! - `engine.rs`: one loop — poll, serve, yield;
+//! - `closing.rs`: expire what is late, close gracefully, keep refused ones;
+//! - `slab.rs`: the table of connections, indexed by token;
 //! - `loops.rs`: several loops, and how loop 0 hands connections out;
 //! - `mailbox.rs`: letters between loops;
 //! - `layered.rs`: a byte layer (TLS) between the socket and a session.
@@ -60,11 +62,13 @@
 use std::thread;
 use std::time::Duration;
 
+mod closing;
 mod engine;
 mod layered;
 mod loops;
 mod mailbox;
 mod session;
+mod slab;
 mod work;
 
 pub use engine::LoopStats;

@@ -26,7 +26,7 @@
 //! }
 //! ```
 //!
-//! After the Upgrade, tungstenite does the framing over [`Buffers`], an in-memory
+//! After the Upgrade, tungstenite does the framing over [`crate::Buffers`], an in-memory
 //! stream: its reads take what [`Machine::receive`] put in (and say WouldBlock
 //! when that is used up: "no whole frame yet"), its writes land in our output
 //! queue. So we know exactly how many bytes we hold for the peer — echoes, Pongs,
@@ -36,6 +36,7 @@
 
 mod budget;
 mod ending;
+mod frames;
 #[cfg(test)]
 mod tests;
 
@@ -46,11 +47,10 @@ use lifecycle::FourTuple;
 use log::info;
 use serve::limits::Held;
 use serve::v3_event_loop::QUEUE_LIMIT;
-use tungstenite::protocol::Role;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::{Error, Message, WebSocket};
+use tungstenite::{Error, Message};
 
-use crate::Buffers;
+use self::frames::Frames;
 use crate::handler::{Handler, Outbox, Settings};
 use crate::upgrade::{self, Decision, Upgrade, check_request, page_response};
 
@@ -58,8 +58,9 @@ use crate::upgrade::{self, Decision, Upgrade, check_request, page_response};
 enum Phase {
     /// Reading the HTTP request; `head` holds what has arrived so far.
     Request { head: Vec<u8> },
-    /// Upgraded: frames both ways, through tungstenite.
-    Open(Box<WebSocket<Buffers>>),
+    /// Upgraded: frames both ways, through tungstenite (started at the first
+    /// byte from the peer: frames.rs).
+    Open(Box<Frames>),
     /// Nothing more to read: once the output is written, TCP is closed.
     Done,
 }
@@ -327,15 +328,12 @@ impl<H: Handler> Machine<H> {
         }
         self.answer.extend_from_slice(&up.response());
         info!("[{tuple}] 101 Switching Protocols: from here on, WebSocket frames");
-        let mut buffers = Buffers::default();
-        buffers.input.extend(rest);
+        // Nothing allocated for the frames yet: tungstenite and its read
+        // buffer start with the first byte that needs them (frames.rs).
+        let mut frames = Frames::new(self.settings.websocket_config());
+        frames.get_mut().input.extend(rest);
         self.arriving = rest.len();
-        let ws = WebSocket::from_raw_socket(
-            buffers,
-            Role::Server,
-            Some(self.settings.websocket_config()),
-        );
-        self.phase = Phase::Open(Box::new(ws));
+        self.phase = Phase::Open(Box::new(frames));
         self.messages();
     }
 
