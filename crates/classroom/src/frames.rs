@@ -151,9 +151,8 @@ impl Scanner {
                     let take = (*left).min(bytes.len() as u64) as usize;
                     if let Some(c) = close {
                         let want = 2 - c.bytes.len().min(2);
-                        for (i, b) in bytes[..take.min(want)].iter().enumerate() {
-                            let at = c.bytes.len() + i;
-                            let key = c.mask.map_or(0, |m| m[at % 4]);
+                        for b in &bytes[..take.min(want)] {
+                            let key = c.mask.map_or(0, |m| m[c.bytes.len() % 4]);
                             c.bytes.push(b ^ key);
                         }
                         if c.bytes.len() == 2 {
@@ -199,8 +198,8 @@ mod tests {
     const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     /// "Hi" from a client, masked with key 1 2 3 4 (RFC 6455 §5.7's shape).
     const MASKED_HI: &[u8] = &[0x81, 0x82, 1, 2, 3, 4, b'H' ^ 1, b'i' ^ 2];
-    /// Close 1000 from a client, masked with key 0 0 0 1.
-    const MASKED_CLOSE: &[u8] = &[0x88, 0x82, 0, 0, 0, 1, 0x03, 0xe8];
+    /// Close 1000 (0x03 0xe8) from a client, masked with key 1 2 3 4.
+    const MASKED_CLOSE: &[u8] = &[0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2];
 
     /// A client's frames after its request: opcode, mask and length, and the
     /// Close frame's code, even when every byte arrives alone.
