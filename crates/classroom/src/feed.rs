@@ -57,6 +57,7 @@ struct Live {
     peer: SocketAddr,
     proto: &'static str,
     state: Option<TcpState>,
+    info: Option<crate::kernel::TcpInfo>,
     bytes_in: u64,
     bytes_out: u64,
 }
@@ -270,6 +271,7 @@ impl Feed {
                     peer,
                     proto,
                     state: None,
+                    info: None,
                     bytes_in: 0,
                     bytes_out: 0,
                 };
@@ -356,16 +358,17 @@ impl Feed {
         lines
     }
 
-    /// A `state` event for each live TCP connection whose kernel state changed.
+    /// A `state` event for each live TCP connection whose kernel state or
+    /// TCP_INFO (round trip, retransmissions, window) changed.
     fn states(&self) -> Vec<String> {
         let mut live = self.live_mut();
         let mut lines = Vec::new();
         for (conn, row) in live.iter_mut().filter(|(_, r)| r.proto != "udp") {
             let (state, info) = crate::kernel::look(row.local, row.peer);
-            if row.state == Some(state) {
+            if row.state == Some(state) && row.info == info {
                 continue;
             }
-            row.state = Some(state);
+            (row.state, row.info) = (Some(state), info);
             let mut v = json!({
                 "event": "state", "conn": conn, "proto": row.proto,
                 "peer": row.peer.to_string(), "state": state.name(),

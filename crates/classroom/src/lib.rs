@@ -5,7 +5,7 @@
 //! connect; normally only whoever runs Wireshark sees what happens. Here the
 //! students' servers — the same tcp, udp and ws echo `socklab serve` runs —
 //! report what passes through them to a feed, and a dashboard page shows one
-//! row per connection: the 4-tuple, the kernel's TCP state, bytes each way,
+//! row per connection: the 4-tuple, the kernel's TCP state and TCP_INFO, bytes each way,
 //! WebSocket frames (opcode, masked, length), and how it closed.
 //!
 //! Run: `socklab classroom --addr 192.168.1.10` (a LAN address: the students
@@ -22,7 +22,7 @@
 //!   dashboards through the engine's mailbox, never waiting;
 //! - [`dashboard`]: the page, `/feed` and `POST /report` on one port;
 //! - [`report`]: the students' exercise results;
-//! - [`kernel`]: the kernel's state of a connection, by its 4-tuple.
+//! - [`kernel`]: the kernel's state and TCP_INFO of a connection, by its 4-tuple.
 //!
 //! The chat room and push server run beside these (crates/socklab starts
 //! them: a program never imports another); their connections are not on the

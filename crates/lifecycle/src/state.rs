@@ -28,6 +28,9 @@
 
 mod proc_net;
 mod sock_diag;
+mod tcp_info;
+
+pub use tcp_info::TcpInfo;
 
 use std::fmt;
 use std::mem;
@@ -175,4 +178,11 @@ pub fn lookup(local: SocketAddr, remote: SocketAddr) -> (TcpState, Source) {
 /// can be compared (see the ignored test in `tests/lookup_cost.rs`).
 pub fn proc_scan(local: SocketAddr, remote: SocketAddr) -> TcpState {
     proc_net::scan(local, remote)
+}
+
+/// TCP_INFO (round trip, retransmissions, congestion window) of the TCP socket
+/// with this local and remote address, found by sock_diag as `ss -i` finds it;
+/// `None` if there is no such socket or sock_diag is not available.
+pub fn tcp_info(local: SocketAddr, remote: SocketAddr) -> Option<TcpInfo> {
+    tcp_info::info(local, remote).ok().flatten()
 }
