@@ -241,6 +241,12 @@ impl Session for DashboardSession {
         loop {
             self.flush()?;
             if let Mode::Feed(m) = &mut self.mode {
+                // Room again after a skip: say what was left out now, not at
+                // the next event (there may be none for a while).
+                if !self.skipped.is_empty() && m.output().len() < FEED_QUEUE_LIMIT {
+                    m.send(Message::text(self.skipped.notice()));
+                    self.skipped = Skipped::default();
+                }
                 let step = websocket::session::pump(&mut self.stream, m, turn, start)?;
                 return Ok(if self.finished() { Step::Done } else { step });
             }

@@ -44,6 +44,12 @@ pub const FRAMES_SHOWN: usize = 8;
 /// How often the kernel is asked for each live TCP connection's state.
 pub const STATE_EVERY: Duration = Duration::from_secs(1);
 
+/// Connections whose kernel state is asked per [`STATE_EVERY`], at most: a
+/// sock_diag request costs tens of microseconds, and a class of thousands
+/// must not keep the ticker busy. Past it, the next round goes on where this
+/// one stopped.
+pub const STATE_LOOKUPS: usize = 512;
+
 /// A UDP "connection" (one peer address) is over after this long silent: UDP
 /// has no FIN to say so.
 pub const UDP_IDLE: Duration = Duration::from_secs(30);
@@ -218,6 +224,7 @@ impl Feed {
     /// [`STATE_EVERY`] ask the kernel for TCP states and retire idle UDP peers.
     fn tick_until(&self, receiver: &Receiver<Raw>, shutdown: &Shutdown) {
         let mut next_states = Instant::now() + STATE_EVERY;
+        let mut cursor: ConnNo = 0; // where the last round of state lookups stopped
         while !shutdown.is_triggered() {
             let end = Instant::now() + TICK;
             let mut merged: BTreeMap<ConnNo, Merge> = BTreeMap::new();
@@ -237,7 +244,7 @@ impl Feed {
             if Instant::now() >= next_states {
                 next_states = Instant::now() + STATE_EVERY;
                 self.retire_udp(&mut merged);
-                lines.extend(self.states());
+                lines.extend(self.states(&mut cursor));
             }
             for (conn, m) in merged {
                 lines.extend(self.emit(conn, m));
@@ -360,10 +367,31 @@ impl Feed {
 
     /// A `state` event for each live TCP connection whose kernel state or
     /// TCP_INFO (round trip, retransmissions, window) changed.
-    fn states(&self) -> Vec<String> {
+    /// At most [`STATE_LOOKUPS`] of them, after `cursor`, wrapping around.
+    fn states(&self, cursor: &mut ConnNo) -> Vec<String> {
+        use std::ops::Bound::{Excluded, Unbounded};
         let mut live = self.live_mut();
         let mut lines = Vec::new();
-        for (conn, row) in live.iter_mut().filter(|(_, r)| r.proto != "udp") {
+        let after: Vec<ConnNo> = live
+            .range((Excluded(*cursor), Unbounded))
+            .filter(|(_, r)| r.proto != "udp")
+            .map(|(c, _)| *c)
+            .take(STATE_LOOKUPS)
+            .collect();
+        let mut round = after;
+        if round.len() < STATE_LOOKUPS {
+            let wrap = live
+                .range(..=*cursor)
+                .filter(|(_, r)| r.proto != "udp")
+                .map(|(c, _)| *c)
+                .take(STATE_LOOKUPS - round.len());
+            round.extend(wrap.collect::<Vec<_>>());
+        }
+        for conn in round {
+            *cursor = conn;
+            let Some(row) = live.get_mut(&conn) else {
+                continue;
+            };
             let (state, info) = crate::kernel::look(row.local, row.peer);
             if row.state == Some(state) && row.info == info {
                 continue;
