@@ -67,6 +67,8 @@ pub struct DashboardSession {
     mode: Mode,
     held: Option<Held>,
     skipped: Skipped,
+    /// The client sent FIN: answer what it sent, then close.
+    ended: bool,
 }
 
 impl DashboardSession {
@@ -88,6 +90,7 @@ impl DashboardSession {
             mode: Mode::Requests,
             held: Some(held),
             skipped: Skipped::default(),
+            ended: false,
         }
     }
 
@@ -112,9 +115,11 @@ impl DashboardSession {
         Ok(())
     }
 
-    /// Answers the requests read so far.
+    /// Answers the requests read so far — while less than
+    /// [`http1::PIPELINE_LIMIT`] bytes of answers wait: a client that
+    /// pipelines requests and reads nothing gets no more until it reads.
     fn serve_requests(&mut self) {
-        while matches!(self.mode, Mode::Requests) {
+        while matches!(self.mode, Mode::Requests) && self.output.len() < http1::PIPELINE_LIMIT {
             match self.reader.next_request() {
                 Ok(Parsed::Complete(request)) => self.request(request),
                 Ok(Parsed::Incomplete) => return,
@@ -253,7 +258,17 @@ impl Session for DashboardSession {
             if self.finished() {
                 return Ok(Step::Done);
             }
-            if matches!(self.mode, Mode::Closing) || self.reader.is_full() {
+            self.serve_requests(); // those waiting for room, now that some went out
+            if matches!(self.mode, Mode::Feed(_)) {
+                continue;
+            }
+            if self.ended {
+                // Answered all it sent (what is left is not a whole request)?
+                let done = self.output.is_empty();
+                return Ok(if done { Step::Done } else { Step::Wait });
+            }
+            let backed_up = self.output.len() >= http1::PIPELINE_LIMIT;
+            if matches!(self.mode, Mode::Closing) || self.reader.is_full() || backed_up {
                 return Ok(Step::Wait);
             }
             if self.stream.progress().read - start >= turn.budget {
@@ -261,7 +276,7 @@ impl Session for DashboardSession {
             }
             match read_some(&mut self.stream, turn.scratch)? {
                 None => return Ok(Step::Wait),
-                Some(0) => return Ok(Step::Done),
+                Some(0) => self.ended = true, // its requests are still answered
                 Some(n) => {
                     self.reader.extend(&turn.scratch[..n]);
                     self.serve_requests();

@@ -144,6 +144,20 @@ impl Feed {
                 continue;
             };
             let (state, info) = crate::kernel::look(row.local, row.peer);
+            if state == TcpState::Closed {
+                // Gone, and its `close` was lost (the channel was full): say
+                // so now, or the row would stay, and be asked about, forever.
+                let mut v = json!({
+                    "event": "close", "conn": conn, "proto": row.proto,
+                    "peer": row.peer.to_string(), "first_fin": "unknown",
+                });
+                v["bytes_in"] = row.bytes_in.into();
+                v["bytes_out"] = row.bytes_out.into();
+                v["server_state"] = state.name().into();
+                lines.push(v.to_string());
+                live.remove(&conn);
+                continue;
+            }
             if row.state == Some(state) && row.info == info {
                 continue;
             }
