@@ -2,7 +2,7 @@
 //! tcp, udp and WebSocket, a dashboard reading `/feed` — and the feed's events
 //! counted against what the students did (delivered + skipped = expected).
 //! Then hostile students: a flood that never reads, a dashboard that never
-//! reads, a thousand connections that vanish; the others are still served and
+//! reads, a thousand connections that vanish with a RST; the others are still served and
 //! the dashboard still hears about them.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -80,11 +80,13 @@ impl Dashboard {
     fn open(class: &Classroom) -> Dashboard {
         let addr = class.addr("dashboard");
         let stream = TcpStream::connect(addr).expect("dashboard port");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("timeout");
+        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
         let (mut ws, _) =
             tungstenite::client(format!("ws://{addr}/feed"), stream).expect("the feed's 101");
+        // From here on short reads, so the thread sees `stop` soon.
+        ws.get_mut()
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
         let (events, stop) = (
             Arc::new(Mutex::new(Vec::new())),
             Arc::new(AtomicBool::new(false)),
@@ -305,7 +307,7 @@ fn thirty_students_and_the_feed_counts_them() {
 
 /// Hostile students do not stall the class: a flood that never reads, a
 /// dashboard that never reads, and a thousand connections that give the code
-/// and vanish. A good student is still echoed, and the reading dashboard
+/// and vanish with a RST. A good student is still echoed, and the reading dashboard
 /// hears every one of them (delivered + skipped = expected).
 #[test]
 fn hostile_students_do_not_stall_the_others() {
@@ -338,11 +340,18 @@ fn hostile_students_do_not_stall_the_others() {
         s
     });
 
-    // A thousand that give the code and vanish at once.
+    // A thousand that give the code, are echoed once (so each was surely a
+    // student), and vanish without a goodbye: RST, not FIN (SO_LINGER 0).
     for _ in 0..VANISHING {
-        if let Ok(mut s) = TcpStream::connect(tcp) {
-            let _ = s.write_all(format!("{CODE}\n").as_bytes());
-        }
+        let mut s = TcpStream::connect(tcp).expect("connect");
+        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        s.write_all(format!("{CODE}\nx\n").as_bytes())
+            .expect("send");
+        let mut echo = [0; 2];
+        s.read_exact(&mut echo).expect("echo");
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER 0");
     }
 
     // A good student, meanwhile, is echoed.
