@@ -25,8 +25,9 @@
 //! - [`kernel`]: the kernel's state and TCP_INFO of a connection, by its 4-tuple.
 //!
 //! The chat room and push server run beside these (crates/socklab starts
-//! them: a program never imports another); their connections are not on the
-//! dashboard.
+//! them: a program never imports another). They have no layer slot, so their
+//! connections are watched from outside, by port, once a second (the feed's
+//! `outside` module): state and bytes, no frames.
 #![deny(missing_docs)]
 
 pub mod dashboard;

@@ -26,10 +26,12 @@
 //! `TCP_INFO` and sock_diag are Linux interfaces, so this module (like socklab) is
 //! Linux-only.
 
+mod connections;
 mod proc_net;
 mod sock_diag;
 mod tcp_info;
 
+pub use connections::Listed;
 pub use tcp_info::TcpInfo;
 
 use std::fmt;
@@ -185,4 +187,10 @@ pub fn proc_scan(local: SocketAddr, remote: SocketAddr) -> TcpState {
 /// `None` if there is no such socket or sock_diag is not available.
 pub fn tcp_info(local: SocketAddr, remote: SocketAddr) -> Option<TcpInfo> {
     tcp_info::info(local, remote).ok().flatten()
+}
+
+/// Every TCP connection whose local end is `local` (not the listener), with
+/// its state, TCP_INFO and bytes both ways: one sock_diag dump, as `ss -ti`.
+pub fn connections_on(local: SocketAddr) -> std::io::Result<Vec<Listed>> {
+    connections::on(local)
 }

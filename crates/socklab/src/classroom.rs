@@ -6,7 +6,8 @@
 //! URL it prints, and write the other URLs on the board. The students' tcp,
 //! udp and ws echo are `socklab serve`'s own servers with the classroom's
 //! watching layer under them (crates/classroom); the chat room and the push
-//! server are started beside them, unwatched. This file only binds, prints
+//! server are started beside them, watched from outside by port (their
+//! connections' state and bytes, once a second; without `--code` only). This file only binds, prints
 //! and supervises: a program never imports another, so the CLI, the top
 //! floor, is where they meet.
 
@@ -138,6 +139,13 @@ impl Classroom {
     /// all stop, and the first error is reported.
     fn serve(self, b: Bound, shutdown: Shutdown) -> anyhow::Result<()> {
         let feed = Feed::new();
+        // The chat room and push have no layer slot: watched from outside, by
+        // port, once a second — unless only students with the code may show.
+        if self.code.is_none() {
+            feed.watch_port("chat_tcp", b.chat_tcp.local_addr()?);
+            feed.watch_port("chat_ws", b.chat_ws.local_addr()?);
+            feed.watch_port("push", b.push.local_addr()?);
+        }
         let limits = Limits::from(self.limits);
         let code: Option<Arc<str>> = self.code.as_deref().map(Arc::from);
         let origins = self.allow_origin.clone();

@@ -375,3 +375,22 @@ fn hostile_students_do_not_stall_the_others() {
     drop(flood.join().expect("the flood thread"));
     drop(deaf);
 }
+
+/// The chat room has no layer slot: its members are watched from outside, by
+/// port (state and bytes from the kernel, once a second). A member that stays
+/// is shown, its line's bytes counted, its close seen.
+#[test]
+fn a_chat_member_is_watched_from_outside() {
+    let class = Classroom::start(&[]);
+    let dash = Dashboard::open(&class);
+    let mut member = TcpStream::connect(class.addr("chat_tcp")).expect("member joins");
+    let opened = dash.wait_for(|d| d.count("open", Some("chat_tcp")) == 1);
+    assert!(opened, "the member's row never appeared");
+    let line = b"hello room\n";
+    member.write_all(line).expect("say");
+    let counted = dash.wait_for(|d| d.sum("data", "chat_tcp", "in") == line.len() as u64);
+    assert!(counted, "in: {}", dash.sum("data", "chat_tcp", "in"));
+    drop(member);
+    let closed = dash.wait_for(|d| d.count("close", Some("chat_tcp")) == 1);
+    assert!(closed, "the member's close never came");
+}

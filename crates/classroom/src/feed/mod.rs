@@ -30,6 +30,7 @@ use serve::v3_event_loop::{Mail, Mailbox};
 
 use crate::event::{ConnNo, Dir, FrameSeen, Raw, Skipped};
 
+mod outside;
 mod tick;
 use crate::report::Progress;
 
@@ -95,6 +96,10 @@ pub struct Feed {
     live: Mutex<BTreeMap<ConnNo, Live>>,
     /// UDP peers seen, and when last.
     udp: Mutex<HashMap<SocketAddr, (ConnNo, Instant)>>,
+    /// Ports watched from outside ([`outside`]), by name.
+    ports: Mutex<Vec<(&'static str, SocketAddr)>>,
+    /// Their connections at the last look.
+    outside: Mutex<HashMap<(SocketAddr, SocketAddr), outside::Outside>>,
     /// The class's exercise results.
     pub progress: Progress,
 }
@@ -111,6 +116,8 @@ impl Feed {
             mailbox: OnceLock::new(),
             live: Mutex::new(BTreeMap::new()),
             udp: Mutex::new(HashMap::new()),
+            ports: Mutex::new(Vec::new()),
+            outside: Mutex::new(HashMap::new()),
             progress: Progress::default(),
         })
     }
@@ -243,19 +250,29 @@ impl Feed {
             if !dropped.is_empty() {
                 lines.push(dropped.notice());
             }
-            if Instant::now() >= next_states {
+            let look = Instant::now() >= next_states;
+            if look {
                 next_states = Instant::now() + STATE_EVERY;
                 self.retire_udp(&mut merged);
-                lines.extend(self.states(&mut cursor));
+                self.look_outside(&mut merged);
             }
             for (conn, m) in merged {
                 lines.extend(self.emit(conn, m));
+            }
+            if look {
+                // After the tick's events: a connection's `open` comes first.
+                lines.extend(self.states(&mut cursor));
             }
             lines.extend(self.progress.take_news());
             if !lines.is_empty() {
                 self.post(lines);
             }
         }
+    }
+
+    /// A lock, even if a thread panicked holding it (the data is counters).
+    fn lock<'a, T>(&self, m: &'a Mutex<T>) -> std::sync::MutexGuard<'a, T> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn live_mut(&self) -> std::sync::MutexGuard<'_, BTreeMap<ConnNo, Live>> {

@@ -40,6 +40,15 @@ const NLM_F_REQUEST: u16 = 0x1;
 /// `NLMSG_ERROR`: the message type of the kernel's "it failed, here is the errno".
 pub(super) const NLMSG_ERROR: u16 = 0x2;
 
+/// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`): every matching socket, not one.
+const NLM_F_DUMP: u16 = 0x300;
+
+/// `NLMSG_DONE`: the last message of a dump.
+pub(super) const NLMSG_DONE: u16 = 0x3;
+
+/// `TCP_LISTEN`'s number (include/net/tcp_states.h): a bit in `idiag_states`.
+const TCP_LISTEN: u32 = 10;
+
 /// `idiag_states` is a bit mask, bit N for state number N; all ones = any state.
 /// (The exact lookup does not filter by it, but "any" says what we mean.)
 const ALL_STATES: u32 = !0;
@@ -243,6 +252,40 @@ pub(super) fn encode_request_asking(
     Some(out)
 }
 
+/// A dump request: every TCP socket of `local`'s family and port (the kernel
+/// compares the source port; `connections.rs` checks the address too), in
+/// every state but LISTEN, with the extra attributes of `ext`.
+pub(super) fn encode_dump(local: SocketAddr, seq: u32, ext: u8) -> Option<Vec<u8>> {
+    let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+    let (family, _, _) = address_pair(local.ip(), unspecified.ip())?;
+    let header = NlMsgHdr {
+        len: (NlMsgHdr::LEN + InetDiagReqV2::LEN) as u32,
+        kind: SOCK_DIAG_BY_FAMILY,
+        flags: NLM_F_REQUEST | NLM_F_DUMP,
+        seq,
+        pid: 0,
+    };
+    let body = InetDiagReqV2 {
+        family,
+        protocol: libc::IPPROTO_TCP as u8,
+        ext,
+        pad: 0,
+        states: ALL_STATES & !(1 << TCP_LISTEN),
+        id: InetDiagSockId {
+            sport: local.port(),
+            dport: 0,
+            src: [0; 16],
+            dst: [0; 16],
+            interface: 0,
+            cookie: NO_COOKIE,
+        },
+    };
+    let mut out = Vec::with_capacity(header.len as usize);
+    header.put(&mut out);
+    body.put(&mut out);
+    Some(out)
+}
+
 /// The address family of the request and both addresses as 16 wire bytes.
 ///
 /// The family is the local address's. An IPv6 socket talking to an IPv4 peer has
@@ -330,6 +373,14 @@ pub(super) fn decode_diag_msg(body: &[u8]) -> Option<Reply> {
 /// Sends one request to the kernel and receives its answer into `buf`:
 /// `socket(2)`, `setsockopt(2)`, `sendto(2)`, `recv(2)`, `close(2)`.
 pub(super) fn ask_kernel(request: &[u8], buf: &mut [u8]) -> io::Result<usize> {
+    let socket = send_to_kernel(request)?;
+    recv_answer(&socket, buf)
+}
+
+/// Opens a sock_diag socket and sends `request` on it: `socket(2)`,
+/// `setsockopt(2)`, `sendto(2)`. The answer is read with [`recv_answer`]
+/// (once, or until `NLMSG_DONE` for a dump).
+pub(super) fn send_to_kernel(request: &[u8]) -> io::Result<OwnedFd> {
     // socket(2): a netlink socket speaks to a kernel subsystem, not to another host;
     // NETLINK_SOCK_DIAG is the socket-diagnostics one. Fails (EPROTONOSUPPORT,
     // EAFNOSUPPORT, EPERM in some sandboxes) where it is not available.
@@ -382,7 +433,11 @@ pub(super) fn ask_kernel(request: &[u8], buf: &mut [u8]) -> io::Result<usize> {
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(socket)
+}
 
+/// Receives one datagram of the kernel's answer into `buf`.
+pub(super) fn recv_answer(socket: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     // recv(2) the answer: one datagram. A signal may interrupt the wait (EINTR);
     // then we simply wait again.
     loop {

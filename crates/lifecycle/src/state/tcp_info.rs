@@ -16,7 +16,7 @@ use super::sock_diag::{
 };
 
 /// `INET_DIAG_INFO` (`linux/inet_diag.h`): the attribute carrying `tcp_info`.
-const INET_DIAG_INFO: u16 = 2;
+pub(super) const INET_DIAG_INFO: u16 = 2;
 
 /// Where the fields we read sit in `struct tcp_info` (`linux/tcp.h`), bytes.
 const TCPI_RTT_AT: usize = 68;
@@ -83,7 +83,7 @@ fn decode(mut buf: &[u8], local: SocketAddr, peer: SocketAddr) -> Option<TcpInfo
 }
 
 /// The payload of the first attribute of type `kind` in `attrs`.
-fn attribute(mut attrs: &[u8], kind: u16) -> Option<&[u8]> {
+pub(super) fn attribute(mut attrs: &[u8], kind: u16) -> Option<&[u8]> {
     while attrs.len() >= RTATTR_LEN {
         let len = usize::from(ne_u16(attrs, 0)?);
         if len < RTATTR_LEN || len > attrs.len() {
@@ -98,7 +98,7 @@ fn attribute(mut attrs: &[u8], kind: u16) -> Option<&[u8]> {
 }
 
 /// The three fields, if the kernel's struct is long enough to hold them.
-fn read_tcp_info(info: &[u8]) -> Option<TcpInfo> {
+pub(super) fn read_tcp_info(info: &[u8]) -> Option<TcpInfo> {
     Some(TcpInfo {
         rtt_us: ne_u32(info, TCPI_RTT_AT)?,
         cwnd: ne_u32(info, TCPI_SND_CWND_AT)?,
