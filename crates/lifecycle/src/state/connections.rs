@@ -46,7 +46,8 @@ pub struct Listed {
     pub bytes_acked: u64,
 }
 
-/// Every TCP connection whose local end is `local` (listeners left out).
+/// Every TCP connection whose local end is `local` (listeners left out; a
+/// wildcard address matches its port on every address).
 pub(super) fn on(local: SocketAddr) -> io::Result<Vec<Listed>> {
     let ext = 1 << (INET_DIAG_INFO - 1);
     let Some(request) = encode_dump(local, DUMP_SEQ, ext) else {
@@ -61,6 +62,12 @@ pub(super) fn on(local: SocketAddr) -> io::Result<Vec<Listed>> {
             return Ok(listed);
         }
     }
+}
+
+/// Whether `l` is `local`; a wildcard `local` (0.0.0.0, ::) matches its port
+/// on every address.
+fn ours(l: SocketAddr, local: SocketAddr) -> bool {
+    same(l, local) || (local.ip().is_unspecified() && l.port() == local.port())
 }
 
 /// Reads one datagram of the dump into `listed`; true once `NLMSG_DONE` came.
@@ -85,7 +92,7 @@ fn read_datagram(mut buf: &[u8], local: SocketAddr, listed: &mut Vec<Listed>) ->
                     local: l,
                     peer,
                 }) = decode_diag_msg(body)
-                    && same(l, local)
+                    && ours(l, local)
                 {
                     let info = body
                         .get(INET_DIAG_MSG_LEN..)
