@@ -65,6 +65,11 @@ if ! $quick; then
   ok=$(grep -c '^ok ' target/interop-output.txt || true)
   passed=$((passed + ok))
 
+  step "classroom: 30 students (ncat, socklab send, Python websockets, udp) and two dashboards (the feed counted, the page in Chromium)"
+  scripts/classroom.sh | tee target/classroom-output.txt
+  ok=$(grep -c '^ok ' target/classroom-output.txt || true)
+  passed=$((passed + ok))
+
   step "hostile: every attack against every server (its own process, a 16 MiB budget (256 MiB for big-messages-48), judged by its --stats-file)"
   scripts/hostile.sh | tee target/hostile-output.txt
   ok=$(grep -c '^ok ' target/hostile-output.txt || true)

@@ -26,8 +26,13 @@
 //! `TCP_INFO` and sock_diag are Linux interfaces, so this module (like socklab) is
 //! Linux-only.
 
+mod connections;
 mod proc_net;
 mod sock_diag;
+mod tcp_info;
+
+pub use connections::Listed;
+pub use tcp_info::TcpInfo;
 
 use std::fmt;
 use std::mem;
@@ -175,4 +180,17 @@ pub fn lookup(local: SocketAddr, remote: SocketAddr) -> (TcpState, Source) {
 /// can be compared (see the ignored test in `tests/lookup_cost.rs`).
 pub fn proc_scan(local: SocketAddr, remote: SocketAddr) -> TcpState {
     proc_net::scan(local, remote)
+}
+
+/// TCP_INFO (round trip, retransmissions, congestion window) of the TCP socket
+/// with this local and remote address, found by sock_diag as `ss -i` finds it;
+/// `None` if there is no such socket or sock_diag is not available.
+pub fn tcp_info(local: SocketAddr, remote: SocketAddr) -> Option<TcpInfo> {
+    tcp_info::info(local, remote).ok().flatten()
+}
+
+/// Every TCP connection whose local end is `local` (not the listener), with
+/// its state, TCP_INFO and bytes both ways: one sock_diag dump, as `ss -ti`.
+pub fn connections_on(local: SocketAddr) -> std::io::Result<Vec<Listed>> {
+    connections::on(local)
 }

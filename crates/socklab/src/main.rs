@@ -24,6 +24,7 @@ macro_rules! out {
 mod bench;
 mod bridge;
 mod chat;
+mod classroom;
 mod compare;
 mod compare_push;
 mod diagram;
@@ -75,6 +76,8 @@ enum Command {
     Exercise(exercise::ExerciseCmd),
     /// Draw SVG sequence and state diagrams (and bench charts) from a run on this machine
     Diagram(diagram::Diagram),
+    /// The teacher's servers (tcp, udp, ws, chat, push) and a live dashboard of every student's connection
+    Classroom(classroom::Classroom),
 }
 
 impl Command {
@@ -82,7 +85,7 @@ impl Command {
     /// stdout, so their narration is off unless RUST_LOG asks for it.
     fn default_log_level(&self) -> &'static str {
         match self {
-            Command::Serve(_) | Command::Bridge(_) => "info",
+            Command::Serve(_) | Command::Bridge(_) | Command::Classroom(_) => "info",
             // A check's own servers would warn about the very mistakes the
             // check reports; the findings say it once, in the student's terms.
             Command::Exercise(_) => "error",
@@ -177,5 +180,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Handshake(handshake) => handshake.run(),
         Command::Exercise(exercise) => exercise.run(),
         Command::Diagram(diagram) => diagram.run(),
+        Command::Classroom(classroom) => classroom.run(),
     }
 }

@@ -46,6 +46,18 @@ struct Queue {
 // ANCHOR: serve
 /// Serves UDP echo from a mio event loop until `shutdown` fires.
 pub fn serve(socket: UdpEndpoint, shutdown: Shutdown) -> io::Result<()> {
+    // No watcher: every datagram is echoed (the closure is inlined away).
+    serve_watched(socket, shutdown, |_, _| true)
+}
+
+/// [`serve`], with `watch` shown each datagram and its sender before the echo;
+/// it returns whether to echo it (`socklab classroom` swallows a class code
+/// and records the rest on its dashboard).
+pub fn serve_watched(
+    socket: UdpEndpoint,
+    shutdown: Shutdown,
+    mut watch: impl FnMut(&[u8], SocketAddr) -> bool,
+) -> io::Result<()> {
     // Shutdown::trigger sends an empty datagram here: that wakes poll().
     shutdown.wake_on(Proto::Udp, socket.local_addr());
     // O_NONBLOCK: recv_from and send_to return WouldBlock instead of waiting.
@@ -71,7 +83,7 @@ pub fn serve(socket: UdpEndpoint, shutdown: Shutdown) -> io::Result<()> {
         // Whatever the event said — readable, writable, or nothing at all (a
         // spurious wake-up) — doing both steps is correct: each stops at WouldBlock.
         send_queued(&socket, &mut queue);
-        receive_all(&socket, &shutdown, &mut buf, &mut queue)?;
+        receive_all(&socket, &shutdown, &mut buf, &mut queue, &mut watch)?;
     }
     info!("shutdown: no longer receiving");
     Ok(())
@@ -85,6 +97,7 @@ fn receive_all(
     shutdown: &Shutdown,
     buf: &mut [u8],
     queue: &mut Queue,
+    watch: &mut impl FnMut(&[u8], SocketAddr) -> bool,
 ) -> io::Result<()> {
     while queue.bytes < MAX_QUEUED {
         let datagram = match socket.recv_from(buf) {
@@ -101,6 +114,9 @@ fn receive_all(
             continue; // cannot happen with a 64 KiB buffer; logged by recv_from
         }
         let reply = &buf[..datagram.len];
+        if !watch(reply, datagram.peer) {
+            continue;
+        }
         if !queue.replies.is_empty() {
             // Older replies are waiting: this one goes behind them.
             queue.push(reply, datagram.peer);

@@ -31,14 +31,23 @@ use super::TcpState;
 
 /// `SOCK_DIAG_BY_FAMILY` (`linux/sock_diag.h`): the message type of a socket query,
 /// and of its answer.
-const SOCK_DIAG_BY_FAMILY: u16 = 20;
+pub(super) const SOCK_DIAG_BY_FAMILY: u16 = 20;
 
 /// `NLM_F_REQUEST`: "this is a request". Without `NLM_F_DUMP` (0x300) beside it,
 /// the kernel looks up exactly one socket instead of listing all of them.
 const NLM_F_REQUEST: u16 = 0x1;
 
 /// `NLMSG_ERROR`: the message type of the kernel's "it failed, here is the errno".
-const NLMSG_ERROR: u16 = 0x2;
+pub(super) const NLMSG_ERROR: u16 = 0x2;
+
+/// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`): every matching socket, not one.
+const NLM_F_DUMP: u16 = 0x300;
+
+/// `NLMSG_DONE`: the last message of a dump.
+pub(super) const NLMSG_DONE: u16 = 0x3;
+
+/// `TCP_LISTEN`'s number (include/net/tcp_states.h): a bit in `idiag_states`.
+const TCP_LISTEN: u32 = 10;
 
 /// `idiag_states` is a bit mask, bit N for state number N; all ones = any state.
 /// (The exact lookup does not filter by it, but "any" says what we mean.)
@@ -50,7 +59,7 @@ const NO_COOKIE: [u32; 2] = [!0, !0];
 
 /// The sequence number of our request. Every lookup uses a new netlink socket, so
 /// any number will do; the kernel copies it into its answer and we check that.
-const SEQ: u32 = 1;
+pub(super) const SEQ: u32 = 1;
 
 /// How long to wait for the kernel's answer. It answers at once; this only bounds
 /// the wait if something is badly wrong.
@@ -58,21 +67,21 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Room for the answer: one `inet_diag_msg` (72 bytes) plus the attributes the
 /// kernel appends (a few hundred bytes at most).
-const REPLY_BUFFER: usize = 8192;
+pub(super) const REPLY_BUFFER: usize = 8192;
 
 /// `struct nlmsghdr` (`linux/netlink.h`): the 16-byte header in front of every
 /// netlink message. Its fields are in the machine's own byte order.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct NlMsgHdr {
+pub(super) struct NlMsgHdr {
     /// `nlmsg_len`: the length of the whole message, this header included.
-    len: u32,
+    pub(super) len: u32,
     /// `nlmsg_type`: what the message is (`SOCK_DIAG_BY_FAMILY`, `NLMSG_ERROR` …).
-    kind: u16,
+    pub(super) kind: u16,
     /// `nlmsg_flags`: `NLM_F_REQUEST` and friends.
     flags: u16,
     /// `nlmsg_seq`: a number of our choosing, echoed in the answer.
-    seq: u32,
+    pub(super) seq: u32,
     /// `nlmsg_pid`: the sender's netlink port; 0 lets the kernel fill it in.
     pid: u32,
 }
@@ -134,7 +143,7 @@ const _: () = assert!(mem::size_of::<InetDiagReqV2>() == InetDiagReqV2::LEN);
 /// ```
 ///
 /// We read only the family, the state and the id.
-const INET_DIAG_MSG_LEN: usize = 72;
+pub(super) const INET_DIAG_MSG_LEN: usize = 72;
 
 /// Where the `id` starts inside `inet_diag_msg`.
 const INET_DIAG_MSG_ID_AT: usize = 4;
@@ -194,7 +203,7 @@ fn state_from_reply(reply: Reply, local: SocketAddr, peer: SocketAddr) -> io::Re
 
 /// Equal as addresses, whether written as IPv4 or IPv4-mapped IPv6 (`::ffff:127.0.0.1`),
 /// which is how an IPv6 socket that talks to an IPv4 peer names both ends.
-fn same(a: SocketAddr, b: SocketAddr) -> bool {
+pub(super) fn same(a: SocketAddr, b: SocketAddr) -> bool {
     a.ip().to_canonical() == b.ip().to_canonical() && a.port() == b.port()
 }
 
@@ -203,6 +212,17 @@ fn same(a: SocketAddr, b: SocketAddr) -> bool {
 /// `None` if the two addresses cannot name one TCP connection (an IPv4 address
 /// and an IPv6 address that is not IPv4-mapped). Pure, so it is tested without a socket.
 pub(super) fn encode_request(local: SocketAddr, peer: SocketAddr, seq: u32) -> Option<Vec<u8>> {
+    encode_request_asking(local, peer, seq, 0)
+}
+
+/// [`encode_request`], asking also for the extra attributes whose bits are set
+/// in `ext` (`idiag_ext`; `tcp_info.rs` asks for `INET_DIAG_INFO`).
+pub(super) fn encode_request_asking(
+    local: SocketAddr,
+    peer: SocketAddr,
+    seq: u32,
+    ext: u8,
+) -> Option<Vec<u8>> {
     let (family, src, dst) = address_pair(local.ip(), peer.ip())?;
     let header = NlMsgHdr {
         len: (NlMsgHdr::LEN + InetDiagReqV2::LEN) as u32,
@@ -214,7 +234,7 @@ pub(super) fn encode_request(local: SocketAddr, peer: SocketAddr, seq: u32) -> O
     let body = InetDiagReqV2 {
         family,
         protocol: libc::IPPROTO_TCP as u8,
-        ext: 0,
+        ext,
         pad: 0,
         states: ALL_STATES,
         id: InetDiagSockId {
@@ -222,6 +242,40 @@ pub(super) fn encode_request(local: SocketAddr, peer: SocketAddr, seq: u32) -> O
             dport: peer.port(),
             src,
             dst,
+            interface: 0,
+            cookie: NO_COOKIE,
+        },
+    };
+    let mut out = Vec::with_capacity(header.len as usize);
+    header.put(&mut out);
+    body.put(&mut out);
+    Some(out)
+}
+
+/// A dump request: every TCP socket of `local`'s family and port (the kernel
+/// compares the source port; `connections.rs` checks the address too), in
+/// every state but LISTEN, with the extra attributes of `ext`.
+pub(super) fn encode_dump(local: SocketAddr, seq: u32, ext: u8) -> Option<Vec<u8>> {
+    let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+    let (family, _, _) = address_pair(local.ip(), unspecified.ip())?;
+    let header = NlMsgHdr {
+        len: (NlMsgHdr::LEN + InetDiagReqV2::LEN) as u32,
+        kind: SOCK_DIAG_BY_FAMILY,
+        flags: NLM_F_REQUEST | NLM_F_DUMP,
+        seq,
+        pid: 0,
+    };
+    let body = InetDiagReqV2 {
+        family,
+        protocol: libc::IPPROTO_TCP as u8,
+        ext,
+        pad: 0,
+        states: ALL_STATES & !(1 << TCP_LISTEN),
+        id: InetDiagSockId {
+            sport: local.port(),
+            dport: 0,
+            src: [0; 16],
+            dst: [0; 16],
             interface: 0,
             cookie: NO_COOKIE,
         },
@@ -293,7 +347,7 @@ pub(super) fn decode_reply(mut buf: &[u8], seq: u32) -> Option<Reply> {
 }
 
 /// Reads the family, state and addresses out of an `inet_diag_msg`.
-fn decode_diag_msg(body: &[u8]) -> Option<Reply> {
+pub(super) fn decode_diag_msg(body: &[u8]) -> Option<Reply> {
     if body.len() < INET_DIAG_MSG_LEN {
         return None;
     }
@@ -318,7 +372,15 @@ fn decode_diag_msg(body: &[u8]) -> Option<Reply> {
 
 /// Sends one request to the kernel and receives its answer into `buf`:
 /// `socket(2)`, `setsockopt(2)`, `sendto(2)`, `recv(2)`, `close(2)`.
-fn ask_kernel(request: &[u8], buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn ask_kernel(request: &[u8], buf: &mut [u8]) -> io::Result<usize> {
+    let socket = send_to_kernel(request)?;
+    recv_answer(&socket, buf)
+}
+
+/// Opens a sock_diag socket and sends `request` on it: `socket(2)`,
+/// `setsockopt(2)`, `sendto(2)`. The answer is read with [`recv_answer`]
+/// (once, or until `NLMSG_DONE` for a dump).
+pub(super) fn send_to_kernel(request: &[u8]) -> io::Result<OwnedFd> {
     // socket(2): a netlink socket speaks to a kernel subsystem, not to another host;
     // NETLINK_SOCK_DIAG is the socket-diagnostics one. Fails (EPROTONOSUPPORT,
     // EAFNOSUPPORT, EPERM in some sandboxes) where it is not available.
@@ -371,7 +433,11 @@ fn ask_kernel(request: &[u8], buf: &mut [u8]) -> io::Result<usize> {
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(socket)
+}
 
+/// Receives one datagram of the kernel's answer into `buf`.
+pub(super) fn recv_answer(socket: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     // recv(2) the answer: one datagram. A signal may interrupt the wait (EINTR);
     // then we simply wait again.
     loop {
@@ -388,7 +454,7 @@ fn ask_kernel(request: &[u8], buf: &mut [u8]) -> io::Result<usize> {
 
 impl NlMsgHdr {
     /// `sizeof(struct nlmsghdr)`.
-    const LEN: usize = 16;
+    pub(super) const LEN: usize = 16;
 
     fn put(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.len.to_ne_bytes());
@@ -398,7 +464,7 @@ impl NlMsgHdr {
         out.extend_from_slice(&self.pid.to_ne_bytes());
     }
 
-    fn get(b: &[u8]) -> Option<NlMsgHdr> {
+    pub(super) fn get(b: &[u8]) -> Option<NlMsgHdr> {
         Some(NlMsgHdr {
             len: ne_u32(b, 0)?,
             kind: ne_u16(b, 4)?,
@@ -449,7 +515,7 @@ impl InetDiagReqV2 {
 }
 
 /// Netlink messages start on 4-byte boundaries (`NLMSG_ALIGN`).
-fn align4(len: usize) -> usize {
+pub(super) fn align4(len: usize) -> usize {
     (len + 3) & !3
 }
 
@@ -458,11 +524,11 @@ fn array<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
     b.get(at..at + N)?.try_into().ok()
 }
 
-fn ne_u16(b: &[u8], at: usize) -> Option<u16> {
+pub(super) fn ne_u16(b: &[u8], at: usize) -> Option<u16> {
     array(b, at).map(u16::from_ne_bytes)
 }
 
-fn ne_u32(b: &[u8], at: usize) -> Option<u32> {
+pub(super) fn ne_u32(b: &[u8], at: usize) -> Option<u32> {
     array(b, at).map(u32::from_ne_bytes)
 }
 

@@ -12,13 +12,14 @@ use clap::{Args, Subcommand, ValueEnum};
 use exercises_check::{Exercise, Lang, catalog, exercise};
 
 mod labels;
+mod to_classroom;
 
 use labels::{Labels, labels};
 
 /// Flags of `socklab exercise`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab exercise list --lang ko\n  socklab exercise show 1\n  socklab exercise hint 1 2                                      # hint 2 of exercise 1, one step closer than hint 1\n  socklab exercise check 1                                       # your copy: exercises/01-threads\n  socklab exercise check 1 --path exercises/solutions/01-threads # a solution\n  socklab exercise check 2 --reveal                              # for a teacher: the expected values too\n\nExit status of check: 0 passed, 1 something is wrong (each finding says what), 2 the check could not run."
+    after_help = "Examples:\n  socklab exercise list --lang ko\n  socklab exercise show 1\n  socklab exercise hint 1 2                                      # hint 2 of exercise 1, one step closer than hint 1\n  socklab exercise check 1                                       # your copy: exercises/01-threads\n  socklab exercise check 1 --path exercises/solutions/01-threads # a solution\n  socklab exercise check 2 --reveal                              # for a teacher: the expected values too\n  socklab exercise check 1 --report http://192.168.1.10:9000/ --name ana   # also tell the teacher's classroom\n\nExit status of check: 0 passed, 1 something is wrong (each finding says what), 2 the check could not run."
 )]
 pub struct ExerciseCmd {
     #[command(subcommand)]
@@ -66,6 +67,12 @@ enum Action {
         /// never does, so a student reads where to look, not the answer)
         #[arg(long)]
         reveal: bool,
+        /// Also send the result to a classroom: its dashboard's URL (http://HOST:PORT/)
+        #[arg(long, value_name = "URL", requires = "name")]
+        report: Option<String>,
+        /// The name the classroom shows for you (with --report)
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
     /// The book's exercise page, as Markdown (scripts/gen-docs.sh)
     #[command(hide = true)]
@@ -112,7 +119,12 @@ impl ExerciseCmd {
                 path,
                 lang,
                 reveal,
-            } => check(find(id)?, path, lang.into(), reveal),
+                report,
+                name,
+            } => {
+                let to = report.zip(name);
+                check(find(id)?, path, lang.into(), reveal, to)
+            }
             Action::Markdown { lang } => {
                 out!("{}", markdown(lang.into()));
                 Ok(())
@@ -237,7 +249,13 @@ fn first_hint(l: &Labels, e: &Exercise, hints: &[String], lang: Lang) -> String 
     )
 }
 
-fn check(e: &Exercise, path: Option<PathBuf>, lang: Lang, reveal: bool) -> anyhow::Result<()> {
+fn check(
+    e: &Exercise,
+    path: Option<PathBuf>,
+    lang: Lang,
+    reveal: bool,
+    classroom: Option<(String, String)>,
+) -> anyhow::Result<()> {
     let l = labels(lang);
     let dir = match path {
         Some(dir) => dir,
@@ -266,6 +284,13 @@ fn check(e: &Exercise, path: Option<PathBuf>, lang: Lang, reveal: bool) -> anyho
         }
     };
     out!("{}", report.render(lang, reveal));
+    if let Some((url, name)) = classroom {
+        match to_classroom::post(&url, &to_classroom::body(&name, e.id, &report)) {
+            Ok(200) => outln!("reported to the classroom at {url} as {name}"),
+            Ok(status) => eprintln!("socklab: the classroom at {url} answered {status}"),
+            Err(why) => eprintln!("socklab: cannot report to the classroom at {url}: {why:#}"),
+        }
+    }
     if reveal {
         // Every exercise has one; for a program it is the whole answer.
         outln!("reveal a solution: exercises/solutions/{}", e.slug);

@@ -1,0 +1,372 @@
+//! The dashboard's port: the page (`GET /`), the feed (`/feed`, a WebSocket)
+//! and the students' exercise reports (`POST /report`), one connection each.
+//!
+//! HTTP is read by crates/http's one request reader; the WebSocket Upgrade is
+//! checked by crates/websocket (the one Origin policy), and from the 101 on the
+//! one connection machine runs the feed. What is the dashboard's own is here:
+//! a tick's events arrive as one letter ([`crate::feed`]); each is sent while
+//! the connection's queue is under [`FEED_QUEUE_LIMIT`], and counted while it
+//! is not. When the queue has room again, a `skip` notice with the counts goes
+//! first. A dashboard that stops reading therefore costs a bounded queue and a
+//! few counters, and the students never notice.
+
+use std::io;
+use std::sync::Arc;
+
+use http1::{Parsed, Reader, Request, Response};
+use lifecycle::FourTuple;
+use log::info;
+use mio::net::TcpStream;
+use serve::limits::Held;
+use serve::v3_event_loop::{
+    Mail, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
+};
+use tungstenite::Message;
+use websocket::{Decision, Handler, Machine, Outbox, Settings, check_upgrade};
+
+use crate::event::Skipped;
+use crate::feed::Feed;
+use crate::report::{MAX_REPORT, Report};
+
+/// The page, plain HTML and JavaScript, no external assets.
+pub const PAGE: &str = include_str!("page.html");
+
+/// Bytes a dashboard may have queued before events for it are counted
+/// instead of sent: 256 KiB, a few seconds of a busy class.
+pub const FEED_QUEUE_LIMIT: usize = 256 * 1024;
+
+/// Largest message a dashboard may send us (it has nothing to say).
+const MAX_FEED_MESSAGE: usize = 1024;
+
+/// A dashboard says nothing: its messages are ignored.
+#[derive(Default)]
+pub struct Listener;
+
+impl Handler for Listener {
+    fn message(&mut self, _message: Message, _out: &mut Outbox<'_>) {}
+}
+
+/// What a dashboard-port connection is doing.
+enum Mode {
+    /// Reading HTTP requests.
+    Requests,
+    /// A `/feed` WebSocket.
+    Feed(Box<Machine<Listener>>),
+    /// Its last answer is going out.
+    Closing,
+}
+
+/// One connection to the dashboard's port.
+pub struct DashboardSession {
+    stream: Tracked,
+    tuple: FourTuple,
+    feed: Arc<Feed>,
+    settings: Arc<Settings>,
+    reader: Reader,
+    output: Vec<u8>,
+    mode: Mode,
+    held: Option<Held>,
+    skipped: Skipped,
+    /// The client sent FIN: answer what it sent, then close.
+    ended: bool,
+}
+
+impl DashboardSession {
+    /// A session for a fresh connection.
+    pub fn new(
+        stream: TcpStream,
+        tuple: FourTuple,
+        feed: Arc<Feed>,
+        settings: Arc<Settings>,
+        held: Held,
+    ) -> DashboardSession {
+        DashboardSession {
+            stream: Tracked::new(stream, tuple),
+            tuple,
+            feed,
+            settings,
+            reader: Reader::new(MAX_REPORT),
+            output: Vec::new(),
+            mode: Mode::Requests,
+            held: Some(held),
+            skipped: Skipped::default(),
+            ended: false,
+        }
+    }
+
+    fn respond(&mut self, response: Response, close: bool) {
+        let response = response.header("Connection", if close { "close" } else { "keep-alive" });
+        self.output.extend_from_slice(&response.to_bytes());
+        if close {
+            self.mode = Mode::Closing;
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        while !self.output.is_empty() {
+            match write_some(&mut self.stream, &self.output)? {
+                Some(n) => drop(self.output.drain(..n)),
+                None => return Ok(()),
+            }
+        }
+        if let Mode::Feed(m) = &mut self.mode {
+            websocket::session::flush(&mut self.stream, m)?;
+        }
+        Ok(())
+    }
+
+    /// Answers the requests read so far — while less than
+    /// [`http1::PIPELINE_LIMIT`] bytes of answers wait: a client that
+    /// pipelines requests and reads nothing gets no more until it reads.
+    fn serve_requests(&mut self) {
+        while matches!(self.mode, Mode::Requests) && self.output.len() < http1::PIPELINE_LIMIT {
+            match self.reader.next_request() {
+                Ok(Parsed::Complete(request)) => self.request(request),
+                Ok(Parsed::Incomplete) => return,
+                Err(e) => {
+                    let r = Response::text(e.status(), &e.to_string());
+                    self.respond(r, true);
+                }
+            }
+        }
+    }
+
+    // ANCHOR: dashboard_request
+    /// One request: the page, the feed, or a report.
+    fn request(&mut self, Request { head, body }: Request) {
+        let close = head.headers.has_token("connection", "close");
+        let path = head.path().unwrap_or_default();
+        let path = path.split('?').next().unwrap_or("");
+        match (head.method.as_str(), path) {
+            ("GET", "/feed") => match check_upgrade(&head, &self.settings.origins) {
+                Decision::Upgrade(up) => {
+                    info!("[{}] a dashboard subscribed to the feed", self.tuple);
+                    let Some(held) = self.held.take() else {
+                        return;
+                    };
+                    let rest = self.reader.take_rest();
+                    let mut m = Machine::upgraded(
+                        self.tuple,
+                        Arc::clone(&self.settings),
+                        held,
+                        Listener,
+                        &up,
+                        &rest,
+                    );
+                    for line in self.feed.snapshot() {
+                        m.send(Message::text(line));
+                    }
+                    self.mode = Mode::Feed(Box::new(m));
+                }
+                Decision::Reject(r) => {
+                    self.output.extend_from_slice(&r.response());
+                    self.mode = Mode::Closing;
+                }
+                Decision::Page | Decision::Incomplete => {
+                    self.respond(Response::text(400, "/feed is a WebSocket"), true)
+                }
+            },
+            ("GET", "/") => {
+                let page = Response::new(200).body("text/html; charset=utf-8", PAGE);
+                self.respond(page, close);
+            }
+            ("POST", "/report") => match Report::parse(&body) {
+                Ok(report) => {
+                    info!(
+                        "[{}] report: {} exercise {}: {}",
+                        self.tuple,
+                        report.name,
+                        report.exercise,
+                        if report.pass { "pass" } else { "fail" }
+                    );
+                    if self.feed.progress.add(report) {
+                        self.respond(
+                            Response::new(200).body("application/json", "{\"ok\":true}\n"),
+                            close,
+                        );
+                    } else {
+                        self.respond(
+                            Response::text(503, "the class's results table is full"),
+                            close,
+                        );
+                    }
+                }
+                Err(why) => self.respond(Response::text(400, &why.0), close),
+            },
+            (_, "/" | "/feed" | "/report") => {
+                let allow = if path == "/report" { "POST" } else { "GET" };
+                let r = Response::text(405, &format!("{} is not allowed on {path}", head.method))
+                    .header("Allow", allow);
+                self.respond(r, close);
+            }
+            _ => self.respond(
+                Response::text(
+                    404,
+                    "try / (the dashboard), /feed (WebSocket) or POST /report",
+                ),
+                close,
+            ),
+        }
+    }
+    // ANCHOR_END: dashboard_request
+
+    fn finished(&self) -> bool {
+        match &self.mode {
+            Mode::Closing => self.output.is_empty(),
+            Mode::Feed(m) => m.is_done() && m.output().is_empty(),
+            Mode::Requests => false,
+        }
+    }
+}
+
+// ANCHOR: skip
+/// Sends each of a tick's events that fits; counts the rest; says what was
+/// counted as soon as there is room.
+fn pass_on(m: &mut Machine<Listener>, skipped: &mut Skipped, body: &[u8]) {
+    for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        if m.output().len() >= FEED_QUEUE_LIMIT {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
+                skipped.count(&v);
+            }
+            continue;
+        }
+        if !skipped.is_empty() {
+            m.send(Message::text(skipped.notice()));
+            *skipped = Skipped::default();
+        }
+        m.send(Message::text(String::from_utf8_lossy(line).into_owned()));
+    }
+}
+// ANCHOR_END: skip
+
+impl Session for DashboardSession {
+    fn ready(&mut self, ready: Readiness, turn: &mut Turn<'_>) -> io::Result<Step> {
+        self.stream.on_event(ready);
+        let start = self.stream.progress().read;
+        loop {
+            self.flush()?;
+            if let Mode::Feed(m) = &mut self.mode {
+                // Room again after a skip: say what was left out now, not at
+                // the next event (there may be none for a while).
+                if !self.skipped.is_empty() && m.output().len() < FEED_QUEUE_LIMIT {
+                    m.send(Message::text(self.skipped.notice()));
+                    self.skipped = Skipped::default();
+                }
+                let step = websocket::session::pump(&mut self.stream, m, turn, start)?;
+                return Ok(if self.finished() { Step::Done } else { step });
+            }
+            if self.finished() {
+                return Ok(Step::Done);
+            }
+            self.serve_requests(); // those waiting for room, now that some went out
+            if matches!(self.mode, Mode::Feed(_)) {
+                continue;
+            }
+            if self.ended {
+                // Answered all it sent (what is left is not a whole request)?
+                let done = self.output.is_empty();
+                return Ok(if done { Step::Done } else { Step::Wait });
+            }
+            let backed_up = self.output.len() >= http1::PIPELINE_LIMIT;
+            if matches!(self.mode, Mode::Closing) || self.reader.is_full() || backed_up {
+                return Ok(Step::Wait);
+            }
+            if self.stream.progress().read - start >= turn.budget {
+                return Ok(Step::Yield);
+            }
+            match read_some(&mut self.stream, turn.scratch)? {
+                None => return Ok(Step::Wait),
+                Some(0) => self.ended = true, // its requests are still answered
+                Some(n) => {
+                    self.reader.extend(&turn.scratch[..n]);
+                    self.serve_requests();
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, mail: &Mail) -> io::Result<Step> {
+        let Mode::Feed(m) = &mut self.mode else {
+            return Ok(Step::Wait);
+        };
+        pass_on(m, &mut self.skipped, &mail.body);
+        self.flush()?;
+        Ok(if self.finished() {
+            Step::Done
+        } else {
+            Step::Wait
+        })
+    }
+
+    fn stream(&self) -> Option<&TcpStream> {
+        Some(self.stream.get_ref())
+    }
+
+    fn progress(&self) -> Progress {
+        self.stream.progress()
+    }
+
+    fn pending(&self) -> usize {
+        let ws = match &self.mode {
+            Mode::Feed(m) => m.output().len(),
+            _ => 0,
+        };
+        self.output.len() + ws
+    }
+
+    fn expire(&mut self, why: serve::v3_event_loop::Expiry) {
+        if let Mode::Feed(m) = &mut self.mode {
+            m.expire(why);
+        }
+    }
+
+    fn idle_timeout(&self, idle: Option<std::time::Duration>) -> Option<std::time::Duration> {
+        // A dashboard listens and never speaks: it is not idle.
+        match self.mode {
+            Mode::Feed(_) => None,
+            _ => idle,
+        }
+    }
+}
+
+/// The WebSocket settings of `/feed`: small messages in, the Origin policy
+/// from `--allow-origin`.
+pub fn feed_settings(origins: websocket::OriginPolicy) -> Settings {
+    Settings {
+        origins,
+        read_buffer: websocket::session::EVENT_LOOP_READ_BUFFER,
+        ..Settings::new(MAX_FEED_MESSAGE, PAGE)
+    }
+}
+
+/// The session for a dashboard-port connection, as `serve`'s engine starts it.
+pub fn start(
+    feed: Arc<Feed>,
+    settings: Arc<Settings>,
+    budget: serve::MemoryBudget,
+) -> impl FnMut(TcpStream, FourTuple) -> DashboardSession + Clone + Send + 'static {
+    move |stream, tuple| {
+        DashboardSession::new(
+            stream,
+            tuple,
+            Arc::clone(&feed),
+            Arc::clone(&settings),
+            budget.account(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events that do not fit are counted by kind, and the notice goes first
+    /// once there is room.
+    #[test]
+    fn a_full_queue_counts_then_tells() {
+        let mut s = Skipped::default();
+        s.count(&serde_json::json!({"event": "open"}));
+        s.count(&serde_json::json!({"event": "data", "in": 3, "out": 3}));
+        assert_eq!((s.events, s.opens, s.bytes_in), (2, 1, 3));
+    }
+}
