@@ -32,6 +32,7 @@ mod handshake;
 mod invoked;
 mod secure;
 mod send;
+mod send_deflate;
 mod send_http;
 mod serve;
 mod tour;
