@@ -25,6 +25,7 @@ mod bench;
 mod bridge;
 mod chat;
 mod compare;
+mod compare_deflate;
 mod compare_push;
 mod diagram;
 mod exercise;
