@@ -155,6 +155,15 @@ tshark -r "$cap/ws.pcap" -d "tcp.port==$ws_port,http" -Y "frame.number == $first
 rm -rf "$cap"
 echo "wrote $out/capture-*.txt"
 
+# --- docs/captures.md: permessage-deflate on the wire (issue 22) --------------------
+# send --deflate against serve ws --deflate under tcpdump: the extension each way
+# and RSV1 (tshark: Per-Message Compressed) on every data frame.
+cap=$(mktemp -d)
+SOCKLAB="$bin" scripts/capture.sh --deflate --out "$cap" >/dev/null
+cp "$cap/deflate.txt" "$out/capture-deflate.txt"
+rm -rf "$cap"
+echo "wrote $out/capture-deflate.txt"
+
 # --- docs/push.md: before WebSocket, five techniques measured ----------------------
 # socklab compare --push starts its own push server in-process (port 0); at 1 event/s
 # the p99 says "too few" on purpose (fewer than 100 events). Then the push captures:
