@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod churn;
+pub mod deflate;
 pub mod fanout;
 pub mod secure;
 
