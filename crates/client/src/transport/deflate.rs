@@ -93,6 +93,20 @@ pub fn unoffered(answer: &str) -> Error {
     ))
 }
 
+impl super::Transport {
+    /// What permessage-deflate agreement the Upgrade reached: `None` when we
+    /// offered none or the server declined (then nothing is compressed).
+    pub fn deflate(&self) -> Option<&Agreement> {
+        self.deflate.as_deref().map(Deflate::agreement)
+    }
+
+    /// Takes every later mask key (frames and the close frame) from `seeded`
+    /// (`send --seed` with `--deflate`, whose frames the transport builds).
+    pub fn seed_masks(&mut self, seeded: Seeded) {
+        self.seeded = Some(seeded);
+    }
+}
+
 /// One connection's compression: its agreement, both contexts, and the
 /// server's bytes read but not yet a whole frame.
 pub struct Deflate {

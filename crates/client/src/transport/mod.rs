@@ -203,18 +203,6 @@ impl Transport {
         self.handshake_records
     }
 
-    /// What permessage-deflate agreement the Upgrade reached: `None` when we
-    /// offered none or the server declined (then nothing is compressed).
-    pub fn deflate(&self) -> Option<&websocket::deflate::Agreement> {
-        self.deflate.as_deref().map(Deflate::agreement)
-    }
-
-    /// Takes every later mask key (frames and the close frame) from `seeded`
-    /// (`send --seed` with `--deflate`, whose frames the transport builds).
-    pub fn seed_masks(&mut self, seeded: Seeded) {
-        self.seeded = Some(seeded);
-    }
-
     /// Makes `receive` give up (with an error for which [`Error::is_timeout`] is
     /// true) when nothing arrives for `timeout`. `None` waits forever.
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<(), Error> {
