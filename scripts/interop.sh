@@ -94,43 +94,6 @@ check "node ws: text, binary, close" $'text ok\nbinary ok\nclose 1000' "$got"
 got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
 check "chromium page: text, binary, close" "PASS text=true binary=true close=1000" "$got"
 
-# --- permessage-deflate (issue 22): what every browser offers ----------------
-# Chromium offers "permessage-deflate; client_max_window_bits" on every
-# WebSocket; `serve ws --deflate` accepts it and the page shows ws.extensions.
-# socklab's own client (`send --deflate`) is checked against a server socklab
-# did not write: Python websockets with compression on.
-port=$(free_port)
-RUST_LOG=warn "$bin" serve ws --deflate --addr "127.0.0.1:$port" &
-pids+=($!)
-wait_port tcp "$port"
-got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" --extensions 2>&1 || true)
-# Only the extension's name: the parameters are the server's choice.
-check "chromium page against serve ws --deflate: the 101 agreed permessage-deflate" \
-  "PASS text=true binary=true close=1000 extensions=permessage-deflate" "${got%%;*}"
-got=$(timeout 10 "$bin" send "ws://127.0.0.1:$port/" hello hello --deflate --wire --no-color 2>&1 |
-  grep -E '^←|inflated    RSV1' | sed 's/ (the 00 00 ff ff tail put back)//' || true)
-check "socklab send --deflate against serve ws --deflate: compressed both ways, 7 then 5 bytes" \
-  "$(printf '%s\n' '← "hello" (5 bytes, one message)' '← "hello" (5 bytes, one message)' \
-    '  inflated    RSV1=1: 7 bytes compressed → 5 bytes inflated' '  inflated    RSV1=1: 7 bytes compressed → 5 bytes inflated' \
-    '  inflated    RSV1=1: 5 bytes compressed → 5 bytes inflated' '  inflated    RSV1=1: 5 bytes compressed → 5 bytes inflated')" "$got"
-
-pyport_file="$scratch/pyws-deflate.port"
-timeout 60 .tools/pyws/bin/python scripts/interop/ws_python_deflate_server.py >"$pyport_file" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q '^port ' "$pyport_file" && break; sleep 0.1; done
-pyport=$(awk '/^port /{print $2}' "$pyport_file")
-got=$(timeout 10 "$bin" send "ws://127.0.0.1:$pyport/" hello hello --deflate --wire --no-color 2>&1 |
-  grep -E '^←|^permessage-deflate agreed|inflated    RSV1' | sed 's/ — .*//; s/ (the 00 00 ff ff tail put back)//' || true)
-check "socklab send --deflate against python websockets (compression on)" \
-  "$(printf '%s\n' 'permessage-deflate agreed: permessage-deflate; server_max_window_bits=12' \
-    '← "hello" (5 bytes, one message)' '← "hello" (5 bytes, one message)' \
-    '  inflated    RSV1=1: 7 bytes compressed → 5 bytes inflated' '  inflated    RSV1=1: 7 bytes compressed → 5 bytes inflated' \
-    '  inflated    RSV1=1: 5 bytes compressed → 5 bytes inflated' '  inflated    RSV1=1: 5 bytes compressed → 5 bytes inflated')" "$got"
-got=$(timeout 20 "$bin" compare --deflate --ws "ws://127.0.0.1:$pyport/" --json 2>&1 |
-  .tools/pyws/bin/python -c 'import json,sys; c=json.load(sys.stdin)["cases"]; print(" ".join("%s:%d/%d" % (x["name"].split(",")[0].replace(" ","_"), x["first_sent"], round(x["repeat_sent"])) for x in c))' || true)
-check "compare --deflate against python websockets: frame bytes, first and repeat" \
-  "plain:84/84 deflate:76/11 deflate:76/76" "$got"
-
 # --- The bridge (lesson 15): socklab bridge and the real websockify ------------
 # Both in the same role, in front of the same tcp-echo: a WebSocket in, one TCP
 # connection out per client. Each is given the same clients: socklab's own
@@ -298,6 +261,10 @@ check "chat: socklab chat tcp:// sees ncat's line" yes "$(has_line "$chat/tcp.ou
 check "chat: socklab chat tcp:// sees the ws:// line" yes "$(has_line "$chat/tcp.out" "from socklab chat")"
 exec 7>&- 8>&- 9>&-
 rm -rf "$chat"
+
+# --- permessage-deflate, socklab's client side (issue 22) ------------------------
+# shellcheck source=scripts/interop/deflate_client.sh
+source scripts/interop/deflate_client.sh
 
 if [ "$failures" -ne 0 ]; then
   echo "interop: $failures failed"

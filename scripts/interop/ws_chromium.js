@@ -1,15 +1,13 @@
 // scripts/interop/ws_chromium.js — a real browser against ws-echo's page.
 //
 // Usage: [CHROMIUM=/path/to/chromium] NODE_PATH=.tools/node/node_modules \
-//          node scripts/interop/ws_chromium.js http://127.0.0.1:PORT/ [--extensions]
+//          node scripts/interop/ws_chromium.js http://127.0.0.1:PORT/
 //
 // Starts Debian's headless Chromium through playwright-core (no browser download:
 // executablePath is $CHROMIUM, as scripts/interop.sh finds it, else the first of
 // chromium-headless-shell and chromium that is installed), loads the page ws-echo serves with ?auto,
 // waits (real time, at most 30 s) until the page's own WebSocket round trip has
-// written its outcome into <pre id="result">, and prints that outcome (with
-// --extensions, followed by " extensions=" and what the page shows the 101
-// agreed: ws.extensions).
+// written its outcome into <pre id="result">, and prints that outcome.
 const fs = require("fs");
 const { chromium } = require("playwright-core");
 
@@ -52,12 +50,7 @@ function executablePath() {
       null,
       { timeout: DEADLINE_MS },
     );
-    let line = (await result.textContent()).trim();
-    // --extensions: also what the 101 agreed (ws.extensions, on the ws-echo page).
-    if (process.argv.includes("--extensions")) {
-      line += ` extensions=${(await page.locator("#extensions").textContent()).trim()}`;
-    }
-    console.log(line);
+    console.log((await result.textContent()).trim());
   } finally {
     await browser.close();
   }

@@ -31,7 +31,7 @@ pub fn offer(
 /// What the 101 agreed, in one line.
 pub fn agreement_line(agreement: Option<&Agreement>) -> String {
     let Some(a) = agreement else {
-        return "permessage-deflate: offered, declined by the server (no Sec-WebSocket-Extensions in its 101): messages go uncompressed".to_string();
+        return "permessage-deflate offered, not agreed (no Sec-WebSocket-Extensions in the 101): messages go uncompressed".to_string();
     };
     let takeover = |no: bool| {
         if no {

@@ -77,6 +77,16 @@ impl Transport {
         offer: Option<DeflateOffer>,
     ) -> Result<Transport, Error> {
         let started = Instant::now();
+        // An offer written as a header by the caller counts as an offer (and
+        // is sent as written, not replaced by ours).
+        let written = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"))
+            .map(|(_, value)| DeflateOffer::from_header(value));
+        let (offer, send_offer) = match (offer, written) {
+            (_, Some(written)) => (Some(written), false),
+            (offer, None) => (offer, true),
+        };
         let mut wire = log.clone();
         let mut tls = None;
         let mut tls_mark = 0;
@@ -139,7 +149,7 @@ impl Transport {
                         .map_err(|e| Error::Url(format!("header value {value:?}: {e}")))?;
                     request.headers_mut().insert(name, value);
                 }
-                if let Some(offer) = &offer {
+                if let Some(offer) = offer.as_ref().filter(|_| send_offer) {
                     let value = HeaderValue::from_str(&offer.header())
                         .map_err(|e| Error::Url(format!("extension offer: {e}")))?;
                     request

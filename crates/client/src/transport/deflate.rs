@@ -33,6 +33,9 @@ use crate::seeded::Seeded;
 /// message that inflates past it is a zip bomb, refused before it is allocated.
 pub const MESSAGE_LIMIT: usize = 64 << 20;
 
+/// The browser's own offer, the one `--deflate` makes by default.
+pub const OFFER: &str = websocket::deflate::BROWSER_OFFER;
+
 /// What `--deflate` offers. The default is the browser's own offer
 /// (`permessage-deflate; client_max_window_bits`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,6 +59,15 @@ impl DeflateOffer {
             offer.push_str("; client_no_context_takeover");
         }
         offer
+    }
+
+    /// The offer a caller wrote itself as a `Sec-WebSocket-Extensions`
+    /// request header (`header`), read back: its no-context-takeover flags.
+    pub fn from_header(header: &str) -> DeflateOffer {
+        DeflateOffer {
+            server_no_context_takeover: header.contains("server_no_context_takeover"),
+            client_no_context_takeover: header.contains("client_no_context_takeover"),
+        }
     }
 
     /// What the server's `Sec-WebSocket-Extensions` answer (`None`: it named

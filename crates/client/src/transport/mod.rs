@@ -43,11 +43,11 @@ use crate::url::Url;
 
 mod close;
 mod connect;
-mod deflate;
+pub mod deflate;
 mod error;
 
 pub use close::{CloseReport, Side, settled_states};
-pub use deflate::{Deflate, DeflateOffer, MESSAGE_LIMIT, random_mask};
+pub use deflate::{Deflate, DeflateOffer, MESSAGE_LIMIT, OFFER, random_mask};
 pub use error::Error;
 
 /// How long connect (and the WebSocket handshake) may take.

@@ -173,14 +173,10 @@ pub fn render_inflated(m: &Inflated, style: Style) -> String {
     }
     let _ = writeln!(
         out,
-        "  inflated    RSV1=1: {} compressed → {} inflated (the 00 00 ff ff tail put back)",
-        plural(m.compressed_len, "byte"),
+        "  inflated    {} (RSV1: compressed, permessage-deflate)  {}  from {} on the wire (the 00 00 ff ff tail put back)",
         plural(m.inflated_len, "byte"),
-    );
-    let _ = writeln!(
-        out,
-        "  = message   {}",
-        style.paint(Paint::Payload, quoted_short(&m.inflated, SHOWN_INFLATED))
+        style.paint(Paint::Payload, quoted_short(&m.inflated, SHOWN_INFLATED)),
+        plural(m.compressed_len, "byte"),
     );
     out
 }
