@@ -278,6 +278,39 @@ for model in event-loop threads; do
   done
 done
 
+# --- 5b. permessage-deflate: memory per connection and msgs/s (issue 22) ----------
+# Each idle connection offers compression (or not: plain; or no context takeover
+# both ways) and exchanges one compressed message (deflate-load), so every
+# context the server keeps exists when its peak RSS is read. Then 8 connections
+# of compressed ping-pong against the same with plain ws. Skipped (no rows) when
+# this socklab's `serve ws` has no --deflate.
+deflate_flags=(--deflate)
+if $s ws --help 2>/dev/null | grep -q -- '--deflate'; then
+  for mode in plain deflate no-context-takeover; do
+    for n in $((idle / 10)) "$idle"; do
+      echo "--- deflate: ws event-loop, $mode, $n idle" >&2
+      all=()
+      for _ in $(seq "$runs"); do
+        start_on ws $s ws --model event-loop "${deflate_flags[@]}" "${cap[@]}"
+        start_kb=$(peak_rss_kb)
+        r=$("$bin/deflate-load" "$url" --mode "$mode" --idle "$n" --conns 1 --secs 0.5 || true)
+        all+=("{\"idle\":$n,\"rss_start_kb\":$start_kb,\"rss_peak_kb\":$(peak_rss_kb),\"load\":${r:-null}}")
+        stop_server
+      done
+      emit deflate-mem.jsonl "$mode $n" "${all[@]}"
+    done
+    echo "--- deflate: ws event-loop, $mode, 8 connections ping-pong" >&2
+    all=()
+    for _ in $(seq "$runs"); do
+      start_on ws $s ws --model event-loop --loops "$loops" "${deflate_flags[@]}" "${cap[@]}"
+      r=$("$bin/deflate-load" "$url" --mode "$mode" --conns 8 --secs "$secs" || true)
+      all+=("${r:-null}")
+      stop_server
+    done
+    emit deflate-rate.jsonl "$mode" "${all[@]}"
+  done
+fi
+
 # --- 6. push: SSE against WebSocket subscribers ----------------------------------
 subs=$((idle / 10))
 for technique in sse ws; do
@@ -642,6 +675,45 @@ for model in ("event-loop", "threads"):
 lines += ["", "Peak RSS (VmHWM) with N idle connections plus one ping-pong connection, minus "
           f"RSS at start, divided by N; median (min–max) of {runs} runs, each on a fresh server.",
           anchor_end("memory"), ""]
+
+# --- 5b. permessage-deflate ----------------------------------------------------------
+dmem = {r["name"]: r["runs"] for r in load("deflate-mem.jsonl")}
+drate = {r["name"]: r["runs"] for r in load("deflate-rate.jsonl")}
+if dmem or drate:
+    dsteps = sorted({int(n.split()[-1]) for n in dmem})
+    lines += ["### permessage-deflate: memory per connection, messages per second", "", anchor("deflate"),
+              "| ws event loop, each connection | "
+              + " | ".join(f"{n:,} idle: KiB per connection" for n in dsteps)
+              + " | 8 conns: msgs/s (min–max) | payload bytes/msg on the wire |",
+              "|---|" + "---:|" * (len(dsteps) + 2)]
+    for mode, label in (("plain", "plain ws (no extension offered)"),
+                        ("deflate", "permessage-deflate, context takeover"),
+                        ("no-context-takeover", "permessage-deflate, no context takeover")):
+        cells = []
+        for n in dsteps:
+            rs = [x for x in dmem.get(f"{mode} {n}", []) if x["load"]]
+            if not rs:
+                cells.append("–")
+                continue
+            count("deflate memory", f"{mode} {n}", sum(x["load"]["errors"] for x in rs),
+                  next((x["load"]["first_error"] for x in rs if x["load"]["first_error"]), None))
+            per = [(x["rss_peak_kb"] - x["rss_start_kb"]) / n for x in rs]
+            cells.append(f"{med(per):.1f} ({min(per):.1f}–{max(per):.1f})")
+        rs = [x for x in drate.get(mode, []) if x]
+        if rs:
+            count("deflate msgs/s", mode, sum(x["errors"] for x in rs),
+                  next((x["first_error"] for x in rs if x["first_error"]), None))
+            m = [x["msgs_per_sec"] for x in rs]
+            cells.append(f"{med(m):,.0f} ({min(m):,.0f}–{max(m):,.0f})")
+            cells.append(f"{rs[0]['wire_payload']} of 256")
+        else:
+            cells += ["–", "–"]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "Peak RSS (VmHWM) with N idle connections, each of which offered what its row says and "
+              "exchanged one 256-byte message (so every compression context the server keeps exists), "
+              f"minus RSS at start, divided by N; then 8 connections of strict ping-pong with 256-byte "
+              f"chat-like messages for {secs} s (`deflate-load`). Median (min–max) of {runs} runs, each on "
+              "a fresh `socklab serve ws --deflate`.", anchor_end("deflate"), ""]
 
 # --- 6. push subscribers ----------------------------------------------------------------
 push = {r["name"]: r["runs"] for r in load("push.jsonl")}

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/capture.sh — the same echo exchange over TCP, UDP and WebSocket, captured side by side.
 #
-# Usage: scripts/capture.sh [--push] [--tls] [--out DIR] [--keep-servers] [--check]
+# Usage: scripts/capture.sh [--push] [--deflate] [--tls] [--out DIR] [--keep-servers] [--check]
 #   --push           capture the push server's five techniques instead (see below)
+#   --deflate        capture `send --deflate` against `serve ws --deflate` instead:
+#                    the extension in the Upgrade, RSV1 on the frames (scripts/capture/deflate.sh)
 #   --out DIR        where to write the captures (default: captures/, git-ignored)
 #   --keep-servers   leave the servers running afterwards (PIDs and ports are printed)
 #   --check          then assert what the captures must show (scripts/capture-check.sh DIR)
@@ -35,6 +37,7 @@ out=captures
 keep=false
 check=false
 push=false
+deflate=false
 tls=false
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
     --keep-servers) keep=true ;;
     --check) check=true ;;
     --push) push=true ;;
+    --deflate) deflate=true ;;
     --tls) tls=true ;;
     *) echo "capture.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -244,6 +248,13 @@ summary_row() {
 if $push; then
   # shellcheck source=scripts/capture/push.sh
   source scripts/capture/push.sh
+  exit 0
+fi
+
+# --- --deflate: permessage-deflate, one capture -----------------------------------
+if $deflate; then
+  # shellcheck source=scripts/capture/deflate.sh
+  source scripts/capture/deflate.sh
   exit 0
 fi
 

@@ -155,6 +155,27 @@ tshark -r "$cap/ws.pcap" -d "tcp.port==$ws_port,http" -Y "frame.number == $first
 rm -rf "$cap"
 echo "wrote $out/capture-*.txt"
 
+# --- docs/compare.md: compare --deflate against serve ws --deflate (issue 22) ------
+# Frame bytes only (and the server's work, a placeholder under --stable): the
+# same text every run.
+port=$(free_port)
+RUST_LOG=warn "$bin" serve ws --deflate --addr "127.0.0.1:$port" &
+server=$!
+wait_port tcp "$port"
+NO_COLOR=1 "$bin" compare --deflate --stable --seed 1 --ws "ws://127.0.0.1:$port/" \
+  >"$out/compare-deflate.txt"
+kill -INT "$server"; wait "$server" || true
+echo "wrote $out/compare-deflate.txt"
+
+# --- docs/captures.md: permessage-deflate on the wire (issue 22) --------------------
+# send --deflate against serve ws --deflate under tcpdump: the extension each way
+# and RSV1 (tshark: Per-Message Compressed) on every data frame.
+cap=$(mktemp -d)
+SOCKLAB="$bin" scripts/capture.sh --deflate --out "$cap" >/dev/null
+cp "$cap/deflate.txt" "$out/capture-deflate.txt"
+rm -rf "$cap"
+echo "wrote $out/capture-deflate.txt"
+
 # --- docs/push.md: before WebSocket, five techniques measured ----------------------
 # socklab compare --push starts its own push server in-process (port 0); at 1 event/s
 # the p99 says "too few" on purpose (fewer than 100 events). Then the push captures:

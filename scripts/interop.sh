@@ -262,6 +262,10 @@ check "chat: socklab chat tcp:// sees the ws:// line" yes "$(has_line "$chat/tcp
 exec 7>&- 8>&- 9>&-
 rm -rf "$chat"
 
+# --- permessage-deflate, socklab's client side (issue 22) ------------------------
+# shellcheck source=scripts/interop/deflate_client.sh
+source scripts/interop/deflate_client.sh
+
 if [ "$failures" -ne 0 ]; then
   echo "interop: $failures failed"
   exit 1

@@ -93,6 +93,11 @@ if ! $quick; then
   ok=$(grep -c '^ok ' target/capture-push-output.txt || true)
   passed=$((passed + ok))
 
+  step "captures: permessage-deflate (send --deflate to serve ws --deflate: the extension both ways, RSV1 on every data frame)"
+  scripts/capture.sh --deflate --out target/captures --check | tee target/capture-deflate-output.txt
+  ok=$(grep -c '^ok ' target/capture-deflate-output.txt || true)
+  passed=$((passed + ok))
+
   step "lessons 8, 16, 22, 23: one port, the Origin policy, a frame's layers, full duplex (captured, asserted)"
   scripts/gen-lesson-docs.sh --out target/lesson-docs | tee target/lesson-docs-output.txt
   ok=$(grep -c '^ok ' target/lesson-docs-output.txt || true)

@@ -35,6 +35,7 @@
 
 pub mod churn;
 pub mod cpu;
+pub mod deflate;
 pub mod fanout;
 pub mod load;
 pub mod owner;

@@ -6,6 +6,8 @@
 //!
 //! - [`compare`]: one script over every transport → a [`compare::Comparison`] of
 //!   measured facts, as a table or as JSON (`socklab compare`).
+//! - [`deflate`]: `compare --deflate` — one JSON chat message's bytes on the
+//!   wire plain, compressed, and compressed without context takeover.
 //! - [`push`]: `compare --push` — the same events by short polling, long
 //!   polling, streaming, Server-Sent Events and WebSocket, measured on the wire.
 //! - [`stats`]: the one percentile definition, the interquartile range, and the
@@ -21,5 +23,6 @@
 #![deny(missing_docs)]
 
 pub mod compare;
+pub mod deflate;
 pub mod push;
 pub mod stats;

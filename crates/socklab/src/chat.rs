@@ -36,13 +36,17 @@ const LINGER: Duration = Duration::from_millis(300);
 /// Flags of `socklab chat`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples (start the servers first: socklab serve all):\n  socklab chat ws://127.0.0.1:8080/     # each line is one WebSocket message\n  socklab chat tcp://127.0.0.1:7007     # each line is one write(); echoes are reads\n  socklab chat udp://127.0.0.1:7007     # each line is one datagram\nEnd with Ctrl-D (a clean close) or Ctrl-C."
+    after_help = "Examples (start the servers first: socklab serve all):\n  socklab chat ws://127.0.0.1:8080/     # each line is one WebSocket message\n  socklab chat tcp://127.0.0.1:7007     # each line is one write(); echoes are reads\n  socklab chat udp://127.0.0.1:7007     # each line is one datagram\n  socklab chat ws://127.0.0.1:8080/ --deflate  # lines compressed (serve ws --deflate)\nEnd with Ctrl-D (a clean close) or Ctrl-C."
 )]
 pub struct Chat {
     /// Where to connect: tcp://HOST:PORT, udp://HOST:PORT, ws://HOST:PORT/PATH, tls://HOST:PORT or wss://HOST:PORT/PATH
     url: String,
     #[command(flatten)]
     trust: crate::trust::TrustArgs,
+    /// ws/wss only: offer permessage-deflate as a browser does; if the server
+    /// agrees, every line goes (and comes) compressed
+    #[arg(long)]
+    deflate: bool,
 }
 
 impl Chat {
@@ -53,8 +57,12 @@ impl Chat {
             if target.scheme.secure() {
                 target.trust = self.trust.trust();
             }
-            let t = Transport::connect_to(&target)
+            let offer = crate::send_deflate::offer(target.scheme, self.deflate, false)?;
+            let t = Transport::connect_offering(&target, lifecycle::TapLog::new(), &[], offer)
                 .map_err(|e| crate::send::connect_error(e, &target))?;
+            if offer.is_some() {
+                eprintln!("{}", crate::send_deflate::agreement_line(t.deflate()));
+            }
             (t, target.scheme.framing())
         };
         t.set_read_timeout(Some(POLL))?;

@@ -24,7 +24,7 @@ use socklab::servers::{LocalServers, SecureServers};
 /// Flags of `socklab compare`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab compare                           # in-process servers on 127.0.0.1, random ports\n  socklab compare --count 10 --message hi   # ten back-to-back sends of \"hi\"\n  socklab compare --json | jq '.transports[] | {name, wire_bytes_sent}'\n  socklab compare --json | jq '.rtt_differences[] | {a, b, raw_verdict, verdict}'\n  socklab compare --blocks 60 --rounds 20  # more blocks: a narrower interval (default: 40 blocks × 20 rounds)\n  socklab compare --tcp tcp://127.0.0.1:7007 --udp udp://127.0.0.1:7007 --ws ws://127.0.0.1:8080/\n                                            # against `socklab serve all`\n  socklab compare --push                    # polling, long polling, streaming, SSE, WebSocket at 1 and 100 events/s\n  socklab compare --push --rate 10 --secs 4 --json\n  socklab compare --stable --seed 1         # the same text every run, for a blog post (docs/blog.md)"
+    after_help = "Examples:\n  socklab compare                           # in-process servers on 127.0.0.1, random ports\n  socklab compare --count 10 --message hi   # ten back-to-back sends of \"hi\"\n  socklab compare --json | jq '.transports[] | {name, wire_bytes_sent}'\n  socklab compare --json | jq '.rtt_differences[] | {a, b, raw_verdict, verdict}'\n  socklab compare --blocks 60 --rounds 20  # more blocks: a narrower interval (default: 40 blocks × 20 rounds)\n  socklab compare --tcp tcp://127.0.0.1:7007 --udp udp://127.0.0.1:7007 --ws ws://127.0.0.1:8080/\n                                            # against `socklab serve all`\n  socklab compare --push                    # polling, long polling, streaming, SSE, WebSocket at 1 and 100 events/s\n  socklab compare --push --rate 10 --secs 4 --json\n  socklab compare --stable --seed 1         # the same text every run, for a blog post (docs/blog.md)\n  socklab compare --deflate --ws ws://127.0.0.1:8080/  # a JSON chat message's bytes plain and compressed (serve ws --deflate)"
 )]
 pub struct Compare {
     /// Print JSON ({"transports":[{"name", "wire_bytes_sent", …}]}) instead of the table
@@ -89,6 +89,11 @@ pub struct Compare {
     /// With --push: seconds each run listens (every client reconnects halfway)
     #[arg(long, default_value_t = 6.0, value_name = "SECS", requires = "push")]
     secs: f64,
+    /// Compare permessage-deflate instead: a JSON chat message's bytes plain,
+    /// compressed, and compressed without context takeover (--count sends of
+    /// it per connection, default 10; --message replaces it; --ws picks the server)
+    #[arg(long, conflicts_with = "push")]
+    deflate: bool,
 }
 
 impl Compare {
@@ -97,6 +102,25 @@ impl Compare {
         crate::set_stable(self.stable);
         if self.push {
             return crate::compare_push::run(&self.rate, self.secs, self.json);
+        }
+        if self.deflate {
+            // The chat message unless --message says otherwise; 10 sends
+            // unless --count does.
+            let message = (self.message != DEFAULT_MESSAGE).then_some(self.message.as_str());
+            let repeats = if self.count == DEFAULT_COUNT {
+                measure::deflate::DEFAULT_REPEATS
+            } else {
+                self.count
+            };
+            return crate::compare_deflate::run(
+                self.ws.as_deref(),
+                message,
+                repeats,
+                self.seed,
+                self.trust.trust(),
+                self.json,
+                Style::detect(self.no_color).with_stable(self.stable),
+            );
         }
         let mut script = Script {
             message: self.message.into_bytes(),

@@ -88,6 +88,15 @@ pub struct Send {
     /// runs against the same server give the same text (docs/blog.md)
     #[arg(long, conflicts_with = "json")]
     stable: bool,
+    /// ws only: offer permessage-deflate as a browser does
+    /// (`permessage-deflate; client_max_window_bits`); if the server agrees,
+    /// messages go compressed both ways (RSV1 set; --wire shows both sizes)
+    #[arg(long, conflicts_with_all = ["unmasked", "raw_frame"])]
+    deflate: bool,
+    /// With --deflate: also ask for no context takeover both ways (each
+    /// message compressed from an empty window: less server memory, more bytes)
+    #[arg(long, requires = "deflate")]
+    deflate_no_context_takeover: bool,
 }
 
 // ANCHOR: states
@@ -319,7 +328,9 @@ impl Send {
         if let Some(key) = &key {
             headers.push(("Sec-WebSocket-Key", key.as_str()));
         }
-        let mut t = match Transport::connect_with_headers(&target, log.clone(), &headers) {
+        let offer =
+            crate::send_deflate::offer(scheme, self.deflate, self.deflate_no_context_takeover)?;
+        let mut t = match Transport::connect_offering(&target, log.clone(), &headers, offer) {
             Ok(t) => t,
             Err(e) => {
                 if self.wire && !self.json && !log.records().is_empty() {
@@ -345,6 +356,15 @@ impl Send {
                 outln!(
                     "seed {seed}: Sec-WebSocket-Key {key} and every mask key come from the seed, so our bytes repeat; {rest}"
                 );
+            }
+        }
+        if offer.is_some() {
+            // The transport builds the compressed frames, so it takes the seed's masks.
+            if let Some(seeded) = seeded.take_if(|_| t.deflate().is_some()) {
+                t.seed_masks(seeded);
+            }
+            if !self.json {
+                outln!("{}", crate::send_deflate::agreement_line(t.deflate()));
             }
         }
         // UDP sockets have no TCP state: --states only speaks for tcp and ws.

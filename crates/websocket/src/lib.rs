@@ -35,6 +35,7 @@
 pub mod blocking;
 pub mod buffers;
 pub mod close;
+pub mod deflate;
 pub mod handler;
 pub mod machine;
 pub mod malformed;

@@ -19,7 +19,6 @@ use super::{
     CLOSE_MAX_BYTES, CLOSE_TIMEOUT, Error, Link, Pipe, READ_BUFFER, STATE_POLL, STATE_TIMEOUT,
     Transport,
 };
-use crate::seeded::Seeded;
 
 /// The close code of a normal end (RFC 6455 §7.4.1): what our close frame says.
 const CLOSE_NORMAL: u16 = 1000;
@@ -97,7 +96,14 @@ impl Transport {
     /// from the start of `close`, and at most [`CLOSE_MAX_BYTES`] read meanwhile.
     pub fn close(mut self) -> Result<CloseReport, Error> {
         // --seed: our close frame masked from the seed too, written by hand.
-        match self.seeded.as_mut().map(Seeded::mask) {
+        // --deflate: tungstenite never read the compressed frames, so the
+        // close goes past it too, masked at random unless seeded.
+        let mask = match (&self.deflate, self.seeded.as_mut()) {
+            (_, Some(seeded)) => Some(seeded.mask()),
+            (Some(_), None) => Some(super::random_mask()),
+            (None, None) => None,
+        };
+        match mask {
             Some(mask) => {
                 let frame = crate::wire::close_frame(CLOSE_NORMAL, Some(mask));
                 self.close_with(Some(&frame))

@@ -12,10 +12,14 @@ use log::info;
 use tungstenite::client::IntoClientRequest as _;
 use tungstenite::http::{HeaderName, HeaderValue};
 
+use lifecycle::Direction;
+
+use super::deflate::{Deflate, DeflateOffer, unoffered};
 use super::error::upgrade_failed;
 use super::{CONNECT_TIMEOUT, Error, Framing, Link, Pipe, Target, Transport};
 use crate::pipe::tls_handshake;
 use crate::seeded::Seeded;
+use crate::wire::{Flow, HttpHead};
 
 impl Transport {
     /// Parses `url` and connects.
@@ -59,7 +63,30 @@ impl Transport {
         log: TapLog,
         headers: &[(&str, &str)],
     ) -> Result<Transport, Error> {
+        Transport::connect_offering(target, log, headers, None)
+    }
+
+    /// [`Transport::connect_with_headers`], offering permessage-deflate when
+    /// `offer` is given (`--deflate`, ws and wss only). The server may decline
+    /// (then [`Transport::deflate`] is `None` and nothing is compressed); an
+    /// answer we cannot keep is [`Error::Extension`].
+    pub fn connect_offering(
+        target: &Target,
+        log: TapLog,
+        headers: &[(&str, &str)],
+        offer: Option<DeflateOffer>,
+    ) -> Result<Transport, Error> {
         let started = Instant::now();
+        // An offer written as a header by the caller counts as an offer (and
+        // is sent as written, not replaced by ours).
+        let written = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"))
+            .map(|(_, value)| DeflateOffer::from_header(value));
+        let (offer, send_offer) = match (offer, written) {
+            (_, Some(written)) => (Some(written), false),
+            (offer, None) => (offer, true),
+        };
         let mut wire = log.clone();
         let mut tls = None;
         let mut tls_mark = 0;
@@ -79,6 +106,7 @@ impl Transport {
             tls_mark = wire.mark();
             Ok(pipe)
         };
+        let mut deflate = None;
         // The scheme says how its bytes are framed; that decides the link.
         let (link, tuple) = match target.scheme.framing() {
             Framing::Requests => {
@@ -121,6 +149,13 @@ impl Transport {
                         .map_err(|e| Error::Url(format!("header value {value:?}: {e}")))?;
                     request.headers_mut().insert(name, value);
                 }
+                if let Some(offer) = offer.as_ref().filter(|_| send_offer) {
+                    let value = HeaderValue::from_str(&offer.header())
+                        .map_err(|e| Error::Url(format!("extension offer: {e}")))?;
+                    request
+                        .headers_mut()
+                        .insert("Sec-WebSocket-Extensions", value);
+                }
                 let (ws, response) = tungstenite::client::client_with_config(request, tap, None)
                     .map_err(|e| match e {
                         tungstenite::HandshakeError::Failure(e) => {
@@ -133,6 +168,7 @@ impl Transport {
                     })?;
                 ws.get_ref().get_ref().conn().set_idle_timeout(None)?;
                 info!("[{tuple}] upgraded: HTTP {}", response.status());
+                deflate = agreed_deflate(&response, offer, &log)?;
                 (Link::Messages(Box::new(ws)), tuple)
             }
         };
@@ -149,7 +185,38 @@ impl Transport {
             connect_time: started.elapsed(),
             our_fin: None,
             seeded: None,
+            deflate,
         })
     }
     // ANCHOR_END: connect
+}
+
+/// The permessage-deflate agreement in the 101 (`response`), checked against
+/// what we offered, with the server's bytes that came after its head (read by
+/// tungstenite along with it, and taken back here from the Tap's records).
+fn agreed_deflate(
+    response: &tungstenite::handshake::client::Response,
+    offer: Option<DeflateOffer>,
+    log: &TapLog,
+) -> Result<Option<Box<Deflate>>, Error> {
+    let answers: Vec<&str> = response
+        .headers()
+        .get_all("Sec-WebSocket-Extensions")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let answer = (!answers.is_empty()).then(|| answers.join(", "));
+    let Some(offer) = offer else {
+        return match answer {
+            Some(answer) => Err(unoffered(&answer)),
+            None => Ok(None),
+        };
+    };
+    let Some(agreement) = offer.agreed(answer.as_deref())? else {
+        return Ok(None);
+    };
+    let received = Flow::from_records(&log.records(), Direction::Received).bytes;
+    let head = HttpHead::response(&received).map_or(received.len(), |h| h.bytes);
+    let after_101 = received[head..].to_vec();
+    Ok(Some(Box::new(Deflate::new(agreement, after_101))))
 }

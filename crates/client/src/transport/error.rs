@@ -26,6 +26,9 @@ pub enum Error {
         /// The response body, the server's reason (as text; may be empty).
         body: String,
     },
+    /// permessage-deflate went wrong: the server's answer to our offer is not
+    /// an agreement we can keep, or a compressed message from it is broken.
+    Extension(String),
     /// The server sent our own Upgrade request back: an echo server on a
     /// byte stream, not a WebSocket server.
     EchoedRequest {
@@ -59,6 +62,7 @@ impl fmt::Display for Error {
                 "the server refused the WebSocket upgrade: {status_line}: {}",
                 body.trim()
             ),
+            Error::Extension(msg) => write!(f, "permessage-deflate: {msg}"),
             Error::EchoedRequest { try_url } => write!(
                 f,
                 "this looks like a TCP echo server (it sent our HTTP request back): try {try_url}"

@@ -43,9 +43,11 @@ use crate::url::Url;
 
 mod close;
 mod connect;
+pub mod deflate;
 mod error;
 
 pub use close::{CloseReport, Side, settled_states};
+pub use deflate::{Deflate, DeflateOffer, MESSAGE_LIMIT, OFFER, random_mask};
 pub use error::Error;
 
 /// How long connect (and the WebSocket handshake) may take.
@@ -151,6 +153,9 @@ pub struct Transport {
     /// `--seed`: where a ws connection's mask keys come from (its key came
     /// from it too); `None`: tungstenite picks them at random, as RFC 6455 asks.
     seeded: Option<Seeded>,
+    /// permessage-deflate, when the server agreed to it (`--deflate`): then
+    /// data frames are written and read here, past tungstenite.
+    deflate: Option<Box<Deflate>>,
 }
 
 impl Transport {
@@ -222,6 +227,14 @@ impl Transport {
                     return Err(Error::Io(io::Error::other("datagram sent short")));
                 }
             }
+            // permessage-deflate: compressed, RSV1 set, written past tungstenite.
+            Link::Messages(ws) if self.deflate.is_some() => {
+                let mask = deflate::next_mask(&mut self.seeded);
+                let text = std::str::from_utf8(message).is_ok();
+                if let Some(d) = self.deflate.as_mut() {
+                    write_frame(ws, &d.frame(message, text, mask))?;
+                }
+            }
             // --seed: the frame built with the seed's next mask, written past
             // tungstenite (whose client role always masks at random).
             Link::Messages(ws) if self.seeded.is_some() => {
@@ -247,6 +260,12 @@ impl Transport {
     /// only binary frames: a text frame is closed with 1003.
     pub fn send_binary(&mut self, message: &[u8]) -> Result<(), Error> {
         match &mut self.link {
+            Link::Messages(ws) if self.deflate.is_some() => {
+                let mask = deflate::next_mask(&mut self.seeded);
+                if let Some(d) = self.deflate.as_mut() {
+                    write_frame(ws, &d.frame(message, false, mask))?;
+                }
+            }
             Link::Messages(ws) if self.seeded.is_some() => {
                 let mask = self.seeded.as_mut().map(Seeded::mask);
                 write_frame(ws, &crate::wire::data_frame(message, false, mask))?;
@@ -290,6 +309,14 @@ impl Transport {
                 let mut buf = vec![0u8; RECV_BUFFER];
                 let n = tap.read(&mut buf)?;
                 Ok(Incoming::Data(buf[..n].to_vec()))
+            }
+            // permessage-deflate: tungstenite refuses RSV1, so frames are read here.
+            Link::Messages(ws) if self.deflate.is_some() => {
+                let seeded = &mut self.seeded;
+                match self.deflate.as_mut() {
+                    Some(d) => d.receive(ws.get_mut(), || deflate::next_mask(seeded)),
+                    None => Ok(Incoming::End),
+                }
             }
             Link::Messages(ws) => match ws.read() {
                 Ok(Message::Text(text)) => Ok(Incoming::Data(text.as_bytes().to_vec())),

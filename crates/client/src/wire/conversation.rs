@@ -9,6 +9,7 @@ use lifecycle::Direction;
 use lifecycle::tap::Record;
 use serde::Serialize;
 
+use super::deflate::{DeflateView, deflate_view};
 use super::frame::{Frames, parse_frames};
 use super::http::{HandshakeView, HttpHead, view_heads};
 
@@ -64,6 +65,9 @@ pub struct WsConversation {
     pub request_len: usize,
     /// Size of the response head.
     pub response_len: usize,
+    /// permessage-deflate, when the 101 named an extension: the agreement and
+    /// every compressed message inflated (null in JSON when none).
+    pub deflate: Option<DeflateView>,
 }
 
 /// Splits a WebSocket client's records into handshake and frames, both ways.
@@ -79,10 +83,13 @@ pub fn ws_conversation(records: &[Record]) -> WsConversation {
     let handshake = request
         .zip(response)
         .map(|(req, resp)| view_heads(req, resp));
+    let client = parse_frames(&sent.bytes[request_len..]);
+    let server = parse_frames(&received.bytes[response_len..]);
     WsConversation {
+        deflate: deflate_view(handshake.as_ref(), &client, &server),
         handshake,
-        client: parse_frames(&sent.bytes[request_len..]),
-        server: parse_frames(&received.bytes[response_len..]),
+        client,
+        server,
         sent,
         received,
         request_len,

@@ -26,6 +26,7 @@
 //! - [`frame`]: frames, parsed and unmasked;
 //! - [`engine_io`]: what a text message means if it is an Engine.IO packet;
 //! - [`conversation`]: a Tap's records split into handshake and frames;
+//! - [`deflate`]: permessage-deflate: the agreement, each compressed message inflated;
 //! - [`render`]: one handshake, one frame, as text;
 //! - [`render_conversation`]: whole conversations (ws, TCP, UDP) as text.
 
@@ -35,6 +36,7 @@ use serde::Serializer;
 
 pub mod build;
 pub mod conversation;
+pub mod deflate;
 pub mod engine_io;
 pub mod frame;
 pub mod http;

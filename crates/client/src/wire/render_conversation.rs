@@ -9,6 +9,7 @@ use lifecycle::Direction;
 use lifecycle::tap::Record;
 
 use super::conversation::ws_conversation;
+use super::deflate::{render_extension, render_inflated};
 use super::quoted_short;
 use super::render::{refusal, render_frame, render_handshake, render_refusal_body};
 use crate::style::{Paint, Style};
@@ -28,6 +29,9 @@ pub fn render_ws(records: &[Record], style: Style) -> String {
             }
             return out;
         }
+    }
+    if let Some(d) = &conv.deflate {
+        out.push_str(&render_extension(d, style));
     }
     // (time, direction, index): merge the two directions by when the frame's last
     // byte passed through the tap.
@@ -65,6 +69,13 @@ pub fn render_ws(records: &[Record], style: Style) -> String {
             ),
         };
         out.push_str(&render_frame(frame, &title, style));
+        let inflated = conv.deflate.as_ref().and_then(|d| match dir {
+            Direction::Sent => d.client.get(i),
+            Direction::Received => d.server.get(i),
+        });
+        if let Some(Some(m)) = inflated {
+            out.push_str(&render_inflated(m, style));
+        }
     }
     let fin = records
         .iter()
