@@ -35,6 +35,10 @@
 //! Pongs holds at most that much here.
 
 mod budget;
+mod compressed;
+mod conn;
+#[cfg(test)]
+mod deflate_tests;
 mod ending;
 #[cfg(test)]
 mod tests;
@@ -50,16 +54,20 @@ use tungstenite::protocol::Role;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message, WebSocket};
 
+use self::compressed::{Compressed, Fault};
+use self::conn::Conn;
 use crate::Buffers;
-use crate::handler::{Handler, Outbox, Settings};
+use crate::deflate::{self, CONTEXT_BYTES};
+use crate::handler::{Handler, Settings};
 use crate::upgrade::{self, Decision, Upgrade, check_request, page_response};
 
 /// Where one connection is in its life.
 enum Phase {
     /// Reading the HTTP request; `head` holds what has arrived so far.
     Request { head: Vec<u8> },
-    /// Upgraded: frames both ways, through tungstenite.
-    Open(Box<WebSocket<Buffers>>),
+    /// Upgraded: frames both ways, through tungstenite (or, compressed, our
+    /// own assembly over its frame headers).
+    Open(Box<Conn>),
     /// Nothing more to read: once the output is written, TCP is closed.
     Done,
 }
@@ -165,11 +173,7 @@ impl<H: Handler> Machine<H> {
             return false;
         }
         if let Phase::Open(ws) = &mut self.phase {
-            let mut out = Outbox {
-                output: &mut ws.get_mut().output,
-                sent: 0,
-            };
-            out.send(message);
+            ws.outbox().send(message);
         }
         self.account();
         true
@@ -325,17 +329,25 @@ impl<H: Handler> Machine<H> {
                 up.offered.join(", ")
             );
         }
+        up.deflate = self.agree_deflate(&up);
         self.answer.extend_from_slice(&up.response());
         info!("[{tuple}] 101 Switching Protocols: from here on, WebSocket frames");
         let mut buffers = Buffers::default();
         buffers.input.extend(rest);
         self.arriving = rest.len();
-        let ws = WebSocket::from_raw_socket(
-            buffers,
-            Role::Server,
-            Some(self.settings.websocket_config()),
-        );
-        self.phase = Phase::Open(Box::new(ws));
+        let conn = match &up.deflate {
+            Some(agreement) => Conn::Deflate(Compressed::new(
+                buffers,
+                agreement,
+                self.settings.max_message_size,
+            )),
+            None => Conn::Plain(WebSocket::from_raw_socket(
+                buffers,
+                Role::Server,
+                Some(self.settings.websocket_config()),
+            )),
+        };
+        self.phase = Phase::Open(Box::new(conn));
         self.messages();
     }
 
@@ -355,13 +367,14 @@ impl<H: Handler> Machine<H> {
             let message = match ws.read() {
                 Ok(message) => message,
                 // No whole frame in the input yet: wait for more bytes.
-                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(Fault::Ws(Error::Io(e))) if e.kind() == io::ErrorKind::WouldBlock => break,
                 // Both Close frames exchanged: the normal end.
-                Err(Error::ConnectionClosed) => {
+                Err(Fault::Ws(Error::ConnectionClosed)) => {
                     info!("[{tuple}] close handshake done");
                     return self.finish();
                 }
-                Err(e) => return self.fail(e),
+                Err(Fault::Ws(e)) => return self.fail(e),
+                Err(Fault::Deflate(e)) => return self.fail_inflate(e),
             };
             // Pings and Closes need no code here: tungstenite queued the Pong or
             // the Close reply, and writes it on its next read or flush.
@@ -380,11 +393,7 @@ impl<H: Handler> Machine<H> {
                     self.received += 1;
                     // The program's turn: what it answers goes into our queue.
                     if let Phase::Open(ws) = &mut self.phase {
-                        let mut out = Outbox {
-                            output: &mut ws.get_mut().output,
-                            sent: 0,
-                        };
-                        self.handler.message(message, &mut out);
+                        self.handler.message(message, &mut ws.outbox());
                     }
                 }
                 Message::Ping(ref p) | Message::Pong(ref p) => {
@@ -410,6 +419,39 @@ impl<H: Handler> Machine<H> {
     }
 
     // ANCHOR_END: messages
+
+    // ANCHOR: agree_deflate
+    /// permessage-deflate, if this server has `--deflate` and the client offers
+    /// it (RFC 7692 §7.1) — and if the memory budget holds its two contexts:
+    /// charged before they are allocated; past the budget the connection goes
+    /// on uncompressed rather than fail.
+    fn agree_deflate(&mut self, up: &Upgrade) -> Option<deflate::Agreement> {
+        let tuple = self.tuple;
+        let ours = self.settings.deflate?;
+        let offers = up.extensions.iter().map(String::as_str);
+        let Some(agreement) = deflate::negotiate(offers, &ours) else {
+            if !up.extensions.is_empty() {
+                info!(
+                    "[{tuple}] Sec-WebSocket-Extensions offered, none agreed: {}",
+                    up.extensions.join(", ")
+                );
+            }
+            return None;
+        };
+        if self.held.set(self.holding() + CONTEXT_BYTES).is_err() {
+            info!(
+                "[{tuple}] permessage-deflate offered, but the memory budget cannot hold its {CONTEXT_BYTES} bytes of contexts: uncompressed"
+            );
+            return None;
+        }
+        info!(
+            "[{tuple}] Sec-WebSocket-Extensions: {} (offered: {})",
+            agreement.response(),
+            up.extensions.join(", ")
+        );
+        Some(agreement)
+    }
+    // ANCHOR_END: agree_deflate
 }
 
 /// Logs what an accepted Upgrade carried: the request line, the client's Key and

@@ -1,0 +1,89 @@
+//! An open connection's framing: tungstenite's `WebSocket` when nothing is
+//! compressed (the common case), or [`Compressed`] when permessage-deflate was
+//! agreed. The machine asks both the same things through [`Conn`].
+
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Error, Message, WebSocket};
+
+use super::compressed::{Compressed, Fault};
+use crate::Buffers;
+use crate::handler::Outbox;
+
+/// Who frames an open connection.
+pub(super) enum Conn {
+    /// tungstenite, over our in-memory [`Buffers`].
+    Plain(WebSocket<Buffers>),
+    /// The compressed path (RFC 7692), over the same kind of buffers.
+    Deflate(Compressed),
+}
+
+impl Conn {
+    /// The connection's buffers: bytes received, bytes for the peer.
+    pub(super) fn get_ref(&self) -> &Buffers {
+        match self {
+            Conn::Plain(ws) => ws.get_ref(),
+            Conn::Deflate(c) => &c.buffers,
+        }
+    }
+
+    /// The connection's buffers, to add input or take output.
+    pub(super) fn get_mut(&mut self) -> &mut Buffers {
+        match self {
+            Conn::Plain(ws) => ws.get_mut(),
+            Conn::Deflate(c) => &mut c.buffers,
+        }
+    }
+
+    /// The next whole message (WouldBlock: no whole frame yet).
+    pub(super) fn read(&mut self) -> Result<Message, Fault> {
+        match self {
+            Conn::Plain(ws) => ws.read().map_err(Fault::Ws),
+            Conn::Deflate(c) => c.read(),
+        }
+    }
+
+    /// Moves what tungstenite queued (a Pong, a Close reply) into the output;
+    /// the compressed path writes its frames there at once.
+    pub(super) fn flush(&mut self) -> Result<(), Error> {
+        match self {
+            Conn::Plain(ws) => ws.flush(),
+            Conn::Deflate(_) => Ok(()),
+        }
+    }
+
+    /// Queues our Close frame: into the output, never blocking, never refused.
+    pub(super) fn close(&mut self, frame: Option<CloseFrame>) {
+        match self {
+            Conn::Plain(ws) => {
+                let _ = ws.close(frame);
+                let _ = ws.flush();
+            }
+            Conn::Deflate(c) => c.close(frame),
+        }
+    }
+
+    /// Where a program's answers go: framed (and compressed, if agreed) into
+    /// the output queue.
+    pub(super) fn outbox(&mut self) -> Outbox<'_> {
+        match self {
+            Conn::Plain(ws) => Outbox {
+                output: &mut ws.get_mut().output,
+                compressor: None,
+                sent: 0,
+            },
+            Conn::Deflate(c) => Outbox {
+                output: &mut c.buffers.output,
+                compressor: Some(&mut c.compressor),
+                sent: 0,
+            },
+        }
+    }
+
+    /// What the connection holds besides its buffers: compression contexts.
+    pub(super) fn extra_holding(&self) -> usize {
+        match self {
+            Conn::Plain(_) => 0,
+            Conn::Deflate(c) => c.holding(),
+        }
+    }
+}
