@@ -94,6 +94,22 @@ check "node ws: text, binary, close" $'text ok\nbinary ok\nclose 1000' "$got"
 got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
 check "chromium page: text, binary, close" "PASS text=true binary=true close=1000" "$got"
 
+# --- permessage-deflate (RFC 7692): both clients with compression on -----------
+# Both offer it by default, as a browser does; `serve ws --deflate` (both
+# models) agrees, and every message comes back whole through both compressors.
+for model in event-loop threads; do
+  port=$(free_port)
+  RUST_LOG=warn "$bin" serve ws --deflate --model "$model" --addr "127.0.0.1:$port" &
+  pids+=($!)
+  wait_port tcp "$port"
+  got=$(timeout 20 .tools/pyws/bin/python scripts/interop/ws_deflate_python.py "ws://127.0.0.1:$port/" 2>&1 || true)
+  check "python websockets, permessage-deflate ($model)" \
+    $'extension permessage-deflate\njson ok\njson again ok\nbinary ok\n1 MiB ok\nclose 1000' "$got"
+  got=$(NODE_PATH=.tools/node/node_modules timeout 20 node scripts/interop/ws_deflate_node.js "ws://127.0.0.1:$port/" 2>&1 || true)
+  check "node ws, permessage-deflate ($model)" \
+    $'extension permessage-deflate\njson ok\nshort ok\nbinary ok\nclose 1000' "$got"
+done
+
 # --- The bridge (lesson 15): socklab bridge and the real websockify ------------
 # Both in the same role, in front of the same tcp-echo: a WebSocket in, one TCP
 # connection out per client. Each is given the same clients: socklab's own
