@@ -1,13 +1,52 @@
 //! An open connection's framing: tungstenite's `WebSocket` when nothing is
 //! compressed (the common case), or [`Compressed`] when permessage-deflate was
-//! agreed. The machine asks both the same things through [`Conn`].
+//! agreed ([`Machine::agree_deflate`], at the Upgrade). The machine asks both
+//! the same things through [`Conn`].
 
+use log::info;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Error, Message, WebSocket};
 
+use super::Machine;
 use super::compressed::{Compressed, Fault};
-use crate::Buffers;
-use crate::handler::Outbox;
+use crate::deflate::{self, CONTEXT_BYTES};
+use crate::handler::{Handler, Outbox};
+use crate::{Buffers, Upgrade};
+
+impl<H: Handler> Machine<H> {
+    // ANCHOR: agree_deflate
+    /// permessage-deflate, if this server has `--deflate` and the client offers
+    /// it (RFC 7692 §7.1) — and if the memory budget holds its two contexts:
+    /// charged before they are allocated; past the budget the connection goes
+    /// on uncompressed rather than fail.
+    pub(super) fn agree_deflate(&mut self, up: &Upgrade) -> Option<deflate::Agreement> {
+        let tuple = self.tuple;
+        let ours = self.settings.deflate?;
+        let offers = up.extensions.iter().map(String::as_str);
+        let Some(agreement) = deflate::negotiate(offers, &ours) else {
+            if !up.extensions.is_empty() {
+                info!(
+                    "[{tuple}] Sec-WebSocket-Extensions offered, none agreed: {}",
+                    up.extensions.join(", ")
+                );
+            }
+            return None;
+        };
+        if self.held.set(self.holding() + CONTEXT_BYTES).is_err() {
+            info!(
+                "[{tuple}] permessage-deflate offered, but the memory budget cannot hold its {CONTEXT_BYTES} bytes of contexts: uncompressed"
+            );
+            return None;
+        }
+        info!(
+            "[{tuple}] Sec-WebSocket-Extensions: {} (offered: {})",
+            agreement.response(),
+            up.extensions.join(", ")
+        );
+        Some(agreement)
+    }
+    // ANCHOR_END: agree_deflate
+}
 
 /// Who frames an open connection.
 pub(super) enum Conn {

@@ -57,7 +57,6 @@ use tungstenite::{Error, Message, WebSocket};
 use self::compressed::{Compressed, Fault};
 use self::conn::Conn;
 use crate::Buffers;
-use crate::deflate::{self, CONTEXT_BYTES};
 use crate::handler::{Handler, Settings};
 use crate::upgrade::{self, Decision, Upgrade, check_request, page_response};
 
@@ -419,39 +418,6 @@ impl<H: Handler> Machine<H> {
     }
 
     // ANCHOR_END: messages
-
-    // ANCHOR: agree_deflate
-    /// permessage-deflate, if this server has `--deflate` and the client offers
-    /// it (RFC 7692 §7.1) — and if the memory budget holds its two contexts:
-    /// charged before they are allocated; past the budget the connection goes
-    /// on uncompressed rather than fail.
-    fn agree_deflate(&mut self, up: &Upgrade) -> Option<deflate::Agreement> {
-        let tuple = self.tuple;
-        let ours = self.settings.deflate?;
-        let offers = up.extensions.iter().map(String::as_str);
-        let Some(agreement) = deflate::negotiate(offers, &ours) else {
-            if !up.extensions.is_empty() {
-                info!(
-                    "[{tuple}] Sec-WebSocket-Extensions offered, none agreed: {}",
-                    up.extensions.join(", ")
-                );
-            }
-            return None;
-        };
-        if self.held.set(self.holding() + CONTEXT_BYTES).is_err() {
-            info!(
-                "[{tuple}] permessage-deflate offered, but the memory budget cannot hold its {CONTEXT_BYTES} bytes of contexts: uncompressed"
-            );
-            return None;
-        }
-        info!(
-            "[{tuple}] Sec-WebSocket-Extensions: {} (offered: {})",
-            agreement.response(),
-            up.extensions.join(", ")
-        );
-        Some(agreement)
-    }
-    // ANCHOR_END: agree_deflate
 }
 
 /// Logs what an accepted Upgrade carried: the request line, the client's Key and
