@@ -363,6 +363,7 @@ impl<H: Handler> Machine<H> {
             if ws.get_ref().output.len() >= QUEUE_LIMIT || !self.handler.accepting() {
                 break;
             }
+            let compressed = matches!(**ws, Conn::Deflate(_));
             let message = match ws.read() {
                 Ok(message) => message,
                 // No whole frame in the input yet: wait for more bytes.
@@ -385,8 +386,12 @@ impl<H: Handler> Machine<H> {
                     self.arriving = 0;
                     // The program's answer (an echo: the message framed again)
                     // is charged before it is made: payload and answer are
-                    // both in memory for a moment.
-                    if !self.charge(self.answer_room(message.len())) {
+                    // both in memory for a moment. An inflated message is a
+                    // buffer of its own (the input held only its compressed
+                    // bytes): counted too, though only once it exists — its
+                    // size is not known before, and --max-message-size caps it.
+                    let inflated = if compressed { message.len() } else { 0 };
+                    if !self.charge(self.answer_room(message.len()) + inflated) {
                         return;
                     }
                     self.received += 1;
