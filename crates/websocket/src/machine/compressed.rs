@@ -28,6 +28,9 @@ use tungstenite::{Bytes, Message, Utf8Bytes};
 use crate::Buffers;
 use crate::deflate::{Agreement, CONTEXT_BYTES, Compressor, Decompressor, DeflateError, Side};
 
+/// The most bytes a frame header takes: 2, an 8-byte length, a 4-byte mask.
+const MAX_FRAME_HEADER: usize = 14;
+
 /// The longest payload a control frame may carry (RFC 6455 §5.5).
 const MAX_CONTROL_PAYLOAD: u64 = 125;
 
@@ -120,8 +123,15 @@ impl Compressed {
     /// header allows — made before its payload is waited for, so a frame
     /// announcing too much is refused at once. `None`: not all of it is here.
     fn next_frame(&mut self) -> Result<Option<(FrameHeader, Vec<u8>)>, Error> {
-        let input = self.buffers.input.make_contiguous();
-        let mut cursor = Cursor::new(&input[..]);
+        // The header is parsed from a copy of its first bytes: the input is a
+        // ring buffer, and making all of it contiguous on every read would move
+        // a big message's bytes again each time a piece of it arrived.
+        let mut first = [0u8; MAX_FRAME_HEADER];
+        let seen = self.buffers.input.len().min(MAX_FRAME_HEADER);
+        for (slot, byte) in first.iter_mut().zip(self.buffers.input.iter()) {
+            *slot = *byte;
+        }
+        let mut cursor = Cursor::new(&first[..seen]);
         let Some((header, length)) = FrameHeader::parse(&mut cursor)? else {
             return Ok(None);
         };

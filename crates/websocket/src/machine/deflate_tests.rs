@@ -239,3 +239,29 @@ fn the_budget_counts_the_contexts() {
     assert!(budget.used() >= CONTEXT_BYTES, "{}", budget.used());
     drop(m);
 }
+
+/// A compressed message arriving in small pieces (as TCP may deliver it) is
+/// assembled, inflated and echoed compressed; the client's side of the same
+/// agreement inflates the echo back to the original.
+#[test]
+fn a_big_message_in_pieces_round_trips() {
+    let agreement = deflate::negotiate(["permessage-deflate"], &Default::default()).unwrap();
+    let text: Vec<u8> = (0..1500u32)
+        .flat_map(|i| format!("{{\"n\":{i},\"text\":\"line {}\"}}\n", i * 7919 % 1000).into_bytes())
+        .collect();
+    assert!(text.len() < LIMIT);
+    let wire = Compressor::new(&agreement, Side::Client).compress(&text);
+    let mut m = agreed();
+    for piece in frame(0xc2, &wire).chunks(700) {
+        m.receive(piece);
+    }
+    let out = m.output();
+    assert_eq!(out[0], 0xc2, "a Binary frame, RSV1 set");
+    let (len, at) = match out[1] {
+        126 => (usize::from(u16::from_be_bytes([out[2], out[3]])), 4),
+        n => (usize::from(n), 2),
+    };
+    assert_eq!(out.len(), at + len);
+    let mut d = deflate::Decompressor::new(&agreement, Side::Client);
+    assert_eq!(d.decompress(&out[at..], LIMIT).unwrap(), text);
+}
