@@ -14,6 +14,8 @@
 #                     12.*.10, 13.*.1, 13.*.17: small and large messages, every
 #                     offer/answer pair of 13.*), to stay inside CI's time
 #   --agent NAME      the server's name in the report (default: ws-echo)
+#   --out DIR         where the logs and the report go (default: target/autobahn;
+#                     two runs at once need two)
 #   --wss             test `socklab serve wss` instead (a fresh certificate in
 #                     target/autobahn/cert.pem): the fuzzing client connects to
 #                     wss://localhost:PORT and checks the certificate against
@@ -32,7 +34,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-addr="" server="" agent="ws-echo" wss=false
+addr="" server="" agent="ws-echo" wss=false out=target/autobahn
 plain='1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*'
 cases="$plain,12.*,13.*"
 while [ $# -gt 0 ]; do
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
     --cases) cases=$2; shift 2 ;;
     --ci) cases="$plain,12.*.1,12.*.10,13.*.1,13.*.17"; shift ;;
     --agent) agent=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
     --wss) wss=true; shift ;;
     *) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -97,7 +100,6 @@ fi
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
 trap cleanup EXIT
-out=target/autobahn
 rm -rf "$out"
 mkdir -p "$out"
 if [ -z "$addr" ]; then
@@ -123,14 +125,14 @@ if $wss; then
   addr="localhost:${addr##*:}"
   export SSL_CERT_FILE=$PWD/$out/cert.pem
 fi
-python3 - "$out/spec.json" "$agent" "$addr" "$cases" "$scheme" <<'EOF'
+python3 - "$out/spec.json" "$agent" "$addr" "$cases" "$scheme" "$out/report" <<'EOF'
 import json, sys
-path, agent, addr, cases, scheme = sys.argv[1:]
+path, agent, addr, cases, scheme, report = sys.argv[1:]
 server = {"agent": agent, "url": "%s://%s" % (scheme, addr)}
 if scheme == "wss":
     server["hostname"] = addr.rsplit(":", 1)[0]
 json.dump({
-    "outdir": "target/autobahn/report",
+    "outdir": report,
     "servers": [server],
     "cases": cases.split(","),
     "exclude-cases": [],

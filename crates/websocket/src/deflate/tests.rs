@@ -205,6 +205,7 @@ fn a_client_reads_the_answer() {
     assert_eq!(a.client_max_window_bits, 15);
     for bad in [
         "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; client_max_window_bits=8",
         "permessage-deflate, permessage-deflate",
         "permessage-deflate; nope",
         "x-other",
