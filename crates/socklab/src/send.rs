@@ -88,6 +88,11 @@ pub struct Send {
     /// runs against the same server give the same text (docs/blog.md)
     #[arg(long, conflicts_with = "json")]
     stable: bool,
+    /// ws only: offer permessage-deflate as a browser does (`permessage-deflate;
+    /// client_max_window_bits`); when the server agrees (serve ws --deflate), our
+    /// messages go compressed (RSV1 set) and its messages are inflated
+    #[arg(long, conflicts_with_all = ["unmasked", "raw_frame", "seed"])]
+    deflate: bool,
 }
 
 // ANCHOR: states
@@ -319,6 +324,17 @@ impl Send {
         if let Some(key) = &key {
             headers.push(("Sec-WebSocket-Key", key.as_str()));
         }
+        if self.deflate {
+            if scheme.framing() != Framing::Messages {
+                anyhow::bail!(
+                    "--deflate is permessage-deflate, a WebSocket extension: it needs a ws:// URL"
+                );
+            }
+            headers.push((
+                "Sec-WebSocket-Extensions",
+                client::transport::deflate::OFFER,
+            ));
+        }
         let mut t = match Transport::connect_with_headers(&target, log.clone(), &headers) {
             Ok(t) => t,
             Err(e) => {
@@ -345,6 +361,17 @@ impl Send {
                 outln!(
                     "seed {seed}: Sec-WebSocket-Key {key} and every mask key come from the seed, so our bytes repeat; {rest}"
                 );
+            }
+            if self.deflate {
+                match t.deflate() {
+                    Some(agreed) => outln!(
+                        "permessage-deflate agreed: {} (our messages go compressed, RSV1 set)",
+                        agreed.response()
+                    ),
+                    None => outln!(
+                        "permessage-deflate offered, not agreed (no Sec-WebSocket-Extensions in the 101): messages go uncompressed"
+                    ),
+                }
             }
         }
         // UDP sockets have no TCP state: --states only speaks for tcp and ws.

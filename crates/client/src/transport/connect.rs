@@ -60,6 +60,7 @@ impl Transport {
         headers: &[(&str, &str)],
     ) -> Result<Transport, Error> {
         let started = Instant::now();
+        let mut deflate = None;
         let mut wire = log.clone();
         let mut tls = None;
         let mut tls_mark = 0;
@@ -133,6 +134,24 @@ impl Transport {
                     })?;
                 ws.get_ref().get_ref().conn().set_idle_timeout(None)?;
                 info!("[{tuple}] upgraded: HTTP {}", response.status());
+                // We offered permessage-deflate (`--deflate`): what the 101 said.
+                let offered = headers
+                    .iter()
+                    .any(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-extensions"));
+                if let Some(answer) = response.headers().get("sec-websocket-extensions")
+                    && offered
+                {
+                    let agreement = answer
+                        .to_str()
+                        .ok()
+                        .and_then(|a| websocket::deflate::Agreement::from_response(a).ok())
+                        .ok_or_else(|| {
+                            Error::Url(format!(
+                                "the server's Sec-WebSocket-Extensions answer {answer:?} is not a permessage-deflate agreement"
+                            ))
+                        })?;
+                    deflate = Some(Box::new(super::deflate::Deflate::new(agreement)));
+                }
                 (Link::Messages(Box::new(ws)), tuple)
             }
         };
@@ -149,6 +168,7 @@ impl Transport {
             connect_time: started.elapsed(),
             our_fin: None,
             seeded: None,
+            deflate,
         })
     }
     // ANCHOR_END: connect

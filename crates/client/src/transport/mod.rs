@@ -43,6 +43,7 @@ use crate::url::Url;
 
 mod close;
 mod connect;
+pub mod deflate;
 mod error;
 
 pub use close::{CloseReport, Side, settled_states};
@@ -151,12 +152,29 @@ pub struct Transport {
     /// `--seed`: where a ws connection's mask keys come from (its key came
     /// from it too); `None`: tungstenite picks them at random, as RFC 6455 asks.
     seeded: Option<Seeded>,
+    /// permessage-deflate, when we offered it and the server's 101 agreed
+    /// (`socklab send --deflate`): our messages compressed, its inflated.
+    deflate: Option<Box<deflate::Deflate>>,
 }
 
 impl Transport {
     /// Which URL this is connected to.
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// What the server agreed to when we offered permessage-deflate (`None`:
+    /// not offered, or not agreed: messages go uncompressed).
+    pub fn deflate(&self) -> Option<&websocket::deflate::Agreement> {
+        self.deflate.as_ref().map(|d| &d.agreement)
+    }
+
+    /// The next mask key: the seed's under `--seed`, else unpredictable.
+    fn next_mask(&mut self) -> [u8; 4] {
+        match self.seeded.as_mut() {
+            Some(seeded) => seeded.mask(),
+            None => deflate::random_mask(),
+        }
     }
 
     /// The records of every byte so far (a live handle: it keeps filling).
@@ -213,6 +231,10 @@ impl Transport {
     /// Sends one message: one `write()` (tcp), one datagram (udp), one frame (ws;
     /// text if the bytes are UTF-8, else binary).
     pub fn send(&mut self, message: &[u8]) -> Result<(), Error> {
+        if self.deflate.is_some() {
+            let text = std::str::from_utf8(message).is_ok();
+            return self.send_compressed(message, text);
+        }
         match &mut self.link {
             // write_all: a short write is followed by another write, never lost.
             Link::Bytes(tap) => tap.write_all(message)?,
@@ -246,6 +268,9 @@ impl Transport {
     /// udp have no types, so it is [`Transport::send`] there). websockify takes
     /// only binary frames: a text frame is closed with 1003.
     pub fn send_binary(&mut self, message: &[u8]) -> Result<(), Error> {
+        if self.deflate.is_some() {
+            return self.send_compressed(message, false);
+        }
         match &mut self.link {
             Link::Messages(ws) if self.seeded.is_some() => {
                 let mask = self.seeded.as_mut().map(Seeded::mask);
@@ -253,6 +278,16 @@ impl Transport {
             }
             Link::Messages(ws) => ws.send(Message::binary(message.to_vec()))?,
             _ => self.send(message)?,
+        }
+        Ok(())
+    }
+
+    /// `--deflate`: one message compressed, RSV1 set, masked, written past
+    /// tungstenite (which refuses RSV1).
+    fn send_compressed(&mut self, message: &[u8], text: bool) -> Result<(), Error> {
+        let mask = self.next_mask();
+        if let (Link::Messages(ws), Some(deflate)) = (&mut self.link, &mut self.deflate) {
+            write_frame(ws, &deflate.frame(message, text, mask))?;
         }
         Ok(())
     }
@@ -277,6 +312,15 @@ impl Transport {
     /// Receives one unit: whatever one `read()` returns (tcp — a stream has no
     /// messages), one datagram (udp), or one whole message (ws).
     pub fn receive(&mut self) -> Result<Incoming, Error> {
+        // --deflate: frames read past tungstenite, from the Tap under it.
+        if let (Link::Messages(ws), Some(deflate)) = (&mut self.link, &mut self.deflate) {
+            let seeded = &mut self.seeded;
+            let mask = || match seeded.as_mut() {
+                Some(seeded) => seeded.mask(),
+                None => deflate::random_mask(),
+            };
+            return deflate.receive(ws.get_mut(), mask);
+        }
         match &mut self.link {
             Link::Bytes(tap) => {
                 let mut buf = vec![0u8; READ_BUFFER];
