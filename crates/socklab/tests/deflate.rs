@@ -1,6 +1,7 @@
 //! `socklab send --deflate` against ws-echo with and without `--deflate`: the
 //! browser's offer, the agreement printed, and RFC 7692's compressed "Hello"
-//! on the wire both ways (RSV1 set, the second one shorter: context takeover).
+//! on the wire both ways (RSV1 set, the second one shorter: context takeover),
+//! and the wire view's inflated text beside it.
 //!
 //! Run: `cargo test -p socklab --test deflate`.
 
@@ -73,6 +74,10 @@ fn send_deflate_compresses_both_ways() {
     assert_eq!(text.matches("f2 48 cd c9 c9 07 00  ").count(), 2, "{text}");
     assert_eq!(text.matches("f2 00 11 00 00  ").count(), 2, "{text}");
     assert_eq!(text.matches("FIN=1 RSV1=1").count(), 4, "{text}");
+    // The wire view inflates each one, in order (the second needs the first's
+    // window): the text beside the compressed bytes.
+    let inflated = "inflated    5 bytes (RSV1: compressed, permessage-deflate)  \"Hello\"";
+    assert_eq!(text.matches(inflated).count(), 4, "{text}");
 }
 
 /// Off by default: the same offer, no agreement, plain frames.

@@ -79,7 +79,7 @@ pub fn ws_conversation(records: &[Record]) -> WsConversation {
     let handshake = request
         .zip(response)
         .map(|(req, resp)| view_heads(req, resp));
-    WsConversation {
+    let mut conversation = WsConversation {
         handshake,
         client: parse_frames(&sent.bytes[request_len..]),
         server: parse_frames(&received.bytes[response_len..]),
@@ -87,5 +87,8 @@ pub fn ws_conversation(records: &[Record]) -> WsConversation {
         received,
         request_len,
         response_len,
-    }
+    };
+    // permessage-deflate, if the 101 agreed: each compressed message inflated.
+    super::inflate::inflate_conversation(&mut conversation);
+    conversation
 }

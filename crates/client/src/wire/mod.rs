@@ -26,6 +26,7 @@
 //! - [`frame`]: frames, parsed and unmasked;
 //! - [`engine_io`]: what a text message means if it is an Engine.IO packet;
 //! - [`conversation`]: a Tap's records split into handshake and frames;
+//! - [`inflate`]: compressed messages (permessage-deflate) inflated;
 //! - [`render`]: one handshake, one frame, as text;
 //! - [`render_conversation`]: whole conversations (ws, TCP, UDP) as text.
 
@@ -38,6 +39,7 @@ pub mod conversation;
 pub mod engine_io;
 pub mod frame;
 pub mod http;
+pub mod inflate;
 pub mod render;
 pub mod render_conversation;
 
