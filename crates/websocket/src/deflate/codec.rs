@@ -180,7 +180,7 @@ impl Decompressor {
                 if out.len() == out.capacity() {
                     // The cap plus one byte is the most ever asked for: one
                     // byte past the limit proves the message too big.
-                    let room = INFLATE_STEP.min(limit + 1 - out.len().min(limit));
+                    let room = INFLATE_STEP.min(limit.saturating_add(1) - out.len().min(limit));
                     out.reserve_exact(room.max(1));
                 } else if out.len() == before && all_in {
                     break;

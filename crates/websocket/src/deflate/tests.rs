@@ -112,6 +112,13 @@ fn a_zip_bomb_stops_at_the_limit() {
     assert_eq!(d.decompress(&exact, limit).unwrap().len(), limit);
 }
 
+/// No limit at all (`--max-message-size` at its largest) is no overflow.
+#[test]
+fn the_largest_limit_inflates() {
+    let mut d = Decompressor::new(&default_agreement(), Side::Server);
+    assert_eq!(d.decompress(&HELLO, usize::MAX).unwrap(), b"Hello");
+}
+
 /// Garbage is Corrupt, never a panic, whatever the bytes.
 #[test]
 fn garbage_is_corrupt_not_a_panic() {
