@@ -265,3 +265,31 @@ fn a_big_message_in_pieces_round_trips() {
     let mut d = deflate::Decompressor::new(&agreement, Side::Client);
     assert_eq!(d.decompress(&out[at..], LIMIT).unwrap(), text);
 }
+
+/// Whatever bytes a peer sends after agreeing to compression — random, or
+/// random after a valid compressed frame's header — the machine answers or
+/// closes, and never panics.
+#[test]
+fn random_bytes_never_panic() {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        // xorshift64: a fixed sequence, so a failure repeats.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..300 {
+        let mut m = agreed();
+        let len = (next() % 200) as usize;
+        let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if round % 2 == 0 {
+            // A masked, compressed Text frame's header (mask 0) in front.
+            let n = bytes.len().min(125) as u8;
+            bytes.splice(0..0, [0xc1, 0x80 | n, 0, 0, 0, 0]);
+        }
+        for piece in bytes.chunks(1 + (next() % 17) as usize) {
+            m.receive(piece);
+        }
+    }
+}
