@@ -12,7 +12,8 @@
 #   --ci              the cases scripts/test.sh runs: 1.* … 10.* as above, and of the
 #                     216 permessage-deflate cases 24 light ones (12.*.1, 12.*.5:
 #                     16 and 4096-byte messages of each kind of data; 13.*.1, 13.*.11:
-#                     every offer/answer pair, one of them fragmented to 256 bytes),
+#                     every offer/answer pair, 16-byte messages and 8 KiB ones in
+#                     256-byte fragments),
 #                     to stay inside CI's time
 #   --agent NAME      the server's name in the report (default: ws-echo)
 #   --out DIR         where the logs and the report go (default: target/autobahn;
