@@ -9,6 +9,8 @@
 #   ws-session.log      handshake with the RFC's example key, text, binary, ping, close
 #   ws-unmasked.log     an unmasked client frame, answered with close code 1002
 #   ws-bad-upgrade.log  a request without Upgrade, answered with 426
+#   ws-deflate.log      serve ws --deflate and a client offering permessage-deflate
+#   deflate-memory.txt  one connection's compression contexts, counted on the heap
 # Nothing in those files is typed by hand: rerun this after changing the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,3 +61,35 @@ scenario() {
 scenario session
 scenario unmasked
 scenario bad-upgrade
+
+# permessage-deflate: what `serve ws --deflate` answers a client that offers it
+# the way a browser does (Python websockets' default offer is Chromium's), and
+# what one connection's two compression contexts hold on the heap (counted by
+# crates/websocket/tests/deflate_memory.rs's allocator, not estimated).
+deflate() {
+  local port log
+  port=$(free_port)
+  log=$(mktemp)
+  RUST_LOG=info "$bin" serve ws --deflate --addr "127.0.0.1:$port" 2>"$log" &
+  pid=$!
+  wait_port tcp "$port"
+  [ -x .tools/pyws/bin/python ] || { echo "gen-websocket-docs: no .tools/pyws: scripts/interop.sh installs it" >&2; exit 1; }
+  {
+    echo "\$ python3 scripts/interop/ws_deflate_python.py ws://127.0.0.1:$port/"
+    .tools/pyws/bin/python scripts/interop/ws_deflate_python.py "ws://127.0.0.1:$port/"
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+    echo
+    echo "\$ RUST_LOG=info socklab serve ws --deflate --addr 127.0.0.1:$port    # its log, the Upgrade's lines"
+    sed -E 's/^[0-9-]+T([0-9:.]+)Z /\1 /; s/(INFO|WARN) +/\1 /' "$log" |
+      grep -E 'GET / HTTP|Sec-WebSocket-Extensions|101 Switching' | head -3
+  } >"$out/ws-deflate.log"
+  rm -f "$log"
+  echo "wrote $out/ws-deflate.log"
+  {
+    echo "\$ cargo test -p websocket --test deflate_memory -- --nocapture"
+    cargo test --quiet -p websocket --test deflate_memory -- --nocapture 2>/dev/null |
+      grep 'contexts hold'
+  } >"$out/deflate-memory.txt"
+  echo "wrote $out/deflate-memory.txt"
+}
+deflate

@@ -92,7 +92,28 @@ check "node ws: text, binary, close" $'text ok\nbinary ok\nclose 1000' "$got"
 # the Chromium installed above ($CHROMIUM) and waits, in real time with a
 # deadline, for that outcome.
 got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
-check "chromium page: text, binary, close" "PASS text=true binary=true close=1000" "$got"
+check "chromium page: text, binary, close" "PASS text=true binary=true close=1000 extensions=none" "$got"
+
+# --- permessage-deflate (RFC 7692): both clients with compression on -----------
+# Both offer it by default, as a browser does; `serve ws --deflate` (both
+# models) agrees, and every message comes back whole through both compressors.
+for model in event-loop threads; do
+  port=$(free_port)
+  RUST_LOG=warn "$bin" serve ws --deflate --model "$model" --addr "127.0.0.1:$port" &
+  pids+=($!)
+  wait_port tcp "$port"
+  got=$(timeout 20 .tools/pyws/bin/python scripts/interop/ws_deflate_python.py "ws://127.0.0.1:$port/" 2>&1 || true)
+  check "python websockets, permessage-deflate ($model)" \
+    $'extension permessage-deflate\njson ok\njson again ok\nbinary ok\n1 MiB ok\nclose 1000' "$got"
+  got=$(NODE_PATH=.tools/node/node_modules timeout 20 node scripts/interop/ws_deflate_node.js "ws://127.0.0.1:$port/" 2>&1 || true)
+  check "node ws, permessage-deflate ($model)" \
+    $'extension permessage-deflate\njson ok\nshort ok\nbinary ok\nclose 1000' "$got"
+  # Chromium offers permessage-deflate on every WebSocket; the page prints what
+  # the 101 agreed to.
+  got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "http://127.0.0.1:$port/" 2>&1 || true)
+  check "chromium page, permessage-deflate ($model)" \
+    "PASS text=true binary=true close=1000 extensions=permessage-deflate" "$got"
+done
 
 # --- The bridge (lesson 15): socklab bridge and the real websockify ------------
 # Both in the same role, in front of the same tcp-echo: a WebSocket in, one TCP
@@ -162,7 +183,7 @@ for model in threads event-loop; do
   got=$(NODE_PATH=.tools/node/node_modules timeout 20 node scripts/interop/ws_node.js "wss://localhost:$port/" "$cert" 2>&1 || true)
   check "node ws over wss ($model): text, binary, close" $'text ok\nbinary ok\nclose 1000' "$got"
   got=$(CHROMIUM="$chromium" NODE_PATH=.tools/node/node_modules timeout 60 node scripts/interop/ws_chromium.js "https://127.0.0.1:$port/" 2>&1 || true)
-  check "chromium https page over wss ($model): text, binary, close" "PASS text=true binary=true close=1000" "$got"
+  check "chromium https page over wss ($model): text, binary, close" "PASS text=true binary=true close=1000 extensions=none" "$got"
 done
 
 # --- The push server's page: the same events by four browser techniques -------

@@ -18,6 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cases_deflate  # noqa: E402
 import cases_http  # noqa: E402
 import cases_line  # noqa: E402
 import cases_push  # noqa: E402
@@ -55,6 +56,8 @@ CASES = {
                    "TLS record headers only, held against --max-connections 50"),
     "line-flood": (["chat"], cases_line.line_flood, [],
                    "one TCP member floods lines, another never reads them"),
+    "deflate": (WEBSOCKET, cases_deflate.table, ["--deflate"],
+                "with --deflate: RSV1 misplaced (1002), compressed bad UTF-8 (1007), a zip bomb (1009)"),
     "vanish": (ALL, cases_http.vanish, [],
                "4,000 connections opened and dropped at once (half by RST)"),
 }
@@ -63,7 +66,7 @@ CASES = {
 BUDGETS = {"big-messages-48": cases_ws.MANY_BUDGET_MIB}
 
 # Cases that report one line per row themselves (and count their failures).
-TABLES = {"upgrade-table", "smuggling"}
+TABLES = {"upgrade-table", "smuggling", "deflate"}
 
 
 def main():

@@ -87,6 +87,9 @@ pub struct Config {
     /// Origins allowed to open a WebSocket besides the bridge's own page
     /// (`--allow-origin`; `*`: all): see [`websocket::origin`].
     pub allow_origins: Vec<String>,
+    /// permessage-deflate with WebSocket clients that offer it (`--deflate`;
+    /// off by default: [`websocket::deflate::FLAG_HELP`] says why).
+    pub deflate: bool,
 }
 
 impl Config {
@@ -99,6 +102,7 @@ impl Config {
             connect_timeout: CONNECT_TIMEOUT,
             wire_log: false,
             allow_origins: Vec::new(),
+            deflate: false,
         }
     }
 }
@@ -135,6 +139,7 @@ pub fn serve(
         handshake_timeout: config.handshake_timeout,
         origins: OriginPolicy::from_flags(&config.allow_origins),
         protocols: session::PROTOCOLS,
+        deflate: config.deflate.then(websocket::deflate::Config::default),
         ..Settings::new(config.max_message_size, PAGE)
     });
     let config = Arc::new(config);

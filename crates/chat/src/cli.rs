@@ -40,6 +40,9 @@ pub struct Args {
     /// Origins allowed besides this server's own pages (`websocket::origin`).
     #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
     pub allow_origin: Vec<String>,
+    /// Compress WebSocket messages with clients that offer it
+    #[arg(long, help = websocket::deflate::FLAG_HELP)]
+    pub deflate: bool,
     /// Do not announce joins and leaves (the fan-out bench: N joins would be N²/2 lines)
     #[arg(long)]
     pub no_joins: bool,
@@ -85,6 +88,7 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
         relay: args.relay.clone(),
         announce: !args.no_joins,
         allow_origins: args.allow_origin.clone(),
+        deflate: args.deflate,
     };
     crate::serve(
         tcp,

@@ -77,6 +77,9 @@ pub struct Config {
     /// Origins allowed to open a WebSocket besides this server's own page
     /// (`--allow-origin`; `*`: all): see [`websocket::origin`].
     pub allow_origins: Vec<String>,
+    /// permessage-deflate with WebSocket clients that offer it (`--deflate`;
+    /// off by default: [`websocket::deflate::FLAG_HELP`] says why).
+    pub deflate: bool,
 }
 
 impl Default for Config {
@@ -88,6 +91,7 @@ impl Default for Config {
             relay: None,
             announce: true,
             allow_origins: Vec::new(),
+            deflate: false,
         }
     }
 }
@@ -159,6 +163,7 @@ pub fn serve(
     // The WebSocket members' machine: a message is a line, at most --max-line.
     let settings = Arc::new(Settings {
         origins: OriginPolicy::from_flags(&config.allow_origins),
+        deflate: config.deflate.then(websocket::deflate::Config::default),
         ..Settings::new(config.max_line, PAGE)
     });
     let budget = MemoryBudget::new(limits.memory_budget);

@@ -41,6 +41,9 @@ pub struct Args {
     /// Origins allowed besides this server's own pages (`websocket::origin`).
     #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
     pub allow_origin: Vec<String>,
+    /// Compress WebSocket messages with clients that offer it
+    #[arg(long, help = websocket::deflate::FLAG_HELP)]
+    pub deflate: bool,
     /// Event loops (threads) [default: one per CPU core]
     #[arg(long, value_name = "N")]
     pub loops: Option<usize>,
@@ -70,6 +73,7 @@ pub fn run(args: &Args, shutdown: Shutdown) -> std::io::Result<()> {
         publish_rate: args.publish_rate,
         publish_burst: args.publish_burst,
         allow_origins: args.allow_origin.clone(),
+        deflate: args.deflate,
         ..Config::default()
     };
     crate::serve(listener, shutdown, config, engine, Arc::default())

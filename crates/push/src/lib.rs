@@ -81,6 +81,9 @@ pub struct Config {
     /// Origins allowed to open a WebSocket besides this server's own pages
     /// (`--allow-origin`; `*`: all): see [`websocket::origin`].
     pub allow_origins: Vec<String>,
+    /// permessage-deflate with WebSocket clients that offer it (`--deflate`;
+    /// off by default: [`websocket::deflate::FLAG_HELP`] says why).
+    pub deflate: bool,
 }
 
 impl Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             publish_rate: rate::DEFAULT_RATE,
             publish_burst: rate::DEFAULT_BURST,
             allow_origins: Vec::new(),
+            deflate: false,
         }
     }
 }

@@ -272,6 +272,10 @@ impl PushSession {
     fn upgrade(&mut self, head: &RequestHead) {
         let settings = Settings {
             origins: self.config.origin_policy(),
+            deflate: self
+                .config
+                .deflate
+                .then(websocket::deflate::Config::default),
             ..Settings::new(MAX_POST, PAGE)
         };
         match check_upgrade(head, &settings.origins) {

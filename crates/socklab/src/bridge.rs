@@ -43,6 +43,9 @@ pub struct Bridge {
     /// Origins allowed besides the bridge's own page (`websocket::origin`).
     #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
     pub allow_origin: Vec<String>,
+    /// Compress WebSocket messages with clients that offer it
+    #[arg(long, help = websocket::deflate::FLAG_HELP)]
+    pub deflate: bool,
     /// Event loops (threads) [default: one per CPU core]
     #[arg(long, value_name = "N")]
     loops: Option<usize>,
@@ -82,6 +85,7 @@ impl Bridge {
             max_message_size: self.max_message_size,
             wire_log: self.wire_log,
             allow_origins: self.allow_origin.clone(),
+            deflate: self.deflate,
             connect_timeout: std::time::Duration::try_from_secs_f64(self.connect_timeout)
                 .ok()
                 .filter(|t| !t.is_zero())

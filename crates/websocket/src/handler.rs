@@ -23,6 +23,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{Data as OpData, OpCode};
 
+use crate::deflate::{self, Compressor};
 use crate::origin::OriginPolicy;
 
 /// How long a client has to send its whole HTTP request, by default.
@@ -56,6 +57,8 @@ pub trait Handler {
 /// Where a handler's answers go: the connection's output queue, framed.
 pub struct Outbox<'a> {
     pub(crate) output: &'a mut Vec<u8>,
+    /// When permessage-deflate was agreed: every data message is compressed.
+    pub(crate) compressor: Option<&'a mut Compressor>,
     pub(crate) sent: usize,
 }
 
@@ -64,13 +67,24 @@ impl Outbox<'_> {
     /// ignored here) into the output queue, with tungstenite's own `Frame`:
     /// sending through tungstenite would first stage a copy in its write
     /// buffer, which keeps its size for good.
+    ///
+    /// With permessage-deflate every data message is compressed, however
+    /// small (RFC 7692 lets a sender choose per message; one rule is simpler
+    /// to read on the wire): the payload is raw DEFLATE and RSV1 is set.
     pub fn send(&mut self, message: Message) {
         let (payload, opcode) = match message {
             Message::Text(t) => (tungstenite::Bytes::from(t), OpData::Text),
             Message::Binary(b) => (b, OpData::Binary),
             _ => return,
         };
-        let frame = Frame::message(payload, OpCode::Data(opcode), true);
+        let frame = match &mut self.compressor {
+            Some(c) => {
+                let mut frame = Frame::message(c.compress(&payload), OpCode::Data(opcode), true);
+                frame.header_mut().rsv1 = true;
+                frame
+            }
+            None => Frame::message(payload, OpCode::Data(opcode), true),
+        };
         // Writing into a Vec cannot fail.
         let _ = frame.format(self.output);
         self.sent += 1;
@@ -93,6 +107,9 @@ pub struct Settings {
     /// The subprotocols this program speaks (`Sec-WebSocket-Protocol`): the
     /// first the client offers is named in the 101. None by default.
     pub protocols: &'static [&'static str],
+    /// permessage-deflate (`--deflate`): `None` (the default) never agrees to
+    /// it; `Some` agrees when the client offers it, with these wishes.
+    pub deflate: Option<deflate::Config>,
 }
 
 impl Settings {
@@ -105,6 +122,7 @@ impl Settings {
             origins: OriginPolicy::default(),
             page,
             protocols: &[],
+            deflate: None,
         }
     }
 

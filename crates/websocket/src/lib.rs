@@ -18,11 +18,14 @@
 //!   (`--allow-origin`, one default everywhere).
 //! - [`malformed`]: the malformed-Upgrade table every server is tested against.
 //! - [`close`]: which close code (1002, 1007, 1009) a tungstenite error means.
+//! - [`deflate`]: permessage-deflate (RFC 7692), I/O-free: the offer read and
+//!   answered, one connection's compressor and decompressor (`--deflate`).
 //! - [`buffers`]: [`Buffers`], the in-memory stream tungstenite frames over.
 //! - [`handler`]: what a program says: its [`Handler`] and [`Settings`].
 //! - [`machine`]: one connection's whole protocol with no I/O and no clock —
 //!   request, 101, messages, control frames, 408/1001/1002/1007/1009/1013, the
-//!   memory budget, the bounded output — decided once for every program.
+//!   memory budget, the bounded output, compressed messages when agreed —
+//!   decided once for every program.
 //! - [`session`]: the machine as a session of `serve`'s mio event loops, and
 //!   [`session::pump`], the loop body sessions of their own reuse.
 //! - [`blocking`]: the machine driven by blocking reads and writes (`serve`'s

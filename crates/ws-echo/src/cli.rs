@@ -17,6 +17,7 @@ use crate::{Config, DEFAULT_ADDR, DEFAULT_MAX_MESSAGE};
   socklab serve ws --addr 127.0.0.1:0                # let the kernel pick the port (see the log)
   socklab serve ws --allow-origin http://127.0.0.1:3000   # a page there may connect too (foreign Origins get 403)
   socklab serve ws --max-message-size 1024           # a 1025-byte message is closed with 1009
+  socklab serve ws --deflate                         # compress messages with clients that offer it (browsers do)
   socklab serve ws --model threads                   # a thread per connection instead of the event loop
   socklab serve ws --max-connections 100             # the 101st client reads 503 + Retry-After
   socklab serve ws --memory-budget 64                # messages held across all clients: 64 MiB, then 1013
@@ -35,6 +36,9 @@ pub struct Args {
     /// Origins allowed besides this server's own pages (`websocket::origin`).
     #[arg(long, value_name = "ORIGIN", help = websocket::origin::FLAG_HELP)]
     pub allow_origin: Vec<String>,
+    /// Compress messages (permessage-deflate) with clients that offer it
+    #[arg(long, help = websocket::deflate::FLAG_HELP)]
+    pub deflate: bool,
     /// Event loops (threads) for --model event-loop [default: one per CPU core]
     #[arg(long, value_name = "N")]
     pub loops: Option<usize>,
@@ -50,6 +54,7 @@ impl Args {
             limits: Limits::from(self.limits),
             max_message_size: self.max_message_size,
             allow_origins: self.allow_origin.clone(),
+            deflate: self.deflate,
             ..Config::default()
         }
     }

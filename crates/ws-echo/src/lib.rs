@@ -102,6 +102,9 @@ pub struct Config {
     /// tungstenite's read buffer per connection ([`READ_BUFFER`]; the event loop
     /// uses a smaller one).
     pub read_buffer: usize,
+    /// permessage-deflate when the client offers it (`--deflate`; off by
+    /// default: see [`websocket::deflate::FLAG_HELP`] for why).
+    pub deflate: bool,
 }
 
 impl Default for Config {
@@ -112,6 +115,7 @@ impl Default for Config {
             allow_origins: Vec::new(),
             handshake_timeout: HANDSHAKE_TIMEOUT,
             read_buffer: READ_BUFFER,
+            deflate: false,
         }
     }
 }
@@ -209,6 +213,7 @@ impl Config {
             origins: self.origin_policy(),
             page: PAGE,
             protocols: &[],
+            deflate: self.deflate.then(websocket::deflate::Config::default),
         }
     }
 }

@@ -71,6 +71,13 @@ pub struct FrameView {
     /// The payload after unmasking: what the application sees.
     #[serde(serialize_with = "ser_text")]
     pub payload: Vec<u8>,
+    /// permessage-deflate: on the last frame of a compressed message (RSV1 on
+    /// its first), the whole message inflated ([`super::inflate`]).
+    #[serde(
+        serialize_with = "ser_inflated",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub inflated: Option<Vec<u8>>,
 }
 
 impl FrameView {
@@ -85,6 +92,15 @@ impl FrameView {
             (OpCode::Control(Control::Close), [hi, lo, ..]) => Some(u16::from_be_bytes([*hi, *lo])),
             _ => None,
         }
+    }
+}
+
+/// An inflated message in JSON: its text where it is UTF-8, else its hex.
+fn ser_inflated<S: serde::Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    match bytes.as_deref().map(std::str::from_utf8) {
+        Some(Ok(text)) => s.serialize_str(text),
+        Some(Err(_)) => ser_hex(bytes.as_deref().unwrap_or_default(), s),
+        None => s.serialize_none(),
     }
 }
 
@@ -192,6 +208,7 @@ pub fn parse_frames(bytes: &[u8]) -> Frames {
             length_encoding: LengthEncoding::from_field(bytes[offset + 1]),
             wire_payload,
             payload,
+            inflated: None,
         });
         offset = end;
     }

@@ -189,6 +189,15 @@ pub fn render_frame(f: &FrameView, title: &str, style: Style) -> String {
             );
         }
     }
+    // permessage-deflate: the message this frame ends, as the application sees it.
+    if let Some(inflated) = &f.inflated {
+        let _ = writeln!(
+            out,
+            "  inflated    {} (RSV1: compressed, permessage-deflate)  {}",
+            plural(inflated.len(), "byte"),
+            style.paint(Paint::Payload, quoted_short(inflated, SHOWN_PAYLOAD))
+        );
+    }
     // Text messages only: Engine.IO packets over WebSocket are text frames.
     if f.opcode == OpCode::Data(tungstenite::protocol::frame::coding::Data::Text) {
         if let Some(packet) = engine_io_packet(&f.payload) {

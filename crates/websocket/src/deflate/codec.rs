@@ -25,8 +25,10 @@ pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// compression is agreed: zlib-rs's deflate state for a 15-bit window at level
 /// 6 (its window, hash chains and pending buffer) plus the inflate state and
 /// its 32 KiB window. The `context_memory` test (tests/deflate_memory.rs)
-/// counts the heap they really take and fails if this figure is too small.
-pub const CONTEXT_BYTES: usize = 420 * 1024;
+/// counts the heap they really take and fails if this figure is too small
+/// (it sits a few percent above that count: the count moves by a kilobyte or
+/// so between runs, with what the test harness allocates meanwhile).
+pub const CONTEXT_BYTES: usize = 448 * 1024;
 
 /// How much output room inflating adds at a time: the cap is checked between
 /// steps, so a bomb never gets more than this past it.
@@ -178,7 +180,7 @@ impl Decompressor {
                 if out.len() == out.capacity() {
                     // The cap plus one byte is the most ever asked for: one
                     // byte past the limit proves the message too big.
-                    let room = INFLATE_STEP.min(limit + 1 - out.len().min(limit));
+                    let room = INFLATE_STEP.min(limit.saturating_add(1) - out.len().min(limit));
                     out.reserve_exact(room.max(1));
                 } else if out.len() == before && all_in {
                     break;

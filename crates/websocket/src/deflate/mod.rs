@@ -27,6 +27,11 @@ pub use offer::{
     Offer, negotiate,
 };
 
+/// The `--deflate` flag's help, the same on every WebSocket server.
+pub const FLAG_HELP: &str = "Compress messages (permessage-deflate, RFC 7692) with clients that offer it, as browsers do. \
+Off by default, as in Node's ws: a connection that agrees keeps its compression contexts for its whole life \
+(CONTEXT_BYTES in websocket::deflate, measured by its test), charged to --memory-budget";
+
 /// What can go wrong with compressed data or the negotiation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeflateError {

@@ -117,10 +117,12 @@ impl Agreement {
         };
         let offer = parse_element(element).ok_or(DeflateError::BadResponse)?;
         // A server may not answer `client_max_window_bits` without a value.
+        // A window of 8 bits is one zlib cannot keep to: a client that asked
+        // for none could not honour it, so it is refused like a bad answer.
         let client_bits = match offer.client_max_window_bits {
             ClientBits::Absent => MAX_WINDOW_BITS,
-            ClientBits::Max(n) => n,
-            ClientBits::Any => return Err(DeflateError::BadResponse),
+            ClientBits::Max(n) if n >= MIN_OUR_WINDOW_BITS => n,
+            ClientBits::Max(_) | ClientBits::Any => return Err(DeflateError::BadResponse),
         };
         Ok(Agreement {
             server_no_context_takeover: offer.server_no_context_takeover,

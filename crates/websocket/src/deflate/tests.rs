@@ -3,19 +3,11 @@
 
 use super::*;
 
+// ANCHOR: hello
 /// "Hello" compressed, RFC 7692 §7.2.3.1.
 const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
 /// "Hello" again with the window kept from the first, §7.2.3.2.
 const HELLO_AGAIN: [u8; 5] = [0xf2, 0x00, 0x11, 0x00, 0x00];
-const LIMIT: usize = 1 << 20;
-
-fn agreed(headers: &[&str]) -> Option<Agreement> {
-    negotiate(headers.iter().copied(), &Config::default())
-}
-
-fn default_agreement() -> Agreement {
-    agreed(&["permessage-deflate"]).expect("a plain offer is accepted")
-}
 
 /// §7.2.3.1 and §7.2.3.2: a server with context takeover compresses "Hello"
 /// twice into exactly the RFC's bytes — the second is shorter: it points back.
@@ -24,6 +16,17 @@ fn compresses_hello_as_the_rfc_shows() {
     let mut c = Compressor::new(&default_agreement(), Side::Server);
     assert_eq!(c.compress(b"Hello"), HELLO);
     assert_eq!(c.compress(b"Hello"), HELLO_AGAIN);
+}
+// ANCHOR_END: hello
+
+const LIMIT: usize = 1 << 20;
+
+fn agreed(headers: &[&str]) -> Option<Agreement> {
+    negotiate(headers.iter().copied(), &Config::default())
+}
+
+fn default_agreement() -> Agreement {
+    agreed(&["permessage-deflate"]).expect("a plain offer is accepted")
 }
 
 /// §7.2.3.2's note: without context takeover the second "Hello" costs as much
@@ -107,6 +110,13 @@ fn a_zip_bomb_stops_at_the_limit() {
     let mut d = Decompressor::new(&default_agreement(), Side::Server);
     let exact = c.compress(&vec![7u8; limit]);
     assert_eq!(d.decompress(&exact, limit).unwrap().len(), limit);
+}
+
+/// No limit at all (`--max-message-size` at its largest) is no overflow.
+#[test]
+fn the_largest_limit_inflates() {
+    let mut d = Decompressor::new(&default_agreement(), Side::Server);
+    assert_eq!(d.decompress(&HELLO, usize::MAX).unwrap(), b"Hello");
 }
 
 /// Garbage is Corrupt, never a panic, whatever the bytes.
@@ -202,6 +212,7 @@ fn a_client_reads_the_answer() {
     assert_eq!(a.client_max_window_bits, 15);
     for bad in [
         "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; client_max_window_bits=8",
         "permessage-deflate, permessage-deflate",
         "permessage-deflate; nope",
         "x-other",

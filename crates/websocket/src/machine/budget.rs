@@ -55,9 +55,13 @@ impl<H: Handler> Machine<H> {
 
     /// What this connection holds: the message arriving (or the largest one
     /// so far, whose room tungstenite keeps), and the room our queues take up.
-    fn holding(&self) -> usize {
+    pub(super) fn holding(&self) -> usize {
         let (input, queue) = match &self.phase {
-            Phase::Open(ws) => (ws.get_ref().input.len(), ws.get_ref().output.capacity()),
+            // With permessage-deflate, its contexts too (deflate::CONTEXT_BYTES).
+            Phase::Open(ws) => (
+                ws.get_ref().input.len(),
+                ws.get_ref().output.capacity() + ws.extra_holding(),
+            ),
             Phase::Request { head } => (head.capacity(), 0),
             Phase::Done => (0, 0),
         };

@@ -3,7 +3,7 @@
 //! 1009), the program's own close; the memory budget (1013) is [`super::budget`].
 
 use lifecycle::narrate::plural;
-use log::info;
+use log::{info, warn};
 use serve::v3_event_loop::Expiry;
 use tungstenite::Error;
 use tungstenite::protocol::CloseFrame;
@@ -11,6 +11,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::{Machine, Phase};
 use crate::close;
+use crate::deflate::DeflateError;
 use crate::handler::Handler;
 use crate::upgrade::Rejection;
 
@@ -83,6 +84,18 @@ impl<H: Handler> Machine<H> {
     }
     // ANCHOR_END: fail
 
+    /// Ends the WebSocket after a compressed message that would not inflate:
+    /// 1007 for bytes that are not DEFLATE, 1009 for a message inflating past
+    /// `--max-message-size` (a zip bomb stops there, RFC 7692 §8.1 aside).
+    pub(super) fn fail_inflate(&mut self, e: DeflateError) {
+        let code = match e {
+            DeflateError::TooBig { .. } => CloseCode::Size,
+            DeflateError::Corrupt | DeflateError::BadResponse => CloseCode::Invalid,
+        };
+        warn!("[{}] {e}: closing with {}", self.tuple, u16::from(code));
+        self.close_with(code, &e.to_string());
+    }
+
     /// Queues a Close frame with `code` and ends: no more input is read.
     pub(super) fn close_with(&mut self, code: CloseCode, reason: &str) {
         if let Phase::Open(ws) = &mut self.phase {
@@ -98,8 +111,7 @@ impl<H: Handler> Machine<H> {
             // double its capacity for a few bytes.
             ws.get_mut().output.reserve_exact(CLOSE_FRAME_HEAD + end);
             // Into our output queue: never blocks, and is not refused for size.
-            let _ = ws.close(Some(frame));
-            let _ = ws.flush();
+            ws.close(Some(frame));
         }
         self.finish();
     }

@@ -35,6 +35,10 @@
 //! Pongs holds at most that much here.
 
 mod budget;
+mod compressed;
+mod conn;
+#[cfg(test)]
+mod deflate_tests;
 mod ending;
 mod frames;
 #[cfg(test)]
@@ -50,8 +54,10 @@ use serve::v3_event_loop::QUEUE_LIMIT;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message};
 
+use self::compressed::{Compressed, Fault};
+use self::conn::Conn;
 use self::frames::Frames;
-use crate::handler::{Handler, Outbox, Settings};
+use crate::handler::{Handler, Settings};
 use crate::upgrade::{self, Decision, Upgrade, check_request, page_response};
 
 /// Where one connection is in its life.
@@ -59,8 +65,9 @@ enum Phase {
     /// Reading the HTTP request; `head` holds what has arrived so far.
     Request { head: Vec<u8> },
     /// Upgraded: frames both ways, through tungstenite (started at the first
-    /// byte from the peer: frames.rs).
-    Open(Box<Frames>),
+    /// byte from the peer: frames.rs) or, compressed, our own assembly over
+    /// its frame headers (compressed.rs).
+    Open(Box<Conn>),
     /// Nothing more to read: once the output is written, TCP is closed.
     Done,
 }
@@ -166,11 +173,7 @@ impl<H: Handler> Machine<H> {
             return false;
         }
         if let Phase::Open(ws) = &mut self.phase {
-            let mut out = Outbox {
-                output: &mut ws.get_mut().output,
-                sent: 0,
-            };
-            out.send(message);
+            ws.outbox().send(message);
         }
         self.account();
         true
@@ -326,14 +329,29 @@ impl<H: Handler> Machine<H> {
                 up.offered.join(", ")
             );
         }
+        up.deflate = self.agree_deflate(&up);
         self.answer.extend_from_slice(&up.response());
         info!("[{tuple}] 101 Switching Protocols: from here on, WebSocket frames");
-        // Nothing allocated for the frames yet: tungstenite and its read
-        // buffer start with the first byte that needs them (frames.rs).
-        let mut frames = Frames::new(self.settings.websocket_config());
-        frames.get_mut().input.extend(rest);
         self.arriving = rest.len();
-        self.phase = Phase::Open(Box::new(frames));
+        let conn = match &up.deflate {
+            Some(agreement) => {
+                let mut buffers = crate::Buffers::default();
+                buffers.input.extend(rest);
+                Conn::Deflate(Compressed::new(
+                    buffers,
+                    agreement,
+                    self.settings.max_message_size,
+                ))
+            }
+            None => {
+                // Nothing allocated for the frames yet: tungstenite and its read
+                // buffer start with the first byte that needs them (frames.rs).
+                let mut frames = Frames::new(self.settings.websocket_config());
+                frames.get_mut().input.extend(rest);
+                Conn::Plain(frames)
+            }
+        };
+        self.phase = Phase::Open(Box::new(conn));
         self.messages();
     }
 
@@ -350,16 +368,18 @@ impl<H: Handler> Machine<H> {
             if ws.get_ref().output.len() >= QUEUE_LIMIT || !self.handler.accepting() {
                 break;
             }
+            let compressed = matches!(**ws, Conn::Deflate(_));
             let message = match ws.read() {
                 Ok(message) => message,
                 // No whole frame in the input yet: wait for more bytes.
-                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(Fault::Ws(Error::Io(e))) if e.kind() == io::ErrorKind::WouldBlock => break,
                 // Both Close frames exchanged: the normal end.
-                Err(Error::ConnectionClosed) => {
+                Err(Fault::Ws(Error::ConnectionClosed)) => {
                     info!("[{tuple}] close handshake done");
                     return self.finish();
                 }
-                Err(e) => return self.fail(e),
+                Err(Fault::Ws(e)) => return self.fail(e),
+                Err(Fault::Deflate(e)) => return self.fail_inflate(e),
             };
             // Pings and Closes need no code here: tungstenite queued the Pong or
             // the Close reply, and writes it on its next read or flush.
@@ -371,18 +391,18 @@ impl<H: Handler> Machine<H> {
                     self.arriving = 0;
                     // The program's answer (an echo: the message framed again)
                     // is charged before it is made: payload and answer are
-                    // both in memory for a moment.
-                    if !self.charge(self.answer_room(message.len())) {
+                    // both in memory for a moment. An inflated message is a
+                    // buffer of its own (the input held only its compressed
+                    // bytes): counted too, though only once it exists — its
+                    // size is not known before, and --max-message-size caps it.
+                    let inflated = if compressed { message.len() } else { 0 };
+                    if !self.charge(self.answer_room(message.len()) + inflated) {
                         return;
                     }
                     self.received += 1;
                     // The program's turn: what it answers goes into our queue.
                     if let Phase::Open(ws) = &mut self.phase {
-                        let mut out = Outbox {
-                            output: &mut ws.get_mut().output,
-                            sent: 0,
-                        };
-                        self.handler.message(message, &mut out);
+                        self.handler.message(message, &mut ws.outbox());
                     }
                 }
                 Message::Ping(ref p) | Message::Pong(ref p) => {

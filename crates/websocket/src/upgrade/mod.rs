@@ -32,6 +32,7 @@ use std::time::Duration;
 use http1::{Parsed, RequestHead, Response, parse_request};
 use tungstenite::handshake::derive_accept_key;
 
+use crate::deflate::Agreement;
 use crate::origin::OriginPolicy;
 
 // The limits and phrases are HTTP's, not WebSocket's; re-exported so both
@@ -74,6 +75,11 @@ pub struct Upgrade {
     /// The subprotocol the server picked ([`Upgrade::choose_protocol`]), named
     /// in the 101; none unless the server speaks one the client offered.
     pub protocol: Option<String>,
+    /// The extensions the client offered (`Sec-WebSocket-Extensions`, §9.1),
+    /// each header's value as sent.
+    pub extensions: Vec<String>,
+    /// permessage-deflate, when the server agreed to it: the 101 names it.
+    pub deflate: Option<Agreement>,
 }
 
 impl Upgrade {
@@ -84,8 +90,12 @@ impl Upgrade {
             .header("Upgrade", "websocket")
             .header("Connection", "Upgrade")
             .header("Sec-WebSocket-Accept", &self.accept);
-        match &self.protocol {
+        let response = match &self.protocol {
             Some(p) => response.header("Sec-WebSocket-Protocol", p),
+            None => response,
+        };
+        match &self.deflate {
+            Some(agreement) => response.header("Sec-WebSocket-Extensions", agreement.response()),
             None => response,
         }
         .to_bytes()
@@ -291,6 +301,12 @@ pub fn check_upgrade(head: &RequestHead, origins: &OriginPolicy) -> Decision {
             .filter(|p| !p.is_empty())
             .collect(),
         protocol: None,
+        extensions: head
+            .headers
+            .get_all("sec-websocket-extensions")
+            .map(str::to_string)
+            .collect(),
+        deflate: None,
     })
 }
 // ANCHOR_END: check_request
