@@ -135,10 +135,16 @@ impl DashboardSession {
     /// One request: the page, the feed, or a report.
     fn request(&mut self, Request { head, body }: Request) {
         let close = head.headers.has_token("connection", "close");
-        let path = head.path().unwrap_or_default();
+        // A target that names no resource (`*`, not a path nor a URL) is a
+        // 400 with the reason, as on every server (RFC 9112 §3.2.4), not a 404.
+        let path = match head.path() {
+            Ok(path) => path,
+            Err(why) => return self.respond(Response::text(400, &why), true),
+        };
         let path = path.split('?').next().unwrap_or("");
         match (head.method.as_str(), path) {
-            ("GET", "/feed") => match check_upgrade(&head, &self.settings.origins) {
+            // Every method: the one Upgrade check answers a POST with its 405.
+            (_, "/feed") => match check_upgrade(&head, &self.settings.origins) {
                 Decision::Upgrade(up) => {
                     info!("[{}] a dashboard subscribed to the feed", self.tuple);
                     let Some(held) = self.held.take() else {
@@ -193,7 +199,7 @@ impl DashboardSession {
                 }
                 Err(why) => self.respond(Response::text(400, &why.0), close),
             },
-            (_, "/" | "/feed" | "/report") => {
+            (_, "/" | "/report") => {
                 let allow = if path == "/report" { "POST" } else { "GET" };
                 let r = Response::text(405, &format!("{} is not allowed on {path}", head.method))
                     .header("Allow", allow);

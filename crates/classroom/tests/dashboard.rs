@@ -83,3 +83,26 @@ fn a_foreign_origin_is_refused() {
     let answer = exchange(&server, upgrade.as_bytes());
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
 }
+
+/// The hostile matrix's upgrade table on `/feed` (scripts/hostile.sh --server
+/// classroom): a POST gets the one Upgrade check's 405 with `Allow: GET`, as
+/// every WebSocket server answers it, and a `*` target is a 400 with the
+/// reason (RFC 9112 §3.2.4), not the dashboard's 404.
+#[test]
+fn feed_refusals_match_every_server() {
+    let server = dashboard();
+    let upgrade = |method: &str, target: &str| {
+        format!(
+            "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+    };
+    let post = exchange(&server, upgrade("POST", "/feed").as_bytes());
+    assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+    assert!(post.contains("method POST not allowed"), "{post}");
+    assert!(post.contains("Allow: GET"), "{post}");
+    let star = exchange(&server, upgrade("GET", "*").as_bytes());
+    assert!(star.starts_with("HTTP/1.1 400"), "{star}");
+    assert!(star.contains("asterisk-form"), "{star}");
+}
