@@ -60,6 +60,12 @@ CASES = {
                    "one TCP member floods lines, another never reads them"),
     "vanish": (ALL, cases_http.vanish, [],
                "4,000 connections opened and dropped at once (half by RST)"),
+    "vanish-students": (CLASSROOM, cases_classroom.vanish_students, [],
+                        "vanish on the classroom's students' tcp port (N+1)"),
+    "report-flood": (CLASSROOM, cases_classroom.report_flood, [],
+                     "POST /report flooded: over the cap, malformed, ever new names"),
+    "feed-never-reads": (CLASSROOM, cases_classroom.feed_never_reads, [],
+                         "20 /feed dashboards never reading, 30 students echoing"),
 }
 
 # Cases run with a memory budget (MiB) other than servers.BUDGET_MIB.

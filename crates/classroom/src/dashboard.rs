@@ -159,9 +159,12 @@ impl DashboardSession {
                         &up,
                         &rest,
                     );
-                    for line in self.feed.snapshot() {
-                        m.send(Message::text(line));
-                    }
+                    // The rows so far, through the same queue bound as
+                    // every tick: a dashboard that never reads holds at
+                    // most FEED_QUEUE_LIMIT of them, the rest counted.
+                    let rows = self.feed.snapshot().join("\n");
+                    let left_out = pass_on(&mut m, &mut self.skipped, rows.as_bytes());
+                    self.feed.count_skipped(left_out);
                     self.mode = Mode::Feed(Box::new(m));
                 }
                 Decision::Reject(r) => {
@@ -227,13 +230,15 @@ impl DashboardSession {
 
 // ANCHOR: skip
 /// Sends each of a tick's events that fits; counts the rest; says what was
-/// counted as soon as there is room.
-fn pass_on(m: &mut Machine<Listener>, skipped: &mut Skipped, body: &[u8]) {
+/// counted as soon as there is room. Returns how many were left out.
+fn pass_on(m: &mut Machine<Listener>, skipped: &mut Skipped, body: &[u8]) -> u64 {
+    let mut left_out = 0;
     for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         if m.output().len() >= FEED_QUEUE_LIMIT {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
                 skipped.count(&v);
             }
+            left_out += 1;
             continue;
         }
         if !skipped.is_empty() {
@@ -242,6 +247,7 @@ fn pass_on(m: &mut Machine<Listener>, skipped: &mut Skipped, body: &[u8]) {
         }
         m.send(Message::text(String::from_utf8_lossy(line).into_owned()));
     }
+    left_out
 }
 // ANCHOR_END: skip
 
@@ -295,7 +301,8 @@ impl Session for DashboardSession {
         let Mode::Feed(m) = &mut self.mode else {
             return Ok(Step::Wait);
         };
-        pass_on(m, &mut self.skipped, &mail.body);
+        let left_out = pass_on(m, &mut self.skipped, &mail.body);
+        self.feed.count_skipped(left_out);
         self.flush()?;
         Ok(if self.finished() {
             Step::Done

@@ -88,6 +88,9 @@ fn a_slow_dashboard_is_told_what_it_skipped() {
         skipped > 0 && notices > 0,
         "nothing was skipped: the test proves nothing"
     );
+    // The same count reaches --stats-file (`classroom_skipped`, the hostile
+    // matrix's feed-never-reads): every event a dashboard left out, once.
+    assert_eq!(feed.skipped(), skipped, "the feed's skipped counter");
     drop(ws);
     drop(server);
 }
