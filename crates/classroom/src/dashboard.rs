@@ -234,7 +234,7 @@ impl DashboardSession {
 fn pass_on(m: &mut Machine<Listener>, skipped: &mut Skipped, body: &[u8]) -> u64 {
     let mut left_out = 0;
     for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        if m.output().len() >= FEED_QUEUE_LIMIT {
+        if m.queued() >= FEED_QUEUE_LIMIT {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
                 skipped.count(&v);
             }
@@ -260,7 +260,7 @@ impl Session for DashboardSession {
             if let Mode::Feed(m) = &mut self.mode {
                 // Room again after a skip: say what was left out now, not at
                 // the next event (there may be none for a while).
-                if !self.skipped.is_empty() && m.output().len() < FEED_QUEUE_LIMIT {
+                if !self.skipped.is_empty() && m.queued() < FEED_QUEUE_LIMIT {
                     m.send(Message::text(self.skipped.notice()));
                     self.skipped = Skipped::default();
                 }
@@ -321,7 +321,7 @@ impl Session for DashboardSession {
 
     fn pending(&self) -> usize {
         let ws = match &self.mode {
-            Mode::Feed(m) => m.output().len(),
+            Mode::Feed(m) => m.queued(),
             _ => 0,
         };
         self.output.len() + ws
