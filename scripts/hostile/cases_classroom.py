@@ -17,6 +17,7 @@ vanish) hit its dashboard port, /feed and POST /report. These are its own:
   students' echo stays served.
 """
 
+import copy
 import json
 import os
 import socket
@@ -48,6 +49,9 @@ DEAF_SECONDS = 30
 
 def fresh(server, deadline):
     """/feed upgraded and one event received; one line echoed on N+1."""
+    if server.port != server.dashboard_port:  # vanish-students aims elsewhere
+        server = copy.copy(server)
+        server.port = server.dashboard_port
     feed, buf = ws_open(server, deadline, path="/feed")
     try:
         tcp_echo(server, deadline)  # also makes an event if none was waiting

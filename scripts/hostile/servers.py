@@ -87,6 +87,7 @@ class Server:
         self.port = free_block(CLASSROOM_PORTS) if name == "classroom" else free_port()
         # chat's line port, the bridge's target, the classroom's students' tcp
         self.tcp_port = self.port + 1 if name == "classroom" else None
+        self.dashboard_port = self.port  # the classroom's, where its fresh client goes
         # Where the WebSocket cases open theirs: the classroom's is its feed.
         self.ws_path = "/feed" if name == "classroom" else "/"
         self.tls = name.startswith("wss") or name == "tls"

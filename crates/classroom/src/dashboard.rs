@@ -35,6 +35,12 @@ pub const PAGE: &str = include_str!("page.html");
 /// instead of sent: 256 KiB, a few seconds of a busy class.
 pub const FEED_QUEUE_LIMIT: usize = 256 * 1024;
 
+/// How long after accept a connection has to send its first request whole:
+/// the handshake deadline every WebSocket server keeps. A request trickled a
+/// byte at a time is never idle, so without it a slowloris holds a place
+/// forever (found by the hostile matrix's slowloris on the dashboard).
+pub const OPENING_DEADLINE: std::time::Duration = websocket::handler::HANDSHAKE_TIMEOUT;
+
 /// Largest message a dashboard may send us (it has nothing to say).
 const MAX_FEED_MESSAGE: usize = 1024;
 
@@ -69,6 +75,9 @@ pub struct DashboardSession {
     skipped: Skipped,
     /// The client sent FIN: answer what it sent, then close.
     ended: bool,
+    /// Requests read whole so far: until the first, the opening deadline
+    /// ([`OPENING_DEADLINE`]) runs.
+    requests: u64,
 }
 
 impl DashboardSession {
@@ -91,6 +100,7 @@ impl DashboardSession {
             held: Some(held),
             skipped: Skipped::default(),
             ended: false,
+            requests: 0,
         }
     }
 
@@ -134,6 +144,7 @@ impl DashboardSession {
     // ANCHOR: dashboard_request
     /// One request: the page, the feed, or a report.
     fn request(&mut self, Request { head, body }: Request) {
+        self.requests += 1;
         let close = head.headers.has_token("connection", "close");
         // A target that names no resource (`*`, not a path nor a URL) is a
         // 400 with the reason, as on every server (RFC 9112 §3.2.4), not a 404.
@@ -327,9 +338,17 @@ impl Session for DashboardSession {
         self.output.len() + ws
     }
 
+    fn opening_deadline(&self) -> Option<std::time::Duration> {
+        (self.requests == 0).then_some(OPENING_DEADLINE)
+    }
+
     fn expire(&mut self, why: serve::v3_event_loop::Expiry) {
         if let Mode::Feed(m) = &mut self.mode {
             m.expire(why);
+        } else if matches!(self.mode, Mode::Requests) && self.requests == 0 {
+            // The opening deadline: say so, as every server does (408).
+            self.respond(Response::text(408, "no complete request in time"), true);
+            let _ = self.flush();
         }
     }
 

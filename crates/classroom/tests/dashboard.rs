@@ -106,3 +106,22 @@ fn feed_refusals_match_every_server() {
     assert!(star.starts_with("HTTP/1.1 400"), "{star}");
     assert!(star.contains("asterisk-form"), "{star}");
 }
+
+/// A request that never ends (a slowloris: the hostile matrix's slowloris on
+/// the dashboard) gets the 408 at the opening deadline and the close, as on
+/// every server, instead of holding its place forever.
+#[test]
+fn an_unfinished_request_gets_408() {
+    let server = dashboard();
+    let mut s = TcpStream::connect(server.addr()).expect("connect");
+    s.set_read_timeout(Some(classroom::dashboard::OPENING_DEADLINE + DEADLINE))
+        .expect("timeout");
+    s.write_all(b"GET /feed HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .expect("send");
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer)
+        .expect("the answer, then the close");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("no complete request in time"), "{answer}");
+}
