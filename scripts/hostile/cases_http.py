@@ -78,9 +78,10 @@ def under_fire(server, requests, report, label):
 def upgrade_table(server, report):
     """One report line per row, and one for the rows sent again while a fresh
     client is served; returns how many failed."""
-    failed = under_fire(server, [row[1] for row in upgrades.ROWS], report, "upgrade-table")
-    for row in upgrades.ROWS:
-        name, request = row[0], row[1]
+    requests = [upgrades.aimed(server, row[1]) for row in upgrades.ROWS]
+    failed = under_fire(server, requests, report, "upgrade-table")
+    for row, request in zip(upgrades.ROWS, requests):
+        name = row[0]
         deadline = Deadline(5)
         try:
             s = connect(server, timeout=5)
@@ -105,7 +106,8 @@ def http_route(server):
 
 def smuggling_rows(server):
     route = http_route(server)
-    post = "POST /publish" if server.name == "push" else f"GET {route}"
+    # The route that takes a body: push's publish, the classroom's report.
+    post = {"push": "POST /publish", "classroom": "POST /report"}.get(server.name, f"GET {route}")
     h = "Host: 127.0.0.1\r\n"
     return [
         ("cl-cl", f"{post} HTTP/1.1\r\n{h}Content-Length: 5\r\nContent-Length: 50\r\n\r\n"
@@ -301,6 +303,14 @@ def gone(s):
         return False
     except OSError:
         return True
+
+
+def gone_unread(s):
+    """Whether the server ended this connection, read nothing to tell: the
+    socket's error or its TCP state (CLOSE_WAIT or CLOSE)."""
+    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    state = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+    return bool(err) or state in (7, 8)
 
 
 def vanish(server):

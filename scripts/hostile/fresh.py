@@ -6,6 +6,8 @@
 - chat: an Upgrade on its WebSocket port, and one line from one TCP member
   reaching another (the sender does not get its own line back).
 - tls (the TLS echo): a handshake and one line echoed.
+- classroom: /feed upgraded and one event, and one line on the students' tcp
+  echo (cases_classroom.fresh).
 Each raises with the reason when it is not served before its deadline.
 """
 
@@ -21,6 +23,10 @@ RESEND = 0.5
 
 def fresh(server, deadline):
     kind = server.name.split("-")[0]
+    if kind == "classroom":
+        import cases_classroom  # it imports this module: only when needed
+
+        return cases_classroom.fresh(server, deadline)
     return {"ws": echo, "wss": echo, "bridge": bridge, "push": push, "chat": chat,
             "tls": line_echo}[kind](server, deadline)
 

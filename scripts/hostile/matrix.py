@@ -18,6 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cases_classroom  # noqa: E402
 import cases_deflate  # noqa: E402
 import cases_http  # noqa: E402
 import cases_line  # noqa: E402
@@ -28,22 +29,24 @@ from servers import BUDGET_MIB, SERVERS, Server  # noqa: E402
 
 WEBSOCKET = ["ws", "ws-threads", "push", "chat", "bridge", "wss", "wss-threads"]
 TLS = ["wss", "wss-threads", "tls"]
+# socklab classroom: the WebSocket cases on its dashboard's /feed and POST /report.
+CLASSROOM = ["classroom"]
 ALL = list(SERVERS)
 
 # case -> (servers it runs against, function, extra server flags (a list, or a
 # dict of lists by server), one line)
 CASES = {
-    "upgrade-table": (WEBSOCKET, cases_http.upgrade_table, [],
+    "upgrade-table": (WEBSOCKET + CLASSROOM, cases_http.upgrade_table, [],
                       "the malformed Upgrades: each row's status and reason"),
-    "smuggling": (WEBSOCKET, cases_http.smuggling, [],
+    "smuggling": (WEBSOCKET + CLASSROOM, cases_http.smuggling, [],
                   "framing to refuse on every HTTP head reader: 400 and close"),
-    "ping-flood": (WEBSOCKET, cases_ws.ping_flood, [],
+    "ping-flood": (WEBSOCKET + CLASSROOM, cases_ws.ping_flood, [],
                    "Pings as fast as possible, a tiny SO_RCVBUF, never reading"),
-    "big-messages": (WEBSOCKET, cases_ws.big_messages, [],
+    "big-messages": (WEBSOCKET + CLASSROOM, cases_ws.big_messages, [],
                      "4 clients x 12 MiB messages against a 16 MiB budget, never reading"),
     "big-messages-48": (WEBSOCKET, cases_ws.big_messages_48, cases_ws.MANY_FLAGS,
                         "48 clients x one 16 MiB message against a 256 MiB budget, never reading"),
-    "slowloris": (WEBSOCKET, cases_ws.slowloris, [],
+    "slowloris": (WEBSOCKET + CLASSROOM, cases_ws.slowloris, [],
                   "an Upgrade trickled a byte every 0.5 s: 408 at the handshake deadline"),
     "replay": (["push"], cases_http.replay, cases_push.NO_LIMIT_FOR_SETUP,
                "a full event window, then 100 pipelined GET /poll?since=0 never read"),
@@ -60,6 +63,12 @@ CASES = {
                 "with --deflate: RSV1 misplaced (1002), compressed bad UTF-8 (1007), a zip bomb (1009)"),
     "vanish": (ALL, cases_http.vanish, [],
                "4,000 connections opened and dropped at once (half by RST)"),
+    "vanish-students": (CLASSROOM, cases_classroom.vanish_students, [],
+                        "vanish on the classroom's students' tcp port (N+1)"),
+    "report-flood": (CLASSROOM, cases_classroom.report_flood, [],
+                     "POST /report flooded: over the cap, malformed, ever new names"),
+    "feed-never-reads": (CLASSROOM, cases_classroom.feed_never_reads, [],
+                         "20 /feed dashboards never reading, 30 students echoing"),
 }
 
 # Cases run with a memory budget (MiB) other than servers.BUDGET_MIB.

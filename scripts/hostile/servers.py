@@ -49,7 +49,33 @@ SERVERS = {
     "wss": "ws echo over TLS, event loop",
     "wss-threads": "ws echo over TLS, a thread per connection",
     "tls": "tcp echo over TLS, event loop (TLS cases only)",
+    "classroom": "socklab classroom: its dashboard port (/feed, POST /report), students' tcp on N+1",
 }
+
+# socklab classroom's ports: the dashboard on N, the servers on N+1 to N+5.
+CLASSROOM_PORTS = 6
+
+
+def free_block(n):
+    """A first port N with N to N+n-1 free for TCP and UDP (classroom's layout)."""
+    for _ in range(100):
+        first = free_port()
+        if first + n > 65535:
+            continue
+        socks = []
+        try:
+            for port in range(first, first + n):
+                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                    s = socket.socket(socket.AF_INET, kind)
+                    socks.append(s)
+                    s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise OSError(f"no {n} free ports in a row")
 
 
 class Server:
@@ -58,8 +84,12 @@ class Server:
     def __init__(self, name, binary, tmp, log, budget_mib=BUDGET_MIB):
         self.name, self.binary, self.tmp, self.log = name, binary, tmp, log
         self.budget_mib = budget_mib
-        self.port = free_port()
-        self.tcp_port = None  # chat's line port, the bridge's target
+        self.port = free_block(CLASSROOM_PORTS) if name == "classroom" else free_port()
+        # chat's line port, the bridge's target, the classroom's students' tcp
+        self.tcp_port = self.port + 1 if name == "classroom" else None
+        self.dashboard_port = self.port  # the classroom's, where its fresh client goes
+        # Where the WebSocket cases open theirs: the classroom's is its feed.
+        self.ws_path = "/feed" if name == "classroom" else "/"
         self.tls = name.startswith("wss") or name == "tls"
         self.procs = []
         self.stats_path = os.path.join(tmp, f"{name}-{self.port}.json")
@@ -96,6 +126,8 @@ class Server:
         if n == "bridge":
             return (["bridge", "--listen", f"ws://{addr}/", "--to",
                      f"tcp://127.0.0.1:{self.tcp_port}"] + limits)
+        if n == "classroom":
+            return ["classroom", "--addr", "127.0.0.1", "--port", str(self.port)] + limits
         raise ValueError(f"no server {n}")
 
     def start(self, extra=()):

@@ -93,6 +93,16 @@ ROWS = [
 # ANCHOR_END: rows
 
 
+def aimed(server, request):
+    """A row's request aimed at the server's WebSocket path: the rows ask for
+    /chat, which every echo takes; the classroom's dashboard upgrades on /feed
+    only (its other paths are the page and POST /report)."""
+    if server.ws_path == "/":
+        return request
+    return request.replace(b" /chat HTTP/1.", f" {server.ws_path} HTTP/1.".encode()).replace(
+        b"evil.example/chat HTTP/1.", f"evil.example{server.ws_path} HTTP/1.".encode())
+
+
 def check(status, headers, body, row):
     """Why the answer differs from the row, or None."""
     _, _, want, reason = row

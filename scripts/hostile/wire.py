@@ -170,8 +170,10 @@ def read_frame(sock, buf, deadline):
         buf += chunk
 
 
-def ws_open(server, deadline, path="/", rcvbuf=None):
-    """An upgraded WebSocket: (socket, bytes after the 101). Raises on refusal."""
+def ws_open(server, deadline, path=None, rcvbuf=None):
+    """An upgraded WebSocket: (socket, bytes after the 101). Raises on refusal.
+    The path defaults to the server's WebSocket path (the classroom's /feed)."""
+    path = path or server.ws_path
     s = connect(server, rcvbuf=rcvbuf, timeout=max(deadline.left(), 0.1))
     s.sendall(upgrade_request(path, extra=server.origin_header()))
     status, _, _, rest = read_answer(s, deadline)

@@ -35,6 +35,12 @@ pub const PAGE: &str = include_str!("page.html");
 /// instead of sent: 256 KiB, a few seconds of a busy class.
 pub const FEED_QUEUE_LIMIT: usize = 256 * 1024;
 
+/// How long after accept a connection has to send its first request whole:
+/// the handshake deadline every WebSocket server keeps. A request trickled a
+/// byte at a time is never idle, so without it a slowloris holds a place
+/// forever (found by the hostile matrix's slowloris on the dashboard).
+pub const OPENING_DEADLINE: std::time::Duration = websocket::handler::HANDSHAKE_TIMEOUT;
+
 /// Largest message a dashboard may send us (it has nothing to say).
 const MAX_FEED_MESSAGE: usize = 1024;
 
@@ -69,6 +75,9 @@ pub struct DashboardSession {
     skipped: Skipped,
     /// The client sent FIN: answer what it sent, then close.
     ended: bool,
+    /// Requests read whole so far: until the first, the opening deadline
+    /// ([`OPENING_DEADLINE`]) runs.
+    requests: u64,
 }
 
 impl DashboardSession {
@@ -91,6 +100,7 @@ impl DashboardSession {
             held: Some(held),
             skipped: Skipped::default(),
             ended: false,
+            requests: 0,
         }
     }
 
@@ -134,11 +144,18 @@ impl DashboardSession {
     // ANCHOR: dashboard_request
     /// One request: the page, the feed, or a report.
     fn request(&mut self, Request { head, body }: Request) {
+        self.requests += 1;
         let close = head.headers.has_token("connection", "close");
-        let path = head.path().unwrap_or_default();
+        // A target that names no resource (`*`, not a path nor a URL) is a
+        // 400 with the reason, as on every server (RFC 9112 §3.2.4), not a 404.
+        let path = match head.path() {
+            Ok(path) => path,
+            Err(why) => return self.respond(Response::text(400, &why), true),
+        };
         let path = path.split('?').next().unwrap_or("");
         match (head.method.as_str(), path) {
-            ("GET", "/feed") => match check_upgrade(&head, &self.settings.origins) {
+            // Every method: the one Upgrade check answers a POST with its 405.
+            (_, "/feed") => match check_upgrade(&head, &self.settings.origins) {
                 Decision::Upgrade(up) => {
                     info!("[{}] a dashboard subscribed to the feed", self.tuple);
                     let Some(held) = self.held.take() else {
@@ -153,9 +170,12 @@ impl DashboardSession {
                         &up,
                         &rest,
                     );
-                    for line in self.feed.snapshot() {
-                        m.send(Message::text(line));
-                    }
+                    // The rows so far, through the same queue bound as
+                    // every tick: a dashboard that never reads holds at
+                    // most FEED_QUEUE_LIMIT of them, the rest counted.
+                    let rows = self.feed.snapshot().join("\n");
+                    let left_out = pass_on(&mut m, &mut self.skipped, rows.as_bytes());
+                    self.feed.count_skipped(left_out);
                     self.mode = Mode::Feed(Box::new(m));
                 }
                 Decision::Reject(r) => {
@@ -193,7 +213,7 @@ impl DashboardSession {
                 }
                 Err(why) => self.respond(Response::text(400, &why.0), close),
             },
-            (_, "/" | "/feed" | "/report") => {
+            (_, "/" | "/report") => {
                 let allow = if path == "/report" { "POST" } else { "GET" };
                 let r = Response::text(405, &format!("{} is not allowed on {path}", head.method))
                     .header("Allow", allow);
@@ -221,13 +241,15 @@ impl DashboardSession {
 
 // ANCHOR: skip
 /// Sends each of a tick's events that fits; counts the rest; says what was
-/// counted as soon as there is room.
-fn pass_on(m: &mut Machine<Listener>, skipped: &mut Skipped, body: &[u8]) {
+/// counted as soon as there is room. Returns how many were left out.
+fn pass_on(m: &mut Machine<Listener>, skipped: &mut Skipped, body: &[u8]) -> u64 {
+    let mut left_out = 0;
     for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        if m.output().len() >= FEED_QUEUE_LIMIT {
+        if m.queued() >= FEED_QUEUE_LIMIT {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
                 skipped.count(&v);
             }
+            left_out += 1;
             continue;
         }
         if !skipped.is_empty() {
@@ -236,6 +258,7 @@ fn pass_on(m: &mut Machine<Listener>, skipped: &mut Skipped, body: &[u8]) {
         }
         m.send(Message::text(String::from_utf8_lossy(line).into_owned()));
     }
+    left_out
 }
 // ANCHOR_END: skip
 
@@ -248,7 +271,7 @@ impl Session for DashboardSession {
             if let Mode::Feed(m) = &mut self.mode {
                 // Room again after a skip: say what was left out now, not at
                 // the next event (there may be none for a while).
-                if !self.skipped.is_empty() && m.output().len() < FEED_QUEUE_LIMIT {
+                if !self.skipped.is_empty() && m.queued() < FEED_QUEUE_LIMIT {
                     m.send(Message::text(self.skipped.notice()));
                     self.skipped = Skipped::default();
                 }
@@ -289,7 +312,8 @@ impl Session for DashboardSession {
         let Mode::Feed(m) = &mut self.mode else {
             return Ok(Step::Wait);
         };
-        pass_on(m, &mut self.skipped, &mail.body);
+        let left_out = pass_on(m, &mut self.skipped, &mail.body);
+        self.feed.count_skipped(left_out);
         self.flush()?;
         Ok(if self.finished() {
             Step::Done
@@ -308,15 +332,23 @@ impl Session for DashboardSession {
 
     fn pending(&self) -> usize {
         let ws = match &self.mode {
-            Mode::Feed(m) => m.output().len(),
+            Mode::Feed(m) => m.queued(),
             _ => 0,
         };
         self.output.len() + ws
     }
 
+    fn opening_deadline(&self) -> Option<std::time::Duration> {
+        (self.requests == 0).then_some(OPENING_DEADLINE)
+    }
+
     fn expire(&mut self, why: serve::v3_event_loop::Expiry) {
         if let Mode::Feed(m) = &mut self.mode {
             m.expire(why);
+        } else if matches!(self.mode, Mode::Requests) && self.requests == 0 {
+            // The opening deadline: say so, as every server does (408).
+            self.respond(Response::text(408, "no complete request in time"), true);
+            let _ = self.flush();
         }
     }
 

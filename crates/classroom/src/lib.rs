@@ -69,6 +69,13 @@ pub fn serve_dashboard(
 ) -> io::Result<()> {
     let engine = Engine::new(DASHBOARD_LOOPS)?;
     feed.attach(engine.mailbox());
+    // The dashboards' own defence, in --stats-file beside the engine's
+    // counters (held weakly: signing in keeps no feed alive).
+    let weak = Arc::downgrade(&feed);
+    serve::stats_file::sign_in_counter("classroom_skipped", move || {
+        weak.upgrade()
+            .map_or(0, |f| usize::try_from(f.skipped()).unwrap_or(usize::MAX))
+    });
     let ticker = feed.start(shutdown.clone());
     let refusal = http1::service_unavailable(
         std::time::Duration::from_secs(1),

@@ -83,3 +83,45 @@ fn a_foreign_origin_is_refused() {
     let answer = exchange(&server, upgrade.as_bytes());
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
 }
+
+/// The hostile matrix's upgrade table on `/feed` (scripts/hostile.sh --server
+/// classroom): a POST gets the one Upgrade check's 405 with `Allow: GET`, as
+/// every WebSocket server answers it, and a `*` target is a 400 with the
+/// reason (RFC 9112 §3.2.4), not the dashboard's 404.
+#[test]
+fn feed_refusals_match_every_server() {
+    let server = dashboard();
+    let upgrade = |method: &str, target: &str| {
+        format!(
+            "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+    };
+    let post = exchange(&server, upgrade("POST", "/feed").as_bytes());
+    assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+    assert!(post.contains("method POST not allowed"), "{post}");
+    assert!(post.contains("Allow: GET"), "{post}");
+    let star = exchange(&server, upgrade("GET", "*").as_bytes());
+    assert!(star.starts_with("HTTP/1.1 400"), "{star}");
+    assert!(star.contains("asterisk-form"), "{star}");
+}
+
+/// A request that never ends (a slowloris: the hostile matrix's slowloris on
+/// the dashboard) gets the 408 at the opening deadline and the close, as on
+/// every server, instead of holding its place forever.
+#[test]
+fn an_unfinished_request_gets_408() {
+    let server = dashboard();
+    let mut s = TcpStream::connect(server.addr()).expect("connect");
+    s.set_read_timeout(Some(classroom::dashboard::OPENING_DEADLINE + DEADLINE))
+        .expect("timeout");
+    s.write_all(b"GET /feed HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .expect("send");
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer)
+        .expect("the answer, then the close");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("no complete request in time"), "{answer}");
+}

@@ -88,6 +88,53 @@ fn a_slow_dashboard_is_told_what_it_skipped() {
         skipped > 0 && notices > 0,
         "nothing was skipped: the test proves nothing"
     );
+    // The same count reaches --stats-file (`classroom_skipped`, the hostile
+    // matrix's feed-never-reads): every event a dashboard left out, once.
+    assert_eq!(feed.skipped(), skipped, "the feed's skipped counter");
+    drop(ws);
+    drop(server);
+}
+
+/// A dashboard that opens on a full results table and never reads: the
+/// snapshot of the rows so far goes through the same queue bound as every
+/// tick (hostile matrix, feed-never-reads): what does not fit is counted
+/// before the 101 goes out, never queued whole for each such dashboard.
+#[test]
+fn a_snapshot_past_the_queue_bound_is_skipped() {
+    let feed = Feed::new();
+    let report = |i: usize| classroom::report::Report {
+        name: format!("student{i}"),
+        exercise: 1,
+        pass: true,
+        findings: vec!["f".repeat(classroom::report::MAX_FINDING); 4],
+    };
+    let mut rows = 0;
+    while feed.progress.add(report(rows)) {
+        rows += 1;
+    }
+    let f = feed.clone();
+    let server = Running::tcp(
+        "127.0.0.1:0".parse().expect("addr"),
+        move |listener, shutdown| {
+            classroom::serve_dashboard(listener, shutdown, f, Default::default(), Limits::default())
+        },
+    )
+    .expect("the dashboard runs");
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(TINY_WINDOW).expect("SO_RCVBUF");
+    socket.connect(&server.addr().into()).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    // The 101 follows the snapshot's turn: by then its skips are counted.
+    let (ws, _) = tungstenite::client(format!("ws://{}/feed", server.addr()), stream).expect("101");
+    let row_bytes = report(0).event().len();
+    let fit = classroom::dashboard::FEED_QUEUE_LIMIT / row_bytes + 1;
+    assert!(rows > fit, "{rows} rows all fit: the test proves nothing");
+    let skipped = usize::try_from(feed.skipped()).expect("count");
+    assert!(
+        skipped >= rows - fit && skipped < rows,
+        "{skipped} of {rows} rows skipped, {fit} fit"
+    );
     drop(ws);
     drop(server);
 }

@@ -13,6 +13,7 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::{Arc, mpsc};
 use std::thread;
 
@@ -52,6 +53,9 @@ pub struct Classroom {
     #[command(flatten)]
     #[allow(missing_docs)]
     limits: LimitArgs,
+    /// Rewrite PATH every 100 ms with every server's counters summed as JSON (open, refused, stall/idle closes, memory budget held, VmRSS/VmHWM): for scripts/hostile.sh
+    #[arg(long, value_name = "PATH")]
+    stats_file: Option<PathBuf>,
 }
 
 /// Every socket, bound before anything is served, so the URLs printed are
@@ -72,6 +76,10 @@ impl Classroom {
         let shutdown = Shutdown::new();
         shutdown.trigger_on_ctrl_c()?;
         let bound = self.bind()?;
+        // Every engine and memory budget the servers make signs in to it.
+        if let Some(path) = &self.stats_file {
+            serve::stats_file::start(path.clone())?;
+        }
         self.print(&bound)?;
         self.serve(bound, shutdown)
     }

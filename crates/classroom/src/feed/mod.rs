@@ -102,6 +102,9 @@ pub struct Feed {
     outside: Mutex<HashMap<(SocketAddr, SocketAddr), outside::Outside>>,
     /// The class's exercise results.
     pub progress: Progress,
+    /// Events dashboards left out (their queue full), all dashboards summed:
+    /// `classroom_skipped` in `--stats-file`.
+    skipped: AtomicU64,
 }
 
 impl Feed {
@@ -119,7 +122,18 @@ impl Feed {
             ports: Mutex::new(Vec::new()),
             outside: Mutex::new(HashMap::new()),
             progress: Progress::default(),
+            skipped: AtomicU64::new(0),
         })
+    }
+
+    /// Counts `n` events a dashboard left out because its queue was full.
+    pub fn count_skipped(&self, n: u64) {
+        self.skipped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Events dashboards have left out so far, all dashboards summed.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
     }
 
     /// A fresh connection number.

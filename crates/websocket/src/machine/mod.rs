@@ -200,6 +200,18 @@ impl<H: Handler> Machine<H> {
         }
     }
 
+    /// All the bytes queued for the peer: the 101 still going out and the
+    /// frames behind it ([`Machine::output`] shows only the first of them).
+    /// What a program bounds its own sends by: messages sent right after
+    /// the upgrade sit behind the 101 (the classroom's snapshot of rows).
+    pub fn queued(&self) -> usize {
+        let frames = match &self.phase {
+            Phase::Open(ws) => ws.get_ref().output.len(),
+            _ => 0,
+        };
+        self.answer.len() + frames
+    }
+
     /// The driver wrote the first `n` bytes of [`Machine::output`].
     pub fn sent(&mut self, n: usize) {
         let was_full = self.output().len() >= QUEUE_LIMIT;
