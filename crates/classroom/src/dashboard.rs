@@ -248,8 +248,14 @@ fn pass_on(m: &mut Machine<Listener>, skipped: &mut Skipped, body: &[u8]) -> u64
         if m.queued() >= FEED_QUEUE_LIMIT {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
                 skipped.count(&v);
+                // A feed-wide notice left out carries its counts into ours;
+                // the feed counted those events when it made the notice.
+                if v.get("event").and_then(serde_json::Value::as_str) != Some("skip") {
+                    left_out += 1;
+                }
+            } else {
+                left_out += 1;
             }
-            left_out += 1;
             continue;
         }
         if !skipped.is_empty() {

@@ -262,6 +262,8 @@ impl Feed {
             let dropped =
                 std::mem::take(&mut *self.dropped.lock().unwrap_or_else(|p| p.into_inner()));
             if !dropped.is_empty() {
+                // Left out before any dashboard saw them: counted here, once.
+                self.count_skipped(dropped.events);
                 lines.push(dropped.notice());
             }
             let look = Instant::now() >= next_states;
