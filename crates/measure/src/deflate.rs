@@ -64,9 +64,20 @@ pub struct DeflateCase {
     pub repeat_sent: f64,
     /// Frame bytes of one repeat's echo (the mean over the repeats).
     pub repeat_received: f64,
-    /// The server's own work per message, µs, when it runs in this process.
+    /// The server's own work per message, µs, when it runs in this process:
+    /// the median over [`WORK_BLOCKS`] blocks of [`WORK_MESSAGES`] messages,
+    /// after the byte-counted ones.
     pub server_work_us: Option<f64>,
+    /// The lowest and highest block's work per message, µs: the spread a
+    /// difference between rows must pass to mean anything.
+    pub server_work_range: Option<(f64, f64)>,
 }
+
+/// Blocks of messages the server's work is measured over (after the
+/// byte-counted messages, on the same connection: contexts warm).
+pub const WORK_BLOCKS: usize = 7;
+/// Messages in one work block.
+pub const WORK_MESSAGES: usize = 100;
 
 /// The three connections' figures.
 #[derive(Debug, Clone, Serialize)]
@@ -120,18 +131,31 @@ pub fn compare_deflate(
         t.seed_masks(seeded);
         t.set_read_timeout(Some(crate::compare::ROUND_TIMEOUT))?;
         let agreed = t.deflate().map(|a| a.response());
-        let work_start = probe.map(|p| p());
         for _ in 0..script.repeats {
             t.send(&script.message)?;
             t.receive_bytes(script.message.len())?;
         }
-        let work = match (work_start, probe.map(|p| p())) {
-            (Some((n0, m0)), Some((n1, m1))) if m1 > m0 => {
-                Some((n1.saturating_sub(n0)) as f64 / (m1 - m0) as f64 / 1e3)
-            }
-            _ => None,
-        };
+        // The bytes are counted; the server's work per message comes from
+        // blocks of further messages (one sample would be the machine's
+        // wake-ups, not the compression).
         let log = t.log();
+        let mut blocks = Vec::new();
+        if let Some(p) = probe {
+            for _ in 0..WORK_BLOCKS {
+                let (n0, m0) = p();
+                for _ in 0..WORK_MESSAGES {
+                    t.send(&script.message)?;
+                    t.receive_bytes(script.message.len())?;
+                }
+                let (n1, m1) = p();
+                if m1 > m0 {
+                    blocks.push(n1.saturating_sub(n0) as f64 / (m1 - m0) as f64 / 1e3);
+                }
+            }
+        }
+        blocks.sort_by(f64::total_cmp);
+        let work = blocks.get(blocks.len() / 2).copied();
+        let work_range = blocks.first().copied().zip(blocks.last().copied());
         t.close()?;
         let conv = ws_conversation(&log.records());
         let sizes = |frames: &client::wire::Frames| -> Vec<usize> {
@@ -152,6 +176,7 @@ pub fn compare_deflate(
             repeat_sent: mean(sent.get(1..).unwrap_or(&[])),
             repeat_received: mean(received.get(1..).unwrap_or(&[])),
             server_work_us: work,
+            server_work_range: work_range,
         });
     }
     Ok(DeflateComparison {
@@ -196,7 +221,7 @@ pub fn render_deflate(c: &DeflateComparison, style: Style) -> String {
         "1st ←",
         "repeat →",
         "repeat ←",
-        "server work/msg",
+        "server work/msg [range]",
     ];
     let rows: Vec<[String; 6]> = c
         .cases
@@ -208,10 +233,10 @@ pub fn render_deflate(c: &DeflateComparison, style: Style) -> String {
                 case.first_received.to_string(),
                 format!("{:.1}", case.repeat_sent),
                 format!("{:.1}", case.repeat_received),
-                case.server_work_us
-                    .map_or("n/a (not in process)".to_string(), |us| {
-                        format!("{us:.1} µs")
-                    }),
+                match (case.server_work_us, case.server_work_range) {
+                    (Some(us), Some((lo, hi))) => format!("{us:.1} µs [{lo:.1}–{hi:.1}]"),
+                    _ => "n/a (not in process)".to_string(),
+                },
             ]
         })
         .collect();
@@ -241,6 +266,13 @@ pub fn render_deflate(c: &DeflateComparison, style: Style) -> String {
         let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
     }
     let _ = writeln!(out);
+    if c.cases.iter().any(|case| case.server_work_us.is_some()) {
+        let _ = writeln!(
+            out,
+            "  server work: the median of {WORK_BLOCKS} blocks of {WORK_MESSAGES} more messages on each connection [lowest–highest block];\n  \
+             rows whose ranges overlap differ by less than this machine's noise\n"
+        );
+    }
     for case in &c.cases {
         match (&case.offered, &case.agreed) {
             (None, _) => {}
@@ -279,6 +311,7 @@ mod tests {
             repeat_sent: repeat,
             repeat_received: repeat - 4.0,
             server_work_us: None,
+            server_work_range: None,
         };
         let c = DeflateComparison {
             url: "ws://127.0.0.1:8080/".into(),

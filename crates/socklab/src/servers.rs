@@ -132,7 +132,12 @@ impl LocalServers {
                     Model::EventLoop,
                     listener,
                     shutdown,
-                    ws_echo::Config::default(),
+                    // permessage-deflate only for a client that offers it
+                    // (compare --deflate); the plain ws column offers nothing.
+                    ws_echo::Config {
+                        deflate: true,
+                        ..ws_echo::Config::default()
+                    },
                     ws_engine,
                 )
             })?,
