@@ -204,6 +204,12 @@ echo "wrote $out/lossy-link.txt, $out/lossy-link-rootless.txt"
 scripts/fanout.sh --idle 1000 --runs 3 --secs 2 --out "$out/chat-fanout.md" >/dev/null
 echo "wrote $out/chat-fanout.md"
 
+# --- docs/event-loop.md: where a message's CPU goes (wake-ups, per message) ------
+# Interleaved rounds of threads / event loop / --loops 1, also pinned to one vCPU,
+# and one strace-counted run per row (a few minutes).
+scripts/wakeups.sh --pin --strace >"$out/event-loop-wakeups.txt"
+echo "wrote $out/event-loop-wakeups.txt"
+
 # --- docs/event-loop.md: threads against the event loop, measured -------------
 # The full run (10,000 idle connections; a few minutes). bench.sh exits 3 when a
 # goal is missed: the table then says MISSED, which is what the docs must show,
