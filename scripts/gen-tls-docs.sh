@@ -66,7 +66,9 @@ done
 cp "$cap/ws.txt" "$out/tls-ws-capture.txt"
 # serve wss narrating the handshake: from accept to the 101 (setup and the
 # frames' reads and writes left out).
-untime "$cap/wss-server.log" | sed -n '/accept(fd/,/101 Switching/{p;/101 Switching/q}' >"$out/tls-wss-server.log"
+# (sed stops at the first 101: it reads a file, so nothing upstream gets SIGPIPE)
+untime "$cap/wss-server.log" >"$cap/wss-server.untimed.log"
+sed -n '/accept(fd/,/101 Switching/{p;/101 Switching/q}' "$cap/wss-server.untimed.log" >"$out/tls-wss-server.log"
 # The client's view: the line naming what was agreed, and the record list.
 {
   grep '^TLS: ' "$cap/wss-send.txt"
