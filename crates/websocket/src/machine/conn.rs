@@ -54,8 +54,10 @@ pub(super) enum Conn {
     /// tungstenite, over our in-memory [`Buffers`] (started at the first
     /// byte from the peer: frames.rs).
     Plain(Frames),
-    /// The compressed path (RFC 7692), over the same kind of buffers.
-    Deflate(Compressed),
+    /// The compressed path (RFC 7692), over the same kind of buffers; boxed,
+    /// so that a plain connection (most of them, and every idle one in
+    /// lesson 20's 10,000) does not carry its size.
+    Deflate(Box<Compressed>),
 }
 
 impl Conn {

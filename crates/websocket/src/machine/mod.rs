@@ -349,11 +349,11 @@ impl<H: Handler> Machine<H> {
             Some(agreement) => {
                 let mut buffers = crate::Buffers::default();
                 buffers.input.extend(rest);
-                Conn::Deflate(Compressed::new(
+                Conn::Deflate(Box::new(Compressed::new(
                     buffers,
                     agreement,
                     self.settings.max_message_size,
-                ))
+                )))
             }
             None => {
                 // Nothing allocated for the frames yet: tungstenite and its read
