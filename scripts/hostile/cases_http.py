@@ -25,8 +25,11 @@ from wire import Deadline, closed_after, connect, read_answer
 
 # The second request smuggled inside each case's body: never to be answered.
 SECOND = b"GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-# How many times the rows are sent again, at most, while a fresh client is served.
-TABLE_ROUNDS = 200
+# How many times the rows are sent again, at most, while a fresh client is served
+# (the attack also ends after its 30 s, and as soon as the fresh client was seen
+# served while it ran). 200 rounds of 5 smuggling rows were over before chat's
+# fresh client (an Upgrade, then a line between two members) had finished, once.
+TABLE_ROUNDS = 5000
 # Seconds a refused request's connection has to close after its answer.
 CLOSE_WAIT = 3
 # push: events in its window (hub::KEEP), and each one's posted size (push's
