@@ -9,6 +9,7 @@ killed at the end of its case (and by the shell's trap if Python dies).
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -56,18 +57,25 @@ SERVERS = {
 CLASSROOM_PORTS = 6
 
 
+# Where classroom blocks are looked for: below Linux's ephemeral range
+# (32768-60999), which the vanish cases leave full of TIME_WAIT client ports.
+BLOCK_RANGE = (10000, 32000)
+
+
 def free_block(n):
-    """A first port N with N to N+n-1 free for TCP and UDP (classroom's layout)."""
-    for _ in range(100):
-        first = free_port()
-        if first + n > 65535:
-            continue
+    """A first port N with N to N+n-1 free for TCP and UDP (classroom's layout).
+    TCP is probed with SO_REUSEADDR, as the server binds (Rust's std sets it):
+    a port whose old connections sit in TIME_WAIT can still listen."""
+    for _ in range(1000):
+        first = random.randrange(*BLOCK_RANGE)
         socks = []
         try:
             for port in range(first, first + n):
                 for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
                     s = socket.socket(socket.AF_INET, kind)
                     socks.append(s)
+                    if kind == socket.SOCK_STREAM:
+                        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     s.bind(("127.0.0.1", port))
             return first
         except OSError:
