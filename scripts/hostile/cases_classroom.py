@@ -24,6 +24,7 @@ import socket
 import time
 
 import cases_http
+from fresh import line_echo
 from attack import Attack, CaseFailed, during, memory_ok, pending_bounded, rose, until_rose
 from wire import TEXT, CLOSE, Deadline, connect, read_answer, read_frame, recv, ws_open
 
@@ -67,18 +68,7 @@ def fresh(server, deadline):
 
 def tcp_echo(server, deadline):
     """One line to the students' tcp echo, the same line back."""
-    s = connect(server, port=server.tcp_port, timeout=max(deadline.left(), 0.1), tls=False)
-    try:
-        word = f"fresh-{os.urandom(4).hex()}\n".encode()
-        s.sendall(word)
-        got = b""
-        while word not in got:
-            chunk = recv(s, deadline)
-            if not chunk:
-                raise ConnectionError(f"the tcp echo closed before the echo ({got[-40:]!r})")
-            got += chunk
-    finally:
-        s.close()
+    line_echo(server, deadline, port=server.tcp_port, tls=False)
 
 
 def vanish_students(server):

@@ -31,9 +31,9 @@ def fresh(server, deadline):
             "tls": line_echo}[kind](server, deadline)
 
 
-def line_echo(server, deadline):
-    """The TLS echo: a line in, the same line back."""
-    s = connect(server, timeout=max(deadline.left(), 0.1))
+def line_echo(server, deadline, port=None, tls=None):
+    """The TLS echo (or, given a port, any line echo): a line in, the same line back."""
+    s = connect(server, port=port, timeout=max(deadline.left(), 0.1), tls=tls)
     try:
         word = f"fresh-{os.urandom(4).hex()}\n".encode()
         s.sendall(word)
