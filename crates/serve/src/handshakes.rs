@@ -26,6 +26,11 @@
 //! no ServerHello: [`Ticket::answered`]); only when every unfinished one has
 //! been answered does the oldest of all go. A client that sent its whole
 //! ClientHello has shown it speaks TLS; one that sent five bytes has not.
+//! And before either, a handshake whose peer has already gone (a FIN or RST
+//! waits unread: the connect-and-vanish churn, accepted in bursts) goes
+//! first, and a newcomer that arrives gone evicts nobody: otherwise a burst
+//! of dead connections, each still "unfinished", pushes out the one live
+//! client whose ClientHello its owner has not read yet.
 //!
 //! How the eviction reaches a connection that another thread (v2) or another
 //! event loop (v3) owns: the table keeps a duplicate of each socket's file
@@ -191,7 +196,10 @@ impl Handshakes {
         let dup = TcpStream::from(socket.as_fd().try_clone_to_owned()?);
         let flags = Arc::new(Flags::default());
         let mut table = lock(&self.table);
-        while table.open.len() >= self.max {
+        // A connection whose peer has already gone (connected and closed
+        // before we accepted it) makes no room: its owner ends it at once.
+        let arrival_gone = peer_gone(&dup);
+        while table.open.len() >= self.max && !arrival_gone {
             let Some(id) = table.victim() else {
                 break;
             };
@@ -241,15 +249,47 @@ impl Handshakes {
 }
 
 impl Table {
-    /// Which unfinished handshake goes when the cap is full: the oldest never
-    /// answered, or else the oldest of all. At most `max` entries to look at,
-    /// only when a connection arrives at a full table.
+    /// Which unfinished handshake goes when the cap is full: one whose peer
+    /// has already gone (its owner has not seen the FIN or RST yet), else the
+    /// oldest never answered, else the oldest of all. At most `max` entries
+    /// to look at, only when a connection arrives at a full table.
     fn victim(&self) -> Option<u64> {
         self.open
             .iter()
-            .find(|(_, e)| !e.flags.answered.load(Ordering::Relaxed))
+            .find(|(_, e)| peer_gone(&e.socket))
+            .or_else(|| {
+                self.open
+                    .iter()
+                    .find(|(_, e)| !e.flags.answered.load(Ordering::Relaxed))
+            })
             .or_else(|| self.open.iter().next())
             .map(|(&id, _)| id)
+    }
+}
+
+/// Whether the peer of `socket` has ended the connection (a FIN or RST is
+/// waiting behind whatever it sent): a peek that does not wait reads 0 bytes
+/// or an error. `MSG_DONTWAIT`, not `set_nonblocking`: the duplicate shares
+/// its owner's file status flags, which must stay as the owner set them.
+fn peer_gone(socket: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: one byte of our own as the buffer, on a descriptor we hold.
+    let n = unsafe {
+        libc::recv(
+            socket.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        0 => true,
+        n if n > 0 => false,
+        _ => !matches!(
+            std::io::Error::last_os_error().kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+        ),
     }
 }
 
@@ -373,5 +413,42 @@ mod tests {
         assert!(real.evicted(), "all answered: the oldest went");
         assert!(!newer.evicted() && !newest.evicted());
         assert_eq!(handshakes.stats().evicted.load(Ordering::Relaxed), 2);
+    }
+
+    /// A connection whose peer already went (the vanish churn: connect and
+    /// close before accept) is the first to go when the cap is full, before
+    /// an older live one; and arriving gone, it evicts nobody.
+    #[test]
+    fn the_gone_go_first_and_make_no_room() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let handshakes = Handshakes::new(2, Duration::from_secs(5));
+        let (_c1, s1, t1) = pair(&listener);
+        let (c2, s2, t2) = pair(&listener);
+        let (_c3, s3, t3) = pair(&listener);
+        let (c4, s4, t4) = pair(&listener);
+        let live = handshakes.begin(&s1, t1).unwrap();
+        let vanished = handshakes.begin(&s2, t2).unwrap();
+        drop(c2);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !peer_gone(&s2) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let newer = handshakes.begin(&s3, t3).unwrap();
+        assert!(vanished.evicted(), "the gone peer went");
+        assert!(!live.evicted() && !newer.evicted(), "the live ones stay");
+        drop(c4);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !peer_gone(&s4) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let gone = handshakes.begin(&s4, t4).unwrap();
+        assert!(!live.evicted() && !newer.evicted() && !gone.evicted());
+        assert_eq!(
+            handshakes.unfinished(),
+            3,
+            "over the cap until its owner ends it"
+        );
+        drop(gone);
+        assert_eq!(handshakes.unfinished(), 2);
     }
 }
