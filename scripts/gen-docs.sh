@@ -126,7 +126,7 @@ echo "wrote $out/compare-table.txt, $out/compare-ws.json, $out/compare-table-200
 # as placeholders: these files change only when socklab's output does, never
 # from one run to the next (crates/socklab/tests/stable.rs checks that).
 NO_COLOR=1 "$bin" tour --stable --seed 1 > "$out/tour-stable.txt"
-NO_COLOR=1 "$bin" compare --stable --seed 1 --no-tls > "$out/compare-stable.txt"
+NO_COLOR=1 "$bin" compare --stable --seed 1 > "$out/compare-stable.txt"
 echo "wrote $out/tour-stable.txt, $out/compare-stable.txt"
 
 # --- docs/captures.md: the three captures, read by tshark ---------------------

@@ -73,11 +73,43 @@ impl Pipe {
         }
     }
 
-    /// Says TLS's goodbye (close_notify), if there is TLS.
-    pub fn close_notify(&mut self) {
+    /// Says TLS's goodbye (close_notify), if there is TLS, then sends our FIN
+    /// (`shutdown(SHUT_WR)`). Under TLS the socket is corked (`TCP_CORK`)
+    /// between the two, so the close_notify and the FIN leave in one segment:
+    /// otherwise a client descheduled between the two calls lets the server
+    /// answer close_notify with its own FIN first, and which side ends in
+    /// TIME_WAIT would follow the scheduler instead of who closed.
+    pub fn close_notify_and_fin(&mut self) -> io::Result<()> {
         if let Pipe::Tls(tls) = self {
+            let _ = tls.get_ref().get_ref().set_cork(true);
             tls.conn.send_close_notify();
             let _ = tls.flush();
+        }
+        // shutdown(2) sends what the cork held with the FIN, at once.
+        self.conn().shutdown_write()
+    }
+
+    /// After the peer's close_notify (TLS's end of stream), waits until
+    /// `deadline` for its FIN on the TCP connection below, recorded in the
+    /// wire log: a peer closes TLS first and TCP right after, and closing our
+    /// socket between the two would make both FINs cross (both ends in
+    /// TIME_WAIT, decided by timing). Plain TCP: nothing to wait for, the
+    /// caller's read of 0 was the FIN.
+    pub fn await_fin(&mut self, deadline: std::time::Instant) {
+        let Pipe::Tls(tls) = self else {
+            return;
+        };
+        let tap = tls.get_mut();
+        let mut buf = [0u8; 512];
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || tap.get_ref().set_idle_timeout(Some(left)).is_err() {
+                return;
+            }
+            match tap.read(&mut buf) {
+                Ok(0) | Err(_) => return, // the FIN, a timeout, or the peer gone
+                Ok(_) => {}               // bytes after close_notify: not TLS's to read
+            }
         }
     }
 }

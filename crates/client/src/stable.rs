@@ -9,6 +9,7 @@
 //! | `<%>`       | a share of slow rounds                             | the scheduler's wake-ups        |
 //! | `<n> reads` | how many `read()`s a TCP stream took               | how the kernel batched segments |
 //! | `<verdict>` | compare's verdict on a difference                  | it is decided by the times      |
+//! | `<bytes>`   | bytes received over TLS for back-to-back sends (compare's tls and wss columns) | how many TLS records the server sealed its echoes in, which follows how the kernel batched its reads |
 //!
 //! An ephemeral port has five digits (Linux hands out 32768–60999); the fixed
 //! ports the docs name (7007, 8080) have four and stay. Everything else — byte counts, frames, states, close codes, and the client's
@@ -29,6 +30,11 @@ pub const TIME: &str = "<time>";
 
 /// The placeholder for a verdict word ("tcp lower", "no measurable difference").
 pub const VERDICT: &str = "<verdict>";
+
+/// The placeholder for a byte count that follows the kernel's batching: what
+/// came back over TLS for sends made back to back (one record per batch the
+/// server read, 22 bytes of record each).
+pub const BYTES: &str = "<bytes>";
 
 /// A pattern and what it becomes; `$1`… keep the pattern's groups.
 struct Rule {

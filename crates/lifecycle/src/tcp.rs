@@ -208,6 +208,20 @@ impl Connection {
         self.stream.set_write_timeout(stall)
     }
 
+    /// `setsockopt(2)` `TCP_CORK`: while on, the kernel holds small writes
+    /// back to send them as full segments; `shutdown(SHUT_WR)` or turning it
+    /// off sends what it holds at once (with the FIN, for a shutdown).
+    pub fn set_cork(&self, on: bool) -> io::Result<()> {
+        socket2::SockRef::from(&self.stream).set_tcp_cork(on)?;
+        info!(
+            "[{}] setsockopt(fd {}, TCP_CORK, {})",
+            self.tuple,
+            self.fd,
+            u8::from(on)
+        );
+        Ok(())
+    }
+
     // ANCHOR: shutdown
     /// `shutdown(2)` with `SHUT_WR`: sends our FIN. The peer will read 0 (end of
     /// stream), but we can still read what it sends, and the fd stays open.

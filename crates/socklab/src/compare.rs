@@ -167,7 +167,13 @@ impl Compare {
         if !self.no_tls {
             match (&self.tls, &self.wss) {
                 (None, None) => {
-                    let servers = SecureServers::start(&cert)?;
+                    // --stable: a certificate made from the seed, so the
+                    // handshake's byte counts are the same every run.
+                    let servers = if self.stable {
+                        SecureServers::with(tls::Identity::seeded(&cert, self.seed)?)?
+                    } else {
+                        SecureServers::start(&cert)?
+                    };
                     urls.push(servers.tls_url());
                     urls.push(servers.wss_url());
                     probes.extend(servers.work_probes().map(Some));

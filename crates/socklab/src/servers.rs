@@ -47,7 +47,13 @@ impl SecureServers {
     /// Makes a certificate, writes it to `cert`, and starts both servers on
     /// 127.0.0.1:0 (event loops, as `socklab serve tls|wss` runs by default).
     pub fn start(cert: &Path) -> io::Result<SecureServers> {
-        let identity = Identity::self_signed(cert)?;
+        SecureServers::with(Identity::self_signed(cert)?)
+    }
+
+    /// Both servers, as [`SecureServers::start`], with this certificate
+    /// (`compare --stable`: [`Identity::seeded`], the same bytes every run).
+    pub fn with(identity: Identity) -> io::Result<SecureServers> {
+        let identity_path = identity.cert_path.clone();
         let config = tls::server_config(identity.clone(), &[])?;
         let wss_config = tls::server_config(identity, &[tls::ALPN_HTTP11])?;
         let (mut tls_engine, mut wss_engine) =
@@ -84,7 +90,7 @@ impl SecureServers {
                     wss_handshakes,
                 )
             })?,
-            cert: cert.to_path_buf(),
+            cert: identity_path,
         })
     }
 

@@ -54,6 +54,37 @@ impl Identity {
         })
     }
 
+    /// A self-signed certificate like [`Identity::self_signed`]'s, but the
+    /// same bytes on every run for the same `seed`: an Ed25519 key made from
+    /// the seed (Ed25519 signs deterministically, in 64 bytes, where ECDSA's
+    /// signatures are random and 70–72 bytes long), rcgen's fixed validity and
+    /// a serial number taken from the key. So the handshake's byte counts do
+    /// not change between runs: `compare --stable` prints them as measured.
+    /// The key is as public as the seed: for loopback demos only.
+    pub fn seeded(cert_out: &Path, seed: u64) -> io::Result<Identity> {
+        let mut secret = Sha256::new();
+        secret.update(b"socklab --stable certificate key");
+        secret.update(seed.to_be_bytes());
+        // PKCS#8 v1 for Ed25519 (RFC 8410): a fixed prefix, then the 32-byte secret.
+        let mut pkcs8 = vec![
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        pkcs8.extend_from_slice(&secret.finalize());
+        let der = rustls::pki_types::PrivatePkcs8KeyDer::from(pkcs8);
+        let signing_key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ED25519)
+            .map_err(io::Error::other)?;
+        let names: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
+        let params = rcgen::CertificateParams::new(names).map_err(io::Error::other)?;
+        let cert = params.self_signed(&signing_key).map_err(io::Error::other)?;
+        std::fs::write(cert_out, cert.pem())?;
+        Ok(Identity {
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(der.clone_key()),
+            cert_path: cert_out.to_path_buf(),
+        })
+    }
+
     /// Reads a chain and its key from PEM files (`--cert`, `--key`).
     pub fn from_files(cert: &Path, key: &Path) -> io::Result<Identity> {
         let bad = |what: &Path, e: rustls::pki_types::pem::Error| {
@@ -97,4 +128,31 @@ pub fn fingerprint(der: &[u8]) -> String {
         let _ = write!(out, "{b:02X}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A seeded certificate is the same bytes on every run for one seed,
+    /// other bytes for another, and its key is one rustls serves with.
+    #[test]
+    fn a_seeded_certificate_is_the_same_bytes() {
+        let dir = std::env::temp_dir();
+        let path = |n: u32| dir.join(format!("socklab-seeded-{}-{n}.pem", std::process::id()));
+        let a = Identity::seeded(&path(1), 1).expect("seeded");
+        let b = Identity::seeded(&path(2), 1).expect("seeded");
+        let c = Identity::seeded(&path(3), 2).expect("seeded");
+        assert_eq!(a.chain, b.chain);
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.chain, c.chain);
+        assert_eq!(
+            std::fs::read(&path(1)).unwrap(),
+            std::fs::read(&path(2)).unwrap()
+        );
+        crate::server_config(a, &[]).expect("rustls takes the Ed25519 key");
+        for n in 1..=3 {
+            let _ = std::fs::remove_file(path(n));
+        }
+    }
 }

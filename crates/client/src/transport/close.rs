@@ -132,9 +132,8 @@ impl Transport {
                 return Ok(report);
             }
             Link::Bytes(ref mut tap) => {
-                // Under TLS, its goodbye (close_notify) goes before our FIN.
-                tap.get_mut().close_notify();
-                tap.get_ref().conn().shutdown_write()?;
+                // Under TLS, its goodbye (close_notify) goes with our FIN.
+                tap.get_mut().close_notify_and_fin()?;
                 self.our_fin = Some(self.log.elapsed());
                 let mut buf = vec![0u8; READ_BUFFER];
                 let mut read = 0;
@@ -190,6 +189,9 @@ impl Transport {
                         }
                     }
                 }
+                // wss: the server's close_notify ended the reads above; its
+                // FIN follows it.
+                ws.get_mut().get_mut().await_fin(deadline);
             }
         }
         // close(2): if we have not sent FIN yet, the kernel sends it now.
