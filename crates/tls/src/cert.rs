@@ -147,8 +147,8 @@ mod tests {
         assert_eq!(a.fingerprint(), b.fingerprint());
         assert_ne!(a.chain, c.chain);
         assert_eq!(
-            std::fs::read(&path(1)).unwrap(),
-            std::fs::read(&path(2)).unwrap()
+            std::fs::read(path(1)).unwrap(),
+            std::fs::read(path(2)).unwrap()
         );
         crate::server_config(a, &[]).expect("rustls takes the Ed25519 key");
         for n in 1..=3 {
