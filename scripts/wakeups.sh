@@ -2,7 +2,7 @@
 # scripts/wakeups.sh — where a message's CPU goes: the event loop against a thread
 # per connection, counted per message echoed (docs/event-loop.md's lesson).
 #
-# Usage: scripts/wakeups.sh [--secs S] [--rounds R] [--conns N] [--pin] [--strace]
+# Usage: scripts/wakeups.sh [--secs S] [--rounds R] [--conns N] [--pin] [--strace] [--before BIN]
 #   --secs S    seconds of strict 64-byte ping-pong per run (default 2, at most 30)
 #   --rounds R  rounds; every row runs once per round, interleaved, and the
 #               table shows the median of the rounds (default 3, at most 9)
@@ -12,6 +12,11 @@
 #   --strace    add one short run per row under `strace -c -f` and count the
 #               setsockopt(2) and epoll_wait(2) calls per message (strace slows
 #               the server down: those runs are not in the other columns)
+#   --before BIN  also serve every threads and event-loop row (not --loops 1)
+#               with BIN, an older socklab, as "before: …" rows in the same
+#               interleaved rounds (and under strace): a before/after table in
+#               one run (scripts/before-after.sh builds BIN from a commit). The
+#               load is always this socklab's `bench`.
 #
 # Rows: `socklab serve tcp` and `serve ws`, each with --model threads, with the
 # event loop (--loops per core) and with --loops 1. Load: `socklab bench`, loopback
@@ -33,7 +38,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-secs=2 rounds=3 conns=8 pin=0 trace=0
+secs=2 rounds=3 conns=8 pin=0 trace=0 before=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --secs) secs=${2:?}; shift 2 ;;
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
     --conns) conns=${2:?}; shift 2 ;;
     --pin) pin=1; shift ;;
     --strace) trace=1; shift ;;
+    --before) before=${2:?}; shift 2 ;;
     -h|--help) usage "$0"; exit 0 ;;
     *) unknown_arg "$0" "$1" ;;
   esac
@@ -56,20 +62,30 @@ if [ "$trace" = 1 ] && ! command -v strace >/dev/null; then
   exit 1
 fi
 
+if [ -n "$before" ] && [ ! -x "$before" ]; then
+  echo "wakeups.sh: --before $before: not an executable (scripts/before-after.sh builds one)" >&2
+  exit 2
+fi
+
 bin=${SOCKLAB_BIN:-$(socklab_bin)}
-exec python3 - "$bin" "$secs" "$rounds" "$conns" "$pin" "$trace" <<'PY'
+exec python3 - "$bin" "$secs" "$rounds" "$conns" "$pin" "$trace" "$before" <<'PY'
 import glob, json, os, signal, socket, statistics, subprocess, sys, time
 
-bin, secs, rounds, conns, pin, trace = sys.argv[1], *map(int, sys.argv[2:])
+bin, before = sys.argv[1], sys.argv[7]
+secs, rounds, conns, pin, trace = map(int, sys.argv[2:7])
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
-ROWS = [  # (name, serve kind, scheme, extra flags)
-    ("tcp threads", "tcp", "tcp", ["--model", "threads"]),
-    ("tcp event loop", "tcp", "tcp", []),
-    ("tcp event loop, --loops 1", "tcp", "tcp", ["--loops", "1"]),
-    ("ws threads", "ws", "ws", ["--model", "threads"]),
-    ("ws event loop", "ws", "ws", []),
-    ("ws event loop, --loops 1", "ws", "ws", ["--loops", "1"]),
+ROWS = [  # (name, serve kind, scheme, extra flags, the socklab that serves)
+    ("tcp threads", "tcp", "tcp", ["--model", "threads"], bin),
+    ("tcp event loop", "tcp", "tcp", [], bin),
+    ("tcp event loop, --loops 1", "tcp", "tcp", ["--loops", "1"], bin),
+    ("ws threads", "ws", "ws", ["--model", "threads"], bin),
+    ("ws event loop", "ws", "ws", [], bin),
+    ("ws event loop, --loops 1", "ws", "ws", ["--loops", "1"], bin),
 ]
+if before:
+    # Each before row next to its after row, in every round.
+    ROWS = [row for r in ROWS
+            for row in ([r, ("before: " + r[0], *r[1:4], before)] if "--loops" not in r[0] else [r])]
 PINS = [False, True] if pin else [False]
 
 
@@ -119,8 +135,8 @@ def res_interrupts():
     return 0
 
 
-def serve(kind, flags, port, pinned):
-    cmd = [bin, "serve", kind, "--addr", f"127.0.0.1:{port}", *flags]
+def serve(server_bin, kind, flags, port, pinned):
+    cmd = [server_bin, "serve", kind, "--addr", f"127.0.0.1:{port}", *flags]
     if pinned:
         cmd = ["taskset", "-c", "0", *cmd]
     env = dict(os.environ, RUST_LOG="warn")
@@ -152,10 +168,10 @@ def sample(server, client):
     return time.monotonic(), cpu_ticks(server), cpu_ticks(client), switches(server), res_interrupts()
 
 
-def one_run(name, kind, scheme, flags, pinned):
+def one_run(name, kind, scheme, flags, server_bin, pinned):
     port = free_port()
     url = f"{scheme}://127.0.0.1:{port}" + ("/" if scheme == "ws" else "")
-    p = serve(kind, flags, port, pinned)
+    p = serve(server_bin, kind, flags, port, pinned)
     try:
         load = bench(url, pinned)
         # The middle half of the run: connecting and closing stay out of it.
@@ -179,11 +195,11 @@ def one_run(name, kind, scheme, flags, pinned):
     }
 
 
-def traced(name, kind, scheme, flags):
+def traced(name, kind, scheme, flags, server_bin):
     """One short run under strace -c -f: system calls per message."""
     port = free_port()
     url = f"{scheme}://127.0.0.1:{port}" + ("/" if scheme == "ws" else "")
-    p = serve(kind, flags, port, False)
+    p = serve(server_bin, kind, flags, port, False)
     summary = f"/tmp/wakeups-strace-{os.getpid()}.txt"
     try:
         st = subprocess.Popen(["strace", "-c", "-f", "-o", summary, "-p", str(p.pid)],
@@ -209,8 +225,9 @@ def traced(name, kind, scheme, flags):
 results = {}
 for r in range(rounds):
     for pinned in PINS:
-        for name, kind, scheme, flags in ROWS:
-            results.setdefault((name, pinned), []).append(one_run(name, kind, scheme, flags, pinned))
+        for name, kind, scheme, flags, server_bin in ROWS:
+            results.setdefault((name, pinned), []).append(
+                one_run(name, kind, scheme, flags, server_bin, pinned))
 
 med = lambda runs, k: statistics.median(x[k] for x in runs)
 print(f"Strict 64-byte ping-pong, {conns} connections, {secs} s per run, median of {rounds} "
@@ -230,7 +247,7 @@ if trace:
     names = ("setsockopt", "epoll_wait", "recvfrom", "sendto", "read", "write", "futex")
     print("| server | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))
-    for name, kind, scheme, flags in ROWS:
-        per = traced(name, kind, scheme, flags)
+    for name, kind, scheme, flags, server_bin in ROWS:
+        per = traced(name, kind, scheme, flags, server_bin)
         print(f"| {name} | " + " | ".join(f"{per[c]:.3f}" for c in names) + " |")
 PY
