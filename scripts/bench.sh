@@ -291,7 +291,11 @@ if $s ws --help 2>/dev/null | grep -q -- '--deflate'; then
       echo "--- deflate: ws event-loop, $mode, $n idle" >&2
       all=()
       for _ in $(seq "$runs"); do
-        start_on ws $s ws --model event-loop "${deflate_flags[@]}" "${cap[@]}"
+        # Every connection's contexts charged to the budget (websocket::deflate's
+        # CONTEXT_BYTES, 448 KiB) must fit, or the rest are answered without
+        # the extension and the row would mix both: 1/2 MiB each, plus the default.
+        start_on ws $s ws --model event-loop "${deflate_flags[@]}" "${cap[@]}" \
+          --memory-budget $((n / 2 + 256))
         start_kb=$(peak_rss_kb)
         r=$("$bin/deflate-load" "$url" --mode "$mode" --idle "$n" --conns 1 --secs 0.5 || true)
         all+=("{\"idle\":$n,\"rss_start_kb\":$start_kb,\"rss_peak_kb\":$(peak_rss_kb),\"load\":${r:-null}}")

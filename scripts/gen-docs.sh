@@ -205,10 +205,19 @@ scripts/fanout.sh --idle 1000 --runs 3 --secs 2 --out "$out/chat-fanout.md" >/de
 echo "wrote $out/chat-fanout.md"
 
 # --- docs/event-loop.md: where a message's CPU goes (wake-ups, per message) ------
-# Interleaved rounds of threads / event loop / --loops 1, also pinned to one vCPU,
-# and one strace-counted run per row (a few minutes).
-scripts/wakeups.sh --pin --strace >"$out/event-loop-wakeups.txt"
+# Five interleaved rounds of threads / event loop / --loops 1, also pinned to one
+# vCPU, and one strace-counted run per row (a few minutes).
+scripts/wakeups.sh --rounds 5 --pin --strace >"$out/event-loop-wakeups.txt"
 echo "wrote $out/event-loop-wakeups.txt"
+# Before and after issue 19's changes, in one interleaved run: the older commit's
+# servers are built once into target/before/ (several minutes the first time).
+if scripts/before-after.sh --rounds 5 --strace >"$out/event-loop-before-after.txt.new"; then
+  mv "$out/event-loop-before-after.txt.new" "$out/event-loop-before-after.txt"
+  echo "wrote $out/event-loop-before-after.txt"
+else
+  rm -f "$out/event-loop-before-after.txt.new"
+  echo "gen-docs: scripts/before-after.sh failed: $out/event-loop-before-after.txt not rewritten" >&2
+fi
 
 # --- docs/event-loop.md: threads against the event loop, measured -------------
 # The full run (10,000 idle connections; a few minutes). bench.sh exits 3 when a

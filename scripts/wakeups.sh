@@ -230,15 +230,28 @@ for r in range(rounds):
                 one_run(name, kind, scheme, flags, server_bin, pinned))
 
 med = lambda runs, k: statistics.median(x[k] for x in runs)
+for runs in results.values():
+    for x in runs:
+        x["total"] = x["srv"] + x["cli"]
+
+
+def spread(runs, k, fmt):
+    """The median, and the rounds' lowest and highest in brackets: two rows
+    whose brackets overlap are not told apart by this run."""
+    values = [x[k] for x in runs]
+    lo, hi = min(values), max(values)
+    return f"{format(statistics.median(values), fmt)} [{format(lo, fmt)}–{format(hi, fmt)}]"
+
+
 print(f"Strict 64-byte ping-pong, {conns} connections, {secs} s per run, median of {rounds} "
-      f"interleaved rounds; per message echoed ({os.cpu_count()} vCPUs).")
+      f"interleaved rounds [lowest–highest round]; per message echoed ({os.cpu_count()} vCPUs).")
 print()
 print("| server | pinned | msgs/s | srv µs | cli µs | total µs | vol | nvol | RES | errors |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for (name, pinned), runs in results.items():
-    srv, cli = med(runs, "srv"), med(runs, "cli")
-    print(f"| {name} | {'cpu 0' if pinned else 'no'} | {med(runs, 'msgs_s'):,.0f} | {srv:.2f} | {cli:.2f} "
-          f"| {srv + cli:.2f} | {med(runs, 'vol'):.3f} | {med(runs, 'nvol'):.3f} | {med(runs, 'res'):.3f} "
+    print(f"| {name} | {'cpu 0' if pinned else 'no'} | {med(runs, 'msgs_s'):,.0f} "
+          f"| {spread(runs, 'srv', '.2f')} | {med(runs, 'cli'):.2f} | {spread(runs, 'total', '.2f')} "
+          f"| {med(runs, 'vol'):.3f} | {med(runs, 'nvol'):.3f} | {med(runs, 'res'):.3f} "
           f"| {sum(x['errors'] for x in runs)} |")
 if trace:
     print()

@@ -183,7 +183,16 @@ impl Conn {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let agreement = match offer {
-            Some(offer) => offer.agreed(answer.as_deref()).map_err(|e| e.to_string())?,
+            Some(offer) => match offer.agreed(answer.as_deref()).map_err(|e| e.to_string())? {
+                Some(agreed) => Some(agreed),
+                // A row that mixes compressed and plain connections measures
+                // neither: a declined offer is an error, not a plain connection.
+                None => {
+                    return Err("the server declined permessage-deflate (no extension in its 101: \
+                         --deflate off, or its --memory-budget cannot hold the contexts)"
+                        .to_string());
+                }
+            },
             None => None,
         };
         // An echo server says nothing before our first message: tungstenite
