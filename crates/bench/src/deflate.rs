@@ -188,9 +188,11 @@ impl Conn {
                 // A row that mixes compressed and plain connections measures
                 // neither: a declined offer is an error, not a plain connection.
                 None => {
-                    return Err("the server declined permessage-deflate (no extension in its 101: \
+                    return Err(
+                        "the server declined permessage-deflate (no extension in its 101: \
                          --deflate off, or its --memory-budget cannot hold the contexts)"
-                        .to_string());
+                            .to_string(),
+                    );
                 }
             },
             None => None,
