@@ -4,6 +4,7 @@
 //! notices count is exactly what was recorded.
 
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use classroom::{Feed, Raw};
@@ -21,27 +22,38 @@ const EVENTS: u64 = 50_000;
 /// The client's receive buffer: small, so the server's queue fills early.
 const TINY_WINDOW: usize = 4096;
 
-/// Lesson 20 (bounded memory for a peer that does not read), on the
-/// dashboard: delivered + skipped = recorded, and some were skipped.
-#[test]
-fn a_slow_dashboard_is_told_what_it_skipped() {
-    let feed = Feed::new();
-    let f = feed.clone();
-    let server = Running::tcp(
+/// The classroom's dashboard on 127.0.0.1:0, fed by `feed`.
+fn dashboard(feed: &Arc<Feed>) -> Running {
+    let f = Arc::clone(feed);
+    Running::tcp(
         "127.0.0.1:0".parse().expect("addr"),
         move |listener, shutdown| {
             classroom::serve_dashboard(listener, shutdown, f, Default::default(), Limits::default())
         },
     )
-    .expect("the dashboard runs");
+    .expect("the dashboard runs")
+}
 
+/// A client socket with a [`TINY_WINDOW`] receive buffer (set before
+/// `connect`, so the window it announces is small), connected to `addr`.
+fn tiny_window(addr: SocketAddr, read_timeout: Duration) -> TcpStream {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
     socket.set_recv_buffer_size(TINY_WINDOW).expect("SO_RCVBUF");
-    socket.connect(&server.addr().into()).expect("connect");
+    socket.connect(&addr.into()).expect("connect");
     let stream: TcpStream = socket.into();
     stream
-        .set_read_timeout(Some(Duration::from_secs(1)))
+        .set_read_timeout(Some(read_timeout))
         .expect("timeout");
+    stream
+}
+
+/// Lesson 20 (bounded memory for a peer that does not read), on the
+/// dashboard: delivered + skipped = recorded, and some were skipped.
+#[test]
+fn a_slow_dashboard_is_told_what_it_skipped() {
+    let feed = Feed::new();
+    let server = dashboard(&feed);
+    let stream = tiny_window(server.addr(), Duration::from_secs(1));
     let (mut ws, _) =
         tungstenite::client(format!("ws://{}/feed", server.addr()), stream).expect("101");
 
@@ -116,19 +128,8 @@ fn a_snapshot_past_the_queue_bound_is_skipped() {
     while feed.progress.add(report(rows)) {
         rows += 1;
     }
-    let f = feed.clone();
-    let server = Running::tcp(
-        "127.0.0.1:0".parse().expect("addr"),
-        move |listener, shutdown| {
-            classroom::serve_dashboard(listener, shutdown, f, Default::default(), Limits::default())
-        },
-    )
-    .expect("the dashboard runs");
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    socket.set_recv_buffer_size(TINY_WINDOW).expect("SO_RCVBUF");
-    socket.connect(&server.addr().into()).expect("connect");
-    let stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let server = dashboard(&feed);
+    let stream = tiny_window(server.addr(), DEADLINE);
     // The 101 follows the snapshot's turn: by then its skips are counted.
     let (ws, _) = tungstenite::client(format!("ws://{}/feed", server.addr()), stream).expect("101");
     let row_bytes = report(0).event().len();
