@@ -240,10 +240,15 @@ fn two_streams_do_not_starve_a_light_client_on_one_loop() {
     use std::sync::atomic::AtomicBool;
     let server = Server::start(Limits::default());
     let stop = Arc::new(AtomicBool::new(false));
+    // The light client starts once both streams have written their first
+    // chunk: on a loaded machine a streamer thread may otherwise not run at
+    // all before the light client is done.
+    let streaming = Arc::new(std::sync::Barrier::new(3));
     let streams: Vec<_> = (0..2)
         .map(|_| {
             let client = server.connect();
             let stop = Arc::clone(&stop);
+            let streaming = Arc::clone(&streaming);
             thread::spawn(move || {
                 let mut reader = client.try_clone().unwrap();
                 let echo = thread::spawn(move || {
@@ -264,12 +269,16 @@ fn two_streams_do_not_starve_a_light_client_on_one_loop() {
                 while !stop.load(Ordering::Relaxed) && sent < 4 << 30 {
                     writer.write_all(&chunk).unwrap();
                     sent += chunk.len() as u64;
+                    if sent == chunk.len() as u64 {
+                        streaming.wait();
+                    }
                 }
                 writer.shutdown(std::net::Shutdown::Write).unwrap();
                 (sent, echo.join().unwrap())
             })
         })
         .collect();
+    streaming.wait();
     let mut light = server.connect();
     for i in 0..50 {
         let line = format!("light {i:02}\n");
@@ -281,7 +290,7 @@ fn two_streams_do_not_starve_a_light_client_on_one_loop() {
     stop.store(true, Ordering::Relaxed);
     for stream in streams {
         let (sent, echoed) = stream.join().unwrap();
-        assert!(sent > 0);
+        assert!(sent > 0, "the stream never streamed");
         assert_eq!(sent, echoed, "a stream lost bytes");
     }
     assert!(server.stats.yields.load(Ordering::Relaxed) > 0);
