@@ -238,3 +238,39 @@ fn wss_past_the_cap_closes_before_the_server_hello() {
         let _ = std::fs::remove_file(&dir);
     }
 }
+
+/// A ClientHello and a broken record in one write: the broken record is
+/// handled with the hello (the connection ends at once, after the server's
+/// answer), not left unread until the handshake deadline. Here the deadline
+/// is longer than the client waits, so waiting for it fails the test.
+#[test]
+fn a_bad_record_behind_the_hello_is_not_left_unread() {
+    for model in [Model::Threads, Model::EventLoop] {
+        let (server, cert) = tls_echo(model, 3 * DEADLINE);
+        let mut roots = RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut conn = ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut wire = Vec::new();
+        conn.write_tls(&mut wire).unwrap();
+        assert_eq!(wire[0], 0x16, "a handshake record");
+        // A record of content type 0x99, which TLS does not have.
+        wire.extend_from_slice(b"\x99\x03\x03\x00\x05hello");
+        let mut tcp = TcpStream::connect(server.addr()).unwrap();
+        tcp.set_read_timeout(Some(DEADLINE)).unwrap();
+        tcp.write_all(&wire).unwrap();
+        let mut answer = Vec::new();
+        match tcp.read_to_end(&mut answer) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("{model:?}: the connection did not end: {e}"),
+        }
+        assert!(!answer.is_empty(), "{model:?}: the server said nothing");
+    }
+}

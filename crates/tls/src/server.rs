@@ -141,7 +141,10 @@ impl TlsLayer {
             .map_or("?".into(), |g| format!("{:?}", g.name()));
         self.state = State::Open(Box::new(conn));
         let mark = self.out.len();
-        self.collect()?;
+        // Records that came in the same read as the ClientHello are in the
+        // connection now, unprocessed: handle them at once (a bad one gets its
+        // alert now, not at the handshake deadline).
+        self.process()?;
         let (version, suite) = self.agreed().unwrap_or_default();
         info!(
             "[{}] TLS: ServerHello: {version}, {suite}, key exchange {group}, ALPN {alpn}",
@@ -155,6 +158,26 @@ impl TlsLayer {
         Ok(())
     }
     // ANCHOR_END: narrate_hello
+
+    /// Processes the records the open connection holds: the peer's goodbye
+    /// noted, a broken record answered with its alert (then `Err`), the
+    /// answers and the plaintext collected.
+    fn process(&mut self) -> io::Result<()> {
+        let State::Open(conn) = &mut self.state else {
+            return Ok(());
+        };
+        match conn.process_new_packets() {
+            Ok(io) if io.peer_has_closed() => self.peer_closed = true,
+            Ok(_) => {}
+            Err(e) => {
+                while conn.wants_write() {
+                    conn.write_tls(&mut self.out)?;
+                }
+                return self.fail(e);
+            }
+        }
+        self.collect()
+    }
 }
 
 /// What a browser that typed http:// for an https:// port reads.
@@ -221,17 +244,7 @@ impl Layer for TlsLayer {
                 }
                 State::Open(conn) => {
                     conn.read_tls(&mut rest)?;
-                    match conn.process_new_packets() {
-                        Ok(io) if io.peer_has_closed() => self.peer_closed = true,
-                        Ok(_) => {}
-                        Err(e) => {
-                            while conn.wants_write() {
-                                conn.write_tls(&mut self.out)?;
-                            }
-                            return self.fail(e);
-                        }
-                    }
-                    self.collect()?;
+                    self.process()?;
                 }
                 State::Failed => return Err(io::ErrorKind::InvalidData.into()),
             }
