@@ -177,6 +177,20 @@ impl Held {
         }
     }
 
+    /// Sets what this connection holds to `bytes` even past the budget, for
+    /// bytes already taken that cannot be given back (what a partial write
+    /// left of a read); the caller then takes no more until it holds less.
+    /// The use and the peak tell the truth, past the cap if so.
+    pub fn set_anyway(&mut self, bytes: usize) {
+        if self.set(bytes).is_ok() {
+            return;
+        }
+        let more = bytes - self.held;
+        let before = self.budget.used.fetch_add(more, Ordering::SeqCst);
+        self.held = bytes;
+        self.budget.peak.fetch_max(before + more, Ordering::SeqCst);
+    }
+
     /// What this connection holds now.
     pub fn get(&self) -> usize {
         self.held

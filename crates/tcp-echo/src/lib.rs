@@ -28,7 +28,7 @@ use lifecycle::tcp::{Connection, graceful_close, is_disconnect, is_timeout};
 use log::{info, warn};
 use serve::layer::{Blocking, BlockingStream, Layer, MakeLayer};
 use serve::v3_event_loop::{Layered, Tracked};
-use serve::{Engine, Handshakes, Limits, Model};
+use serve::{Engine, Handshakes, Limits, MemoryBudget, Model};
 
 use crate::session::Echo;
 
@@ -55,7 +55,9 @@ pub fn serve(
         ..limits
     };
     let handle = move |conn| self::handle(conn, &limits);
-    serve::serve(model, listener, shutdown, limits, engine, handle, Echo::new)
+    let budget = MemoryBudget::new(limits.memory_budget);
+    let start = move |stream, tuple| Echo::new(stream, tuple, budget.account());
+    serve::serve(model, listener, shutdown, limits, engine, handle, start)
 }
 
 // ANCHOR: serve_layered
@@ -84,9 +86,10 @@ pub fn serve_layered<L: Layer>(
             self::handle(stream, &limits);
         }
     };
+    let budget = MemoryBudget::new(limits.memory_budget);
     let start = move |stream, tuple| {
         let layered = Layered::new(Tracked::new(stream, tuple), layer(tuple), &handshakes);
-        Echo::over(layered, tuple)
+        Echo::over(layered, tuple, budget.account())
     };
     serve::serve(model, listener, shutdown, limits, engine, handle, start)
 }

@@ -7,7 +7,12 @@
 //! the peer has sent FIN. The rules the loop needs from every session (see
 //! `serve::v3_event_loop`) are kept here in three lines each: older bytes go
 //! first; past [`QUEUE_LIMIT`] unsent bytes we stop reading (backpressure); past
-//! the turn's budget we yield to the other connections (fairness).
+//! the turn's budget we yield to the other connections (fairness). And one
+//! rule shared with every connection of the server: the echo queued for a peer
+//! is charged to `--memory-budget` before it is allocated; when the budget is
+//! spent, a connection that would have to queue stops reading (backpressure
+//! again: TCP's window tells the peer to wait) until its peer takes some, and a
+//! peer that never does is closed by the write-stall clock.
 //!
 //! Run: `socklab serve tcp` (the event loop is the default), then `ncat 127.0.0.1 7007`.
 
@@ -15,8 +20,9 @@ use std::io;
 
 use lifecycle::FourTuple;
 use lifecycle::narrate::plural;
-use log::info;
+use log::{info, warn};
 use mio::net::TcpStream;
+use serve::limits::Held;
 use serve::v3_event_loop::{
     LoopStream, Progress, QUEUE_LIMIT, READ_BUFFER, Readiness, Session, Step, Tracked, Turn,
     read_some, write_some,
@@ -42,18 +48,23 @@ pub struct Echo<S = Tracked> {
     peer_fin: bool,
     /// Bytes echoed (under a layer, the socket moved more: the layer's own).
     echoed: u64,
+    /// This connection's share of the server's memory budget: the room the
+    /// queue takes up, and the layer's own queue.
+    held: Held,
+    /// Reading stopped because the budget is spent (said once per episode).
+    starved: bool,
 }
 
 impl Echo {
-    /// A session for a freshly accepted connection.
-    pub fn new(stream: TcpStream, tuple: FourTuple) -> Echo {
-        Echo::over(Tracked::new(stream, tuple), tuple)
+    /// A session for a freshly accepted connection, its queue charged to `held`.
+    pub fn new(stream: TcpStream, tuple: FourTuple, held: Held) -> Echo {
+        Echo::over(Tracked::new(stream, tuple), tuple, held)
     }
 }
 
 impl<S: LoopStream> Echo<S> {
     /// A session echoing over `stream` (a layer over the socket, say TLS).
-    pub fn over(stream: S, tuple: FourTuple) -> Echo<S> {
+    pub fn over(stream: S, tuple: FourTuple, held: Held) -> Echo<S> {
         Echo {
             stream,
             tuple,
@@ -61,11 +72,56 @@ impl<S: LoopStream> Echo<S> {
             offset: 0,
             peer_fin: false,
             echoed: 0,
+            held,
+            starved: false,
         }
     }
 
     fn unsent(&self) -> usize {
         self.pending.len() - self.offset
+    }
+
+    /// The queue's capacity once `more` bytes join it: grown by doubling (as
+    /// `Vec` would), never past what the queue limit needs.
+    fn room_for(&self, more: usize) -> usize {
+        let (need, cap) = (self.pending.len() + more, self.pending.capacity());
+        if need <= cap {
+            return cap;
+        }
+        (cap * 2).min(QUEUE_LIMIT + READ_BUFFER).max(need)
+    }
+
+    /// Charges what this connection holds when `more` bytes join its queue,
+    /// before they do: false when that would pass the budget.
+    fn reserve(&mut self, more: usize) -> bool {
+        let wanted = self.room_for(more) + self.stream.queued();
+        match self.held.set(wanted) {
+            Ok(()) => {
+                self.starved = false;
+                true
+            }
+            Err(over) => {
+                if !std::mem::replace(&mut self.starved, true) {
+                    warn!(
+                        "[{}] memory budget: {} of echo queued, {} held by all, over --memory-budget {} bytes: not reading until the peer takes some",
+                        self.tuple,
+                        plural(self.unsent(), "byte"),
+                        over.used,
+                        over.cap
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// Tells the budget what this connection holds now: after writes, less.
+    /// (A layer's queue can grow by what was just sealed, at most a record's
+    /// flight, while the socket is full; if that passes the budget the old
+    /// figure stays, and step 4 reads nothing more until it is written.)
+    fn settle(&mut self) {
+        let holding = self.pending.capacity() + self.stream.queued();
+        let _ = self.held.set(holding);
     }
 
     /// Writes `bytes` until they are all out or the socket says WouldBlock;
@@ -122,7 +178,16 @@ impl<S: LoopStream> Session for Echo<S> {
             }
             // 3. Fairness: this turn's budget is spent; the others go first.
             if self.stream.progress().read - start >= turn.budget {
+                self.settle();
                 return Ok(Step::Yield);
+            }
+            // 4. Memory: what we read may have to wait in the queue (it is not
+            //    empty, or the socket is full): charge the room first. Spent:
+            //    stop reading; the writable event that drains the queue (or
+            //    the write-stall clock) comes back here.
+            let queueing = self.unsent() > 0 || self.stream.write_blocked();
+            if queueing && !self.reserve(turn.scratch.len()) {
+                break;
             }
             let n = match read_some(&mut self.stream, turn.scratch)? {
                 None => break, // WouldBlock: drained; wait for the next event
@@ -132,15 +197,30 @@ impl<S: LoopStream> Session for Echo<S> {
                 }
                 Some(n) => n,
             };
-            // 4. Echo it at once if nothing older is waiting; what the socket does
+            // 5. Echo it at once if nothing older is waiting; what the socket does
             //    not take is kept, behind the older bytes, never ahead of them.
             let sent = if self.unsent() == 0 && !self.stream.write_blocked() {
                 self.write_out(&turn.scratch[..n])?
             } else {
                 0
             };
-            self.pending.extend_from_slice(&turn.scratch[sent..n]);
+            if sent < n {
+                // The socket took part of it: the rest waits. Charged in step 4
+                // when waiting was foreseen; else now, and kept even past the
+                // budget (these bytes are read: dropping them would lose them):
+                // at most one read over, and step 4 reads no more until the
+                // queue drains below it.
+                if !queueing && !self.reserve(n - sent) {
+                    let room = self.room_for(n - sent) + self.stream.queued();
+                    self.held.set_anyway(room);
+                }
+                let room = self.room_for(n - sent);
+                self.pending
+                    .reserve_exact(room - self.pending.len().min(room));
+                self.pending.extend_from_slice(&turn.scratch[sent..n]);
+            }
         }
+        self.settle();
         if self.peer_fin && self.unsent() == 0 {
             // A layer says its goodbye (TLS close_notify) before our FIN.
             if !self.stream.end()? {

@@ -160,6 +160,51 @@ fn never_reading_client_costs_bounded_memory_and_loses_nothing() {
     assert!(peak <= ceiling, "peak pending {peak} > {ceiling} bytes");
 }
 
+/// The memory budget holds the echo queued for peers that do not read: with
+/// 256 KiB for everyone, four such peers cannot make one queue reach what a
+/// lone one reaches (QUEUE_LIMIT); the server stops reading them instead
+/// (TCP's window makes them wait), serves a newcomer meanwhile, and once they
+/// read, every byte comes back in order: nothing was dropped to stay inside.
+#[test]
+fn the_memory_budget_holds_never_reading_peers_back_and_loses_nothing() {
+    const TOTAL: usize = 8 << 20;
+    const BUDGET: usize = 256 << 10;
+    let server = Server::start(Limits {
+        memory_budget: BUDGET,
+        ..Limits::default()
+    });
+    let mut clients: Vec<TcpStream> = (0..4).map(|_| server.connect()).collect();
+    let writers: Vec<_> = clients
+        .iter()
+        .map(|c| {
+            let stream = c.try_clone().unwrap();
+            thread::spawn(move || write_pattern(stream, TOTAL))
+        })
+        .collect();
+    // Not reading: wait until the server holds some echo, then let the
+    // writers push for a while against the budget.
+    server.wait_for("an echo queued", |s| {
+        s.peak_pending.load(Ordering::Relaxed) > 0
+    });
+    thread::sleep(Duration::from_millis(500));
+    let mut fresh = server.connect();
+    fresh.write_all(b"served meanwhile\n").unwrap();
+    let mut line = [0u8; 17];
+    fresh.read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"served meanwhile\n");
+    let peak = server.stats.peak_pending.load(Ordering::Relaxed);
+    // Each queue's room is charged before it grows; a connection's pending
+    // count also has the sent-but-not-compacted prefix and one read.
+    let ceiling = BUDGET + 2 * READ_BUFFER;
+    assert!(peak <= ceiling, "peak pending {peak} > {ceiling} bytes");
+    for client in &mut clients {
+        read_pattern(client, TOTAL, 256 * 1024);
+    }
+    for writer in writers {
+        writer.join().unwrap().unwrap();
+    }
+}
+
 /// Partial writes: our receive buffer is tiny, so the server's writes are cut
 /// short again and again; what the socket did not take must go out later, in order.
 #[test]
