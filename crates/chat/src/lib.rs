@@ -144,12 +144,19 @@ pub fn serve(
     };
     let config = Arc::new(config);
     let limits = config.limits;
-    let (r, c, s) = (Arc::clone(&room), Arc::clone(&config), shutdown.clone());
+    // One budget for every member, TCP and WebSocket alike.
+    let budget = MemoryBudget::new(limits.memory_budget);
+    let (r, c, s, b) = (
+        Arc::clone(&room),
+        Arc::clone(&config),
+        shutdown.clone(),
+        budget.clone(),
+    );
     let tcp_side = thread::Builder::new()
         .name("chat tcp".into())
         .spawn(move || {
             tcp_engine.serve(tcp, s, limits, move |stream, tuple| {
-                TcpMember::new(stream, tuple, Arc::clone(&r), Arc::clone(&c))
+                TcpMember::new(stream, tuple, Arc::clone(&r), Arc::clone(&c), b.account())
             })
         })?;
     let refusal = http1::service_unavailable(
@@ -166,7 +173,6 @@ pub fn serve(
         deflate: config.deflate.then(websocket::deflate::Config::default),
         ..Settings::new(config.max_line, PAGE)
     });
-    let budget = MemoryBudget::new(limits.memory_budget);
     let ws_result = ws_engine.serve(ws, shutdown.clone(), ws_limits, move |stream, tuple| {
         let (r, c, s) = (
             Arc::clone(&room),

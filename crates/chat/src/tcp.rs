@@ -15,6 +15,7 @@ use lifecycle::FourTuple;
 use lifecycle::narrate::plural;
 use log::{info, warn};
 use mio::net::TcpStream;
+use serve::limits::Held;
 use serve::v3_event_loop::{
     Mail, Progress, Readiness, Session, Step, Tracked, Turn, read_some, write_some,
 };
@@ -22,6 +23,9 @@ use serve::v3_event_loop::{
 use crate::Config;
 use crate::lines::Cursor;
 use crate::room::{Origin, Room, Transport, escape, label};
+
+/// A drained queue bigger than this is freed rather than kept.
+const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// The engine TCP members live on (index into the room's mailboxes).
 pub const ENGINE: usize = 0;
@@ -45,6 +49,9 @@ pub struct TcpMember {
     peer_fin: bool,
     /// Where this member is in the room's line log.
     cursor: Cursor,
+    /// This member's share of the server's memory budget: its queue and the
+    /// line it is typing.
+    held: Held,
 }
 
 impl TcpMember {
@@ -54,6 +61,7 @@ impl TcpMember {
         tuple: FourTuple,
         room: Arc<Room>,
         config: Arc<Config>,
+        held: Held,
     ) -> TcpMember {
         let n = room.join();
         info!("[{tuple}] joined the room ({})", plural(n, "member"));
@@ -75,7 +83,38 @@ impl TcpMember {
             leaving: false,
             peer_fin: false,
             cursor,
+            held,
         }
+    }
+
+    /// Charges what this member holds now. Past `--memory-budget`, the member
+    /// is the one that asked past it: its queue is let go (the others keep
+    /// theirs), it is told why, and it leaves — as a WebSocket member would
+    /// with 1013. True when it must leave.
+    fn over_budget(&mut self) -> bool {
+        if self.leaving {
+            // Only the last words are left: they can only shrink.
+            let _ = self.held.set(self.output.capacity());
+            return false;
+        }
+        let holding = self.output.capacity() + self.line.capacity();
+        let Err(over) = self.held.set(holding) else {
+            return false;
+        };
+        warn!(
+            "[{}] memory budget: this member would hold {} bytes with {} held by all, over --memory-budget {} bytes: dropping this member",
+            self.tuple, over.wanted, over.used, over.cap
+        );
+        // Counted with the members dropped for not reading: it is what they do.
+        self.room
+            .stats
+            .dropped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.output = b"\n* the server's memory is full: dropped from the room\n".to_vec();
+        self.line = Vec::new();
+        self.leaving = true;
+        let _ = self.held.set(self.output.capacity());
+        true
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -86,6 +125,10 @@ impl TcpMember {
                 }
                 None => break,
             }
+        }
+        if self.output.is_empty() && self.output.capacity() > KEEP_CAPACITY {
+            // A burst's room is given back (and to the budget), not kept.
+            self.output = Vec::new();
         }
         Ok(())
     }
@@ -141,6 +184,7 @@ impl Session for TcpMember {
         let start = self.stream.progress().read;
         loop {
             self.flush()?;
+            self.over_budget(); // after a write it can only have shrunk
             if self.leaving {
                 return Ok(if self.output.is_empty() {
                     Step::Done
@@ -157,7 +201,10 @@ impl Session for TcpMember {
                     self.peer_fin = true;
                     return Ok(Step::Done);
                 }
-                Some(n) => self.take(&turn.scratch[..n], me),
+                Some(n) => {
+                    self.take(&turn.scratch[..n], me);
+                    self.over_budget();
+                }
             }
         }
     }
@@ -189,6 +236,7 @@ impl Session for TcpMember {
                 .extend_from_slice(b"\n* you are not reading: dropped from the room\n");
             self.leaving = true;
         }
+        self.over_budget();
         self.flush()?;
         Ok(if self.leaving && self.output.is_empty() {
             Step::Done

@@ -271,6 +271,62 @@ fn members_that_do_not_read_are_dropped_and_the_rest_keep_up() {
     drop((lazy_tcp, lazy_ws_stream));
 }
 
+/// The memory budget counts what is queued for TCP members too: members that
+/// never read, whose queues together would pass --memory-budget long before
+/// any reaches --slow-limit, are dropped when their queue asks past it (told
+/// why, last), and the room goes on serving a newcomer.
+#[test]
+fn members_that_do_not_read_are_held_to_the_memory_budget() {
+    let room = start(Config {
+        limits: serve::Limits {
+            memory_budget: 512 * 1024,
+            ..serve::Limits::default()
+        },
+        slow_limit: 64 << 20,
+        ..Config::default()
+    });
+    let lazy: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+            s.set_recv_buffer_size(4096).unwrap();
+            s.connect(&room.tcp.into()).unwrap();
+            let s = TcpStream::from(s);
+            s.set_read_timeout(Some(DEADLINE)).unwrap();
+            s
+        })
+        .collect();
+    let mut talker = Line::join(room.tcp);
+    talker.until("joined (4 members)");
+    // Bounded: at most 100,000 lines of 200 bytes (20 MB, past the budget
+    // and the kernel's buffers many times over).
+    let filler = "z".repeat(200);
+    let mut said = 0;
+    while said < 100_000 && room.stats.dropped.load(Ordering::Relaxed) < 3 {
+        talker.say(&format!("{filler} {said}"));
+        said += 1;
+    }
+    assert_eq!(
+        room.stats.dropped.load(Ordering::Relaxed),
+        3,
+        "after {said} lines"
+    );
+    let mut newcomer = Line::join(room.tcp);
+    newcomer.until("joined");
+    talker.say("still here");
+    newcomer.until("still here");
+    for mut member in lazy {
+        let mut all = Vec::new();
+        member.read_to_end(&mut all).unwrap();
+        let text = String::from_utf8_lossy(&all);
+        assert!(
+            text.trim_end()
+                .ends_with("the server's memory is full: dropped from the room"),
+            "{}",
+            &text[text.len().saturating_sub(200)..]
+        );
+    }
+}
+
 /// GET / on the WebSocket port is the page; anything else gets its status.
 #[test]
 fn the_page_and_bad_requests() {
