@@ -138,6 +138,17 @@ impl<L: Layer> Blocking<L> {
     pub fn accept(conn: Connection, layer: L, handshakes: &Handshakes) -> Option<Blocking<L>> {
         let tuple = conn.tuple();
         let timeout = handshakes.timeout();
+        if !layer.is_handshaking() {
+            // No handshake (the classroom's watching layer): no place among
+            // the unfinished ones to take, nor anyone to evict for it.
+            return Some(Blocking {
+                conn,
+                layer,
+                buf: vec![0; BLOCKING_READ],
+                ended: false,
+                stall: Some(timeout),
+            });
+        }
         let ticket = match handshakes.begin(conn.stream(), tuple) {
             Ok(ticket) => ticket,
             Err(e) => {

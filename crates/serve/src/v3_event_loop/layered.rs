@@ -92,9 +92,14 @@ impl<L: Layer> Layered<L> {
     /// deadline after accept, and holds a place under its cap until then.
     pub fn new(socket: Tracked, layer: L, handshakes: &Handshakes) -> Layered<L> {
         let tuple = socket.tuple();
-        let ticket = match handshakes.begin(socket.get_ref(), tuple) {
-            Ok(ticket) => Some(ticket),
-            Err(e) => {
+        // A layer with no handshake (the classroom's watching layer) takes no
+        // place among the unfinished ones: a silent peer there is an idle
+        // connection, not a half-open handshake to evict for a newer one.
+        let handshaking = layer.is_handshaking();
+        let ticket = match handshaking.then(|| handshakes.begin(socket.get_ref(), tuple)) {
+            None => None,
+            Some(Ok(ticket)) => Some(ticket),
+            Some(Err(e)) => {
                 info!("[{tuple}] cannot watch the handshake ({e}): closing");
                 None
             }
@@ -103,8 +108,8 @@ impl<L: Layer> Layered<L> {
             socket,
             layer,
             handshake_timeout: handshakes.timeout(),
-            // Without a ticket the connection is not served: it ends at once.
-            ended: ticket.is_none(),
+            // Without a ticket a handshake is not served: it ends at once.
+            ended: handshaking && ticket.is_none(),
             ticket,
             closing: false,
         }
