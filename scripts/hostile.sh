@@ -5,10 +5,10 @@
 #   --list          the cases and the servers, one line each
 #   --only CASE     run only this case (repeatable): upgrade-table, smuggling, ping-flood,
 #                   big-messages, big-messages-48, slowloris, replay, sse-slow, publish-flood,
-#                   half-hello, line-flood, vanish, vanish-students, report-flood,
+#                   half-hello, line-flood, never-reads, vanish, vanish-students, report-flood,
 #                   feed-never-reads
 #   --server NAME   only against this server (repeatable): ws, ws-threads, push, chat,
-#                   bridge, wss, wss-threads, tls, classroom
+#                   bridge, wss, wss-threads, tcp, tls, classroom
 # Example: scripts/hostile.sh --only ping-flood --server chat
 #
 # Each server runs as its own process from target/release/socklab (built if

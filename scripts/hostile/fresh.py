@@ -28,7 +28,7 @@ def fresh(server, deadline):
 
         return cases_classroom.fresh(server, deadline)
     return {"ws": echo, "wss": echo, "bridge": bridge, "push": push, "chat": chat,
-            "tls": line_echo}[kind](server, deadline)
+            "tls": line_echo, "tcp": line_echo}[kind](server, deadline)
 
 
 def line_echo(server, deadline, port=None, tls=None):

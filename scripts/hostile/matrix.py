@@ -61,6 +61,8 @@ CASES = {
                    "one TCP member floods lines, another never reads them"),
     "deflate": (WEBSOCKET, cases_deflate.table, ["--deflate"],
                 "with --deflate: RSV1 misplaced (1002), compressed bad UTF-8 (1007), a zip bomb (1009)"),
+    "never-reads": (["tcp", "tls", "chat", "classroom"], cases_line.never_reads, [],
+                    "100 peers never reading: echo (tcp, tls, classroom) or the room's lines (chat)"),
     "vanish": (ALL, cases_http.vanish, [],
                "4,000 connections opened and dropped at once (half by RST)"),
     "vanish-students": (CLASSROOM, cases_classroom.vanish_students, [],

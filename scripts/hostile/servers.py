@@ -49,6 +49,7 @@ SERVERS = {
     "bridge": "bridge ws -> tcp, to a tcp echo it starts",
     "wss": "ws echo over TLS, event loop",
     "wss-threads": "ws echo over TLS, a thread per connection",
+    "tcp": "tcp echo, event loop (byte-stream cases only)",
     "tls": "tcp echo over TLS, event loop (TLS cases only)",
     "classroom": "socklab classroom: its dashboard port (/feed, POST /report), students' tcp on N+1",
 }
@@ -121,6 +122,8 @@ class Server:
             cert = os.path.join(self.tmp, f"{n}-{self.port}.pem")
             return (["serve", "wss", "--addr", addr, "--cert-out", cert,
                      "--tls-handshake-timeout", str(TLS_HANDSHAKE)] + model + limits)
+        if n == "tcp":
+            return ["serve", "tcp", "--addr", addr] + limits
         if n == "tls":
             cert = os.path.join(self.tmp, f"{n}-{self.port}.pem")
             return (["serve", "tls", "--addr", addr, "--cert-out", cert,

@@ -260,7 +260,7 @@ pub struct LimitArgs {
     /// Close a connection whose queued output makes no progress for this many seconds: a peer that does not read (0: never) [default: the idle timeout]
     #[arg(long, value_name = "SECS")]
     pub write_stall_timeout: Option<u64>,
-    /// Message bytes all connections may hold at once (MiB); the one that would pass it is closed (WebSocket: 1013)
+    /// Message bytes all connections may hold at once (MiB); the one that would pass it is closed (WebSocket: 1013; chat: dropped with a notice), or on the tcp/tls echo, not read until its peer reads
     #[arg(long, default_value_t = DEFAULT_MEMORY_BUDGET >> 20, value_name = "MIB")]
     pub memory_budget: usize,
 }
