@@ -253,3 +253,84 @@ fn a_handshake_cap_above_the_connection_cap_is_lowered_to_half() {
         }
     }
 }
+
+/// A layer with no handshake (as the classroom's watching layer): every byte
+/// passes through as it is.
+struct PassThrough {
+    plain: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl serve::layer::Layer for PassThrough {
+    fn receive(&mut self, wire: &[u8]) -> io::Result<()> {
+        self.plain.extend_from_slice(wire);
+        Ok(())
+    }
+    fn plaintext(&self) -> &[u8] {
+        &self.plain
+    }
+    fn consumed(&mut self, n: usize) {
+        self.plain.drain(..n);
+    }
+    fn send(&mut self, plain: &[u8]) -> io::Result<usize> {
+        self.out.extend_from_slice(plain);
+        Ok(plain.len())
+    }
+    fn output(&self) -> &[u8] {
+        &self.out
+    }
+    fn sent(&mut self, n: usize) {
+        self.out.drain(..n);
+    }
+    fn is_handshaking(&self) -> bool {
+        false
+    }
+    fn close(&mut self) {}
+    fn peer_closed(&self) -> bool {
+        false
+    }
+}
+
+/// A layer without a handshake takes no place among the unfinished ones: a
+/// silent peer there is an idle connection, and silent newcomers (more than
+/// the cap) never evict it. Before, the classroom's students' tcp port closed
+/// a quiet student as "TLS handshake unfinished" for newer quiet connections.
+#[test]
+fn a_layer_without_a_handshake_is_never_evicted() {
+    for model in [Model::Threads, Model::EventLoop] {
+        let handshakes = Handshakes::new(CAP, DEADLINE);
+        let stats = handshakes.stats();
+        let engine = Engine::new(1).expect("engine");
+        let running = Running::tcp("127.0.0.1:0".parse().unwrap(), move |listener, shutdown| {
+            let layer = |_| PassThrough {
+                plain: Vec::new(),
+                out: Vec::new(),
+            };
+            let limits = Limits::default();
+            tcp_echo::serve_layered(model, listener, shutdown, limits, engine, layer, handshakes)
+        })
+        .expect("server starts");
+        let connect = || {
+            let s = TcpStream::connect(running.addr()).unwrap();
+            s.set_read_timeout(Some(DEADLINE)).unwrap();
+            s
+        };
+        let mut student = connect();
+        let quiet: Vec<TcpStream> = (0..ATTACKERS * 4).map(|_| connect()).collect();
+        // Every quiet one has been accepted (and so met the table) when its
+        // echo comes back; the student, first and silent all along, goes last.
+        for mut q in quiet.iter() {
+            q.write_all(b"q").unwrap();
+            let mut one = [0u8; 1];
+            q.read_exact(&mut one).unwrap();
+        }
+        student.write_all(b"still here\n").unwrap();
+        let mut line = [0u8; 11];
+        student
+            .read_exact(&mut line)
+            .expect("the student was not closed");
+        assert_eq!(&line, b"still here\n", "{model:?}");
+        assert_eq!(stats.evicted.load(Ordering::Relaxed), 0, "{model:?}");
+        assert_eq!(stats.begun.load(Ordering::Relaxed), 0, "{model:?}");
+    }
+}
