@@ -144,10 +144,14 @@ impl Room {
                 // Not lost: letters still wait in that loop's full inbox, and
                 // each member handed one sees this count change and reads the
                 // rest from the log.
-                self.stats.not_posted.fetch_add(1, Ordering::SeqCst);
-                warn!(
-                    "line {seq} was not posted to every loop (its members read it from the room's log): {e}"
-                );
+                let n = self.stats.not_posted.fetch_add(1, Ordering::SeqCst) + 1;
+                // Said at the 1st, 2nd, 4th, 8th … time: a loop behind for a
+                // while would otherwise write a line to the log per line said.
+                if n.is_power_of_two() {
+                    warn!(
+                        "line {seq} was not posted to every loop (its members read it from the room's log): {e} ({n} so far; said at the 1st, 2nd, 4th, 8th … time)"
+                    );
+                }
                 all = false;
             }
         }

@@ -187,8 +187,14 @@ impl Hub {
             // loop's inbox is full, so letters are still waiting there; each
             // subscriber handed one sees this count change and reads the
             // rest from the window.
-            self.undelivered.fetch_add(1, Ordering::Relaxed);
-            warn!("event {} not posted to every loop: {e}", event.id);
+            let n = self.undelivered.fetch_add(1, Ordering::Relaxed) + 1;
+            // Said at the 1st, 2nd, 4th, 8th … time, not once per event.
+            if n.is_power_of_two() {
+                warn!(
+                    "event {} not posted to every loop: {e} ({n} so far; said at the 1st, 2nd, 4th, 8th … time)",
+                    event.id
+                );
+            }
         }
         event
     }
