@@ -29,10 +29,14 @@ use serve::{Engine, Handshakes, LimitArgs, Limits, Model};
 /// ws 9002, chat 9003 (tcp) and 9004 (ws), push 9005.
 const DEFAULT_PORT: u16 = 9000;
 
+/// The servers that hold messages and so take a share of `--memory-budget`:
+/// the dashboard, tcp, ws, chat and push (udp holds one datagram at a time).
+const BUDGETED_SERVERS: usize = 5;
+
 /// Flags of `socklab classroom`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  socklab classroom --addr 192.168.1.10              # a LAN address: dashboard on :9000, servers on 9001-9005\n  socklab classroom --addr 192.168.1.10 --code owl   # only students who send \"owl\" first are shown\n  socklab classroom --addr 127.0.0.1 --port 0 --json # free ports, one JSON line with every URL\nStudents: ncat 192.168.1.10 9001 (type the code as the first line), ncat -u 192.168.1.10 9001,\n  socklab send 'ws://192.168.1.10:9002/?code=owl' hi, socklab chat tcp://192.168.1.10:9003\nExercises: socklab exercise check 1 --report http://192.168.1.10:9000/ --name ana"
+    after_help = "Examples:\n  socklab classroom --addr 192.168.1.10              # a LAN address: dashboard on :9000, servers on 9001-9005\n  socklab classroom --addr 192.168.1.10 --code owl   # only students who send \"owl\" first are shown\n  socklab classroom --addr 127.0.0.1 --port 0 --json # free ports, one JSON line with every URL\nStudents: ncat 192.168.1.10 9001 (type the code as the first line), ncat -u 192.168.1.10 9001,\n  socklab send 'ws://192.168.1.10:9002/?code=owl' hi, socklab chat tcp://192.168.1.10:9003\nExercises: socklab exercise check 1 --report http://192.168.1.10:9000/ --name ana\n--memory-budget is shared: the dashboard, tcp, ws, chat and push servers get a fifth each."
 )]
 pub struct Classroom {
     /// The address every server listens on: the teacher's LAN address, or 127.0.0.1
@@ -154,7 +158,13 @@ impl Classroom {
             feed.watch_port("chat_ws", b.chat_ws.local_addr()?);
             feed.watch_port("push", b.push.local_addr()?);
         }
+        // --memory-budget is for the whole process: each of the servers that
+        // holds messages (dashboard, tcp, ws, chat, push) gets an equal share.
         let limits = Limits::from(self.limits);
+        let limits = Limits {
+            memory_budget: limits.memory_budget / BUDGETED_SERVERS,
+            ..limits
+        };
         let code: Option<Arc<str>> = self.code.as_deref().map(Arc::from);
         let origins = self.allow_origin.clone();
         let (done, finished) = mpsc::channel();
