@@ -64,7 +64,7 @@ CASES = {
     "never-reads": (["tcp", "tls", "chat", "classroom"], cases_line.never_reads, [],
                     "100 peers never reading: echo (tcp, tls, classroom) or the room's lines (chat)"),
     "vanish": (ALL, cases_http.vanish, [],
-               "4,000 connections opened and dropped at once (half by RST)"),
+               "at least 4,000 connections opened and dropped (half by RST), on until a fresh client is served"),
     "vanish-students": (CLASSROOM, cases_classroom.vanish_students, [],
                         "vanish on the classroom's students' tcp port (N+1)"),
     "report-flood": (CLASSROOM, cases_classroom.report_flood, [],
