@@ -58,10 +58,8 @@ fn tls_echo(model: Model, handshake: Duration) -> (Running, CertificateDer<'stat
     (running, cert)
 }
 
-fn client(
-    addr: SocketAddr,
-    cert: CertificateDer<'static>,
-) -> StreamOwned<ClientConnection, TcpStream> {
+/// A rustls client's side of a connection to "localhost", trusting `cert`.
+fn client_conn(cert: CertificateDer<'static>) -> ClientConnection {
     let mut roots = RootCertStore::empty();
     roots.add(cert).expect("trust the certificate");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -71,7 +69,14 @@ fn client(
         .with_root_certificates(roots)
         .with_no_client_auth();
     let name = ServerName::try_from("localhost").unwrap();
-    let conn = ClientConnection::new(Arc::new(config), name).unwrap();
+    ClientConnection::new(Arc::new(config), name).unwrap()
+}
+
+fn client(
+    addr: SocketAddr,
+    cert: CertificateDer<'static>,
+) -> StreamOwned<ClientConnection, TcpStream> {
+    let conn = client_conn(cert);
     let tcp = TcpStream::connect(addr).expect("connect");
     tcp.set_read_timeout(Some(DEADLINE)).unwrap();
     StreamOwned::new(conn, tcp)
@@ -247,16 +252,7 @@ fn wss_past_the_cap_closes_before_the_server_hello() {
 fn a_bad_record_behind_the_hello_is_not_left_unread() {
     for model in [Model::Threads, Model::EventLoop] {
         let (server, cert) = tls_echo(model, 3 * DEADLINE);
-        let mut roots = RootCertStore::empty();
-        roots.add(cert).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = ServerName::try_from("localhost").unwrap();
-        let mut conn = ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut conn = client_conn(cert);
         let mut wire = Vec::new();
         conn.write_tls(&mut wire).unwrap();
         assert_eq!(wire[0], 0x16, "a handshake record");
