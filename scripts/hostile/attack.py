@@ -171,6 +171,14 @@ def budget_held(snap):
     return f"budget peak {snap['budget_peak'] >> 10} KiB of {snap['budget_cap'] >> 20} MiB"
 
 
+def budget_counted(snap):
+    """The server's budget counted what it queued (not 0 while it held MBs)."""
+    if snap["budgets"] == 0 or snap["budget_peak"] == 0:
+        raise CaseFailed(f"--memory-budget counted nothing (budgets {snap['budgets']}, "
+                         f"peak {snap['budget_peak']})")
+    return f"budget peak {snap['budget_peak'] >> 10} KiB"
+
+
 def pending_bounded(snap):
     """No one connection's queue went past PENDING_BOUND."""
     limit = PENDING_BOUND

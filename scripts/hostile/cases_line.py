@@ -15,8 +15,8 @@ echo and the classroom's students' tcp port.
 
 import time
 
-from attack import (PENDING_BOUND, Attack, CaseFailed, during, memory_ok, pending_bounded,
-                    rose)
+from attack import (PENDING_BOUND, Attack, CaseFailed, budget_counted, during, memory_ok,
+                    pending_bounded, rose)
 from cases_ws import TINY_RCVBUF, send_some
 from fresh import fresh, line_echo
 from wire import Deadline, connect
@@ -125,10 +125,3 @@ def never_reads(server):
                       f"{attack.count} rounds", f"errors {attack.errors[:1]}"
                       if attack.errors else "no attacker errors"])
 
-
-def budget_counted(snap):
-    """The server's budget counted what it queued (not 0 while it held MBs)."""
-    if snap["budgets"] == 0 or snap["budget_peak"] == 0:
-        raise CaseFailed(f"--memory-budget counted nothing (budgets {snap['budgets']}, "
-                         f"peak {snap['budget_peak']})")
-    return f"budget peak {snap['budget_peak'] >> 10} KiB"

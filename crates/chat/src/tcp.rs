@@ -4,7 +4,9 @@
 //! line ends at `\n`. Bytes are gathered until one arrives; a line longer than
 //! the cap is cut there (the member is told) and the rest of it discarded up to
 //! its `\n`. Both directions at once: while a member types, other members' lines
-//! arrive on the same socket (TCP is full duplex, lesson 23).
+//! arrive on the same socket (TCP is full duplex, lesson 23). A member that
+//! does not read is dropped, with a last line saying why, when its queue passes
+//! `--slow-limit` or would pass the `--memory-budget` all members share.
 //!
 //! Try: `socklab serve chat`, then `ncat 127.0.0.1 7070` in two terminals.
 
@@ -87,19 +89,20 @@ impl TcpMember {
         }
     }
 
-    /// Charges what this member holds now. Past `--memory-budget`, the member
+    /// Charges what this member holds now (its queue, the line being typed) to
+    /// the budget every member shares, TCP and WebSocket alike. Past `--memory-budget`, the member
     /// is the one that asked past it: its queue is let go (the others keep
     /// theirs), it is told why, and it leaves — as a WebSocket member would
-    /// with 1013. True when it must leave.
-    fn over_budget(&mut self) -> bool {
+    /// with 1013.
+    fn charge(&mut self) {
         if self.leaving {
             // Only the last words are left: they can only shrink.
             let _ = self.held.set(self.output.capacity());
-            return false;
+            return;
         }
         let holding = self.output.capacity() + self.line.capacity();
         let Err(over) = self.held.set(holding) else {
-            return false;
+            return;
         };
         warn!(
             "[{}] memory budget: this member would hold {} bytes with {} held by all, over --memory-budget {} bytes: dropping this member",
@@ -114,7 +117,6 @@ impl TcpMember {
         self.line = Vec::new();
         self.leaving = true;
         let _ = self.held.set(self.output.capacity());
-        true
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -184,7 +186,7 @@ impl Session for TcpMember {
         let start = self.stream.progress().read;
         loop {
             self.flush()?;
-            self.over_budget(); // after a write it can only have shrunk
+            self.charge(); // after a write it can only have shrunk
             if self.leaving {
                 return Ok(if self.output.is_empty() {
                     Step::Done
@@ -203,7 +205,7 @@ impl Session for TcpMember {
                 }
                 Some(n) => {
                     self.take(&turn.scratch[..n], me);
-                    self.over_budget();
+                    self.charge();
                 }
             }
         }
@@ -236,7 +238,7 @@ impl Session for TcpMember {
                 .extend_from_slice(b"\n* you are not reading: dropped from the room\n");
             self.leaving = true;
         }
-        self.over_budget();
+        self.charge();
         self.flush()?;
         Ok(if self.leaving && self.output.is_empty() {
             Step::Done

@@ -130,8 +130,9 @@ pub struct Blocking<L> {
 }
 
 impl<L: Layer> Blocking<L> {
-    /// Runs the layer's handshake to the end, within `handshakes`' deadline
-    /// from now, holding a place under its cap meanwhile. `None`: the peer
+    /// Runs the layer's handshake to the end (a layer without one is ready at
+    /// once), within `handshakes`' deadline from now, holding a place under
+    /// its cap meanwhile. `None`: the peer
     /// failed it, went away, was too slow, or was the oldest unfinished when
     /// the cap was full — logged, and the socket closed gracefully after what
     /// the layer had to say (an alert, a 400).

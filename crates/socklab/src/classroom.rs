@@ -279,8 +279,9 @@ impl Classroom {
     }
 }
 
-/// The watching layer has no handshake: its place among unfinished
-/// handshakes is given back at the first byte. The cap is the default.
+/// The watching layer has no handshake, so its connections never take a
+/// place among unfinished handshakes (`serve::layer`): `serve_layered` asks
+/// for a table, and this one stays empty.
 fn no_handshakes() -> Handshakes {
     let max = serve::handshakes::default_max_handshakes(Limits::default().max_connections);
     Handshakes::new(max, websocket::handler::HANDSHAKE_TIMEOUT)

@@ -125,12 +125,6 @@ fn write_out(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// Runs the command. A user error (a bad URL, nothing listening, a refused
-/// Upgrade) is printed as one message, its causes joined by ": ", and exits 1.
-/// It is not returned from `main`: that would print anyhow's Debug form, which
-/// adds the backtrace anyhow captured whenever RUST_BACKTRACE is set — twenty
-/// lines about our own stack for "connection refused". A panic is a bug, not a
-/// user error, and keeps its backtrace.
 /// glibc's malloc arenas: at most this many. By default each thread may get
 /// its own (up to 8 per core), and memory one event loop frees stays in its
 /// arena, out of another's reach: a chat room under 80 never-reading members
@@ -140,6 +134,12 @@ fn write_out(args: std::fmt::Arguments<'_>) {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MALLOC_ARENAS: libc::c_int = 2;
 
+/// Runs the command. A user error (a bad URL, nothing listening, a refused
+/// Upgrade) is printed as one message, its causes joined by ": ", and exits 1.
+/// It is not returned from `main`: that would print anyhow's Debug form, which
+/// adds the backtrace anyhow captured whenever RUST_BACKTRACE is set — twenty
+/// lines about our own stack for "connection refused". A panic is a bug, not a
+/// user error, and keeps its backtrace.
 fn main() -> ExitCode {
     // SAFETY: mallopt only sets a malloc parameter; called before any thread starts.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

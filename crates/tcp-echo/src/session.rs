@@ -210,13 +210,12 @@ impl<S: LoopStream> Session for Echo<S> {
                 // budget (these bytes are read: dropping them would lose them):
                 // at most one read over, and step 4 reads no more until the
                 // queue drains below it.
-                if !queueing && !self.reserve(n - sent) {
-                    let room = self.room_for(n - sent) + self.stream.queued();
-                    self.held.set_anyway(room);
-                }
                 let room = self.room_for(n - sent);
-                self.pending
-                    .reserve_exact(room - self.pending.len().min(room));
+                if !queueing && !self.reserve(n - sent) {
+                    self.held.set_anyway(room + self.stream.queued());
+                }
+                // Grown to exactly the room charged, not by Vec's own rule.
+                self.pending.reserve_exact(room - self.pending.len());
                 self.pending.extend_from_slice(&turn.scratch[sent..n]);
             }
         }

@@ -88,8 +88,9 @@ pub struct Layered<L> {
 }
 
 impl<L: Layer> Layered<L> {
-    /// `layer` over `socket`; its handshake must be done within `handshakes`'
-    /// deadline after accept, and holds a place under its cap until then.
+    /// `layer` over `socket`; its handshake, if it has one, must be done
+    /// within `handshakes`' deadline after accept, and holds a place under its
+    /// cap until then.
     pub fn new(socket: Tracked, layer: L, handshakes: &Handshakes) -> Layered<L> {
         let tuple = socket.tuple();
         // A layer with no handshake (the classroom's watching layer) takes no
